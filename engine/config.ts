@@ -1,0 +1,96 @@
+// Engine configuration: where state lives, which registries mirror which, the user-namespace range
+// and the default limits. Read from `<root>/config.json` when present; every field has a default.
+
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { InvalidArgumentError } from './errors.ts';
+
+export const DEFAULT_ROOT = '/var/lib/layerlab';
+export const DEFAULT_REGISTRY_PORT = 5000;
+
+const limitsSchema = z.object({
+  /** Size of the tmpfs that holds a container's upper and work dirs. */
+  containerDiskBytes: z
+    .number()
+    .int()
+    .positive()
+    .default(256 * 1024 * 1024),
+  memoryBytes: z
+    .number()
+    .int()
+    .positive()
+    .default(256 * 1024 * 1024),
+  pids: z.number().int().positive().default(256),
+  /** CPU quota in cores (cfs quota / period). */
+  cpus: z.number().positive().default(1),
+  manifestBytes: z
+    .number()
+    .int()
+    .positive()
+    .default(4 * 1024 * 1024),
+  /** Caps on one unpacked layer, against tar and compression bombs. */
+  layerBytes: z
+    .number()
+    .int()
+    .positive()
+    .default(2 * 1024 * 1024 * 1024),
+  layerEntries: z.number().int().positive().default(500_000),
+});
+
+export const engineConfigSchema = z.object({
+  /** Registry host → mirror base URLs tried in order before the host itself. */
+  mirrors: z.record(z.string(), z.array(z.string())).default({}),
+  /** Hosts spoken to over plain HTTP. Loopback is always insecure-allowed, as in Docker. */
+  insecureRegistries: z.array(z.string()).default([]),
+  /** Container uid/gid 0 maps to this host id; layers are unpacked shifted by it. */
+  usernsBase: z.number().int().positive().default(100_000),
+  usernsSize: z.number().int().positive().default(65_536),
+  /** Preferred OCI runtime; `auto` picks crun, then runc, whichever works here. */
+  runtime: z.enum(['auto', 'crun', 'runc']).default('auto'),
+  limits: limitsSchema.default(limitsSchema.parse({})),
+});
+export type EngineConfig = z.infer<typeof engineConfigSchema>;
+
+/** The local registry that setup starts and seeds; `docker.io` pulls go there first. */
+export function defaultMirrors(port = registryPortFromEnv()): Record<string, string[]> {
+  return { 'docker.io': [`http://127.0.0.1:${port}`] };
+}
+
+export function registryPortFromEnv(): number {
+  const raw = process.env.LAYERLAB_REGISTRY_PORT;
+  if (raw === undefined || raw === '') return DEFAULT_REGISTRY_PORT;
+  const port = Number(raw);
+  if (!Number.isInteger(port) || port <= 0 || port > 65535) {
+    throw new InvalidArgumentError(`LAYERLAB_REGISTRY_PORT: not a port: ${raw}`, raw);
+  }
+  return port;
+}
+
+export function rootFromEnv(): string {
+  return process.env.LAYERLAB_ROOT || DEFAULT_ROOT;
+}
+
+/** Loads `<root>/config.json`, falling back to defaults (with the local mirror) when absent. */
+export function loadConfig(root: string): EngineConfig {
+  let raw: unknown = {};
+  try {
+    raw = JSON.parse(readFileSync(join(root, 'config.json'), 'utf8'));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
+      throw new InvalidArgumentError(`${join(root, 'config.json')}: ${(err as Error).message}`);
+    }
+  }
+  const parsed = engineConfigSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new InvalidArgumentError(
+      `${join(root, 'config.json')}: ${issue?.path.join('.') ?? ''}: ${issue?.message ?? 'invalid'}`,
+    );
+  }
+  const config = parsed.data;
+  if (Object.keys(config.mirrors).length === 0 && !(raw as { mirrors?: unknown }).mirrors) {
+    config.mirrors = defaultMirrors();
+  }
+  return config;
+}
