@@ -1,0 +1,57 @@
+// What a subcommand is handed: the global options, its streams, an engine context created on first
+// use, and the abort signal Ctrl-C fires. Command files import only this and the engine.
+
+import { createContext, type EngineContext, withOperation } from '../context.ts';
+import type { EventSink } from '../events.ts';
+import type { CommandSpec, ParsedArgs } from './args.ts';
+
+export interface Streams {
+  readonly stdin: NodeJS.ReadStream;
+  readonly stdout: NodeJS.WriteStream;
+  readonly stderr: NodeJS.WriteStream;
+}
+
+export interface Cli extends Streams {
+  readonly root: string;
+  readonly debug: boolean;
+  /** Fires on the first Ctrl-C (SIGINT) while a long operation (pull, build, push) runs. */
+  readonly signal: AbortSignal;
+  /** The engine context for this invocation; `events` routes engine events to a renderer. */
+  context(events?: EventSink): EngineContext;
+  out(text: string): void;
+  err(text: string): void;
+}
+
+/** One subcommand: its spec (flags, usage) and the function that runs it, returning the exit status. */
+export interface Command {
+  readonly spec: CommandSpec;
+  run(cli: Cli, parsed: ParsedArgs): Promise<number>;
+}
+
+/** A failure the command has already worded; `status` is the process exit status. */
+export class CommandFailure extends Error {
+  readonly status: number;
+  constructor(message: string, status = 1) {
+    super(message);
+    this.name = 'CommandFailure';
+    this.status = status;
+  }
+}
+
+export function createCli(options: { root: string; debug: boolean; signal: AbortSignal } & Streams): Cli {
+  let base: EngineContext | undefined;
+  const cli: Cli = {
+    ...options,
+    context(events?: EventSink): EngineContext {
+      base ??= createContext(options.root, { signal: options.signal });
+      return events ? withOperation(base, { events, signal: options.signal }) : base;
+    },
+    out(text: string) {
+      options.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
+    },
+    err(text: string) {
+      options.stderr.write(text.endsWith('\n') ? text : `${text}\n`);
+    },
+  };
+  return cli;
+}

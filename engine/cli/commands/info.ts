@@ -1,0 +1,44 @@
+// `layerlab info`: counts, storage, runtime and mirrors, laid out like `docker info`.
+import { release } from 'node:os';
+import { readAllRecords } from '../../container/record.ts';
+import { detectRuntime } from '../../runtime/detect.ts';
+import { listImages } from '../../store/images.ts';
+import type { Command } from '../cli.ts';
+import { packageVersion } from './version.ts';
+
+export const command: Command = {
+  spec: { name: 'info', usage: '', description: 'Display system-wide information', maxArgs: 0, flags: [] },
+  async run(cli) {
+    const ctx = cli.context();
+    const containers = await readAllRecords(ctx);
+    const count = (status: string) => containers.filter((c) => c.state.status === status).length;
+    const images = await listImages(ctx);
+    const runtime = await detectRuntime(ctx).then(
+      (r) => `${r.name} ${r.version} (${r.path})`,
+      (err: Error) => `unavailable: ${err.message}`,
+    );
+    const mirrors = Object.entries(ctx.config.mirrors).flatMap(([host, urls]) =>
+      urls.map((u) => `  ${host}: ${u}`),
+    );
+    cli.out(
+      [
+        'Client:',
+        ` Version:    ${packageVersion()}`,
+        '',
+        'Server:',
+        ` Containers: ${containers.length}`,
+        `  Running: ${count('running')}`,
+        '  Paused: 0',
+        `  Stopped: ${count('exited') + count('created')}`,
+        ` Images: ${images.length}`,
+        ' Storage Driver: overlayfs',
+        ` Default Runtime: ${runtime}`,
+        ` User Namespace: container root = host uid ${ctx.config.usernsBase} (${ctx.config.usernsSize} ids)`,
+        ` Kernel Version: ${release()}`,
+        ` Layerlab Root Dir: ${ctx.root}`,
+        ...(mirrors.length > 0 ? [' Registry Mirrors:', ...mirrors] : []),
+      ].join('\n'),
+    );
+    return 0;
+  },
+};

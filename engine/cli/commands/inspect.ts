@@ -1,0 +1,88 @@
+// `layerlab inspect NAME...`: containers first, then images, as Docker looks them up; `-f` renders
+// a Go-style template per object, `--type` narrows the lookup.
+import { inspectContainer } from '../../container/views.ts';
+import { InvalidArgumentError, InvalidReferenceError, NotFoundError } from '../../errors.ts';
+import { inspectImage } from '../../image/views.ts';
+import { str } from '../args.ts';
+import type { Cli, Command } from '../cli.ts';
+import { inspectJson } from '../format.ts';
+import { renderTemplate } from '../template.ts';
+
+type Kind = 'container' | 'image';
+
+export function inspectCommand(name: string, only?: Kind): Command {
+  return {
+    spec: {
+      name,
+      usage: only
+        ? `[OPTIONS] ${only.toUpperCase()} [${only.toUpperCase()}...]`
+        : '[OPTIONS] NAME|ID [NAME|ID...]',
+      description: only
+        ? `Display detailed information on one or more ${only}s`
+        : 'Return low-level information on Layerlab objects',
+      minArgs: 1,
+      flags: [
+        {
+          name: 'format',
+          short: 'f',
+          type: 'string',
+          description: 'Format output using a Go template ({{.Field}}, {{json .Field}})',
+        },
+        ...(only
+          ? []
+          : [
+              {
+                name: 'type',
+                type: 'string' as const,
+                description: 'Return JSON for specified type (container or image)',
+              },
+            ]),
+      ],
+    },
+    async run(cli, parsed) {
+      const type = only ?? str(parsed, 'type');
+      if (type !== undefined && type !== 'container' && type !== 'image') {
+        throw new InvalidArgumentError(`"${type}" is not a valid value for --type`, type);
+      }
+      const format = str(parsed, 'format');
+      const found: unknown[] = [];
+      let status = 0;
+      for (const target of parsed.args) {
+        const value = await lookup(cli, target, type);
+        if (value === undefined) {
+          cli.err(`Error: No such ${type ?? 'object'}: ${target}`);
+          status = 1;
+          continue;
+        }
+        if (format !== undefined) cli.out(renderTemplate(format, value));
+        else found.push(value);
+      }
+      if (format === undefined) cli.stdout.write(inspectJson(found));
+      return status;
+    },
+  };
+}
+
+async function lookup(cli: Cli, target: string, type: Kind | undefined): Promise<unknown> {
+  const ctx = cli.context();
+  const attempts: (() => Promise<unknown>)[] = [];
+  if (type !== 'image') attempts.push(() => inspectContainer(ctx, target));
+  if (type !== 'container') attempts.push(() => inspectImage(ctx, target));
+  for (const attempt of attempts) {
+    try {
+      return await attempt();
+    } catch (err) {
+      if (
+        !(
+          err instanceof NotFoundError ||
+          err instanceof InvalidArgumentError ||
+          err instanceof InvalidReferenceError
+        )
+      )
+        throw err;
+    }
+  }
+  return undefined;
+}
+
+export const command: Command = inspectCommand('inspect');

@@ -1,0 +1,27 @@
+// `layerlab pull NAME[:TAG|@DIGEST]`: download an image, printing Docker's pull transcript.
+
+import { bool, str } from '../args.ts';
+import type { Command } from '../cli.ts';
+import { pullWithProgress } from '../pulling.ts';
+
+export const command: Command = {
+  spec: {
+    name: 'pull',
+    usage: '[OPTIONS] NAME[:TAG|@DIGEST]',
+    description: 'Download an image from a registry',
+    minArgs: 1,
+    maxArgs: 1,
+    flags: [
+      { name: 'platform', type: 'string', description: 'Set platform if server is multi-platform capable' },
+      { name: 'quiet', short: 'q', type: 'bool', description: 'Suppress verbose output' },
+    ],
+  },
+  async run(cli, parsed) {
+    const platform = str(parsed, 'platform');
+    await pullWithProgress(cli, parsed.args[0]!, cli.stdout, {
+      quiet: bool(parsed, 'quiet'),
+      ...(platform ? { platform } : {}),
+    });
+    return 0;
+  },
+};

@@ -1,0 +1,66 @@
+// `layerlab run [OPTIONS] IMAGE [COMMAND] [ARG...]`: pull if needed, create, start, attach, and exit
+// with the container's status (125/126/127 when it could not run, as Docker).
+import { killContainer, runContainer } from '../../container/lifecycle.ts';
+import { InvalidReferenceError, LayerlabError, redact } from '../../errors.ts';
+import { bool } from '../args.ts';
+import { type Command, CommandFailure } from '../cli.ts';
+import { CREATE_FLAGS, createOptions, ensureImage } from '../container-flags.ts';
+import { runFailureStatus } from '../report.ts';
+import { runSession } from '../session.ts';
+
+export const command: Command = {
+  spec: {
+    name: 'run',
+    usage: '[OPTIONS] IMAGE [COMMAND] [ARG...]',
+    description: 'Create and run a new container from an image',
+    minArgs: 1,
+    stopAtPositional: true,
+    aliases: ['container run'],
+    flags: [
+      ...CREATE_FLAGS,
+      {
+        name: 'detach',
+        short: 'd',
+        type: 'bool',
+        description: 'Run container in background and print container ID',
+      },
+    ],
+  },
+  async run(cli, parsed) {
+    const opts = createOptions(parsed);
+    const detach = bool(parsed, 'detach');
+    const ctx = cli.context();
+    let result: Awaited<ReturnType<typeof runContainer>>;
+    try {
+      await ensureImage(cli, opts.image);
+      const size = opts.tty && cli.stdout.isTTY ? { rows: cli.stdout.rows, cols: cli.stdout.columns } : {};
+      result = await runContainer(ctx, { ...opts, ...size, detach });
+    } catch (err) {
+      throw runFailure(err, cli.debug);
+    }
+    if (detach || !result.connection) {
+      cli.out(result.record.id);
+      return 0;
+    }
+    const id = result.record.id;
+    const end = await runSession(cli, result.connection, {
+      tty: opts.tty ?? false,
+      interactive: opts.openStdin ?? false,
+      exited: result.exited,
+      onSignal: (signal) => void killContainer(ctx, id, signal).catch(() => {}),
+    });
+    return end.kind === 'exited' ? end.code : 0;
+  },
+};
+
+/** Docker's wording for a run that failed before the container ran: `docker: …`, then a hint. */
+function runFailure(err: unknown, debug: boolean): Error {
+  if (!(err instanceof LayerlabError)) return err as Error;
+  const message = redact(err.message).replace(/\.$/, '');
+  const daemon = err instanceof InvalidReferenceError ? '' : 'Error response from daemon: ';
+  const stack = debug && err.stack ? `\n${err.stack}` : '';
+  return new CommandFailure(
+    `layerlab: ${daemon}${message}.\nSee 'layerlab run --help'.${stack}`,
+    runFailureStatus(err),
+  );
+}

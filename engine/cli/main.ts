@@ -1,0 +1,185 @@
+// The `layerlab` command: global flags (--root, --debug), then one subcommand from commands/index.ts.
+// Parsing, error wording and exit statuses follow Docker's CLI; the work is done by the engine.
+
+import { rootFromEnv } from '../config.ts';
+import { type CommandSpec, formatHelp, parseArgs, UsageError } from './args.ts';
+import { type Command, createCli, type Streams } from './cli.ts';
+import { groups, type Loader, summaries, topLevel } from './commands/index.ts';
+import { reportError } from './report.ts';
+
+const MAIN_HELP_FLAGS = `Global Options:
+      --root string   Engine state directory (default "$LAYERLAB_ROOT" or "/var/lib/layerlab")
+  -D, --debug         Enable debug mode (stack traces on errors)
+  -h, --help          Print usage
+  -v, --version       Print version information and quit`;
+
+function mainHelp(): string {
+  const width = Math.max(...summaries.map(([name]) => name.length)) + 3;
+  const rows = summaries.map(([name, text]) => `  ${name.padEnd(width)}${text}`);
+  const groupRows = Object.entries(groups).map(([name, g]) => `  ${name.padEnd(width)}${g.description}`);
+  return [
+    'Usage:  layerlab [OPTIONS] COMMAND',
+    '',
+    'A container engine for learning: real pulls, overlayfs containers, diff, commit, build.',
+    '',
+    'Commands:',
+    ...rows,
+    '',
+    'Management Commands:',
+    ...groupRows,
+    '',
+    MAIN_HELP_FLAGS,
+    '',
+    "Run 'layerlab COMMAND --help' for more information on a command.",
+    '',
+  ].join('\n');
+}
+
+function groupHelp(name: string): string {
+  const group = groups[name]!;
+  return [
+    `Usage:  layerlab ${name} COMMAND`,
+    '',
+    group.description,
+    '',
+    'Commands:',
+    ...Object.keys(group.commands)
+      .sort()
+      .map((c) => `  ${c}`),
+    '',
+    `Run 'layerlab ${name} COMMAND --help' for more information on a command.`,
+    '',
+  ].join('\n');
+}
+
+interface Global {
+  root: string;
+  debug: boolean;
+  help: boolean;
+  version: boolean;
+  rest: string[];
+}
+
+/** Reads the flags before the subcommand, as `docker --debug run …` does. */
+export function parseGlobal(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): Global {
+  const g: Global = {
+    root: env.LAYERLAB_ROOT || rootFromEnv(),
+    debug: false,
+    help: false,
+    version: false,
+    rest: [],
+  };
+  let i = 0;
+  while (i < argv.length) {
+    const word = argv[i]!;
+    if (!word.startsWith('-') || word === '-') break;
+    i++;
+    if (word === '--root' || word.startsWith('--root=')) {
+      const value = word === '--root' ? argv[i++] : word.slice('--root='.length);
+      if (value === undefined || value === '') throw new UsageError('flag needs an argument: --root', '');
+      g.root = value;
+    } else if (word === '--debug' || word === '-D') g.debug = true;
+    else if (word === '--help' || word === '-h') g.help = true;
+    else if (word === '--version' || word === '-v') g.version = true;
+    else if (word.startsWith('--')) throw new UsageError(`unknown flag: ${word.split('=')[0]}`, '');
+    else throw new UsageError(`unknown shorthand flag: '${word[1]}' in ${word}`, '');
+  }
+  g.rest = argv.slice(i);
+  return g;
+}
+
+/** Picks the command for `words`: a top-level verb or `group verb`. */
+function resolve(words: readonly string[]): { name: string; loader: Loader; rest: string[] } | string {
+  const [first, second] = words;
+  if (first === undefined) return 'help';
+  const group = groups[first];
+  if (group) {
+    if (second === undefined || second === '--help' || second === '-h') return `group:${first}`;
+    const loader = group.commands[second];
+    if (!loader) return `unknown:${first} ${second}`;
+    return { name: `${first} ${second}`, loader, rest: words.slice(2) };
+  }
+  const loader = topLevel[first];
+  if (!loader) return `unknown:${first}`;
+  return { name: first, loader, rest: words.slice(1) };
+}
+
+/** Runs the CLI with `argv` (without node and the script) and returns the exit status. */
+export async function main(argv: readonly string[], streams: Streams, signal: AbortSignal): Promise<number> {
+  let spec: CommandSpec | undefined;
+  let debug = argv.includes('--debug') || argv.includes('-D');
+  try {
+    const global = parseGlobal(argv);
+    debug = global.debug;
+    if (global.version) argv = ['version'];
+    const target = resolve(global.version ? ['version'] : global.rest);
+    if (typeof target === 'string') {
+      if (target === 'help') {
+        streams.stdout.write(mainHelp());
+        return 0;
+      }
+      if (target.startsWith('group:')) {
+        streams.stdout.write(groupHelp(target.slice('group:'.length)));
+        return 0;
+      }
+      const name = target.slice('unknown:'.length);
+      const [group] = name.split(' ');
+      const hint = groups[group!] ? `layerlab ${group} --help` : 'layerlab --help';
+      streams.stderr.write(`layerlab: '${name}' is not a layerlab command.\nSee '${hint}'\n`);
+      return 1;
+    }
+    const command = await loadCommand(target.loader, target.name);
+    spec = { ...command.spec, name: target.name };
+    const parsed = parseArgs(spec, target.rest);
+    if (parsed.help || global.help) {
+      streams.stdout.write(formatHelp(spec));
+      return 0;
+    }
+    const cli = createCli({ ...streams, root: global.root, debug, signal });
+    return await command.run(cli, parsed);
+  } catch (err) {
+    const report = reportError(err, spec, debug);
+    streams.stderr.write(`${report.text}\n`);
+    return report.status;
+  }
+}
+
+async function loadCommand(loader: Loader, name: string): Promise<Command> {
+  try {
+    return (await loader()).command;
+  } catch (err) {
+    // A command whose engine module another issue has not delivered yet says so, instead of a stack.
+    if ((err as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND') {
+      const missing = /Cannot find module '([^']+)'/.exec((err as Error).message)?.[1] ?? 'a module';
+      throw Object.assign(
+        new Error(`layerlab ${name}: not available in this build (${missing} is missing)`),
+        {
+          cause: err,
+        },
+      );
+    }
+    throw err;
+  }
+}
+
+/** Entry point: wires the process streams, Ctrl-C and the exit status. */
+export async function runProcess(): Promise<void> {
+  const controller = new AbortController();
+  const onSigint = () => {
+    if (controller.signal.aborted) process.exit(130);
+    controller.abort();
+  };
+  process.on('SIGINT', onSigint);
+  const status = await main(
+    process.argv.slice(2),
+    { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr },
+    controller.signal,
+  );
+  process.off('SIGINT', onSigint);
+  // Let piped output drain before exiting; engine handles (sockets, timers) must not keep us alive.
+  await new Promise<void>((resolve) => process.stdout.write('', () => resolve()));
+  await new Promise<void>((resolve) => process.stderr.write('', () => resolve()));
+  process.exit(status);
+}
+
+if (import.meta.main) await runProcess();

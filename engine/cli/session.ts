@@ -1,0 +1,59 @@
+// Joins a container connection to this process: its output to our stdout/stderr, our stdin and window
+// size to it, until it exits (resolving with its code) or the user detaches with Ctrl-P Ctrl-Q.
+
+import type { ShimConnection } from '../runtime/shim.ts';
+import type { Cli } from './cli.ts';
+import { connectLocalTerminal } from './terminal.ts';
+
+export type SessionEnd = { kind: 'exited'; code: number } | { kind: 'detached' };
+
+/**
+ * Runs the session. `exited` is when the container's exit is final (after `--rm`, for run);
+ * `onSignal` lets a non-terminal session pass Ctrl-C on to the container, as Docker's sig-proxy does.
+ */
+export async function runSession(
+  cli: Cli,
+  connection: ShimConnection,
+  options: {
+    tty: boolean;
+    interactive: boolean;
+    exited?: Promise<number>;
+    onSignal?: (signal: NodeJS.Signals) => void;
+  },
+): Promise<SessionEnd> {
+  const unsubscribe = connection.onData((stream, data) => {
+    (stream === 'stderr' ? cli.stderr : cli.stdout).write(data);
+  });
+  const local = connectLocalTerminal(cli, connection, { tty: options.tty, interactive: options.interactive });
+  const exited =
+    options.exited ??
+    new Promise<number>((resolve) => {
+      connection.onExit(resolve);
+    });
+  const proxied: NodeJS.Signals[] = ['SIGTERM', 'SIGHUP'];
+  const proxy = (signal: NodeJS.Signals) => options.onSignal?.(signal);
+  const onInterrupt = () => proxy('SIGINT');
+  // In raw mode Ctrl-C is a byte for the container; otherwise it arrives here as a signal.
+  const raw = options.tty && options.interactive && cli.stdin.isTTY === true;
+  if (options.onSignal && !raw) {
+    process.on('SIGINT', onInterrupt);
+    for (const s of proxied) process.on(s, proxy);
+  }
+  try {
+    const end = await Promise.race([
+      exited.then((code): SessionEnd => ({ kind: 'exited', code })),
+      local.detached.then((): SessionEnd => ({ kind: 'detached' })),
+    ]);
+    if (end.kind === 'exited') {
+      // Output written just before the exit may still be in flight: wait for the shim to hang up.
+      await Promise.race([connection.closed, new Promise((resolve) => setTimeout(resolve, 2000).unref())]);
+    }
+    return end;
+  } finally {
+    local.dispose();
+    unsubscribe();
+    process.off('SIGINT', onInterrupt);
+    for (const s of proxied) process.off(s, proxy);
+    connection.close();
+  }
+}

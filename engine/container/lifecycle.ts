@@ -1,0 +1,539 @@
+// The container lifecycle, Docker's verbs over the record, the overlay and the shim: create, start,
+// run, attach, exec, stop, kill, wait, restart, remove.
+
+import { existsSync, rmdirSync } from 'node:fs';
+import { chown, mkdir, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { EngineContext } from '../context.ts';
+import { ConflictError, InvalidArgumentError, RuntimeError } from '../errors.ts';
+import type { Digest } from '../oci/digest.ts';
+import { type Image, imageLayers } from '../oci/types.ts';
+import { readHostRlimits } from '../runtime/detect.ts';
+import { isMountPoint, mountRootfs, remountRootfs, rootfsPaths, unmountRootfs } from '../runtime/overlay.ts';
+import {
+  attachShim,
+  type ExecShim,
+  execShim,
+  removeRunDir,
+  runtimeDelete,
+  runtimeKill,
+  type ShimConnection,
+  startShim,
+} from '../runtime/shim.ts';
+import { buildProcess, buildSpec, type ProcessInput } from '../runtime/spec.ts';
+import { loadImage } from '../store/images.ts';
+import { ensureLayer } from '../store/layers.ts';
+import { withLock } from '../store/lock.ts';
+import { randomName, validateName } from './names.ts';
+import { mergeEnv, mergeProcess, type ProcessOverrides, processArgs, runtimeEnv } from './process.ts';
+import {
+  assertNameFree,
+  type ContainerRecord,
+  findRecord,
+  newContainerId,
+  OWNER_LABEL,
+  readAllRecords,
+  readRecord,
+  uniqueRandomName,
+  writeRecord,
+  ZERO_TIMESTAMP,
+} from './record.ts';
+import { mkdirInRootfs, readRootfsFile } from './rootfs-path.ts';
+import { bundleDir, containerDir, logPath, reconcile, runDir, waitForExit } from './state.ts';
+import { type ResolvedUser, resolveUser } from './user.ts';
+
+export interface CreateOptions extends ProcessOverrides {
+  /** The image as the user typed it: `busybox`, `busybox:1.36`, an id or id prefix. */
+  image: string;
+  name?: string;
+  tty?: boolean;
+  /** `-i`: keep stdin open. */
+  openStdin?: boolean;
+  labels?: Record<string, string>;
+  /** Scopes the container to a server session (stored as the `dev.layerlab.owner` label). */
+  owner?: string;
+  /** `--rm`. */
+  autoRemove?: boolean;
+  /** A build's working container: hidden from `ps -a` unless `--external`. */
+  external?: boolean;
+  hostname?: string;
+}
+
+const NAMES_LOCK = 'containers';
+
+function lockName(id: string): string {
+  return `container-${id.slice(0, 12)}`;
+}
+
+/** The container, resolved by id, name or id prefix, with its state reconciled. */
+export async function resolveContainer(ctx: EngineContext, idOrName: string): Promise<ContainerRecord> {
+  return reconcile(ctx, await findRecord(ctx, idOrName));
+}
+
+/** The image's unpacked layers as overlay lowers, top first. */
+async function lowerDirsOf(ctx: EngineContext, image: Image): Promise<string[]> {
+  const dirs: string[] = [];
+  for (const layer of imageLayers(image)) dirs.push(await ensureLayer(ctx, layer));
+  return dirs.reverse();
+}
+
+/**
+ * Docker's "init layer": a per-container lower between the image and the writable layer holding the
+ * mount points the runtime needs (/proc, /sys, /dev). Without it the runtime would create them in
+ * the upper dir, and every `diff` and `commit` would show `A /proc`.
+ */
+function initLayerDir(ctx: EngineContext, id: string): string {
+  return join(containerDir(ctx, id), 'init');
+}
+
+const INIT_DIRS = ['dev', 'proc', 'sys'];
+
+async function makeInitLayer(ctx: EngineContext, id: string): Promise<void> {
+  const root = initLayerDir(ctx, id);
+  await mkdir(root, { recursive: true });
+  for (const dir of INIT_DIRS) {
+    const path = join(root, dir);
+    await mkdir(path, { recursive: true, mode: 0o755 });
+    await chown(path, rootOwner(ctx), rootOwner(ctx));
+  }
+}
+
+function rootOwner(ctx: EngineContext): number {
+  return ctx.config.usernsBase;
+}
+
+/**
+ * `docker create`: resolves the image, unpacks its layers, allocates the container dir and mounts
+ * its filesystem (a tmpfs for the changes under an overlay), so `diff` works before the first start.
+ */
+export async function createContainer(ctx: EngineContext, opts: CreateOptions): Promise<ContainerRecord> {
+  const image = await loadImage(ctx, opts.image);
+  const merged = mergeProcess(image.config.config, opts);
+  const argv = processArgs(merged);
+  const id = newContainerId();
+  const lowerDirs = [initLayerDir(ctx, id), ...(await lowerDirsOf(ctx, image))];
+  const labels = { ...(image.config.config?.Labels ?? {}), ...(opts.labels ?? {}) };
+  if (opts.owner !== undefined) labels[OWNER_LABEL] = opts.owner;
+
+  const record = await withLock(ctx, NAMES_LOCK, async () => {
+    let name: string;
+    if (opts.name !== undefined) {
+      name = validateName(opts.name);
+      await assertNameFree(ctx, name);
+    } else {
+      name = await uniqueRandomName(ctx, randomName);
+    }
+    const record: ContainerRecord = {
+      id,
+      name,
+      created: new Date().toISOString(),
+      image: opts.image,
+      imageId: image.id,
+      path: argv[0]!,
+      args: argv.slice(1),
+      config: {
+        hostname: opts.hostname ?? id.slice(0, 12),
+        user: merged.user,
+        env: merged.env,
+        cmd: merged.cmd,
+        entrypoint: merged.entrypoint,
+        workingDir: merged.workingDir,
+        labels,
+        tty: opts.tty ?? false,
+        openStdin: opts.openStdin ?? false,
+        ...(image.config.config?.StopSignal ? { stopSignal: image.config.config.StopSignal } : {}),
+      },
+      state: {
+        status: 'created',
+        pid: 0,
+        exitCode: 0,
+        startedAt: ZERO_TIMESTAMP,
+        finishedAt: ZERO_TIMESTAMP,
+        error: '',
+        restartCount: 0,
+      },
+      lowerDirs,
+      autoRemove: opts.autoRemove ?? false,
+      external: opts.external ?? false,
+    };
+    // The record goes in last: a half-made directory without one is invisible and swept by remove.
+    const dir = containerDir(ctx, id);
+    await mkdir(dir, { recursive: true, mode: 0o711 });
+    await makeInitLayer(ctx, id);
+    await writeRecord(ctx, record);
+    return record;
+  });
+  try {
+    await mountRootfs({
+      lowerDirs,
+      containerDir: containerDir(ctx, id),
+      sizeBytes: ctx.config.limits.containerDiskBytes,
+      rootUid: rootOwner(ctx),
+    });
+  } catch (err) {
+    await destroy(ctx, id);
+    throw err;
+  }
+  ctx.events({ type: 'container.created', id, name: record.name, imageId: image.id });
+  return record;
+}
+
+export interface StartOptions {
+  /** Connect before the process starts (no output missed): the result carries the connection. */
+  attach?: boolean;
+  rows?: number;
+  cols?: number;
+}
+
+export interface Started {
+  record: ContainerRecord;
+  connection?: ShimConnection;
+}
+
+/** The user, env and cwd of a process in the container, resolved against its mounted rootfs. */
+function processInput(
+  record: ContainerRecord,
+  merged: string,
+  over: {
+    args: string[];
+    env?: string[];
+    user?: string;
+    workingDir?: string;
+    tty: boolean;
+    rows?: number;
+    cols?: number;
+  },
+): ProcessInput {
+  const userSpec = over.user ?? record.config.user;
+  const user: ResolvedUser = resolveUser(
+    userSpec,
+    readRootfsFile(merged, '/etc/passwd'),
+    readRootfsFile(merged, '/etc/group'),
+  );
+  const env = runtimeEnv(mergeEnv(record.config.env, over.env ?? []), {
+    hostname: record.config.hostname,
+    home: user.home,
+    tty: over.tty,
+  });
+  const input: ProcessInput = {
+    args: over.args,
+    env,
+    cwd: over.workingDir || record.config.workingDir || '/',
+    uid: user.uid,
+    gid: user.gid,
+    additionalGids: user.additionalGids,
+    terminal: over.tty,
+    hostRlimits: readHostRlimits(),
+  };
+  if (over.rows !== undefined) input.rows = over.rows;
+  if (over.cols !== undefined) input.cols = over.cols;
+  return input;
+}
+
+/** `docker start`: mounts the overlay again if needed, writes the OCI bundle and starts the shim. */
+export async function startContainer(
+  ctx: EngineContext,
+  idOrName: string,
+  opts: StartOptions = {},
+): Promise<Started> {
+  const found = await resolveContainer(ctx, idOrName);
+  return withLock(ctx, lockName(found.id), async () => {
+    const record = await reconcile(ctx, (await readRecord(ctx, found.id)) ?? found);
+    if (record.state.status === 'running') {
+      // Docker: starting a running container is a no-op.
+      const connection = opts.attach ? await attachShim(runDir(ctx, record.id)) : undefined;
+      return { record, ...(connection ? { connection } : {}) };
+    }
+    const dir = containerDir(ctx, record.id);
+    const mountOptions = {
+      lowerDirs: record.lowerDirs,
+      containerDir: dir,
+      sizeBytes: ctx.config.limits.containerDiskBytes,
+      rootUid: rootOwner(ctx),
+    };
+    // The tmpfs with the changes is gone only after a reboot; then the container starts afresh.
+    const paths = isMountPoint(rootfsPaths(dir).rw)
+      ? await remountRootfs(mountOptions)
+      : await mountRootfs(mountOptions);
+    if (record.state.status === 'exited') await runtimeDelete(ctx, record.id);
+
+    const input = processInput(record, paths.merged, {
+      args: [record.path, ...record.args],
+      tty: record.config.tty,
+      ...(opts.rows !== undefined ? { rows: opts.rows } : {}),
+      ...(opts.cols !== undefined ? { cols: opts.cols } : {}),
+    });
+    if (input.cwd !== '/') {
+      mkdirInRootfs(paths.merged, input.cwd, { uid: rootOwner(ctx), gid: rootOwner(ctx) });
+    }
+    const spec = buildSpec({
+      id: record.id,
+      rootfs: paths.merged,
+      process: input,
+      hostname: record.config.hostname,
+      userns: { base: ctx.config.usernsBase, size: ctx.config.usernsSize },
+      limits: ctx.config.limits,
+    });
+    const bundle = bundleDir(ctx, record.id);
+    await mkdir(bundle, { recursive: true });
+    await writeFile(join(bundle, 'config.json'), JSON.stringify(spec, null, 2));
+
+    const started = await startShim(ctx, {
+      id: record.id,
+      bundleDir: bundle,
+      runDir: runDir(ctx, record.id),
+      tty: record.config.tty,
+      stdin: record.config.openStdin,
+      logPath: logPath(ctx, record.id),
+      ...(opts.attach ? { attach: true } : {}),
+      ...(opts.rows !== undefined ? { rows: opts.rows } : {}),
+      ...(opts.cols !== undefined ? { cols: opts.cols } : {}),
+    });
+    const next: ContainerRecord = {
+      ...record,
+      state: {
+        ...record.state,
+        status: 'running',
+        pid: started.containerPid,
+        exitCode: 0,
+        error: '',
+        startedAt: new Date().toISOString(),
+        finishedAt: record.state.finishedAt,
+      },
+    };
+    await writeRecord(ctx, next);
+    ctx.events({ type: 'container.started', id: record.id });
+    return { record: next, ...(started.connection ? { connection: started.connection } : {}) };
+  });
+}
+
+export interface RunOptions extends CreateOptions, StartOptions {
+  /** `-d`: start and return; otherwise attach (the result carries the connection). */
+  detach?: boolean;
+}
+
+export interface RunResult {
+  record: ContainerRecord;
+  connection?: ShimConnection;
+  /** The exit code, once the container exits (after `--rm` has removed it). */
+  exited: Promise<number>;
+}
+
+/** `docker run`: create, start (attached unless detached) and, with `--rm`, remove after the exit. */
+export async function runContainer(ctx: EngineContext, opts: RunOptions): Promise<RunResult> {
+  const created = await createContainer(ctx, opts);
+  let started: Started;
+  try {
+    started = await startContainer(ctx, created.id, {
+      attach: !opts.detach,
+      ...(opts.rows !== undefined ? { rows: opts.rows } : {}),
+      ...(opts.cols !== undefined ? { cols: opts.cols } : {}),
+    });
+  } catch (err) {
+    if (opts.autoRemove) await removeContainer(ctx, created.id, { force: true });
+    throw err;
+  }
+  const exited = (async () => {
+    const code = await waitContainer(ctx, created.id);
+    if (opts.autoRemove) await removeContainer(ctx, created.id, { force: true });
+    return code;
+  })();
+  // A detached run's exit may never be awaited: keep its rejection from being unhandled.
+  exited.catch(() => {});
+  return {
+    record: started.record,
+    ...(started.connection ? { connection: started.connection } : {}),
+    exited,
+  };
+}
+
+/** `docker attach`. */
+export async function attachContainer(ctx: EngineContext, idOrName: string): Promise<ShimConnection> {
+  const record = await resolveContainer(ctx, idOrName);
+  if (record.state.status !== 'running') {
+    throw new ConflictError('You cannot attach to a stopped container, start it first', idOrName);
+  }
+  return attachShim(runDir(ctx, record.id));
+}
+
+export interface ExecOptions {
+  cmd: string[];
+  tty?: boolean;
+  /** `-i`. */
+  stdin?: boolean;
+  env?: string[];
+  user?: string;
+  workingDir?: string;
+  rows?: number;
+  cols?: number;
+}
+
+/** `docker exec`: a new process in a running container, with the container's env and user. */
+export async function execContainer(
+  ctx: EngineContext,
+  idOrName: string,
+  opts: ExecOptions,
+): Promise<ExecShim> {
+  const record = await resolveContainer(ctx, idOrName);
+  if (record.state.status !== 'running') {
+    throw new ConflictError(`Container ${record.id} is not running`, idOrName);
+  }
+  if (opts.cmd.length === 0) throw new InvalidArgumentError('exec: no command specified');
+  const tty = opts.tty ?? false;
+  const input = processInput(record, rootfsPaths(containerDir(ctx, record.id)).merged, {
+    args: opts.cmd,
+    tty,
+    ...(opts.env ? { env: opts.env } : {}),
+    ...(opts.user !== undefined ? { user: opts.user } : {}),
+    ...(opts.workingDir ? { workingDir: opts.workingDir } : {}),
+    ...(opts.rows !== undefined ? { rows: opts.rows } : {}),
+    ...(opts.cols !== undefined ? { cols: opts.cols } : {}),
+  });
+  return execShim(ctx, {
+    id: record.id,
+    runDir: runDir(ctx, record.id),
+    process: buildProcess(input),
+    tty,
+    ...(opts.stdin ? { stdin: true } : {}),
+    ...(opts.rows !== undefined ? { rows: opts.rows } : {}),
+    ...(opts.cols !== undefined ? { cols: opts.cols } : {}),
+  });
+}
+
+/** `docker wait`: the exit code once the container exits (started by this process or another). */
+export async function waitContainer(
+  ctx: EngineContext,
+  idOrName: string,
+  opts: { signal?: AbortSignal } = {},
+): Promise<number> {
+  const record = await resolveContainer(ctx, idOrName);
+  if (record.state.status !== 'running') return record.state.exitCode;
+  const signal = opts.signal ?? ctx.signal;
+  const code = await waitForExit(ctx, record.id, signal ? { signal } : {});
+  if (code === undefined) {
+    // Removed while we waited (another process ran `rm -f`): Docker reports the kill.
+    return 137;
+  }
+  return code;
+}
+
+/** `docker kill`: a signal (default SIGKILL) to the container's init. */
+export async function killContainer(
+  ctx: EngineContext,
+  idOrName: string,
+  signal: string | number = 'SIGKILL',
+): Promise<void> {
+  const record = await resolveContainer(ctx, idOrName);
+  if (record.state.status !== 'running') {
+    throw new ConflictError(
+      `Cannot kill container: ${idOrName}: Container ${record.id} is not running`,
+      idOrName,
+    );
+  }
+  await runtimeKill(ctx, record.id, signal);
+}
+
+/**
+ * `docker stop`: the image's StopSignal (or SIGTERM), then SIGKILL after `timeout` seconds; returns
+ * once the container has exited. Stopping a stopped container is a no-op, as in Docker.
+ */
+export async function stopContainer(
+  ctx: EngineContext,
+  idOrName: string,
+  opts: { timeout?: number } = {},
+): Promise<ContainerRecord> {
+  const record = await resolveContainer(ctx, idOrName);
+  if (record.state.status !== 'running') return record;
+  const timeout = opts.timeout ?? record.config.stopTimeout ?? 10;
+  try {
+    await runtimeKill(ctx, record.id, record.config.stopSignal ?? 'SIGTERM');
+  } catch (err) {
+    // It exited between our look and the signal: fine.
+    if ((await resolveContainer(ctx, record.id)).state.status === 'running') throw err;
+  }
+  let code = await waitForExit(ctx, record.id, { timeoutMs: Math.max(0, timeout) * 1000 });
+  if (code === undefined) {
+    await runtimeKill(ctx, record.id, 'SIGKILL').catch(() => {});
+    code = await waitForExit(ctx, record.id, { timeoutMs: 30_000 });
+    if (code === undefined)
+      throw new RuntimeError(`stop ${record.name}: the container did not exit after SIGKILL`);
+  }
+  return resolveContainer(ctx, record.id);
+}
+
+/** `docker restart`: stop (with its timeout), then start. */
+export async function restartContainer(
+  ctx: EngineContext,
+  idOrName: string,
+  opts: { timeout?: number } = {},
+): Promise<ContainerRecord> {
+  const stopped = await stopContainer(ctx, idOrName, opts);
+  const { record } = await startContainer(ctx, stopped.id);
+  const next = { ...record, state: { ...record.state, restartCount: record.state.restartCount + 1 } };
+  await writeRecord(ctx, next);
+  return next;
+}
+
+/**
+ * `docker rm`: refuses a running container unless forced (then kills it first); unmounts the
+ * overlay and tmpfs, deletes the runtime state, the run dir and the container dir.
+ */
+export async function removeContainer(
+  ctx: EngineContext,
+  idOrName: string,
+  opts: { force?: boolean } = {},
+): Promise<void> {
+  const record = await resolveContainer(ctx, idOrName);
+  if (record.state.status === 'running') {
+    if (!opts.force) {
+      throw new ConflictError(
+        `cannot remove container "/${record.name}": container is running: stop the container before removing or force remove`,
+        idOrName,
+      );
+    }
+    await runtimeKill(ctx, record.id, 'SIGKILL').catch(() => {});
+    await waitForExit(ctx, record.id, { timeoutMs: 30_000 });
+  }
+  await withLock(ctx, lockName(record.id), () => destroy(ctx, record.id));
+  ctx.events({ type: 'container.removed', id: record.id });
+}
+
+/** Tears down everything a container has on the host; safe on a half-created container. */
+async function destroy(ctx: EngineContext, id: string): Promise<void> {
+  await runtimeDelete(ctx, id).catch(() => {});
+  const dir = containerDir(ctx, id);
+  await unmountRootfs(dir);
+  await removeRunDir(runDir(ctx, id));
+  await rm(dir, { recursive: true, force: true });
+  removeCgroupDirs(id);
+}
+
+/** The runtime removes the cgroup on delete; a container killed mid-start can leave empty ones. */
+function removeCgroupDirs(id: string): void {
+  for (const controller of [
+    'cpu',
+    'cpuacct',
+    'cpuset',
+    'memory',
+    'devices',
+    'freezer',
+    'blkio',
+    'pids',
+    'systemd',
+    'hugetlb',
+    'unified',
+  ]) {
+    const path = `/sys/fs/cgroup/${controller}/layerlab/${id}`;
+    if (!existsSync(path)) continue;
+    try {
+      rmdirSync(path);
+    } catch {
+      // Still has processes or already gone: leave it to the runtime.
+    }
+  }
+}
+
+/** Image ids used by any container (an image in use cannot be removed without force). */
+export async function imagesInUse(ctx: EngineContext): Promise<Set<Digest>> {
+  return new Set((await readAllRecords(ctx)).map((r) => r.imageId));
+}

@@ -1,0 +1,88 @@
+// The container's state on disk reconciled with reality: a container recorded as running whose shim
+// has written its exit file (or died without one) is exited. Also waiting for that exit.
+
+import { join } from 'node:path';
+import type { EngineContext } from '../context.ts';
+import { CancelledError } from '../errors.ts';
+import { readExitStatus, runningShimPid } from '../runtime/shim.ts';
+import { containerPath, containerRunPath } from '../store/paths.ts';
+import { type ContainerRecord, readRecord, writeRecord } from './record.ts';
+
+/** Exit code recorded when the shim vanished without one (Docker uses 255 for "unknown"). */
+export const LOST_EXIT_CODE = 255;
+
+export function runDir(ctx: EngineContext, id: string): string {
+  return containerRunPath(ctx.paths, id);
+}
+
+export function containerDir(ctx: EngineContext, id: string): string {
+  return containerPath(ctx.paths, id);
+}
+
+export function bundleDir(ctx: EngineContext, id: string): string {
+  return join(containerDir(ctx, id), 'bundle');
+}
+
+export function logPath(ctx: EngineContext, id: string): string {
+  return join(containerDir(ctx, id), 'log');
+}
+
+/**
+ * Brings a running record up to date: the shim's exit file wins; a shim that is gone without one
+ * means the container died with it (exit 255, with the reason in `State.Error`). Writes the change
+ * back and emits `container.exited`. Returns the record as it now stands.
+ */
+export async function reconcile(ctx: EngineContext, record: ContainerRecord): Promise<ContainerRecord> {
+  if (record.state.status !== 'running') return record;
+  const dir = runDir(ctx, record.id);
+  const status = await readExitStatus(dir);
+  if (status === undefined && runningShimPid(dir) !== undefined) return record;
+  // Read again: a racing reader may have reconciled (or the container was restarted) meanwhile.
+  const again = await readExitStatus(dir);
+  const next: ContainerRecord = {
+    ...record,
+    state: {
+      ...record.state,
+      status: 'exited',
+      pid: 0,
+      exitCode: again?.exitCode ?? LOST_EXIT_CODE,
+      finishedAt: again?.finishedAt ?? new Date().toISOString(),
+      error: again ? '' : 'the container monitor (layerlab-shim) exited without recording an exit status',
+    },
+  };
+  const stored = await readRecord(ctx, record.id);
+  if (stored && stored.state.status === 'running' && stored.state.startedAt === record.state.startedAt) {
+    await writeRecord(ctx, next);
+    ctx.events({ type: 'container.exited', id: record.id, exitCode: next.state.exitCode });
+  }
+  return next;
+}
+
+/** Whether the container's process is still running, by its shim. */
+export function isRunning(ctx: EngineContext, record: ContainerRecord): boolean {
+  return record.state.status === 'running' && runningShimPid(runDir(ctx, record.id)) !== undefined;
+}
+
+/**
+ * Resolves with the exit code once the container has exited, including a container started by
+ * another process: the shim's exit file is polled (cheap: one stat per tick).
+ */
+export async function waitForExit(
+  ctx: EngineContext,
+  id: string,
+  options: { timeoutMs?: number; signal?: AbortSignal } = {},
+): Promise<number | undefined> {
+  const deadline =
+    options.timeoutMs === undefined ? Number.POSITIVE_INFINITY : Date.now() + options.timeoutMs;
+  let delay = 10;
+  for (;;) {
+    const record = await readRecord(ctx, id);
+    if (record === undefined) return undefined;
+    const current = await reconcile(ctx, record);
+    if (current.state.status !== 'running') return current.state.exitCode;
+    if (options.signal?.aborted) throw new CancelledError(`wait ${id.slice(0, 12)}`);
+    if (Date.now() >= deadline) return undefined;
+    await new Promise((r) => setTimeout(r, Math.min(delay, Math.max(0, deadline - Date.now()))));
+    delay = Math.min(delay * 2, 100);
+  }
+}

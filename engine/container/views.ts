@@ -1,0 +1,271 @@
+// What `ps`, `inspect`, `logs`, `diff` and `container prune` show: Docker's shapes, computed from the
+// records (reconciled with the shims) and the upper dirs, plus the text formatter `ps` prints.
+
+import { lstat, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { EngineContext } from '../context.ts';
+import { type Change, diffUpper } from '../layer/diff.ts';
+import { rootfsPaths } from '../runtime/overlay.ts';
+import { type LogRecord, readLog } from '../runtime/shim.ts';
+import { getImageRecord, loadImage } from '../store/images.ts';
+import { ellipsis, formatTable, goQuote, humanDuration, humanSize } from './humanize.ts';
+import { removeContainer, resolveContainer } from './lifecycle.ts';
+import { type ContainerRecord, OWNER_LABEL, readAllRecords } from './record.ts';
+import { containerDir, logPath, reconcile, runDir } from './state.ts';
+
+export interface ContainerRow {
+  id: string;
+  name: string;
+  image: string;
+  imageId: string;
+  /** Path and args joined, untruncated. */
+  command: string;
+  created: string;
+  status: ContainerRecord['state']['status'];
+  exitCode: number;
+  startedAt: string;
+  finishedAt: string;
+  labels: Record<string, string>;
+  external: boolean;
+  /** With `size`: bytes in the writable layer, and that plus the image (Docker's "virtual"). */
+  sizeRw?: number;
+  sizeRootFs?: number;
+}
+
+export interface ListOptions {
+  /** `-a`: stopped ones too. */
+  all?: boolean;
+  /** `-s`: compute sizes (walks each upper dir). */
+  size?: boolean;
+  /** Show build working containers too. */
+  external?: boolean;
+  /** Only containers carrying this owner label (the server's session scoping). */
+  owner?: string;
+}
+
+/**
+ * Every container, newest first, reconciled with its shim. An exited `--rm` container found here
+ * (its `run` was detached, so nobody waited) is removed, as Docker's daemon would have done.
+ */
+export async function listContainers(ctx: EngineContext, opts: ListOptions = {}): Promise<ContainerRow[]> {
+  const rows: ContainerRow[] = [];
+  const records = (await readAllRecords(ctx)).reverse();
+  for (const stored of records) {
+    const record = await reconcile(ctx, stored);
+    if (record.autoRemove && record.state.status === 'exited') {
+      await removeContainer(ctx, record.id, { force: true }).catch(() => {});
+      continue;
+    }
+    if (!opts.all && record.state.status !== 'running') continue;
+    if (record.external && !opts.external) continue;
+    if (opts.owner !== undefined && record.config.labels[OWNER_LABEL] !== opts.owner) continue;
+    const row: ContainerRow = {
+      id: record.id,
+      name: record.name,
+      image: record.image,
+      imageId: record.imageId,
+      command: [record.path, ...record.args].join(' '),
+      created: record.created,
+      status: record.state.status,
+      exitCode: record.state.exitCode,
+      startedAt: record.state.startedAt,
+      finishedAt: record.state.finishedAt,
+      labels: record.config.labels,
+      external: record.external,
+    };
+    if (opts.size) {
+      row.sizeRw = await writableSize(ctx, record.id);
+      const image = await getImageRecord(ctx, record.imageId).catch(() => undefined);
+      row.sizeRootFs = row.sizeRw + (image?.size ?? 0);
+    }
+    rows.push(row);
+  }
+  return rows;
+}
+
+/** Docker's STATUS column: "Up 3 seconds", "Exited (0) 5 seconds ago", "Created". */
+export function statusText(
+  row: Pick<ContainerRow, 'status' | 'exitCode' | 'startedAt' | 'finishedAt'>,
+  now = Date.now(),
+): string {
+  switch (row.status) {
+    case 'running':
+      return `Up ${humanDuration(now - Date.parse(row.startedAt))}`;
+    case 'exited':
+      return `Exited (${row.exitCode}) ${humanDuration(now - Date.parse(row.finishedAt))} ago`;
+    default:
+      return 'Created';
+  }
+}
+
+/** Docker's SIZE column: "2B (virtual 4.26MB)". */
+export function sizeText(row: Pick<ContainerRow, 'sizeRw' | 'sizeRootFs'>): string {
+  return `${humanSize(row.sizeRw ?? 0)} (virtual ${humanSize(row.sizeRootFs ?? 0)})`;
+}
+
+/** `docker ps` as text. `noTrunc` keeps full ids and commands. */
+export function formatContainerTable(
+  rows: readonly ContainerRow[],
+  opts: { size?: boolean; noTrunc?: boolean; now?: number } = {},
+): string {
+  const header = ['CONTAINER ID', 'IMAGE', 'COMMAND', 'CREATED', 'STATUS', 'PORTS', 'NAMES'];
+  if (opts.size) header.push('SIZE');
+  const now = opts.now ?? Date.now();
+  const lines = rows.map((row) => {
+    const cells = [
+      opts.noTrunc ? row.id : row.id.slice(0, 12),
+      row.image,
+      goQuote(opts.noTrunc ? row.command : ellipsis(row.command, 20)),
+      `${humanDuration(now - Date.parse(row.created))} ago`,
+      statusText(row, now),
+      '',
+      row.name,
+    ];
+    if (opts.size) cells.push(sizeText(row));
+    return cells;
+  });
+  return formatTable(header, lines);
+}
+
+/** Bytes in the writable layer, counted as Docker does: file sizes, each hard-linked inode once. */
+export async function writableSize(ctx: EngineContext, id: string): Promise<number> {
+  const upper = rootfsPaths(containerDir(ctx, id)).upper;
+  const seen = new Set<number>();
+  let total = 0;
+  const walk = async (dir: string): Promise<void> => {
+    let names: string[];
+    try {
+      names = await readdir(dir);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw err;
+    }
+    for (const name of names) {
+      const path = join(dir, name);
+      const st = await lstat(path);
+      if (st.isDirectory()) {
+        await walk(path);
+        continue;
+      }
+      if (st.nlink > 1) {
+        if (seen.has(st.ino)) continue;
+        seen.add(st.ino);
+      }
+      total += st.size;
+    }
+  };
+  await walk(upper);
+  return total;
+}
+
+/** `docker diff`: the container's changes from its upper dir (works on created and exited ones). */
+export async function containerDiff(ctx: EngineContext, idOrName: string): Promise<Change[]> {
+  const record = await resolveContainer(ctx, idOrName);
+  return diffUpper(rootfsPaths(containerDir(ctx, record.id)).upper, record.lowerDirs);
+}
+
+/** `docker logs`: the recorded output, all or the last `tail` lines, then with `follow` what comes. */
+export async function containerLogs(
+  ctx: EngineContext,
+  idOrName: string,
+  opts: { follow?: boolean; tail?: number; since?: Date; signal?: AbortSignal } = {},
+): Promise<AsyncGenerator<LogRecord>> {
+  const record = await resolveContainer(ctx, idOrName);
+  const signal = opts.signal ?? ctx.signal;
+  return readLog(logPath(ctx, record.id), {
+    follow: (opts.follow ?? false) && record.state.status === 'running',
+    runDir: runDir(ctx, record.id),
+    ...(opts.tail !== undefined ? { tail: opts.tail } : {}),
+    ...(opts.since ? { since: opts.since } : {}),
+    ...(signal ? { signal } : {}),
+  });
+}
+
+/** Docker's `container inspect` object (the fields Layerlab knows), with `RootFS` from the image. */
+export async function inspectContainer(
+  ctx: EngineContext,
+  idOrName: string,
+): Promise<Record<string, unknown>> {
+  const record = await resolveContainer(ctx, idOrName);
+  const dir = containerDir(ctx, record.id);
+  const paths = rootfsPaths(dir);
+  const diffIds = await loadImage(ctx, record.imageId).then(
+    (img) => img.config.rootfs.diff_ids,
+    () => [],
+  );
+  const running = record.state.status === 'running';
+  return {
+    Id: record.id,
+    Created: record.created,
+    Path: record.path,
+    Args: record.args,
+    State: {
+      Status: record.state.status,
+      Running: running,
+      Paused: false,
+      Restarting: false,
+      OOMKilled: false,
+      Dead: false,
+      Pid: running ? record.state.pid : 0,
+      ExitCode: record.state.exitCode,
+      Error: record.state.error,
+      StartedAt: record.state.startedAt,
+      FinishedAt: record.state.finishedAt,
+    },
+    Image: record.imageId,
+    ResolvConfPath: '',
+    HostnamePath: '',
+    HostsPath: '',
+    LogPath: logPath(ctx, record.id),
+    Name: `/${record.name}`,
+    RestartCount: record.state.restartCount,
+    Driver: 'overlay2',
+    Platform: 'linux',
+    HostConfig: { AutoRemove: record.autoRemove },
+    GraphDriver: {
+      Name: 'overlay2',
+      Data: {
+        LowerDir: record.lowerDirs.join(':'),
+        UpperDir: paths.upper,
+        WorkDir: paths.work,
+        MergedDir: paths.merged,
+      },
+    },
+    RootFS: { Type: 'layers', Layers: diffIds },
+    Config: {
+      Hostname: record.config.hostname,
+      User: record.config.user,
+      Tty: record.config.tty,
+      OpenStdin: record.config.openStdin,
+      AttachStdin: false,
+      Env: record.config.env,
+      Cmd: record.config.cmd,
+      Image: record.image,
+      WorkingDir: record.config.workingDir,
+      Entrypoint: record.config.entrypoint,
+      Labels: record.config.labels,
+      ...(record.config.stopSignal ? { StopSignal: record.config.stopSignal } : {}),
+    },
+    NetworkSettings: { Networks: {} },
+    Layerlab: { External: record.external, RunDir: runDir(ctx, record.id), ContainerDir: dir },
+  };
+}
+
+/** `docker container prune`: removes every stopped container; returns their ids and the bytes freed. */
+export async function pruneContainers(
+  ctx: EngineContext,
+  opts: { owner?: string } = {},
+): Promise<{ deleted: string[]; spaceReclaimed: number }> {
+  const deleted: string[] = [];
+  let spaceReclaimed = 0;
+  for (const stored of await readAllRecords(ctx)) {
+    const record = await reconcile(ctx, stored);
+    if (record.state.status === 'running') continue;
+    if (opts.owner !== undefined && record.config.labels[OWNER_LABEL] !== opts.owner) continue;
+    const size = await writableSize(ctx, record.id);
+    await removeContainer(ctx, record.id);
+    deleted.push(record.id);
+    spaceReclaimed += size;
+  }
+  return { deleted, spaceReclaimed };
+}

@@ -1,0 +1,183 @@
+// What `images`, `history`, `system df` and `image inspect` show, as data: the CLI formats the
+// tables (Docker's columns), the server sends the same rows to the page.
+
+import type { EngineContext } from '../context.ts';
+import { readAllRecords } from '../container/record.ts';
+import type { Digest } from '../oci/digest.ts';
+import { type Image, imageLayers } from '../oci/types.ts';
+import { familiarName, familiarRepository, parseReference } from '../reference/reference.ts';
+import { getImageRecord, listImages, loadImage } from '../store/images.ts';
+import { layerDiffDir, listLayers, readLayerInfo } from '../store/layers.ts';
+import { buildCacheEntries } from '../build/cache.ts';
+
+export interface HistoryRow {
+  /** The image id on the top row, `<missing>` below it (Docker has no ids for pulled steps). */
+  image: string;
+  created: string | undefined;
+  createdBy: string;
+  /** Uncompressed size of the step's layer; 0 for metadata-only steps. */
+  size: number;
+  comment: string;
+  emptyLayer: boolean;
+}
+
+/** `docker history`: one row per history entry, newest first. */
+export async function imageHistory(ctx: EngineContext, ref: string): Promise<HistoryRow[]> {
+  const image = await loadImage(ctx, ref);
+  const layers = imageLayers(image);
+  const rows: HistoryRow[] = [];
+  let layerIndex = 0;
+  for (const entry of image.config.history ?? []) {
+    const empty = entry.empty_layer === true;
+    let size = 0;
+    if (!empty) {
+      const layer = layers[layerIndex++];
+      if (layer) size = (await readLayerInfo(ctx, layer.diffId))?.size ?? layer.descriptor.size;
+    }
+    rows.push({
+      image: '<missing>',
+      created: entry.created,
+      createdBy: entry.created_by ?? '',
+      size,
+      comment: entry.comment ?? '',
+      emptyLayer: empty,
+    });
+  }
+  rows.reverse();
+  if (rows[0]) rows[0].image = image.id;
+  return rows;
+}
+
+export interface ImageRow {
+  repository: string;
+  tag: string;
+  id: Digest;
+  created: string;
+  size: number;
+}
+
+/**
+ * `docker images`: one row per tag, `<none>` for an untagged image. Untagged images that others were
+ * built on are left out unless `all`; `danglingOnly` keeps only the untagged ones (`-f dangling=true`).
+ */
+export async function listImagesView(
+  ctx: EngineContext,
+  opts: { all?: boolean; danglingOnly?: boolean } = {},
+): Promise<ImageRow[]> {
+  const records = await listImages(ctx);
+  // Untagged images others were built on are "intermediate images": Docker shows them only with -a.
+  const parents = new Set(records.map((r) => r.parent));
+  const rows: ImageRow[] = [];
+  for (const record of records) {
+    const base = { id: record.id, created: record.created, size: record.size };
+    if (record.repoTags.length === 0) {
+      if (!opts.all && parents.has(record.id)) continue;
+      rows.push({ repository: '<none>', tag: '<none>', ...base });
+      continue;
+    }
+    if (opts.danglingOnly) continue;
+    for (const full of record.repoTags) {
+      const ref = parseReference(full);
+      rows.push({ repository: familiarRepository(ref), tag: ref.tag ?? '<none>', ...base });
+    }
+  }
+  // Newest first, then by name, as Docker lists them.
+  return rows.sort(
+    (a, b) =>
+      b.created.localeCompare(a.created) || a.repository.localeCompare(b.repository) || a.tag.localeCompare(b.tag),
+  );
+}
+
+export interface DfRow {
+  type: 'Images' | 'Containers' | 'Local Volumes' | 'Build Cache';
+  total: number;
+  active: number;
+  size: number;
+  reclaimable: number;
+}
+
+/** `docker system df`: what the store holds and what pruning would free. */
+export async function systemDf(ctx: EngineContext): Promise<DfRow[]> {
+  const records = await listImages(ctx);
+  const containers = await readAllRecords(ctx);
+  const usedImages = new Set(containers.map((c) => c.imageId));
+  const layerSizes = new Map((await listLayers(ctx)).map((l) => [l.diffId, l.size]));
+  // Shared layers count once, and are reclaimable only if no image in use holds them.
+  const activeLayers = new Set<Digest>();
+  const allLayers = new Set<Digest>();
+  for (const record of records) {
+    const image = await loadImage(ctx, record.id);
+    for (const diffId of image.config.rootfs.diff_ids) {
+      allLayers.add(diffId);
+      if (usedImages.has(record.id)) activeLayers.add(diffId);
+    }
+  }
+  const sum = (ids: Iterable<Digest>) => [...ids].reduce((n, id) => n + (layerSizes.get(id) ?? 0), 0);
+  const imagesSize = sum(allLayers);
+  const cache = await buildCacheEntries(ctx);
+  return [
+    {
+      type: 'Images',
+      total: records.length,
+      active: records.filter((r) => usedImages.has(r.id)).length,
+      size: imagesSize,
+      reclaimable: imagesSize - sum(activeLayers),
+    },
+    {
+      type: 'Containers',
+      total: containers.length,
+      active: containers.filter((c) => c.state.status === 'running').length,
+      // Container writable layers live on per-container tmpfs that vanish with them.
+      size: 0,
+      reclaimable: 0,
+    },
+    { type: 'Local Volumes', total: 0, active: 0, size: 0, reclaimable: 0 },
+    { type: 'Build Cache', total: cache.length, active: 0, size: 0, reclaimable: 0 },
+  ];
+}
+
+/** `docker image inspect`, in Docker's field names. */
+export async function inspectImage(ctx: EngineContext, ref: string): Promise<Record<string, unknown>> {
+  const image: Image = await loadImage(ctx, ref);
+  const record = await getImageRecord(ctx, image.id);
+  const config = image.config;
+  const layers = imageLayers(image);
+  return {
+    Id: image.id,
+    RepoTags: (record?.repoTags ?? []).map((t) => familiarName(parseReference(t))),
+    RepoDigests: (record?.repoDigests ?? []).map((d) => familiarName(parseReference(d))),
+    Parent: record?.parent ?? '',
+    Comment: config.history?.at(-1)?.comment ?? '',
+    Created: config.created ?? record?.created ?? '',
+    Author: config.author ?? '',
+    Config: {
+      User: config.config?.User ?? '',
+      ExposedPorts: config.config?.ExposedPorts,
+      Env: config.config?.Env ?? null,
+      Cmd: config.config?.Cmd ?? null,
+      Entrypoint: config.config?.Entrypoint ?? null,
+      Volumes: config.config?.Volumes ?? null,
+      WorkingDir: config.config?.WorkingDir ?? '',
+      Labels: config.config?.Labels ?? null,
+      ...(config.config?.StopSignal ? { StopSignal: config.config.StopSignal } : {}),
+    },
+    Architecture: config.architecture,
+    ...(config.variant ? { Variant: config.variant } : {}),
+    Os: config.os,
+    Size: record?.size ?? 0,
+    ManifestDigest: image.manifestDigest,
+    GraphDriver: {
+      Name: 'overlay2',
+      Data: {
+        LowerDir: layers
+          .slice(0, -1)
+          .reverse()
+          .map((l) => layerDiffDir(ctx, l.diffId))
+          .join(':'),
+        UpperDir: layers.length > 0 ? layerDiffDir(ctx, layers.at(-1)!.diffId) : '',
+      },
+    },
+    RootFS: { Type: 'layers', Layers: [...config.rootfs.diff_ids] },
+    Metadata: { LastTagTime: '0001-01-01T00:00:00Z' },
+  };
+}

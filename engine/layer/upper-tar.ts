@@ -1,0 +1,200 @@
+// A container's overlay upper dir as an OCI layer tar: the one place overlay whiteouts turn back into
+// OCI ones (`.wh.<name>`, `.wh..wh..opq`). Commit and build stream it into E's appendLayer.
+
+import { createReadStream, type Dirent, lstatSync, readdirSync, readlinkSync, type Stats } from 'node:fs';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import tar from 'tar-stream';
+import type { EngineContext } from '../context.ts';
+import { lgetxattr, llistxattr } from '../sys/libc.ts';
+import { isOpaqueDir, isWhiteout } from './diff.ts';
+
+export interface TarUpperOptions {
+  /** Clamp every mtime to at most this (reproducible builds: `SOURCE_DATE_EPOCH`). */
+  mtime?: Date;
+}
+
+const EMPTY = Buffer.alloc(0);
+
+type EntryHeader = Partial<tar.Header> & { name: string; pax?: Record<string, string> };
+
+export const WHITEOUT_PREFIX = '.wh.';
+export const OPAQUE_WHITEOUT = '.wh..wh..opq';
+
+/**
+ * Streams `upperDir` as an uncompressed layer tar. Entries are sorted by name with each directory
+ * before its contents; a whiteout becomes an empty `.wh.<name>` file, an opaque directory is followed
+ * by `.wh..wh..opq`; `trusted.overlay.*` xattrs stay behind while others travel as PAX
+ * `SCHILY.xattr.*`; a second path to an inode already written becomes a hard link; ids are shifted
+ * back from the user-namespace range to the container's own.
+ */
+export function tarUpper(ctx: EngineContext, upperDir: string, opts: TarUpperOptions = {}): Readable {
+  const pack = tar.pack();
+  const writer = new UpperTarWriter(ctx, upperDir, pack, opts);
+  writer.run().then(
+    () => pack.finalize(),
+    (err: unknown) => pack.destroy(err as Error),
+  );
+  return Readable.from(pack as AsyncIterable<Uint8Array>, { objectMode: false });
+}
+
+interface Planned {
+  /** Name in the tar, relative, no leading slash. */
+  name: string;
+  /** Host path of the upper entry (undefined for the synthetic opaque marker). */
+  source: string | undefined;
+  st: Stats | undefined;
+  /** Whether this entry stands for a whiteout. */
+  whiteout: boolean;
+}
+
+class UpperTarWriter {
+  private readonly hardlinks = new Map<string, string>();
+  private readonly ctx: EngineContext;
+  private readonly upperDir: string;
+  private readonly pack: tar.Pack;
+  private readonly opts: TarUpperOptions;
+
+  constructor(ctx: EngineContext, upperDir: string, pack: tar.Pack, opts: TarUpperOptions) {
+    this.ctx = ctx;
+    this.upperDir = upperDir;
+    this.pack = pack;
+    this.opts = opts;
+  }
+
+  async run(): Promise<void> {
+    await this.dir('');
+  }
+
+  /** Writes the children of `rel` (`''` = the root, `etc` = upper/etc), recursing into directories. */
+  private async dir(rel: string): Promise<void> {
+    const entries = readdirSync(join(this.upperDir, rel), { withFileTypes: true });
+    const planned = entries.map((entry) => this.plan(rel, entry));
+    planned.sort((a, b) => Buffer.compare(Buffer.from(a.name), Buffer.from(b.name)));
+    for (const item of planned) {
+      await this.write(item);
+      if (item.st?.isDirectory() && !item.whiteout) {
+        const childRel = rel === '' ? entryBase(item.name) : `${rel}/${entryBase(item.name)}`;
+        if (isOpaqueDir(item.source!)) {
+          await this.write({
+            name: `${childRel}/${OPAQUE_WHITEOUT}`,
+            source: undefined,
+            st: undefined,
+            whiteout: true,
+          });
+        }
+        await this.dir(childRel);
+      }
+    }
+  }
+
+  private plan(rel: string, entry: Dirent): Planned {
+    const source = join(this.upperDir, rel, entry.name);
+    const st = lstatSync(source);
+    const prefix = rel === '' ? '' : `${rel}/`;
+    if (isWhiteout(st)) {
+      return { name: `${prefix}${WHITEOUT_PREFIX}${entry.name}`, source, st, whiteout: true };
+    }
+    return { name: `${prefix}${entry.name}${st.isDirectory() ? '/' : ''}`, source, st, whiteout: false };
+  }
+
+  private async write(item: Planned): Promise<void> {
+    const { st, source } = item;
+    if (item.whiteout || st === undefined || source === undefined) {
+      // Whiteouts are empty regular files owned by root, as Docker writes them.
+      const mtime = this.clamp(st ? st.mtime : new Date(0));
+      await this.entry({ name: item.name, type: 'file', size: 0, mode: 0o644, uid: 0, gid: 0, mtime });
+      return;
+    }
+    const header: EntryHeader = {
+      name: item.name,
+      mode: st.mode & 0o7777,
+      uid: this.unshift(st.uid),
+      gid: this.unshift(st.gid),
+      mtime: this.clamp(st.mtime),
+      size: 0,
+    };
+    const pax = this.xattrs(source);
+    if (pax) header.pax = pax;
+    if (st.isDirectory()) {
+      await this.entry({ ...header, type: 'directory' });
+    } else if (st.isSymbolicLink()) {
+      await this.entry({ ...header, type: 'symlink', linkname: readlinkSync(source) });
+    } else if (st.isFile()) {
+      const key = `${st.dev}:${st.ino}`;
+      const first = st.nlink > 1 ? this.hardlinks.get(key) : undefined;
+      if (first !== undefined) {
+        await this.entry({ ...header, type: 'link', linkname: first });
+        return;
+      }
+      if (st.nlink > 1) this.hardlinks.set(key, item.name);
+      await this.file({ ...header, type: 'file', size: st.size }, source);
+    } else if (st.isCharacterDevice() || st.isBlockDevice()) {
+      const type = st.isCharacterDevice() ? 'character-device' : 'block-device';
+      await this.entry({ ...header, type, devmajor: major(st.rdev), devminor: minor(st.rdev) });
+    } else if (st.isFIFO()) {
+      await this.entry({ ...header, type: 'fifo' });
+    }
+    // Sockets cannot be stored in a tar; Docker skips them too.
+  }
+
+  private entry(header: EntryHeader): Promise<void> {
+    return new Promise((resolve, reject) => {
+      // An empty body ends the entry at once; without one tar-stream waits for the sink to end.
+      this.pack.entry(header, EMPTY, (err) => (err ? reject(err) : resolve()));
+    });
+  }
+
+  /** A regular file's bytes, piped in so a large file never sits in memory whole. */
+  private file(header: EntryHeader, source: string): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const sink = this.pack.entry(header, (err) => (err ? reject(err) : resolve()));
+      const input = createReadStream(source);
+      input.on('error', (err) => {
+        sink.destroy(err);
+        reject(err);
+      });
+      input.pipe(sink as unknown as NodeJS.WritableStream);
+    });
+  }
+
+  /** Container ids: the upper dir holds host ids shifted by the user-namespace base. */
+  private unshift(id: number): number {
+    const { usernsBase, usernsSize } = this.ctx.config;
+    return id >= usernsBase && id < usernsBase + usernsSize ? id - usernsBase : id;
+  }
+
+  private clamp(mtime: Date): Date {
+    const limit = this.opts.mtime;
+    return limit && mtime.getTime() > limit.getTime() ? limit : mtime;
+  }
+
+  /** Xattrs other than overlayfs' own, as PAX records; binary values that are not UTF-8 are skipped. */
+  private xattrs(path: string): Record<string, string> | undefined {
+    let pax: Record<string, string> | undefined;
+    for (const name of llistxattr(path)) {
+      if (name.startsWith('trusted.overlay.')) continue;
+      const value = lgetxattr(path, name);
+      if (value === undefined) continue;
+      const text = value.toString('utf8');
+      if (!Buffer.from(text, 'utf8').equals(value)) continue;
+      pax ??= {};
+      pax[`SCHILY.xattr.${name}`] = text;
+    }
+    return pax;
+  }
+}
+
+function entryBase(name: string): string {
+  const trimmed = name.endsWith('/') ? name.slice(0, -1) : name;
+  return trimmed.slice(trimmed.lastIndexOf('/') + 1);
+}
+
+/** glibc's gnu_dev_major/minor over the st_rdev Node reports. */
+function major(rdev: number): number {
+  return ((rdev >>> 8) & 0xfff) | (Math.floor(rdev / 2 ** 32) & ~0xfff);
+}
+
+function minor(rdev: number): number {
+  return (rdev & 0xff) | ((rdev >>> 12) & 0xfff00);
+}

@@ -1,0 +1,308 @@
+// `docker pull`: resolve a reference to a manifest (choosing a platform from an index), store the
+// manifest, config and layer blobs, unpack the layers, then record and tag the image.
+
+import type { EngineContext } from './context.ts';
+import { withOperation } from './context.ts';
+import { CancelledError, LayerlabError, RegistryError, SizeExceededError } from './errors.ts';
+import type { Digest } from './oci/digest.ts';
+import { INDEX_TYPES, layerCompression, MediaType } from './oci/media-types.ts';
+import {
+  type Descriptor,
+  type Image,
+  type ImageConfig,
+  imageConfigSchema,
+  indexSchema,
+  type Layer,
+  type Manifest,
+  manifestSchema,
+  type Platform,
+} from './oci/types.ts';
+import {
+  familiarName,
+  formatReference,
+  parseReference,
+  type Reference,
+  withDigest,
+  withTag,
+} from './reference/reference.ts';
+import { RegistryClient, type RegistryClientOptions } from './registry/client.ts';
+import { hostPlatform, selectManifest } from './registry/platform.ts';
+import { hasBlob, readBlob, writeBlob, writeBlobBytes } from './store/blobs.ts';
+import { recordImage } from './store/images.ts';
+import { ensureLayer, layerExists } from './store/layers.ts';
+
+export interface PullOptions {
+  /** Defaults to linux and the host's architecture. */
+  platform?: Platform;
+  /** Layers downloaded at once (Docker's default is 3). */
+  concurrency?: number;
+  /** Transport settings and credentials for the registry client (tests shorten timeouts). */
+  client?: Omit<RegistryClientOptions, 'onExchange'>;
+}
+
+/** Indexes may point at indexes; Docker follows none, we allow a little nesting and no more. */
+const MAX_INDEX_DEPTH = 3;
+const CONFIG_TYPES = [MediaType.ociConfig, MediaType.dockerConfig];
+
+export async function pull(ctx: EngineContext, input: string, options: PullOptions = {}): Promise<Image> {
+  const ref = parseReference(input);
+  const name = familiarName(ref);
+  // One failed layer cancels the others instead of leaving them downloading in the background.
+  const failed = new AbortController();
+  const signal = ctx.signal ? AbortSignal.any([ctx.signal, failed.signal]) : failed.signal;
+  const op = withOperation(ctx, { signal });
+
+  const client = new RegistryClient(op, {
+    ...options.client,
+    onExchange: (e) => {
+      if (e.step === 'ping' || e.step === 'token' || e.step === 'index' || e.step === 'manifest') {
+        op.events({
+          type: 'pull.exchange',
+          ref: name,
+          step: e.step,
+          url: e.url,
+          status: e.status,
+          ...(e.digest ? { digest: e.digest } : {}),
+          ...(e.mediaType ? { mediaType: e.mediaType } : {}),
+        });
+      }
+    },
+  });
+
+  const { manifest, manifestDigest, topDigest } = await resolveManifest(
+    op,
+    client,
+    ref,
+    options.platform ?? hostPlatform(),
+  );
+  const config = await fetchConfig(op, client, ref, name, manifest);
+  if (config.rootfs.diff_ids.length !== manifest.layers.length) {
+    throw new LayerlabError(
+      'UNSUPPORTED',
+      `${name}: manifest has ${manifest.layers.length} layers but the config lists ${config.rootfs.diff_ids.length} diff_ids`,
+      { input: name },
+    );
+  }
+  const layers: Layer[] = manifest.layers.map((descriptor, i) => ({
+    descriptor,
+    diffId: config.rootfs.diff_ids[i]!,
+  }));
+  try {
+    await fetchLayers(op, client, ref, name, layers, options.concurrency ?? 3, failed);
+  } catch (err) {
+    if (ctx.signal?.aborted) throw new CancelledError(`pull ${name}`);
+    throw err;
+  }
+
+  // Docker records where the image came from by digest (the index's, for a multi-platform pull).
+  const image = await recordImage(ctx, {
+    manifestDigest,
+    ...(ref.digest === undefined && ref.tag !== undefined
+      ? { tag: formatReference(withTag(ref, ref.tag)) }
+      : {}),
+    repoDigest: formatReference(withDigest(ref, topDigest)),
+  });
+  ctx.events({ type: 'pull.done', ref: name, imageId: image.id, manifestDigest });
+  return image;
+}
+
+/** Follows the reference to a single-platform manifest, storing every manifest and index it reads. */
+async function resolveManifest(
+  ctx: EngineContext,
+  client: RegistryClient,
+  ref: Reference,
+  platform: Platform,
+): Promise<{ manifest: Manifest; manifestDigest: Digest; topDigest: Digest }> {
+  let current = await client.getManifest(ref);
+  const topDigest = current.digest;
+  await writeBlobBytes(ctx, current.bytes, { digest: current.digest });
+  for (let depth = 0; INDEX_TYPES.includes(current.mediaType); depth++) {
+    if (depth >= MAX_INDEX_DEPTH) {
+      throw new LayerlabError(
+        'UNSUPPORTED',
+        `${familiarName(ref)}: indexes nested more than ${MAX_INDEX_DEPTH} deep`,
+        {
+          input: familiarName(ref),
+        },
+      );
+    }
+    const index = parseDocument(indexSchema, current.bytes, `index ${current.digest}`);
+    const chosen = selectManifest(index, platform);
+    current = await client.getManifest(withDigest(ref, chosen.digest));
+    await writeBlobBytes(ctx, current.bytes, { digest: current.digest });
+  }
+  const manifest = parseDocument(manifestSchema, current.bytes, `manifest ${current.digest}`);
+  if (!CONFIG_TYPES.includes(manifest.config.mediaType as (typeof CONFIG_TYPES)[number])) {
+    throw new LayerlabError(
+      'UNSUPPORTED',
+      `${familiarName(ref)}: not a container image (config media type ${manifest.config.mediaType})`,
+      { input: manifest.config.mediaType },
+    );
+  }
+  for (const layer of manifest.layers) {
+    if (layerCompression(layer.mediaType) === undefined) {
+      throw new LayerlabError(
+        'UNSUPPORTED',
+        `${familiarName(ref)}: unsupported layer media type ${layer.mediaType}`,
+        {
+          input: layer.mediaType,
+        },
+      );
+    }
+  }
+  return { manifest, manifestDigest: current.digest, topDigest };
+}
+
+async function fetchConfig(
+  ctx: EngineContext,
+  client: RegistryClient,
+  ref: Reference,
+  name: string,
+  manifest: Manifest,
+): Promise<ImageConfig> {
+  const descriptor = manifest.config;
+  const limit = ctx.config.limits.manifestBytes;
+  if (descriptor.size > limit) throw new SizeExceededError(`config ${descriptor.digest}`, limit);
+  if (!(await hasBlob(ctx, descriptor.digest))) {
+    await downloadBlob(ctx, client, ref, descriptor, undefined, (url, status) =>
+      ctx.events({
+        type: 'pull.exchange',
+        ref: name,
+        step: 'config',
+        url,
+        status,
+        digest: descriptor.digest,
+        mediaType: descriptor.mediaType,
+      }),
+    );
+  }
+  return parseDocument(
+    imageConfigSchema,
+    await readBlob(ctx, descriptor.digest),
+    `config ${descriptor.digest}`,
+  );
+}
+
+/** Downloads missing layer blobs, `concurrency` at a time, unpacking each once it is stored. */
+async function fetchLayers(
+  ctx: EngineContext,
+  client: RegistryClient,
+  ref: Reference,
+  name: string,
+  layers: Layer[],
+  concurrency: number,
+  failed: AbortController,
+): Promise<void> {
+  const event = (
+    d: Descriptor,
+    state: 'waiting' | 'exists' | 'downloading' | 'verifying' | 'extracting' | 'complete',
+    current?: number,
+  ) =>
+    ctx.events({
+      type: 'pull.layer',
+      ref: name,
+      digest: d.digest,
+      size: d.size,
+      state,
+      ...(current !== undefined ? { current } : {}),
+    });
+
+  // The same blob can appear twice in one manifest (empty layers); fetch it once.
+  const unique = [...new Map(layers.map((l) => [l.descriptor.digest, l])).values()];
+  for (const layer of unique) event(layer.descriptor, 'waiting');
+
+  const one = async (layer: Layer): Promise<void> => {
+    const d = layer.descriptor;
+    if (await hasBlob(ctx, d.digest)) {
+      event(d, 'exists');
+    } else {
+      await downloadBlob(ctx, client, ref, d, (state, current) => event(d, state, current));
+    }
+    if (!(await layerExists(ctx, layer.diffId))) {
+      event(d, 'extracting');
+      await ensureLayer(ctx, layer);
+      event(d, 'complete');
+    }
+  };
+
+  let next = 0;
+  let firstError: unknown;
+  const worker = async () => {
+    while (next < unique.length && firstError === undefined) {
+      const layer = unique[next++]!;
+      try {
+        await one(layer);
+      } catch (err) {
+        if (firstError === undefined) {
+          firstError = err;
+          failed.abort(err);
+        }
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, unique.length)) }, worker));
+  if (firstError !== undefined) throw firstError;
+}
+
+/** A connection that broke mid-download is worth another try; a wrong digest or size is not. */
+const DOWNLOAD_ATTEMPTS = 3;
+
+async function downloadBlob(
+  ctx: EngineContext,
+  client: RegistryClient,
+  ref: Reference,
+  d: Descriptor,
+  report: ((state: 'downloading' | 'verifying', current: number) => void) | undefined,
+  onResponse?: (url: string, status: number) => void,
+): Promise<void> {
+  const step = Math.max(64 * 1024, Math.floor(d.size / 50));
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const stream = await client.fetchBlob(ref, d, onResponse);
+      report?.('downloading', 0);
+      let reported = 0;
+      await writeBlob(ctx, stream, { digest: d.digest, size: d.size }, (bytes) => {
+        if (bytes - reported >= step || bytes === d.size) {
+          reported = bytes;
+          report?.('downloading', bytes);
+        }
+      });
+      report?.('verifying', d.size);
+      return;
+    } catch (err) {
+      const transient = err instanceof RegistryError && err.status === undefined;
+      if (!transient || attempt >= DOWNLOAD_ATTEMPTS || ctx.signal?.aborted) throw err;
+    }
+  }
+}
+
+function parseDocument<T>(
+  schema: {
+    safeParse(
+      v: unknown,
+    ):
+      | { success: true; data: T }
+      | { success: false; error: { issues: { path: PropertyKey[]; message: string }[] } };
+  },
+  bytes: Buffer,
+  what: string,
+): T {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(bytes.toString('utf8'));
+  } catch {
+    throw new LayerlabError('UNSUPPORTED', `${what}: not valid JSON`, { input: what });
+  }
+  const parsed = schema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new LayerlabError(
+      'UNSUPPORTED',
+      `${what}: ${issue?.path.join('.') ?? ''}: ${issue?.message ?? 'invalid'}`,
+      {
+        input: what,
+      },
+    );
+  }
+  return parsed.data;
+}

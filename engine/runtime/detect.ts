@@ -1,0 +1,233 @@
+// Finds the OCI runtime to use (crun, then runc), prepares the host for it, and proves it works by
+// running one tiny sandboxed container. The verdict is cached per runtime binary and version.
+
+import { execFile, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import type { EngineContext } from '../context.ts';
+import { RuntimeError } from '../errors.ts';
+import { MS, mount } from '../sys/libc.ts';
+import { ensureTraversable } from './overlay.ts';
+import { buildSpec, type HostRlimits, parseProcLimits } from './spec.ts';
+
+const execFileAsync = promisify(execFile);
+
+export type RuntimeName = 'crun' | 'runc';
+
+export interface RuntimeInfo {
+  name: RuntimeName;
+  path: string;
+  version: string;
+}
+
+const SEARCH_DIRS = ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'];
+const HINTS: Record<RuntimeName, string> = {
+  crun: 'install it with `apt-get install crun`',
+  runc: 'install it with `apt-get install runc`',
+};
+
+/** The runtime command with its global options: state lives under the engine root, not /run. */
+export function runtimeCommand(ctx: EngineContext, runtime: RuntimeInfo): string[] {
+  return [runtime.path, '--root', runtimeStateDir(ctx, runtime)];
+}
+
+export function runtimeStateDir(ctx: EngineContext, runtime: RuntimeInfo): string {
+  return join(ctx.paths.run, runtime.name);
+}
+
+export function findExecutable(name: string): string | undefined {
+  const dirs = [...(process.env.PATH ?? '').split(':').filter(Boolean), ...SEARCH_DIRS];
+  for (const dir of dirs) {
+    const candidate = join(dir, name);
+    if (existsSync(candidate)) return candidate;
+  }
+  return undefined;
+}
+
+/**
+ * crun refuses a hybrid cgroup v1 layout (v1 controllers plus cgroup2 at /sys/fs/cgroup/unified)
+ * when a controller the kernel has enabled, here hugetlb, has no v1 hierarchy mounted. Mounting
+ * the missing hierarchy is harmless and makes crun work. Returns what was done, for diagnostics.
+ */
+export function prepareHost(): string[] {
+  const done: string[] = [];
+  let mounts: string;
+  let cgroups: string;
+  try {
+    mounts = readFileSync('/proc/self/mounts', 'utf8');
+    cgroups = readFileSync('/proc/cgroups', 'utf8');
+  } catch {
+    return done;
+  }
+  const lines = mounts.split('\n').map((l) => l.split(' '));
+  const isTmpfsRoot = lines.some((f) => f[1] === '/sys/fs/cgroup' && f[2] === 'tmpfs');
+  if (!isTmpfsRoot) return done; // pure cgroup v2 (or no cgroups): nothing to prepare
+  const v1Options = new Set(lines.filter((f) => f[2] === 'cgroup').flatMap((f) => (f[3] ?? '').split(',')));
+  const enabled = cgroups
+    .split('\n')
+    .slice(1)
+    .map((l) => l.split('\t'))
+    .filter((f) => f[3] === '1')
+    .map((f) => f[0]);
+  if (enabled.includes('hugetlb') && !v1Options.has('hugetlb')) {
+    const target = '/sys/fs/cgroup/hugetlb';
+    try {
+      // /sys/fs/cgroup is a tmpfs in the hybrid layout, so the mount point can be made there.
+      mkdirSync(target, { recursive: true });
+      mount('cgroup', target, 'cgroup', MS.NOSUID | MS.NODEV | MS.NOEXEC, 'hugetlb');
+      done.push(`mounted the cgroup v1 hugetlb hierarchy at ${target}`);
+    } catch (err) {
+      done.push(`could not mount ${target}: ${(err as Error).message}`);
+    }
+  }
+  return done;
+}
+
+/** This process's hard rlimits (the container may not exceed them); empty when unreadable. */
+export function readHostRlimits(): HostRlimits {
+  try {
+    return parseProcLimits(readFileSync('/proc/self/limits', 'utf8'));
+  } catch {
+    return {};
+  }
+}
+
+async function runtimeVersion(path: string): Promise<string> {
+  const { stdout } = await execFileAsync(path, ['--version'], { timeout: 10_000 });
+  const match = /version\s+(\S+)/.exec(stdout);
+  if (!match?.[1]) throw new Error(`unexpected --version output: ${stdout.split('\n')[0]}`);
+  return match[1];
+}
+
+/**
+ * The cheapest real check: `<runtime> run` of `busybox true` in the same sandbox containers get
+ * (user, network, pid, mount namespaces, cgroups, seccomp). Resolves, or rejects with the runtime's
+ * stderr.
+ */
+async function probe(ctx: EngineContext, runtime: RuntimeInfo): Promise<void> {
+  const busybox = existsSync('/bin/busybox') ? '/bin/busybox' : findExecutable('busybox');
+  if (!busybox) throw new Error('no static /bin/busybox on the host to run the check with');
+  await mkdir(ctx.paths.tmp, { recursive: true });
+  const bundle = await mkdtemp(join(ctx.paths.tmp, 'probe-'));
+  const id = `layerlab-probe-${process.pid}-${Date.now().toString(36)}`;
+  const command = runtimeCommand(ctx, runtime);
+  try {
+    const rootfs = join(bundle, 'rootfs');
+    await ensureTraversable(bundle);
+    for (const dir of ['proc', 'sys', 'dev']) await mkdir(join(rootfs, dir), { recursive: true });
+    await writeFile(join(rootfs, 'busybox'), '');
+    const spec = buildSpec({
+      id,
+      rootfs,
+      process: {
+        args: ['/busybox', 'true'],
+        env: [],
+        cwd: '/',
+        uid: 0,
+        gid: 0,
+        terminal: false,
+        hostRlimits: readHostRlimits(),
+      },
+      userns: { base: ctx.config.usernsBase, size: ctx.config.usernsSize },
+      limits: { memoryBytes: 64 * 1024 * 1024, pids: 16, cpus: 1 },
+      binds: [{ source: busybox, destination: '/busybox', readonly: true }],
+    });
+    await writeFile(join(bundle, 'config.json'), JSON.stringify(spec));
+    await new Promise<void>((resolve, reject) => {
+      const child = spawn(command[0]!, [...command.slice(1), 'run', '--bundle', bundle, id], {
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
+      let stderr = '';
+      child.stderr.on('data', (d: Buffer) => {
+        stderr += d.toString();
+      });
+      child.on('error', reject);
+      child.on('close', (code) => {
+        if (code === 0) resolve();
+        else reject(new Error(stderr.trim() || `exited with ${code}`));
+      });
+    });
+  } finally {
+    await execFileAsync(command[0]!, [...command.slice(1), 'delete', '--force', id]).catch(() => {});
+    await rm(bundle, { recursive: true, force: true });
+  }
+}
+
+interface Verdicts {
+  [key: string]: { ok: true; checkedAt: string };
+}
+
+const memo = new Map<string, Promise<RuntimeInfo>>();
+
+/** The runtime to use, per `ctx.config.runtime`; memoised per state root for this process. */
+export function detectRuntime(ctx: EngineContext): Promise<RuntimeInfo> {
+  const key = `${ctx.root}\0${ctx.config.runtime}`;
+  let found = memo.get(key);
+  if (!found) {
+    found = detect(ctx);
+    found.catch(() => memo.delete(key));
+    memo.set(key, found);
+  }
+  return found;
+}
+
+async function detect(ctx: EngineContext): Promise<RuntimeInfo> {
+  const wanted: RuntimeName[] = ctx.config.runtime === 'auto' ? ['crun', 'runc'] : [ctx.config.runtime];
+  const prepared = prepareHost();
+  const cachePath = join(ctx.paths.run, 'runtime.json');
+  let verdicts: Verdicts = {};
+  try {
+    verdicts = JSON.parse(await readFile(cachePath, 'utf8')) as Verdicts;
+  } catch {
+    // no cache yet
+  }
+  const reasons: string[] = [];
+  for (const name of wanted) {
+    const path = findExecutable(name);
+    if (!path) {
+      reasons.push(`${name}: not found in PATH (${HINTS[name]})`);
+      continue;
+    }
+    let version: string;
+    try {
+      version = await runtimeVersion(path);
+    } catch (err) {
+      reasons.push(`${name}: ${path} --version failed: ${(err as Error).message} (${HINTS[name]})`);
+      continue;
+    }
+    const info: RuntimeInfo = { name, path, version };
+    const cacheKey = `${path}@${version}`;
+    if (verdicts[cacheKey]?.ok) return info;
+    try {
+      await probe(ctx, info);
+    } catch (err) {
+      reasons.push(
+        `${name} ${version}: cannot run a container: ${(err as Error).message}${fixFor(name, err)}`,
+      );
+      continue;
+    }
+    verdicts[cacheKey] = { ok: true, checkedAt: new Date().toISOString() };
+    await mkdir(ctx.paths.run, { recursive: true });
+    await writeFile(cachePath, `${JSON.stringify(verdicts, null, 2)}\n`);
+    return info;
+  }
+  const notes = prepared.length > 0 ? ` (host preparation: ${prepared.join('; ')})` : '';
+  throw new RuntimeError(`no working OCI runtime: ${reasons.join('; ')}${notes}`, {
+    input: wanted.join(','),
+  });
+}
+
+function fixFor(name: RuntimeName, err: unknown): string {
+  const message = (err as Error).message;
+  if (/hugetlb/.test(message)) {
+    return ' (fix: mkdir /sys/fs/cgroup/hugetlb && mount -t cgroup -o hugetlb cgroup /sys/fs/cgroup/hugetlb)';
+  }
+  if (/user namespace|uid_map|newuidmap/i.test(message)) {
+    return ' (fix: the kernel must allow user namespaces: sysctl kernel.unprivileged_userns_clone=1, user.max_user_namespaces > 0)';
+  }
+  if (/cgroup/i.test(message))
+    return ' (fix: the engine needs root and writable cgroups under /sys/fs/cgroup)';
+  return ` (try \`${name} --debug run\` on a bundle to see more; or set "runtime" in config.json to the other one)`;
+}

@@ -1,0 +1,197 @@
+// A container's root filesystem: the image's layers as read-only overlay lowers, and a size-capped
+// tmpfs holding the container's own changes (upper) and overlay's scratch dir (work).
+//
+//   containers/<id>/rw/        tmpfs (size = the container's disk limit), lives as long as the container
+//   containers/<id>/rw/upper   what the container changed: the layer `commit` turns into a tar
+//   containers/<id>/rw/work    overlayfs's private work dir
+//   containers/<id>/merged/    the overlay, mounted for each start and unmounted when it stops
+//   containers/<id>/l/         short symlinks to the lowers, when the option string would not fit
+//
+// The tmpfs stays mounted while the container exists, stopped or not, so its changes survive a stop
+// and a second start (`remountRootfs` mounts only the overlay again); `unmountRootfs` drops both.
+
+import { existsSync, readFileSync } from 'node:fs';
+import { chmod, chown, mkdir, rm, stat, symlink } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { RuntimeError } from '../errors.ts';
+import { MNT, MS, mount, SysError, umount2 } from '../sys/libc.ts';
+
+export interface RootfsPaths {
+  rw: string;
+  upper: string;
+  work: string;
+  merged: string;
+}
+
+export interface MountRootfsOptions {
+  /** Unpacked layer dirs, top (newest) first. Empty for `scratch` with nothing added. */
+  lowerDirs: string[];
+  containerDir: string;
+  /** Size cap of the tmpfs holding upper and work. */
+  sizeBytes: number;
+  /** Host uid/gid that is root in the container (config.usernsBase): owns upper's root dir. */
+  rootUid: number;
+}
+
+/** The mount option string must fit in one page (the kernel copies at most PAGE_SIZE). */
+const MAX_OPTIONS = 4000;
+
+export function rootfsPaths(containerDir: string): RootfsPaths {
+  const rw = join(containerDir, 'rw');
+  return { rw, upper: join(rw, 'upper'), work: join(rw, 'work'), merged: join(containerDir, 'merged') };
+}
+
+/** Mounts the tmpfs (if not already) and the overlay; idempotent when both are already mounted. */
+export async function mountRootfs(options: MountRootfsOptions): Promise<RootfsPaths> {
+  const paths = rootfsPaths(options.containerDir);
+  await mkdir(paths.rw, { recursive: true });
+  await mkdir(paths.merged, { recursive: true });
+  // The container's root (a host uid in the user namespace) must reach merged/ through its parents.
+  await ensureTraversable(paths.merged);
+  if (!isMountPoint(paths.rw)) {
+    mount('tmpfs', paths.rw, 'tmpfs', MS.NOSUID | MS.NODEV, `size=${options.sizeBytes},mode=0755`);
+  }
+  for (const dir of [paths.upper, paths.work]) await mkdir(dir, { recursive: true });
+  // Upper's root becomes the container's `/`: container root must be able to create files in it.
+  await chown(paths.upper, options.rootUid, options.rootUid);
+  await chmod(paths.upper, 0o755);
+  await remountRootfs(options);
+  return paths;
+}
+
+/** Mounts the overlay again over the existing tmpfs (a stopped container started again). */
+export async function remountRootfs(options: MountRootfsOptions): Promise<RootfsPaths> {
+  const paths = rootfsPaths(options.containerDir);
+  if (isMountPoint(paths.merged)) return paths;
+  if (!isMountPoint(paths.rw)) {
+    throw new RuntimeError(`container filesystem ${paths.rw} is not mounted`, { input: paths.rw });
+  }
+  let lowers = options.lowerDirs;
+  if (lowers.length === 0) {
+    // overlayfs needs at least one lower: scratch gets an empty, read-only-by-use directory.
+    const empty = join(options.containerDir, 'empty');
+    await mkdir(empty, { recursive: true });
+    lowers = [empty];
+  }
+  const data = overlayOptions(lowers, paths);
+  if (data.length <= MAX_OPTIONS) {
+    mountOverlay(paths.merged, data);
+    return paths;
+  }
+  // Many layers: name each lower by a short symlink (l/0, l/1, …) and mount with paths relative to
+  // the container dir, so each lower costs a few bytes of the one-page option string.
+  const linkDir = join(options.containerDir, 'l');
+  await rm(linkDir, { recursive: true, force: true });
+  await mkdir(linkDir);
+  const links: string[] = [];
+  for (const [i, lower] of lowers.entries()) {
+    await symlink(lower, join(linkDir, i.toString(36)));
+    links.push(`l/${i.toString(36)}`);
+  }
+  const short = overlayOptions(links, { ...paths, upper: 'rw/upper', work: 'rw/work' });
+  if (short.length > MAX_OPTIONS) {
+    throw new RuntimeError(`too many layers to mount (${lowers.length})`, { input: options.containerDir });
+  }
+  const cwd = process.cwd();
+  process.chdir(options.containerDir); // mount(2) resolves relative paths against the cwd
+  try {
+    mountOverlay(paths.merged, short);
+  } finally {
+    process.chdir(cwd);
+  }
+  return paths;
+}
+
+function mountOverlay(merged: string, data: string): void {
+  try {
+    mount('overlay', merged, 'overlay', 0, data);
+  } catch (err) {
+    throw new RuntimeError(`mount overlay at ${merged}: ${(err as Error).message}`, {
+      input: merged,
+      cause: err,
+    });
+  }
+}
+
+function overlayOptions(lowers: string[], paths: RootfsPaths): string {
+  // redirect_dir/index/metacopy off: the upper dir must stay a plain, portable diff that `diff` and
+  // `commit` can read without overlay's private xattrs pointing into the lowers.
+  for (const dir of [...lowers, paths.upper, paths.work]) {
+    if (/[,:]/.test(dir))
+      throw new RuntimeError(`path not usable in an overlay mount: ${dir}`, { input: dir });
+  }
+  return [
+    `lowerdir=${lowers.join(':')}`,
+    `upperdir=${paths.upper}`,
+    `workdir=${paths.work}`,
+    'redirect_dir=off',
+    'index=off',
+    'metacopy=off',
+  ].join(',');
+}
+
+/** Unmounts only the overlay (the container stopped); the tmpfs with its changes stays. */
+export async function unmountOverlay(containerDir: string): Promise<void> {
+  unmountIfMounted(rootfsPaths(containerDir).merged);
+}
+
+/** Unmounts overlay and tmpfs and removes the directories; safe to call again or on a partial state. */
+export async function unmountRootfs(containerDir: string): Promise<void> {
+  const paths = rootfsPaths(containerDir);
+  unmountIfMounted(paths.merged);
+  unmountIfMounted(paths.rw);
+  for (const dir of [paths.merged, paths.rw, join(containerDir, 'l'), join(containerDir, 'empty')]) {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+function unmountIfMounted(target: string): void {
+  // A mount point can hold stacked mounts; take them all off.
+  while (isMountPoint(target)) {
+    try {
+      umount2(target, 0);
+    } catch (err) {
+      if (err instanceof SysError && err.errno === 'EBUSY') {
+        umount2(target, MNT.DETACH); // something still has it open: detach, the kernel finishes later
+      } else if (err instanceof SysError && err.errno === 'EINVAL') {
+        return; // not a mount point after all
+      } else {
+        throw err;
+      }
+    }
+  }
+}
+
+/** Whether `path` is a mount point, by /proc/self/mountinfo (escapes in paths decoded). */
+export function isMountPoint(path: string): boolean {
+  if (!existsSync(path)) return false;
+  const info = readFileSync('/proc/self/mountinfo', 'utf8');
+  for (const line of info.split('\n')) {
+    const mountPoint = line.split(' ')[4];
+    if (mountPoint !== undefined && decodeMountPath(mountPoint) === path) return true;
+  }
+  return false;
+}
+
+function decodeMountPath(field: string): string {
+  return field.replace(/\\([0-7]{3})/g, (_, oct: string) => String.fromCharCode(Number.parseInt(oct, 8)));
+}
+
+/**
+ * Adds search (x) permission for others on `path` and each parent lacking it, like Docker's 0711
+ * data root: the container's root is an unprivileged host uid that must reach its rootfs.
+ */
+export async function ensureTraversable(path: string): Promise<void> {
+  let dir = path;
+  for (;;) {
+    try {
+      const info = await stat(dir);
+      if ((info.mode & 0o001) === 0) await chmod(dir, (info.mode & 0o7777) | 0o001);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+    const parent = dirname(dir);
+    if (parent === dir) return;
+    dir = parent;
+  }
+}

@@ -1,0 +1,79 @@
+// `npm run setup`: prepares this machine for the engine, idempotently and without network when the
+// packages are already there: host checks, packages, native helpers, state root, registry, runtime.
+
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { engineConfigSchema, registryPortFromEnv, rootFromEnv } from '../engine/config.ts';
+import { createContext } from '../engine/context.ts';
+import { seedRegistry } from '../engine/image/seed.ts';
+import { detectRuntime } from '../engine/runtime/detect.ts';
+import { checkHost } from './setup/host.ts';
+import { detail, SetupError, step } from './setup/log.ts';
+import { buildNative } from './setup/native.ts';
+import { ensurePackages } from './setup/packages.ts';
+import { ensureRegistry } from './setup/registry.ts';
+
+const repoRoot = join(import.meta.dirname, '..');
+
+async function setup(): Promise<void> {
+  step('Checking the host (Linux, root, overlayfs)');
+  checkHost();
+  detail('ok');
+
+  step('System packages');
+  ensurePackages();
+
+  step('Native helpers (make -C native)');
+  buildNative(repoRoot);
+  detail('built');
+
+  const root = rootFromEnv();
+  step(`State root ${root}`);
+  mkdirSync(root, { recursive: true, mode: 0o711 });
+  detail('ready');
+
+  const port = registryPortFromEnv();
+  step(`Local registry on 127.0.0.1:${port}`);
+  const registry = await ensureRegistry(port, join(root, 'registry'));
+
+  step('Seeding the registry with the lesson images');
+  // The lesson images are built in a store of their own, so the learner's store starts empty and
+  // their first `pull` really pulls; that store keeps the build cache, so a second setup is quick.
+  const seedCtx = createContext(join(root, 'seed'), { config: engineConfigSchema.parse({ mirrors: {} }) });
+  const seeded = await seedRegistry(seedCtx, {
+    registry: `127.0.0.1:${port}`,
+    onProgress: (p) => {
+      if (p.state === 'exists' || p.state === 'pushed')
+        detail(`${p.repository}: ${p.state === 'exists' ? 'up to date' : 'pushed'}`);
+    },
+  });
+  detail(`${seeded.length} image(s) in the registry`);
+
+  step('Container runtime');
+  const runtime = await detectRuntime(createContext(root));
+  detail(`${runtime.name} ${runtime.version} (${runtime.path})`);
+
+  process.stdout.write(
+    [
+      '',
+      'Layerlab is set up.',
+      `  CLI:      npx layerlab images   (state in ${root}, registry ${registry.url})`,
+      '            npx layerlab run --rm -it busybox sh',
+      '  Server:   npm start            (sets up, then runs `layerlab serve`)',
+      '',
+    ].join('\n'),
+  );
+}
+
+try {
+  await setup();
+} catch (err) {
+  if (err instanceof SetupError) {
+    process.stderr.write(`setup: ${err.message}\n`);
+  } else {
+    process.stderr.write(`setup failed: ${err instanceof Error ? err.message : String(err)}\n`);
+    if (process.env.LAYERLAB_DEBUG && err instanceof Error && err.stack)
+      process.stderr.write(`${err.stack}\n`);
+  }
+  process.exit(1);
+}

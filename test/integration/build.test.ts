@@ -1,0 +1,195 @@
+// build: Dockerfiles run step by step into images that pass the OCI check, with the classic builder's
+// output, a cache, RUN in real containers, and the same digest from the same input in any root.
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import tar from 'tar-stream';
+import { afterAll, describe, expect, it } from 'vitest';
+import { build } from '../../engine/build/build.ts';
+import type { EngineEvent } from '../../engine/events.ts';
+import { imageHistory } from '../../engine/image/views.ts';
+import { shortId } from '../../engine/oci/digest.ts';
+import { openBlob } from '../../engine/store/blobs.ts';
+import { loadImage } from '../../engine/store/images.ts';
+import { validateImage } from '../../engine/validate.ts';
+import { makeBusyboxImage } from '../support/busybox-image.ts';
+import { freshContext, type TestContext } from '../support/context.ts';
+import { createGunzip } from 'node:zlib';
+import type { EngineContext } from '../../engine/context.ts';
+import type { Image } from '../../engine/oci/types.ts';
+
+const contexts: TestContext[] = [];
+const dirs: string[] = [];
+afterAll(() => {
+  for (const t of contexts) t.cleanup();
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+function fresh(): TestContext {
+  const t = freshContext({ mirrors: {} });
+  contexts.push(t);
+  return t;
+}
+
+function buildContext(files: Record<string, string>): string {
+  const dir = mkdtempSync(join(tmpdir(), 'layerlab-build-'));
+  dirs.push(dir);
+  for (const [name, text] of Object.entries(files)) {
+    mkdirSync(join(dir, name, '..'), { recursive: true });
+    writeFileSync(join(dir, name), text);
+  }
+  return dir;
+}
+
+/** Names in the top layer of `image`. */
+async function topLayerNames(ctx: EngineContext, image: Image): Promise<string[]> {
+  const names: string[] = [];
+  const extract = tar.extract();
+  extract.on('entry', (header, body, next) => {
+    names.push(header.name);
+    body.resume();
+    body.on('end', () => next());
+  });
+  openBlob(ctx, image.manifest.layers.at(-1)!.digest).pipe(createGunzip()).pipe(extract);
+  await new Promise<void>((ok) => extract.on('finish', () => ok()));
+  return names;
+}
+
+const SCRATCH_APP = `FROM scratch
+COPY hello.txt /app/
+ENV GREETING=hi
+WORKDIR /app
+LABEL org.example.lesson=one
+EXPOSE 8080
+CMD ["/app/hello.txt"]
+`;
+
+describe('build without containers', () => {
+  it('builds FROM scratch with COPY and metadata steps, printing the classic builder’s lines', async () => {
+    const { ctx, events } = fresh();
+    const contextDir = buildContext({ 'hello.txt': 'hello\n', Dockerfile: SCRATCH_APP });
+    const image = await build(ctx, { contextDir, tags: ['app:1'] });
+    await validateImage(ctx, image);
+    expect(image.log[0]).toBe('Step 1/7 : FROM scratch');
+    expect(image.log[1]).toBe('Step 2/7 : COPY hello.txt /app/');
+    expect(image.log[2]).toMatch(/^ ---> [0-9a-f]{12}$/);
+    expect(image.log.at(-2)).toBe(`Successfully built ${shortId(image.id)}`);
+    expect(image.log.at(-1)).toBe('Successfully tagged app:1');
+    expect(events.filter((e) => e.type === 'build.step')).toHaveLength(7);
+
+    expect(image.manifest.layers).toHaveLength(1);
+    expect(image.config.created).toBe('1970-01-01T00:00:00Z');
+    expect(image.config.config).toMatchObject({
+      Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'GREETING=hi'],
+      WorkingDir: '/app',
+      Labels: { 'org.example.lesson': 'one' },
+      ExposedPorts: { '8080/tcp': {} },
+      Cmd: ['/app/hello.txt'],
+    });
+    expect(image.config.history?.map((h) => h.empty_layer ?? false)).toEqual([false, true, true, true, true, true]);
+    expect(await topLayerNames(ctx, image)).toEqual(['app/', 'app/hello.txt']);
+    const history = await imageHistory(ctx, 'app:1');
+    expect(history[0]?.createdBy).toBe('/bin/sh -c #(nop)  CMD ["/app/hello.txt"]');
+    expect(history.at(-1)?.createdBy).toMatch(/^\/bin\/sh -c #\(nop\) COPY file:[0-9a-f]{64} in \/app\/ $/);
+    expect(history.at(-1)?.size).toBe(6);
+  });
+
+  it('uses the cache on a second build and gives the same digest in another root, with or without it', async () => {
+    const contextDir = buildContext({ 'hello.txt': 'hello\n', Dockerfile: SCRATCH_APP });
+    const a = fresh();
+    const first = await build(a.ctx, { contextDir });
+    const second = await build(a.ctx, { contextDir });
+    expect(second.id).toBe(first.id);
+    expect(second.log.filter((l) => l === ' ---> Using cache')).toHaveLength(6);
+    const third = await build(a.ctx, { contextDir, noCache: true });
+    expect(third.log).not.toContain(' ---> Using cache');
+    expect(third.manifestDigest).toBe(first.manifestDigest);
+
+    const b = fresh();
+    const elsewhere = await build(b.ctx, { contextDir });
+    expect(elsewhere.manifestDigest).toBe(first.manifestDigest);
+
+    // A changed source misses the cache from its COPY on.
+    writeFileSync(join(contextDir, 'hello.txt'), 'changed\n');
+    const changed = await build(a.ctx, { contextDir });
+    expect(changed.log).not.toContain(' ---> Using cache');
+    expect(changed.id).not.toBe(first.id);
+  });
+
+  it('expands ARG and ENV, honours --build-arg, and resets an inherited CMD on ENTRYPOINT', async () => {
+    const { ctx } = fresh();
+    const contextDir = buildContext({
+      'a.txt': 'a',
+      Dockerfile: `ARG BASE=scratch
+FROM $BASE
+ARG DEST=/default
+ENV TARGET=\${DEST}/sub
+COPY a.txt $TARGET/
+USER 1000:1000
+ENTRYPOINT ["/bin/app"]
+`,
+    });
+    const image = await build(ctx, { contextDir, buildArgs: { DEST: '/opt' } });
+    await validateImage(ctx, image);
+    expect(image.config.config?.Env).toContain('TARGET=/opt/sub');
+    expect(image.config.config?.User).toBe('1000:1000');
+    expect(image.config.config?.Entrypoint).toEqual(['/bin/app']);
+    expect(image.config.config?.Cmd).toBeNull();
+    expect(await topLayerNames(ctx, image)).toEqual(['opt/', 'opt/sub/', 'opt/sub/a.txt']);
+  });
+
+  it('fails with Docker’s wording for a missing source and for RUN on scratch', async () => {
+    const { ctx } = fresh();
+    const missing = buildContext({ Dockerfile: 'FROM scratch\nCOPY nope /x\n' });
+    await expect(build(ctx, { contextDir: missing })).rejects.toThrow(/file not found in build context/);
+    const run = buildContext({ Dockerfile: 'FROM scratch\nRUN true\n' });
+    await expect(build(ctx, { contextDir: run })).rejects.toThrow(/FROM scratch has no \/bin\/sh/);
+  });
+});
+
+describe('build with RUN', () => {
+  it('runs commands in working containers, streams their output and commits their changes', async () => {
+    const { ctx, events } = fresh();
+    await makeBusyboxImage(ctx);
+    const contextDir = buildContext({
+      'secret.txt': 'secret\n',
+      Dockerfile: `FROM busybox
+COPY secret.txt /data/secret.txt
+RUN echo building && echo made > /data/made.txt
+RUN rm /data/secret.txt
+`,
+    });
+    const image = await build(ctx, { contextDir, tags: ['runs:1'] });
+    await validateImage(ctx, image);
+    expect(image.log).toContain('building');
+    expect(image.log.some((l) => /^ ---> Running in [0-9a-f]{12}$/.test(l))).toBe(true);
+    const output = events.filter((e): e is Extract<EngineEvent, { type: 'build.output' }> => e.type === 'build.output');
+    expect(output.some((e) => e.step === 3 && e.data.includes('building'))).toBe(true);
+    expect(image.manifest.layers).toHaveLength(4);
+    // The deleting step's layer is a whiteout; the bytes stay in the layer below.
+    expect(await topLayerNames(ctx, image)).toEqual(['data/', 'data/.wh.secret.txt']);
+    const history = await imageHistory(ctx, 'runs:1');
+    expect(history[0]?.createdBy).toBe('/bin/sh -c rm /data/secret.txt');
+  });
+
+  it('stops at a failing command with Docker’s message', async () => {
+    const { ctx } = fresh();
+    await makeBusyboxImage(ctx);
+    const contextDir = buildContext({ Dockerfile: 'FROM busybox\nRUN false\n' });
+    await expect(build(ctx, { contextDir })).rejects.toThrow(
+      "The command '/bin/sh -c false' returned a non-zero code: 1",
+    );
+  });
+
+  it('builds the same RUN image digest in two fresh roots', async () => {
+    const digests: string[] = [];
+    const contextDir = buildContext({ Dockerfile: 'FROM busybox\nRUN mkdir -p /srv && echo data > /srv/file\n' });
+    for (let i = 0; i < 2; i++) {
+      const { ctx } = fresh();
+      await makeBusyboxImage(ctx);
+      digests.push((await build(ctx, { contextDir })).manifestDigest);
+    }
+    expect(digests[0]).toBe(digests[1]);
+    expect((await loadImage(contexts.at(-1)!.ctx, digests[0]!.slice(0, 0) || 'busybox')).id).toBeDefined();
+  });
+});

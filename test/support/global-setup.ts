@@ -1,0 +1,39 @@
+// Vitest global setup for the integration project: makes sure the system packages and native helpers
+// exist, starts a seeded registry on a free port, and hands its address to the workers.
+
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { engineConfigSchema } from '../../engine/config.ts';
+import { createContext } from '../../engine/context.ts';
+import { seedRegistry } from '../../engine/image/seed.ts';
+import { checkHost } from '../../scripts/setup/host.ts';
+import { buildNative } from '../../scripts/setup/native.ts';
+import { ensurePackages } from '../../scripts/setup/packages.ts';
+import { startTestRegistry } from './registry.ts';
+
+const repoRoot = join(import.meta.dirname, '..', '..');
+
+export default async function globalSetup(): Promise<() => Promise<void>> {
+  checkHost();
+  ensurePackages();
+  buildNative(repoRoot, { quiet: true });
+
+  const registry = await startTestRegistry();
+  const seedRoot = mkdtempSync(join(tmpdir(), 'layerlab-seed-'));
+  try {
+    const ctx = createContext(seedRoot, { config: engineConfigSchema.parse({ mirrors: {} }) });
+    await seedRegistry(ctx, { registry: registry.host });
+  } catch (err) {
+    await registry.stop();
+    throw err;
+  } finally {
+    rmSync(seedRoot, { recursive: true, force: true });
+  }
+  // Workers are forked after this returns and inherit the environment (test/support/context.ts reads it).
+  process.env.LAYERLAB_TEST_REGISTRY = registry.host;
+  return async () => {
+    delete process.env.LAYERLAB_TEST_REGISTRY;
+    await registry.stop();
+  };
+}
