@@ -40,7 +40,7 @@ export interface PullOptions {
   client?: Omit<RegistryClientOptions, 'onExchange'>;
 }
 
-/** Indexes may point at indexes; Docker follows none, we allow a little nesting and no more. */
+/** Indexes may point at indexes; follow a few levels and no more, so a chain of them cannot spin. */
 const MAX_INDEX_DEPTH = 3;
 const CONFIG_TYPES = [MediaType.ociConfig, MediaType.dockerConfig];
 
@@ -118,13 +118,10 @@ async function resolveManifest(
   await writeBlobBytes(ctx, current.bytes, { digest: current.digest });
   for (let depth = 0; INDEX_TYPES.includes(current.mediaType); depth++) {
     if (depth >= MAX_INDEX_DEPTH) {
-      throw new LayerlabError(
-        'UNSUPPORTED',
-        `${familiarName(ref)}: indexes nested more than ${MAX_INDEX_DEPTH} deep`,
-        {
-          input: familiarName(ref),
-        },
-      );
+      const what = familiarName(ref);
+      throw new LayerlabError('UNSUPPORTED', `${what}: indexes nested more than ${MAX_INDEX_DEPTH} deep`, {
+        input: what,
+      });
     }
     const index = parseDocument(indexSchema, current.bytes, `index ${current.digest}`);
     const chosen = selectManifest(index, platform);

@@ -2,11 +2,13 @@
 // does: "Layer already exists"), then put the exact manifest bytes we store under the tag.
 
 import type { EngineContext } from './context.ts';
+import { NotFoundError } from './errors.ts';
 import type { Digest } from './oci/digest.ts';
 import { MediaType } from './oci/media-types.ts';
 import type { Descriptor } from './oci/types.ts';
 import {
   familiarName,
+  familiarRepository,
   formatReference,
   parseReference,
   type Reference,
@@ -29,7 +31,13 @@ export async function push(
 ): Promise<{ digest: Digest; size: number }> {
   const ref = parseReference(input);
   const name = familiarName(ref);
-  const image = await loadImage(ctx, formatReference(ref));
+  const image = await loadImage(ctx, formatReference(ref)).catch((err: unknown) => {
+    if (!(err instanceof NotFoundError)) throw err;
+    throw new NotFoundError(
+      `An image does not exist locally with the tag: ${familiarRepository(ref)}`,
+      input,
+    );
+  });
   const manifestBytes = await readBlob(ctx, image.manifestDigest);
   const mediaType = image.manifest.mediaType ?? sniffManifestType(image.manifest.config.mediaType);
   const client = new RegistryClient(ctx, options.client ?? {});

@@ -272,7 +272,8 @@ class Builder {
     const owner = await chownIds(this.ctx, state.image, step.chown === undefined ? undefined : expandVariables(step.chown, vars));
     const tarOpts = { ...owner, mtime: this.epoch };
     const contentHash = await tarDigest(copyLayerTar(plan, tarOpts));
-    const dest = posix.resolve(config.WorkingDir || '/', expandVariables(step.dest, vars));
+    // History shows the destination as written, as Docker's does (`in /app/ `).
+    const dest = expandVariables(step.dest, vars);
     const createdBy = `/bin/sh -c #(nop) ${step.kind} ${plan.hasDir ? 'dir' : 'file'}:${contentHash.slice(7)} in ${dest} `;
     const base = state.image;
     const changes = base === null ? { Env: [DEFAULT_PATH_ENV] } : {};

@@ -91,7 +91,8 @@ export function humanDuration(ms: number): string {
 export function ago(iso: string | undefined, now = Date.now()): string {
   if (!iso) return 'N/A';
   const t = Date.parse(iso);
-  if (Number.isNaN(t) || t <= 0) return 'N/A';
+  // Go's zero time (year 1) means unknown; the Unix epoch is a real date (reproducible builds use it).
+  if (Number.isNaN(t) || t < 0) return 'N/A';
   return `${humanDuration(Math.max(0, now - t))} ago`;
 }
 

@@ -79,6 +79,7 @@ export class LineBoard {
 
 interface LayerState {
   state: string;
+  announced: boolean;
 }
 
 /** Renders `pull.layer` events; the caller prints the header and the closing lines. */
@@ -90,16 +91,19 @@ export function pullProgress(out: ProgressStream): { sink: EventSink; downloaded
   const sink = (event: EngineEvent): void => {
     if (event.type !== 'pull.layer') return;
     const id = shortId(event.digest);
-    const seen = layers.get(id);
-    const layer = seen ?? { state: '' };
+    const layer = layers.get(id) ?? { state: '', announced: false };
     layers.set(id, layer);
-    if (!seen && event.state !== 'exists') board.set(id, 'Pulling fs layer');
+    // "Pulling fs layer" waits for the first sign of work: a layer found in the store shows only
+    // "Already exists", as in Docker.
+    if (!layer.announced && event.state !== 'exists' && event.state !== 'waiting') {
+      board.set(id, 'Pulling fs layer');
+      layer.announced = true;
+    }
     switch (event.state) {
       case 'exists':
         board.set(id, 'Already exists');
         break;
       case 'waiting':
-        if (seen) board.set(id, 'Waiting');
         break;
       case 'downloading':
         downloaded = true;

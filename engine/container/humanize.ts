@@ -44,16 +44,18 @@ export function goQuote(text: string): string {
   return JSON.stringify(text);
 }
 
-/** Columns padded like Go's tabwriter with Docker's padding of 3; the last column is not padded. */
+/**
+ * Columns as Docker's `tabwriter.NewWriter(out, 10, 1, 3, ' ', 0)` lays them out: each column as wide
+ * as its widest cell plus a padding of 3, and at least 10; the last column is not padded.
+ */
 export function formatTable(header: readonly string[], rows: readonly (readonly string[])[]): string {
   const all = [header, ...rows];
-  const widths = header.map((_, i) => Math.max(...all.map((r) => [...(r[i] ?? '')].length)));
+  const width = (cell: string) => [...cell].length;
+  const widths = header.map((_, i) => Math.max(10, ...all.map((r) => width(r[i] ?? '') + 3)));
   return all
     .map((row) =>
       row
-        .map((cell, i) =>
-          i === row.length - 1 ? cell : cell.padEnd(widths[i]! + 3 - ([...cell].length - cell.length)),
-        )
+        .map((cell, i) => (i === row.length - 1 ? cell : cell + ' '.repeat(widths[i]! - width(cell))))
         .join('')
         .trimEnd(),
     )

@@ -18,7 +18,9 @@ export const REQUIRED_PACKAGES = [
 
 /** True when dpkg reports `pkg` as installed. */
 export function isInstalled(pkg: string): boolean {
-  const result = spawnSync('dpkg-query', ['-W', '-f=${Status}', pkg], { encoding: 'utf8' });
+  // `${Status}` is dpkg-query's field syntax, not a template placeholder.
+  const format = '-f=$' + '{Status}';
+  const result = spawnSync('dpkg-query', ['-W', format, pkg], { encoding: 'utf8' });
   return result.status === 0 && result.stdout.trim().endsWith('install ok installed');
 }
 

@@ -106,6 +106,13 @@ describe('push', () => {
     }
   });
 
+  it('refuses a tag that names no local image, as Docker does', async () => {
+    const t = fresh();
+    await expect(push(t.ctx, `${target.host}/nothing/here:v1`)).rejects.toThrow(
+      `An image does not exist locally with the tag: ${target.host}/nothing/here`,
+    );
+  });
+
   it('names the registry it could not reach', async () => {
     const t = fresh();
     const pulled = await pull(t.ctx, `${source.host}/team/app:v1`);

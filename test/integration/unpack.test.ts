@@ -24,7 +24,7 @@ const CAP = 4 * 1024 * 1024;
 const t = freshContext();
 const ctx: EngineContext = {
   ...t.ctx,
-  config: { ...t.ctx.config, limits: { ...t.ctx.config.limits, layerBytes: CAP, layerEntries: 5000 } },
+  config: { ...t.ctx.config, limits: { ...t.ctx.config.limits, layerBytes: CAP, layerEntries: 1000 } },
 };
 const outside = join(t.root, 'outside');
 mkdirSync(outside);
@@ -92,8 +92,8 @@ describe('hostile layers', async () => {
   });
 
   it('refuses more entries than the cap', async () => {
-    const entries: EntrySpec[] = Array.from({ length: 5001 }, (_, i) => ({ name: `f${i}`, data: '' }));
-    await expect(unpackTar(await buildTar(entries), 'none')).rejects.toThrow(/more than 5000 entries/);
+    const entries: EntrySpec[] = Array.from({ length: 1001 }, (_, i) => ({ name: `f${i}`, data: '' }));
+    await expect(unpackTar(await buildTar(entries), 'none')).rejects.toThrow(/more than 1000 entries/);
   });
 });
 
@@ -260,9 +260,16 @@ describe('unpacking', () => {
     const child = spawn(
       process.execPath,
       ['--input-type=module', '-e', script, ctx.root, JSON.stringify(ctx.config), blobFile, join(tmp, 'diff')],
-      { stdio: ['ignore', 'pipe', 'inherit'] },
+      { stdio: ['ignore', 'pipe', 'pipe'] },
     );
-    await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+    });
+    await new Promise<void>((resolve, reject) => {
+      child.stdout.once('data', () => resolve());
+      child.once('close', () => reject(new Error(`unpacker exited early: ${stderr}`)));
+    });
     await new Promise((resolve) => setTimeout(resolve, 300));
     child.kill('SIGKILL');
     await new Promise((resolve) => child.once('close', resolve));
