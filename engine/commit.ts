@@ -3,12 +3,15 @@
 
 import { resolveContainer } from './container/lifecycle.ts';
 import { containerDir } from './container/state.ts';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import type { EngineContext } from './context.ts';
-import { InvalidArgumentError } from './errors.ts';
+import { InvalidArgumentError, RuntimeError } from './errors.ts';
 import { appendLayer } from './image/mutate.ts';
 import { tarUpper } from './layer/upper-tar.ts';
 import type { ContainerConfig, Image } from './oci/types.ts';
 import { formatReference, parseReference } from './reference/reference.ts';
+import { detectRuntime, runtimeCommand } from './runtime/detect.ts';
 import { rootfsPaths } from './runtime/overlay.ts';
 import { loadImage } from './store/images.ts';
 
@@ -23,6 +26,8 @@ export interface CommitOptions {
   changes?: string[];
   /** Clamp the layer's mtimes (reproducible builds). */
   mtime?: Date;
+  /** Freeze a running container while its layer is read, as Docker does (default true). */
+  pause?: boolean;
 }
 
 /**
@@ -45,18 +50,41 @@ export async function commit(ctx: EngineContext, idOrName: string, opts: CommitO
   for (const change of opts.changes ?? []) config = applyChange(config, change);
 
   const upper = rootfsPaths(containerDir(ctx, record.id)).upper;
-  const layer = tarUpper(ctx, upper, opts.mtime ? { mtime: opts.mtime } : {});
-  return appendLayer(ctx, parent, layer, {
-    history: {
-      created_by: [record.path, ...record.args].join(' '),
-      ...(opts.message ? { comment: opts.message } : {}),
+  // A file that grows while it is being written into the tar would break the archive: freeze the
+  // container's processes (the runtime's pause, the freezer cgroup) until the layer is stored.
+  const paused = opts.pause !== false && record.state.status === 'running';
+  if (paused) await runtimeVerb(ctx, 'pause', record.id);
+  try {
+    const layer = tarUpper(ctx, upper, opts.mtime ? { mtime: opts.mtime } : {});
+    return await appendLayer(ctx, parent, layer, {
+      history: {
+        created_by: [record.path, ...record.args].join(' '),
+        ...(opts.message ? { comment: opts.message } : {}),
+        ...(opts.author ? { author: opts.author } : {}),
+      },
+      config,
       ...(opts.author ? { author: opts.author } : {}),
-    },
-    config,
-    ...(opts.author ? { author: opts.author } : {}),
-    ...(tag ? { tag } : {}),
-  });
+      ...(tag ? { tag } : {}),
+    });
+  } finally {
+    if (paused) await runtimeVerb(ctx, 'resume', record.id);
+  }
 }
+
+async function runtimeVerb(ctx: EngineContext, verb: 'pause' | 'resume', id: string): Promise<void> {
+  const [command, ...args] = runtimeCommand(ctx, await detectRuntime(ctx));
+  try {
+    await execFileAsync(command!, [...args, verb, id], { timeout: 30_000 });
+  } catch (err) {
+    const stderr = (err as { stderr?: string }).stderr?.trim();
+    throw new RuntimeError(`commit: ${verb} ${id.slice(0, 12)}: ${stderr || (err as Error).message}`, {
+      input: id,
+      cause: err,
+    });
+  }
+}
+
+const execFileAsync = promisify(execFile);
 
 const ALLOWED = ['CMD', 'ENTRYPOINT', 'ENV', 'EXPOSE', 'LABEL', 'STOPSIGNAL', 'USER', 'WORKDIR', 'VOLUME'];
 

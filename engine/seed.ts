@@ -3,7 +3,17 @@
 
 import { execFileSync } from 'node:child_process';
 import { createCipheriv } from 'node:crypto';
-import { chmodSync, cpSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  cpSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from './build/build.ts';
@@ -32,7 +42,11 @@ export const LESSON_IMAGES: readonly LessonImage[] = [
   { dir: 'busybox', repository: 'library/busybox', prepare: prepareBusybox },
   { dir: 'webapp', repository: 'layerlab/webapp' },
   { dir: 'deleted-file', repository: 'layerlab/deleted-file' },
-  { dir: 'big-layer', repository: 'layerlab/big-layer', prepare: (dir) => writeDeterministicData(join(dir, 'data.bin'), BIG_LAYER_BYTES) },
+  {
+    dir: 'big-layer',
+    repository: 'layerlab/big-layer',
+    prepare: (dir) => writeDeterministicData(join(dir, 'data.bin'), BIG_LAYER_BYTES),
+  },
   { dir: 'motd', repository: 'layerlab/motd' },
 ];
 
@@ -73,9 +87,12 @@ function prepareBusybox(contextDir: string): void {
   try {
     applets = execFileSync(HOST_BUSYBOX, ['--list'], { encoding: 'utf8' }).split('\n').filter(Boolean);
   } catch (err) {
-    throw new RuntimeError(`${HOST_BUSYBOX}: cannot run it (install busybox-static): ${(err as Error).message}`, {
-      cause: err,
-    });
+    throw new RuntimeError(
+      `${HOST_BUSYBOX}: cannot run it (install busybox-static): ${(err as Error).message}`,
+      {
+        cause: err,
+      },
+    );
   }
   cpSync(HOST_BUSYBOX, join(rootfs, 'bin/busybox'));
   chmodSync(join(rootfs, 'bin/busybox'), 0o755);

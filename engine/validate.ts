@@ -72,7 +72,9 @@ export function checkManifest(value: unknown): string[] {
     value.layers.forEach((layer, i) => {
       problems.push(...checkDescriptor(layer, `manifest.layers[${i}]`));
       if (isObject(layer) && layerCompression(String(layer.mediaType)) === undefined) {
-        problems.push(`manifest.layers[${i}].mediaType: not a layer type: ${JSON.stringify(layer.mediaType)}`);
+        problems.push(
+          `manifest.layers[${i}].mediaType: not a layer type: ${JSON.stringify(layer.mediaType)}`,
+        );
       }
     });
   }
@@ -91,7 +93,10 @@ export function checkIndex(value: unknown): string[] {
     problems.push(`index.mediaType: unexpected ${JSON.stringify(value.mediaType)}`);
   }
   if (!Array.isArray(value.manifests)) problems.push('index.manifests: missing');
-  else value.manifests.forEach((m, i) => problems.push(...checkDescriptor(m, `index.manifests[${i}]`)));
+  else {
+    for (const [i, m] of value.manifests.entries())
+      problems.push(...checkDescriptor(m, `index.manifests[${i}]`));
+  }
   if (value.annotations !== undefined && !isStringMap(value.annotations)) {
     problems.push('index.annotations: not a string map');
   }
@@ -103,11 +108,13 @@ function checkRuntimeConfig(value: unknown): string[] {
   if (!isObject(value)) return ['config.config: not an object'];
   const problems: string[] = [];
   for (const key of ['User', 'WorkingDir', 'StopSignal'] as const) {
-    if (value[key] !== undefined && typeof value[key] !== 'string') problems.push(`config.config.${key}: not a string`);
+    if (value[key] !== undefined && typeof value[key] !== 'string')
+      problems.push(`config.config.${key}: not a string`);
   }
   if (value.Env !== undefined) {
     if (!isStringArray(value.Env)) problems.push('config.config.Env: not strings');
-    else if ((value.Env as string[]).some((e) => !e.includes('='))) problems.push('config.config.Env: entry without =');
+    else if ((value.Env as string[]).some((e) => !e.includes('=')))
+      problems.push('config.config.Env: entry without =');
   }
   for (const key of ['Entrypoint', 'Cmd'] as const) {
     if (value[key] !== undefined && value[key] !== null && !isStringArray(value[key])) {
@@ -118,7 +125,8 @@ function checkRuntimeConfig(value: unknown): string[] {
     if (!isObject(value.ExposedPorts)) problems.push('config.config.ExposedPorts: not an object');
     else {
       for (const port of Object.keys(value.ExposedPorts)) {
-        if (!PORT_RE.test(port)) problems.push(`config.config.ExposedPorts: bad port ${JSON.stringify(port)}`);
+        if (!PORT_RE.test(port))
+          problems.push(`config.config.ExposedPorts: bad port ${JSON.stringify(port)}`);
       }
     }
   }
@@ -132,7 +140,8 @@ function checkRuntimeConfig(value: unknown): string[] {
 export function checkConfig(value: unknown): string[] {
   if (!isObject(value)) return ['config: not an object'];
   const problems: string[] = [];
-  if (typeof value.architecture !== 'string' || value.architecture === '') problems.push('config.architecture: missing');
+  if (typeof value.architecture !== 'string' || value.architecture === '')
+    problems.push('config.architecture: missing');
   if (typeof value.os !== 'string' || value.os === '') problems.push('config.os: missing');
   if (value.created !== undefined && (typeof value.created !== 'string' || !RFC3339_RE.test(value.created))) {
     problems.push(`config.created: not RFC 3339: ${JSON.stringify(value.created)}`);
@@ -149,18 +158,22 @@ export function checkConfig(value: unknown): string[] {
   if (value.history !== undefined) {
     if (!Array.isArray(value.history)) problems.push('config.history: not an array');
     else {
-      value.history.forEach((h, i) => {
-        if (!isObject(h)) return problems.push(`config.history[${i}]: not an object`);
+      for (const [i, h] of value.history.entries()) {
+        if (!isObject(h)) {
+          problems.push(`config.history[${i}]: not an object`);
+          continue;
+        }
         if (h.created !== undefined && (typeof h.created !== 'string' || !RFC3339_RE.test(h.created))) {
           problems.push(`config.history[${i}].created: not RFC 3339`);
         }
         for (const key of ['created_by', 'author', 'comment'] as const) {
-          if (h[key] !== undefined && typeof h[key] !== 'string') problems.push(`config.history[${i}].${key}: not a string`);
+          if (h[key] !== undefined && typeof h[key] !== 'string')
+            problems.push(`config.history[${i}].${key}: not a string`);
         }
         if (h.empty_layer !== undefined && typeof h.empty_layer !== 'boolean') {
           problems.push(`config.history[${i}].empty_layer: not a boolean`);
         }
-      });
+      }
     }
   }
   problems.push(...checkRuntimeConfig(value.config));
@@ -201,7 +214,8 @@ async function hashUncompressed(ctx: EngineContext, digest: Digest, mediaType: s
 export async function checkImage(ctx: EngineContext, image: Image): Promise<string[]> {
   const problems: string[] = [];
   const manifestBytes = await readBlob(ctx, image.manifestDigest);
-  if (sha256(manifestBytes) !== image.manifestDigest) problems.push('manifest: blob does not match its digest');
+  if (sha256(manifestBytes) !== image.manifestDigest)
+    problems.push('manifest: blob does not match its digest');
   let manifest: unknown;
   try {
     manifest = JSON.parse(manifestBytes.toString('utf8'));
@@ -210,9 +224,13 @@ export async function checkImage(ctx: EngineContext, image: Image): Promise<stri
   }
   problems.push(...checkManifest(manifest));
   if (problems.length > 0) return problems;
-  const m = manifest as { config: { digest: Digest; size: number }; layers: { digest: Digest; size: number; mediaType: string }[] };
+  const m = manifest as {
+    config: { digest: Digest; size: number };
+    layers: { digest: Digest; size: number; mediaType: string }[];
+  };
 
-  if (m.config.digest !== image.id) problems.push(`manifest.config.digest: ${m.config.digest} is not the image id ${image.id}`);
+  if (m.config.digest !== image.id)
+    problems.push(`manifest.config.digest: ${m.config.digest} is not the image id ${image.id}`);
   const configBytes = await readBlob(ctx, m.config.digest);
   if (sha256(configBytes) !== m.config.digest) problems.push('config: blob does not match its digest');
   if (configBytes.length !== m.config.size) {
@@ -229,7 +247,9 @@ export async function checkImage(ctx: EngineContext, image: Image): Promise<stri
   const c = config as { rootfs: { diff_ids: Digest[] }; history?: { empty_layer?: boolean }[] };
 
   if (c.rootfs.diff_ids.length !== m.layers.length) {
-    problems.push(`config.rootfs.diff_ids: ${c.rootfs.diff_ids.length} entries for ${m.layers.length} layers`);
+    problems.push(
+      `config.rootfs.diff_ids: ${c.rootfs.diff_ids.length} entries for ${m.layers.length} layers`,
+    );
   }
   if (c.history !== undefined) {
     const nonEmpty = c.history.filter((h) => h.empty_layer !== true).length;
@@ -243,8 +263,10 @@ export async function checkImage(ctx: EngineContext, image: Image): Promise<stri
       continue;
     }
     const hashed = await hashBlob(ctx, layer.digest);
-    if (hashed.digest !== layer.digest) problems.push(`manifest.layers[${i}]: blob does not match its digest`);
-    if (hashed.size !== layer.size) problems.push(`manifest.layers[${i}].size: ${layer.size}, blob has ${hashed.size} bytes`);
+    if (hashed.digest !== layer.digest)
+      problems.push(`manifest.layers[${i}]: blob does not match its digest`);
+    if (hashed.size !== layer.size)
+      problems.push(`manifest.layers[${i}].size: ${layer.size}, blob has ${hashed.size} bytes`);
     const diffId = c.rootfs.diff_ids[i];
     try {
       const actual = await hashUncompressed(ctx, layer.digest, layer.mediaType);
@@ -262,8 +284,11 @@ export async function checkImage(ctx: EngineContext, image: Image): Promise<stri
 export async function validateImage(ctx: EngineContext, image: Image): Promise<void> {
   const problems = await checkImage(ctx, image);
   if (problems.length > 0) {
-    throw new StoreError(`image ${image.id} does not conform to the OCI image spec:\n  ${problems.join('\n  ')}`, {
-      input: image.id,
-    });
+    throw new StoreError(
+      `image ${image.id} does not conform to the OCI image spec:\n  ${problems.join('\n  ')}`,
+      {
+        input: image.id,
+      },
+    );
   }
 }

@@ -4,20 +4,27 @@
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, mkdtemp, open, readFile, rm } from 'node:fs/promises';
 import { join, posix } from 'node:path';
-import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import tar from 'tar-stream';
 import type { EngineContext } from '../context.ts';
 import { InvalidArgumentError, UnsafeLayerError } from '../errors.ts';
+import { writeLayerBlob } from '../image/layer-blob.ts';
+import { hostArchitecture, writeImage } from '../image/mutate.ts';
 import { isDigest, parseDigest } from '../oci/digest.ts';
 import { INDEX_TYPES, MediaType } from '../oci/media-types.ts';
-import { type Descriptor, type Image, imageConfigSchema, imageLayers, indexSchema, manifestSchema } from '../oci/types.ts';
+import {
+  type Descriptor,
+  type Image,
+  imageConfigSchema,
+  imageLayers,
+  indexSchema,
+  manifestSchema,
+} from '../oci/types.ts';
 import { familiarName, formatReference, parseReference } from '../reference/reference.ts';
 import { writeBlob } from '../store/blobs.ts';
 import { recordImage, tagImage } from '../store/images.ts';
 import { ensureLayer } from '../store/layers.ts';
-import { writeLayerBlob } from '../image/layer-blob.ts';
-import { hostArchitecture, writeImage } from '../image/mutate.ts';
 import { IMAGE_NAME_ANNOTATION, REF_NAME_ANNOTATION } from './save.ts';
 
 export interface LoadResult {
@@ -33,7 +40,10 @@ interface Unpacked {
 }
 
 function safeName(name: string): string {
-  const clean = posix.normalize(name).replace(/^\.\/+/, '').replace(/\/+$/, '');
+  const clean = posix
+    .normalize(name)
+    .replace(/^\.\/+/, '')
+    .replace(/\/+$/, '');
   if (clean === '' || clean === '.' || clean.startsWith('/') || clean === '..' || clean.startsWith('../')) {
     throw new UnsafeLayerError(name, 'archive entry outside the archive');
   }
@@ -112,13 +122,20 @@ interface DockerManifestEntry {
 }
 
 /** Picks this machine's manifest out of a nested index, as pull does. */
-async function pickManifest(archive: Unpacked, ctx: EngineContext, descriptor: Descriptor): Promise<Descriptor> {
+async function pickManifest(
+  archive: Unpacked,
+  ctx: EngineContext,
+  descriptor: Descriptor,
+): Promise<Descriptor> {
   if (!INDEX_TYPES.includes(descriptor.mediaType)) return descriptor;
   await storeBlob(archive, ctx, descriptor);
-  const nested = indexSchema.parse(await readArchiveJson(archive, `blobs/${descriptor.digest.replace(':', '/')}`));
+  const nested = indexSchema.parse(
+    await readArchiveJson(archive, `blobs/${descriptor.digest.replace(':', '/')}`),
+  );
   const match =
-    nested.manifests.find((m) => m.platform?.os === 'linux' && m.platform.architecture === hostArchitecture()) ??
-    nested.manifests[0];
+    nested.manifests.find(
+      (m) => m.platform?.os === 'linux' && m.platform.architecture === hostArchitecture(),
+    ) ?? nested.manifests[0];
   if (!match) throw new InvalidArgumentError(`archive: index ${descriptor.digest} lists no manifests`);
   return pickManifest(archive, ctx, match);
 }
@@ -135,7 +152,9 @@ async function loadLayout(
   for (const top of parsed.manifests) {
     const descriptor = await pickManifest(archive, ctx, top);
     await storeBlob(archive, ctx, descriptor);
-    const manifest = manifestSchema.parse(await readArchiveJson(archive, `blobs/${descriptor.digest.replace(':', '/')}`));
+    const manifest = manifestSchema.parse(
+      await readArchiveJson(archive, `blobs/${descriptor.digest.replace(':', '/')}`),
+    );
     for (const blob of [manifest.config, ...manifest.layers]) await storeBlob(archive, ctx, blob);
     const tags = new Set<string>(names.get(manifest.config.digest) ?? []);
     const full = top.annotations?.[IMAGE_NAME_ANNOTATION];
@@ -169,7 +188,9 @@ async function loadLegacy(ctx: EngineContext, archive: Unpacked, entries: Docker
       } else {
         const blob = await writeLayerBlob(ctx, createReadStream(path));
         if (diffId !== undefined && blob.diffId !== diffId) {
-          throw new InvalidArgumentError(`archive: layer ${name}: diff_id ${blob.diffId} does not match the config's ${diffId}`);
+          throw new InvalidArgumentError(
+            `archive: layer ${name}: diff_id ${blob.diffId} does not match the config's ${diffId}`,
+          );
         }
         layers.push({ mediaType: MediaType.ociLayerGzip, digest: blob.digest, size: blob.size });
       }
@@ -187,7 +208,9 @@ export async function load(ctx: EngineContext, input: Readable | string): Promis
   const dir = await mkdtemp(join(ctx.paths.tmp, 'load-'));
   try {
     const archive = await unpack(typeof input === 'string' ? createReadStream(input) : input, dir);
-    const dockerManifest = (await readArchiveJson(archive, 'manifest.json')) as DockerManifestEntry[] | undefined;
+    const dockerManifest = (await readArchiveJson(archive, 'manifest.json')) as
+      | DockerManifestEntry[]
+      | undefined;
     const index = await readArchiveJson(archive, 'index.json');
     let loaded: { image: Image; tags: string[] }[];
     if (index !== undefined) {
@@ -200,7 +223,9 @@ export async function load(ctx: EngineContext, input: Readable | string): Promis
     } else if (Array.isArray(dockerManifest)) {
       loaded = await loadLegacy(ctx, archive, dockerManifest);
     } else {
-      throw new InvalidArgumentError('archive: neither index.json nor manifest.json found: not an image archive');
+      throw new InvalidArgumentError(
+        'archive: neither index.json nor manifest.json found: not an image archive',
+      );
     }
 
     const messages: string[] = [];

@@ -2,14 +2,20 @@
 // `index.json`, `blobs/sha256/…`); the docker format adds `manifest.json` and `repositories`, as Docker 25+ writes it.
 
 import { createWriteStream } from 'node:fs';
-import { pipeline } from 'node:stream/promises';
 import type { Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import tar from 'tar-stream';
 import type { EngineContext } from '../context.ts';
 import { type Digest, digestHex } from '../oci/digest.ts';
 import { MediaType } from '../oci/media-types.ts';
 import type { Descriptor, Image, Index } from '../oci/types.ts';
-import { familiarName, familiarRepository, formatReference, parseReference, type Reference } from '../reference/reference.ts';
+import {
+  familiarName,
+  familiarRepository,
+  formatReference,
+  parseReference,
+  type Reference,
+} from '../reference/reference.ts';
 import { blobSize, openBlob } from '../store/blobs.ts';
 import { getImageRecord, loadImage } from '../store/images.ts';
 

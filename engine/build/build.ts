@@ -3,20 +3,26 @@
 
 import { readFile } from 'node:fs/promises';
 import { isAbsolute, join, posix } from 'node:path';
-import type { EngineContext } from '../context.ts';
 import { resolveUser } from '../container/user.ts';
+import type { EngineContext } from '../context.ts';
 import { BuildError, CancelledError, NotFoundError } from '../errors.ts';
+import { appendLayer, mutateConfig } from '../image/mutate.ts';
+import { readImageFile } from '../image/read-file.ts';
 import type { Digest } from '../oci/digest.ts';
 import { shortId } from '../oci/digest.ts';
 import type { ContainerConfig, Image } from '../oci/types.ts';
-import { familiarName, formatReference, parseReference } from '../reference/reference.ts';
 import { pull } from '../pull.ts';
+import { familiarName, formatReference, parseReference } from '../reference/reference.ts';
 import { loadImage, tagImage } from '../store/images.ts';
-import { appendLayer, mutateConfig } from '../image/mutate.ts';
-import { readImageFile } from '../image/read-file.ts';
 import { cacheKey, lookupCache, storeCache } from './cache.ts';
 import { copyLayerTar, planCopy } from './copy-layer.ts';
-import { type CommandForm, expandVariables, type ParsedInstruction, parseDockerfile, type Step } from './dockerfile.ts';
+import {
+  type CommandForm,
+  expandVariables,
+  type ParsedInstruction,
+  parseDockerfile,
+  type Step,
+} from './dockerfile.ts';
 import { runStep } from './run-step.ts';
 import { tarDigest } from './tar-digest.ts';
 
@@ -42,7 +48,8 @@ export type BuildResult = Image & { readonly log: string[] };
 /** The fixed time of every `created` and the cap of every mtime in a build. */
 export function buildEpoch(opts: Pick<BuildOptions, 'sourceDateEpoch'>): Date {
   const fromEnv = Number(process.env.SOURCE_DATE_EPOCH);
-  const seconds = opts.sourceDateEpoch ?? (Number.isFinite(fromEnv) && process.env.SOURCE_DATE_EPOCH ? fromEnv : 0);
+  const seconds =
+    opts.sourceDateEpoch ?? (Number.isFinite(fromEnv) && process.env.SOURCE_DATE_EPOCH ? fromEnv : 0);
   return new Date(seconds * 1000);
 }
 
@@ -125,7 +132,13 @@ class Builder {
   begin(instruction: ParsedInstruction, cached = false): void {
     this.stepNo++;
     this.log.push(`Step ${this.stepNo}/${this.total} : ${instruction.text}`);
-    this.ctx.events({ type: 'build.step', step: this.stepNo, total: this.total, instruction: instruction.text, cached });
+    this.ctx.events({
+      type: 'build.step',
+      step: this.stepNo,
+      total: this.total,
+      instruction: instruction.text,
+      cached,
+    });
   }
 
   checkCancelled(): void {
@@ -205,7 +218,8 @@ class Builder {
         break;
       }
       case 'ARG': {
-        const value = this.opts.buildArgs?.[step.name] ?? state.globalArgs.get(step.name) ?? step.defaultValue;
+        const value =
+          this.opts.buildArgs?.[step.name] ?? state.globalArgs.get(step.name) ?? step.defaultValue;
         if (value !== undefined) state.args.set(step.name, value);
         text = value === undefined ? `ARG ${step.name}` : `ARG ${step.name}=${value}`;
         break;
@@ -226,7 +240,8 @@ class Builder {
         const ports = { ...(config.ExposedPorts ?? {}) };
         for (const raw of step.values) {
           const port = expandVariables(raw, vars);
-          if (!/^\d+(-\d+)?(\/(tcp|udp|sctp))?$/i.test(port)) throw new BuildError(`invalid containerPort: ${port}`);
+          if (!/^\d+(-\d+)?(\/(tcp|udp|sctp))?$/i.test(port))
+            throw new BuildError(`invalid containerPort: ${port}`);
           ports[port.includes('/') ? port.toLowerCase() : `${port}/tcp`] = {};
         }
         changes = { ExposedPorts: ports };
@@ -256,7 +271,13 @@ class Builder {
     const createdBy = step.kind === 'WORKDIR' ? `/bin/sh -c #(nop) ${text}` : `/bin/sh -c #(nop)  ${text}`;
     const base = state.image;
     state.image = await this.cached(state, cacheKey(base?.id ?? 'scratch', createdBy), createdBy, () =>
-      mutateConfig(this.ctx, base, changes, { created: this.created, created_by: createdBy }, { created: this.created }),
+      mutateConfig(
+        this.ctx,
+        base,
+        changes,
+        { created: this.created, created_by: createdBy },
+        { created: this.created },
+      ),
     );
   }
 
@@ -269,7 +290,11 @@ class Builder {
       expandVariables(step.dest, vars),
       config.WorkingDir ?? '/',
     );
-    const owner = await chownIds(this.ctx, state.image, step.chown === undefined ? undefined : expandVariables(step.chown, vars));
+    const owner = await chownIds(
+      this.ctx,
+      state.image,
+      step.chown === undefined ? undefined : expandVariables(step.chown, vars),
+    );
     const tarOpts = { ...owner, mtime: this.epoch };
     const contentHash = await tarDigest(copyLayerTar(plan, tarOpts));
     // History shows the destination as written, as Docker's does (`in /app/ `).
@@ -277,18 +302,23 @@ class Builder {
     const createdBy = `/bin/sh -c #(nop) ${step.kind} ${plan.hasDir ? 'dir' : 'file'}:${contentHash.slice(7)} in ${dest} `;
     const base = state.image;
     const changes = base === null ? { Env: [DEFAULT_PATH_ENV] } : {};
-    state.image = await this.cached(state, cacheKey(base?.id ?? 'scratch', createdBy, contentHash), createdBy, () =>
-      appendLayer(this.ctx, base, copyLayerTar(plan, tarOpts), {
-        history: { created: this.created, created_by: createdBy },
-        created: this.created,
-        config: changes,
-      }),
+    state.image = await this.cached(
+      state,
+      cacheKey(base?.id ?? 'scratch', createdBy, contentHash),
+      createdBy,
+      () =>
+        appendLayer(this.ctx, base, copyLayerTar(plan, tarOpts), {
+          history: { created: this.created, created_by: createdBy },
+          created: this.created,
+          config: changes,
+        }),
     );
   }
 
   async run(state: BuildState, step: Extract<Step, { kind: 'RUN' }>): Promise<void> {
     const base = state.image;
-    if (base === null) throw new BuildError('RUN needs a base image with a shell: FROM scratch has no /bin/sh');
+    if (base === null)
+      throw new BuildError('RUN needs a base image with a shell: FROM scratch has no /bin/sh');
     const config = configOf(state);
     const shell = (config as { Shell?: string[] }).Shell ?? DEFAULT_SHELL;
     const argv = commandArgs(step.command, shell);
@@ -296,10 +326,13 @@ class Builder {
     const argEnv = [...state.args].map(([k, v]) => `${k}=${v}`);
     const shown = argv.join(' ');
     const createdBy = argEnv.length > 0 ? `|${argEnv.length} ${argEnv.join(' ')} ${shown}` : shown;
-    const env = argEnv.reduce((acc, kv) => {
-      const eq = kv.indexOf('=');
-      return (config.Env ?? []).some((e) => e.startsWith(`${kv.slice(0, eq)}=`)) ? acc : [...acc, kv];
-    }, config.Env ?? [DEFAULT_PATH_ENV]);
+    // ENV wins over an ARG of the same name.
+    const imageEnv = config.Env ?? [DEFAULT_PATH_ENV];
+    const envNames = new Set(imageEnv.map((e) => e.slice(0, e.indexOf('='))));
+    const env = [
+      ...imageEnv,
+      ...[...state.args].filter(([k]) => !envNames.has(k)).map(([k, v]) => `${k}=${v}`),
+    ];
     state.image = await this.cached(state, cacheKey(base.id, createdBy), createdBy, async () => {
       const result = await runStep(this.ctx, base, {
         argv,
@@ -319,10 +352,9 @@ class Builder {
           }),
       });
       if (result.exitCode !== 0) {
-        throw new BuildError(
-          `The command '${argv.join(' ')}' returned a non-zero code: ${result.exitCode}`,
-          { input: argv.join(' ') },
-        );
+        throw new BuildError(`The command '${argv.join(' ')}' returned a non-zero code: ${result.exitCode}`, {
+          input: argv.join(' '),
+        });
       }
       return result.image!;
     });
@@ -336,10 +368,13 @@ async function readDockerfile(opts: BuildOptions): Promise<string> {
   try {
     return await readFile(path, 'utf8');
   } catch (err) {
-    throw new BuildError(`unable to prepare context: unable to evaluate symlinks in Dockerfile path: ${name}: no such file`, {
-      input: name,
-      cause: err,
-    });
+    throw new BuildError(
+      `unable to prepare context: unable to evaluate symlinks in Dockerfile path: ${name}: no such file`,
+      {
+        input: name,
+        cause: err,
+      },
+    );
   }
 }
 
@@ -373,7 +408,13 @@ export async function build(ctx: EngineContext, opts: BuildOptions): Promise<Bui
   }
   if (state.image === null) {
     // `FROM scratch` and nothing else: an image with no layers, as Docker makes it.
-    state.image = await mutateConfig(ctx, null, { Env: [DEFAULT_PATH_ENV] }, {}, { created: rfc3339(buildEpoch(opts)) });
+    state.image = await mutateConfig(
+      ctx,
+      null,
+      { Env: [DEFAULT_PATH_ENV] },
+      {},
+      { created: rfc3339(buildEpoch(opts)) },
+    );
   }
   const image = state.image;
   builder.say(`Successfully built ${shortId(image.id)}`);

@@ -25,19 +25,29 @@ export interface CopyOptions {
 }
 
 function globToRegExp(pattern: string): RegExp {
-  const escaped = pattern.replace(/[.+^${}()|\\]/g, '\\$&').replace(/\*/g, '[^/]*').replace(/\?/g, '[^/]');
+  const escaped = pattern
+    .replace(/[.+^${}()|\\]/g, '\\$&')
+    .replace(/\*/g, '[^/]*')
+    .replace(/\?/g, '[^/]');
   return new RegExp(`^${escaped}$`);
 }
 
 /** Resolves one source inside the context; refuses paths that leave it, as Docker does. */
 async function resolveSource(contextDir: string, source: string): Promise<string[]> {
   if (/^[a-z]+:\/\//i.test(source)) {
-    throw new BuildError(`${source}: remote URLs in ADD are not supported by Layerlab; download the file into the context`);
+    throw new BuildError(
+      `${source}: remote URLs in ADD are not supported by Layerlab; download the file into the context`,
+    );
   }
   const clean = posix.normalize(`/${source}`);
   const full = resolve(contextDir, `.${clean}`);
   const real = await realpath(contextDir);
-  if (full !== real && !full.startsWith(real + sep) && full !== contextDir && !full.startsWith(contextDir + sep)) {
+  if (
+    full !== real &&
+    !full.startsWith(real + sep) &&
+    full !== contextDir &&
+    !full.startsWith(contextDir + sep)
+  ) {
     throw new BuildError(`forbidden path outside the build context: ${source}`, { input: source });
   }
   const base = posix.basename(clean);
@@ -51,9 +61,12 @@ async function resolveSource(contextDir: string, source: string): Promise<string
   try {
     await lstat(full);
   } catch {
-    throw new BuildError(`COPY failed: file not found in build context or excluded by .dockerignore: stat ${source}: file does not exist`, {
-      input: source,
-    });
+    throw new BuildError(
+      `COPY failed: file not found in build context or excluded by .dockerignore: stat ${source}: file does not exist`,
+      {
+        input: source,
+      },
+    );
   }
   return [full];
 }
@@ -100,7 +113,9 @@ export async function planCopy(
   }
   // Later sources win on the same target, as they would overwrite in the image.
   const byTarget = new Map(entries.map((e) => [e.target, e]));
-  const sorted = [...byTarget.values()].sort((a, b) => (a.target < b.target ? -1 : a.target > b.target ? 1 : 0));
+  const sorted = [...byTarget.values()].sort((a, b) =>
+    a.target < b.target ? -1 : a.target > b.target ? 1 : 0,
+  );
   const parents: string[] = [];
   const first = sorted[0]?.target ?? destAbs;
   for (let dir = posix.dirname(first); dir !== '/'; dir = posix.dirname(dir)) parents.unshift(dir);
@@ -124,7 +139,14 @@ export function copyLayerTar(plan: CopyPlan, opts: CopyOptions): Readable {
   const run = async () => {
     for (const dir of plan.parents) {
       // Parent directories Docker creates for the destination belong to root, whatever --chown says.
-      await put({ name: `${dir.slice(1)}/`, type: 'directory', mode: 0o755, uid: 0, gid: 0, mtime: opts.mtime });
+      await put({
+        name: `${dir.slice(1)}/`,
+        type: 'directory',
+        mode: 0o755,
+        uid: 0,
+        gid: 0,
+        mtime: opts.mtime,
+      });
     }
     for (const { source, target, stats } of plan.entries) {
       if (target === '/') continue; // the image root is not an entry of its own
@@ -136,8 +158,10 @@ export function copyLayerTar(plan: CopyPlan, opts: CopyOptions): Readable {
         mtime: clamp(stats.mtime),
       };
       if (stats.isDirectory()) await put({ ...base, name: `${base.name}/`, type: 'directory' });
-      else if (stats.isSymbolicLink()) await put({ ...base, type: 'symlink', linkname: await readlink(source) });
-      else if (stats.isFile()) await put({ ...base, type: 'file', size: stats.size }, createReadStream(source));
+      else if (stats.isSymbolicLink())
+        await put({ ...base, type: 'symlink', linkname: await readlink(source) });
+      else if (stats.isFile())
+        await put({ ...base, type: 'file', size: stats.size }, createReadStream(source));
       else throw new BuildError(`COPY: ${source}: only files, directories and symlinks can be copied`);
     }
   };

@@ -84,7 +84,8 @@ function parseInstruction(instruction: Instruction): Step {
     case 'FROM': {
       const flags = args.filter((a) => a.startsWith('--'));
       if (flags.length > 0) fail(instruction, `FROM ${flags[0]} is not supported by Layerlab`);
-      if (args.length === 3 && args[1]?.toUpperCase() === 'AS') return { kind: 'FROM', image: args[0]!, stage: args[2]! };
+      if (args.length === 3 && args[1]?.toUpperCase() === 'AS')
+        return { kind: 'FROM', image: args[0]!, stage: args[2]! };
       if (args.length !== 1) fail(instruction, 'FROM requires either one or three arguments');
       return { kind: 'FROM', image: args[0]! };
     }
@@ -98,7 +99,8 @@ function parseInstruction(instruction: Instruction): Step {
     case 'ENTRYPOINT':
     case 'SHELL': {
       const command = parseCommandForm(content);
-      if (keyword === 'SHELL' && command.shell) fail(instruction, 'SHELL requires the arguments to be in JSON form');
+      if (keyword === 'SHELL' && command.shell)
+        fail(instruction, 'SHELL requires the arguments to be in JSON form');
       return { kind: keyword, command };
     }
     case 'COPY':
@@ -120,7 +122,9 @@ function parseInstruction(instruction: Instruction): Step {
     }
     case 'ENV':
     case 'LABEL': {
-      const properties = (instruction as unknown as { getProperties(): { getName(): string; getValue(): string | null }[] })
+      const properties = (
+        instruction as unknown as { getProperties(): { getName(): string; getValue(): string | null }[] }
+      )
         .getProperties()
         .map((p): [string, string] => [unquote(p.getName()), p.getValue() ?? '']);
       if (properties.length === 0) fail(instruction, `${keyword} requires at least one argument`);
@@ -180,7 +184,13 @@ export function parseDockerfile(text: string): ParsedInstruction[] {
 export function expandVariables(text: string, vars: ReadonlyMap<string, string>): string {
   return text.replace(
     /\\\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::([-+])([^}]*))?\}|\$([A-Za-z_][A-Za-z0-9_]*)/g,
-    (match, braced: string | undefined, op: string | undefined, word: string | undefined, bare: string | undefined) => {
+    (
+      match,
+      braced: string | undefined,
+      op: string | undefined,
+      word: string | undefined,
+      bare: string | undefined,
+    ) => {
       if (match === '\\$') return '$';
       const name = braced ?? bare!;
       const value = vars.get(name);

@@ -1,13 +1,13 @@
 // One RUN step: a working container (marked external, as Docker's build containers are) runs the
 // command with its output streamed; on success its upper dir becomes the step's layer.
 
-import type { EngineContext } from '../context.ts';
+import type { Readable } from 'node:stream';
 import { createContainer, removeContainer, startContainer, waitContainer } from '../container/lifecycle.ts';
 import { containerDir } from '../container/state.ts';
+import type { EngineContext } from '../context.ts';
 import { tarUpper } from '../layer/upper-tar.ts';
 import type { Image } from '../oci/types.ts';
 import { rootfsPaths } from '../runtime/overlay.ts';
-import type { Readable } from 'node:stream';
 
 export interface RunStepOptions {
   argv: string[];

@@ -37,7 +37,7 @@ export function reportError(err: unknown, spec: CommandSpec | undefined, debug: 
  */
 export function runFailureStatus(err: unknown): number {
   const message = err instanceof Error ? err.message : String(err);
-  if (/executable file not found|no such file or directory/i.test(message)) return 127;
+  if (/executable file\b.*\bnot found|no such file or directory/i.test(message)) return 127;
   if (/permission denied|exec format error/i.test(message)) return 126;
   return 125;
 }

@@ -6,7 +6,6 @@ import { chown, mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { EngineContext } from '../context.ts';
 import { ConflictError, InvalidArgumentError, RuntimeError } from '../errors.ts';
-import type { Digest } from '../oci/digest.ts';
 import { type Image, imageLayers } from '../oci/types.ts';
 import { readHostRlimits } from '../runtime/detect.ts';
 import { isMountPoint, mountRootfs, remountRootfs, rootfsPaths, unmountRootfs } from '../runtime/overlay.ts';
@@ -181,6 +180,8 @@ export async function createContainer(ctx: EngineContext, opts: CreateOptions): 
 export interface StartOptions {
   /** Connect before the process starts (no output missed): the result carries the connection. */
   attach?: boolean;
+  /** Count this start in `RestartCount` (`restart` sets it). */
+  restart?: boolean;
   rows?: number;
   cols?: number;
 }
@@ -299,6 +300,7 @@ export async function startContainer(
         error: '',
         startedAt: new Date().toISOString(),
         finishedAt: record.state.finishedAt,
+        restartCount: record.state.restartCount + (opts.restart ? 1 : 0),
       },
     };
     await writeRecord(ctx, next);
@@ -468,10 +470,8 @@ export async function restartContainer(
   opts: { timeout?: number } = {},
 ): Promise<ContainerRecord> {
   const stopped = await stopContainer(ctx, idOrName, opts);
-  const { record } = await startContainer(ctx, stopped.id);
-  const next = { ...record, state: { ...record.state, restartCount: record.state.restartCount + 1 } };
-  await writeRecord(ctx, next);
-  return next;
+  const { record } = await startContainer(ctx, stopped.id, { restart: true });
+  return record;
 }
 
 /**
@@ -531,9 +531,4 @@ function removeCgroupDirs(id: string): void {
       // Still has processes or already gone: leave it to the runtime.
     }
   }
-}
-
-/** Image ids used by any container (an image in use cannot be removed without force). */
-export async function imagesInUse(ctx: EngineContext): Promise<Set<Digest>> {
-  return new Set((await readAllRecords(ctx)).map((r) => r.imageId));
 }

@@ -4,12 +4,12 @@
 import { join } from 'node:path';
 import type { EngineContext } from '../context.ts';
 import { CancelledError } from '../errors.ts';
-import { readExitStatus, runningShimPid } from '../runtime/shim.ts';
+import { readExitStatus, runningShimPid, runtimeDelete } from '../runtime/shim.ts';
 import { containerPath, containerRunPath } from '../store/paths.ts';
 import { type ContainerRecord, readRecord, writeRecord } from './record.ts';
 
-/** Exit code recorded when the shim vanished without one (Docker uses 255 for "unknown"). */
-export const LOST_EXIT_CODE = 255;
+/** Exit code recorded when the shim vanished without one: what is left of the container is killed. */
+export const LOST_EXIT_CODE = 137;
 
 export function runDir(ctx: EngineContext, id: string): string {
   return containerRunPath(ctx.paths, id);
@@ -37,8 +37,11 @@ export async function reconcile(ctx: EngineContext, record: ContainerRecord): Pr
   const dir = runDir(ctx, record.id);
   const status = await readExitStatus(dir);
   if (status === undefined && runningShimPid(dir) !== undefined) return record;
-  // Read again: a racing reader may have reconciled (or the container was restarted) meanwhile.
+  // Read again: the shim may have written the file just before it left.
   const again = await readExitStatus(dir);
+  // The shim died first: the container may still run, with nobody to wait for it. Kill what is left
+  // so the exit code we record (137) is true.
+  if (again === undefined) await runtimeDelete(ctx, record.id).catch(() => {});
   const next: ContainerRecord = {
     ...record,
     state: {
@@ -47,9 +50,12 @@ export async function reconcile(ctx: EngineContext, record: ContainerRecord): Pr
       pid: 0,
       exitCode: again?.exitCode ?? LOST_EXIT_CODE,
       finishedAt: again?.finishedAt ?? new Date().toISOString(),
-      error: again ? '' : 'the container monitor (layerlab-shim) exited without recording an exit status',
+      error: again
+        ? ''
+        : 'the container monitor (layerlab-shim) died without an exit status; the container was killed',
     },
   };
+  // Another reader may have reconciled, or the container been started again, meanwhile.
   const stored = await readRecord(ctx, record.id);
   if (stored && stored.state.status === 'running' && stored.state.startedAt === record.state.startedAt) {
     await writeRecord(ctx, next);

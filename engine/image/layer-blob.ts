@@ -4,7 +4,7 @@
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { pipeline, Transform } from 'node:stream';
-import { constants as zlibConstants, createGzip } from 'node:zlib';
+import { createGzip, constants as zlibConstants } from 'node:zlib';
 import type { EngineContext } from '../context.ts';
 import { type Digest, digestFromHash } from '../oci/digest.ts';
 import { writeBlob } from '../store/blobs.ts';

@@ -1,16 +1,16 @@
 // `rmi` and `image prune` with Docker's rules, and the garbage collection they share: blobs and
 // unpacked layers are shared between images, so only what nothing else references is deleted.
 
+import { readAllRecords } from '../container/record.ts';
 import type { EngineContext } from '../context.ts';
 import { ConflictError } from '../errors.ts';
-import { readAllRecords } from '../container/record.ts';
 import { type Digest, shortId } from '../oci/digest.ts';
 import { type Image, imageLayers } from '../oci/types.ts';
 import { familiarName, formatReference, parseReference } from '../reference/reference.ts';
 import { removeBlob } from '../store/blobs.ts';
 import { deleteImageRecord, getImageRecord, listImages, loadImage, untagImage } from '../store/images.ts';
-import { withLock } from '../store/lock.ts';
 import { layerDiffDir, layerExists, removeLayer } from '../store/layers.ts';
+import { withLock } from '../store/lock.ts';
 
 /** The lock store/images.ts takes for every change to the names and records; held across a removal. */
 export const IMAGES_LOCK = 'images';
@@ -48,7 +48,8 @@ async function referenced(ctx: EngineContext, except: Set<Digest>) {
     }
   }
   // A container keeps its lower layers even after `rmi -f` took its image away, as Docker does.
-  for (const container of await readAllRecords(ctx)) for (const dir of container.lowerDirs) layerDirs.add(dir);
+  for (const container of await readAllRecords(ctx))
+    for (const dir of container.lowerDirs) layerDirs.add(dir);
   return { blobs, layerDirs };
 }
 
@@ -89,7 +90,11 @@ async function deleteImages(ctx: EngineContext, images: Image[]): Promise<string
  * the image and what only it used. Containers, also stopped ones, keep their image unless `force`;
  * a running container's image is never deleted, only untagged.
  */
-export async function removeImage(ctx: EngineContext, ref: string, opts: { force?: boolean } = {}): Promise<string[]> {
+export async function removeImage(
+  ctx: EngineContext,
+  ref: string,
+  opts: { force?: boolean } = {},
+): Promise<string[]> {
   return withLock(ctx, IMAGES_LOCK, async () => {
     const image = await loadImage(ctx, ref);
     const record = await getImageRecord(ctx, image.id);

@@ -1,14 +1,14 @@
 // What `images`, `history`, `system df` and `image inspect` show, as data: the CLI formats the
 // tables (Docker's columns), the server sends the same rows to the page.
 
-import type { EngineContext } from '../context.ts';
+import { buildCacheEntries } from '../build/cache.ts';
 import { readAllRecords } from '../container/record.ts';
+import type { EngineContext } from '../context.ts';
 import type { Digest } from '../oci/digest.ts';
 import { type Image, imageLayers } from '../oci/types.ts';
 import { familiarName, familiarRepository, parseReference } from '../reference/reference.ts';
 import { getImageRecord, listImages, loadImage } from '../store/images.ts';
 import { layerDiffDir, listLayers, readLayerInfo } from '../store/layers.ts';
-import { buildCacheEntries } from '../build/cache.ts';
 
 export interface HistoryRow {
   /** The image id on the top row, `<missing>` below it (Docker has no ids for pulled steps). */
@@ -84,7 +84,9 @@ export async function listImagesView(
   // Newest first, then by name, as Docker lists them.
   return rows.sort(
     (a, b) =>
-      b.created.localeCompare(a.created) || a.repository.localeCompare(b.repository) || a.tag.localeCompare(b.tag),
+      b.created.localeCompare(a.created) ||
+      a.repository.localeCompare(b.repository) ||
+      a.tag.localeCompare(b.tag),
   );
 }
 

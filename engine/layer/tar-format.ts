@@ -153,7 +153,8 @@ export class TarParser {
     const type = TYPES[flag];
     const name = ustarName(h);
     if (type === undefined) {
-      const reason = flag === 'S' ? 'sparse files are not supported' : `unsupported entry type ${JSON.stringify(flag)}`;
+      const reason =
+        flag === 'S' ? 'sparse files are not supported' : `unsupported entry type ${JSON.stringify(flag)}`;
       throw new UnsafeLayerError(this.pending.longName ?? name, reason);
     }
     const pax = this.pending.pax;
@@ -179,7 +180,8 @@ export class TarParser {
       if (key.startsWith('SCHILY.xattr.')) entry.xattrs.set(key.slice(13), value);
       else if (key.startsWith('LIBARCHIVE.xattr.')) {
         entry.xattrs.set(decodeURIComponent(key.slice(17)), Buffer.from(value.toString('latin1'), 'base64'));
-      } else if (key.startsWith('GNU.sparse.')) throw new UnsafeLayerError(entry.path, 'sparse files are not supported');
+      } else if (key.startsWith('GNU.sparse.'))
+        throw new UnsafeLayerError(entry.path, 'sparse files are not supported');
     }
     this.pending = { pax: new Map() };
     // As in Go's archive/tar: links, devices, directories and FIFOs carry no data whatever the size says.
@@ -354,7 +356,7 @@ export function encodeEntry(h: OutHeader): Buffer {
     records.push(['linkpath', Buffer.from(linkpath, 'latin1')]);
     linkpath = linkpath.slice(0, 100);
   }
-  if (h.mtimeText !== undefined && h.mtimeText.includes('.')) records.push(['mtime', Buffer.from(h.mtimeText)]);
+  if (h.mtimeText?.includes('.')) records.push(['mtime', Buffer.from(h.mtimeText)]);
   for (const [key, value] of h.xattrs ?? []) records.push([`SCHILY.xattr.${key}`, value]);
 
   const ustar = Buffer.alloc(BLOCK);
@@ -378,7 +380,8 @@ export function encodeEntry(h: OutHeader): Buffer {
 function splitPrefix(path: string): [string, string] | undefined {
   for (let i = path.length - 1; i > 0; i--) {
     if (path[i] !== '/') continue;
-    if (i <= 155 && path.length - i - 1 <= 100 && path.length - i - 1 > 0) return [path.slice(0, i), path.slice(i + 1)];
+    if (i <= 155 && path.length - i - 1 <= 100 && path.length - i - 1 > 0)
+      return [path.slice(0, i), path.slice(i + 1)];
     if (path.length - i - 1 > 100) return undefined;
   }
   return undefined;

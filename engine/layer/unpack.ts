@@ -20,7 +20,7 @@ import type { EngineContext } from '../context.ts';
 import { CancelledError, SizeExceededError, StoreError, UnsafeLayerError } from '../errors.ts';
 import { type Digest, digestFromHash } from '../oci/digest.ts';
 import type { Compression } from '../oci/media-types.ts';
-import { END_OF_ARCHIVE, type OutHeader, TarParser, type TarEntry, encodeEntry } from './tar-format.ts';
+import { END_OF_ARCHIVE, encodeEntry, type OutHeader, type TarEntry, TarParser } from './tar-format.ts';
 
 export interface UnpackResult {
   /** sha256 of the uncompressed tar stream. */
@@ -77,7 +77,9 @@ export async function unpackLayer(
   });
   const exited = new Promise<number | null>((resolve) => tar.on('close', (code) => resolve(code)));
   const spawnFailed = new Promise<never>((_, reject) =>
-    tar.on('error', (err) => reject(new StoreError(`unpacking layer: cannot run tar: ${err.message}`, { cause: err }))),
+    tar.on('error', (err) =>
+      reject(new StoreError(`unpacking layer: cannot run tar: ${err.message}`, { cause: err })),
+    ),
   );
   spawnFailed.catch(() => {});
   // A write after tar died (EPIPE) is reported through the exit status below.
@@ -105,7 +107,9 @@ export async function unpackLayer(
     tar.stdin.end(END_OF_ARCHIVE);
     const code = await Promise.race([exited, spawnFailed]);
     if (code !== 0) {
-      throw new StoreError(`unpacking layer: tar exited with ${code}: ${stderr.trim().split('\n').slice(-3).join('; ')}`);
+      throw new StoreError(
+        `unpacking layer: tar exited with ${code}: ${stderr.trim().split('\n').slice(-3).join('; ')}`,
+      );
     }
   } catch (err) {
     source.destroy();
@@ -124,9 +128,16 @@ function waitDrain(stream: NodeJS.WritableStream): Promise<void> {
 /** Reads the first bytes, checks them against the declared compression, and decompresses. */
 async function decompress(source: Readable, declared: Compression): Promise<AsyncIterable<Buffer>> {
   const head = await readHead(source, 4);
-  const actual: Compression = startsWith(head, GZIP_MAGIC) ? 'gzip' : startsWith(head, ZSTD_MAGIC) ? 'zstd' : 'none';
+  const actual: Compression = startsWith(head, GZIP_MAGIC)
+    ? 'gzip'
+    : startsWith(head, ZSTD_MAGIC)
+      ? 'zstd'
+      : 'none';
   if (actual !== declared) {
-    throw new UnsafeLayerError('(layer)', `its media type says ${declared} but the blob is ${actual === 'none' ? 'not compressed' : actual}`);
+    throw new UnsafeLayerError(
+      '(layer)',
+      `its media type says ${declared} but the blob is ${actual === 'none' ? 'not compressed' : actual}`,
+    );
   }
   source.unshift(head);
   if (declared === 'none') return source;
@@ -234,7 +245,10 @@ class LayerFilter {
     if (base.startsWith('.wh.')) return this.onWhiteout(e, path, parent, base);
     for (const key of e.xattrs.keys()) {
       if (key.startsWith('trusted.overlay.')) {
-        throw new UnsafeLayerError(show(path), `it carries overlay metadata (${key}), which a layer may not forge`);
+        throw new UnsafeLayerError(
+          show(path),
+          `it carries overlay metadata (${key}), which a layer may not forge`,
+        );
       }
     }
     const owner = this.shift(e, path);
@@ -254,22 +268,46 @@ class LayerFilter {
         this.replace(path, 'file');
         this.fileBytes += e.size;
         this.emit(
-          encodeEntry({ type: 'file', path, mode: e.mode, ...owner, size: e.size, mtime: e.mtime, mtimeText: e.mtimeText, xattrs: e.xattrs }),
+          encodeEntry({
+            type: 'file',
+            path,
+            mode: e.mode,
+            ...owner,
+            size: e.size,
+            mtime: e.mtime,
+            mtimeText: e.mtimeText,
+            xattrs: e.xattrs,
+          }),
         );
         return true;
       case 'symlink':
         // Kept as written: an absolute target is fine in a lowerdir, it resolves inside the container.
         this.replace(path, 'symlink');
-        this.emit(encodeEntry({ type: 'symlink', path, linkpath: e.linkpath, mode: e.mode, ...owner, mtime: e.mtime, xattrs: e.xattrs }));
+        this.emit(
+          encodeEntry({
+            type: 'symlink',
+            path,
+            linkpath: e.linkpath,
+            mode: e.mode,
+            ...owner,
+            mtime: e.mtime,
+            xattrs: e.xattrs,
+          }),
+        );
         return false;
       case 'hardlink': {
         const target = normalise(e.linkpath);
         const node = this.nodes.get(target);
         if (target === path || node === undefined || (node.kind !== 'file' && node.kind !== 'symlink')) {
-          throw new UnsafeLayerError(show(path), `hard link target ${JSON.stringify(show(e.linkpath))} is not a file earlier in this layer`);
+          throw new UnsafeLayerError(
+            show(path),
+            `hard link target ${JSON.stringify(show(e.linkpath))} is not a file earlier in this layer`,
+          );
         }
         this.replace(path, node.kind);
-        this.emit(encodeEntry({ type: 'hardlink', path, linkpath: target, mode: e.mode, ...owner, mtime: e.mtime }));
+        this.emit(
+          encodeEntry({ type: 'hardlink', path, linkpath: target, mode: e.mode, ...owner, mtime: e.mtime }),
+        );
         return false;
       }
     }
@@ -279,7 +317,12 @@ class LayerFilter {
   private onWhiteout(e: TarEntry, path: string, parent: string, base: string): boolean {
     const owner = this.shift(e, path);
     if (base === '.wh..wh..opq') {
-      const attrs = this.nodes.get(parent)?.attrs ?? { mode: 0o755, uid: this.base, gid: this.base, mtime: e.mtime };
+      const attrs = this.nodes.get(parent)?.attrs ?? {
+        mode: 0o755,
+        uid: this.base,
+        gid: this.base,
+        mtime: e.mtime,
+      };
       const xattrs = new Map([['trusted.overlay.opaque', Buffer.from('y')]]);
       this.emit(encodeEntry({ type: 'dir', path: parent === '' ? '.' : parent, ...attrs, xattrs }));
       return false;
@@ -293,7 +336,17 @@ class LayerFilter {
     const target = parent === '' ? name : `${parent}/${name}`;
     this.replace(target, 'other');
     // overlayfs's whiteout: a character device 0/0.
-    this.emit(encodeEntry({ type: 'char', path: target, mode: 0, ...owner, mtime: e.mtime, devmajor: 0, devminor: 0 }));
+    this.emit(
+      encodeEntry({
+        type: 'char',
+        path: target,
+        mode: 0,
+        ...owner,
+        mtime: e.mtime,
+        devmajor: 0,
+        devminor: 0,
+      }),
+    );
     return false;
   }
 
@@ -308,9 +361,15 @@ class LayerFilter {
         this.nodes.set(prefix, { kind: 'dir', attrs });
         this.emit(encodeEntry({ type: 'dir', path: prefix, ...attrs }));
       } else if (node.kind === 'symlink') {
-        throw new UnsafeLayerError(show(path), `its parent ${JSON.stringify(show(prefix))} is a symlink in this layer`);
+        throw new UnsafeLayerError(
+          show(path),
+          `its parent ${JSON.stringify(show(prefix))} is a symlink in this layer`,
+        );
       } else if (node.kind !== 'dir') {
-        throw new UnsafeLayerError(show(path), `its parent ${JSON.stringify(show(prefix))} is not a directory`);
+        throw new UnsafeLayerError(
+          show(path),
+          `its parent ${JSON.stringify(show(prefix))} is not a directory`,
+        );
       }
       slash = path.indexOf('/', slash + 1);
     }
@@ -349,7 +408,8 @@ export function normalise(raw: string): string {
   for (const part of raw.split('/')) {
     if (part === '' || part === '.') continue;
     if (part === '..') throw new UnsafeLayerError(show(raw), 'its path leaves the layer root (..)');
-    if (part.length > MAX_NAME_BYTES) throw new UnsafeLayerError(show(raw), `a path component is over ${MAX_NAME_BYTES} bytes`);
+    if (part.length > MAX_NAME_BYTES)
+      throw new UnsafeLayerError(show(raw), `a path component is over ${MAX_NAME_BYTES} bytes`);
     parts.push(part);
   }
   return parts.join('/');

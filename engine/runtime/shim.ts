@@ -157,7 +157,7 @@ export async function startShim(ctx: EngineContext, options: StartShimOptions): 
   args.push(...terminalArgs(options));
   if (options.attach) args.push('-w');
   args.push('--', ...runtimeCommand(ctx, runtime));
-  const started = await launch(args, options.runDir, options.attach ?? false, options.id);
+  const started = await launch(args, options.runDir, options.id);
   return started;
 }
 
@@ -186,7 +186,7 @@ export async function execShim(ctx: EngineContext, options: ExecShimOptions): Pr
   args.push('--', ...runtimeCommand(ctx, runtime));
   let started: ShimStarted;
   try {
-    started = await launch(args, execDir, true, options.id);
+    started = await launch(args, execDir, options.id);
   } catch (err) {
     await rm(execDir, { recursive: true, force: true });
     throw err;
@@ -219,7 +219,7 @@ function terminalArgs(options: { tty: boolean; stdin?: boolean; rows?: number; c
 }
 
 /** Spawns the shim and follows its status pipe (P pid, L listening, R running, E error). */
-async function launch(args: string[], runDir: string, attach: boolean, id: string): Promise<ShimStarted> {
+async function launch(args: string[], runDir: string, id: string): Promise<ShimStarted> {
   const shim = ensureShimBuilt();
   const child = spawn(shim, args, { stdio: ['ignore', 'ignore', 'pipe', 'pipe'], detached: true });
   const statusPipe = child.stdio[3] as Readable;
@@ -229,10 +229,12 @@ async function launch(args: string[], runDir: string, attach: boolean, id: strin
   });
   child.unref();
   let connection: ShimConnection | undefined;
+  let attaching: Promise<ShimConnection> | undefined;
   let shimPid = 0;
   return new Promise<ShimStarted>((resolve, reject) => {
     let text = '';
     let settled = false;
+    let running = false;
     const fail = (message: string) => {
       if (settled) return;
       settled = true;
@@ -251,7 +253,8 @@ async function launch(args: string[], runDir: string, attach: boolean, id: strin
         if (line.startsWith('P ')) {
           shimPid = Number(line.slice(2));
         } else if (line === 'L') {
-          attachShim(runDir).then(
+          attaching = attachShim(runDir);
+          attaching.then(
             (c) => {
               connection = c;
             },
@@ -259,18 +262,21 @@ async function launch(args: string[], runDir: string, attach: boolean, id: strin
           );
         } else if (line.startsWith('R ')) {
           const containerPid = Number(line.slice(2));
-          const finish = () => {
-            if (settled) return;
-            settled = true;
-            resolve({ pid: shimPid, containerPid, ...(connection ? { connection } : {}) });
-          };
-          // With attach, the shim only goes on once it accepted us, so the connection is (about to be) set.
-          if (attach && !connection) setImmediate(finish);
-          else finish();
+          running = true;
+          // With attach the shim went on only after accepting us, so the connection is made or close.
+          void (attaching ?? Promise.resolve(undefined)).then(
+            (c) => {
+              if (settled) return;
+              settled = true;
+              resolve({ pid: shimPid, containerPid, ...(c ? { connection: c } : {}) });
+            },
+            () => {},
+          );
         }
       }
     });
     statusPipe.on('end', () => {
+      if (running) return; // the shim closes the pipe once the container runs
       if (text.startsWith('E ')) fail(text.slice(2).trim());
       else fail(stderr.trim() || 'the shim exited before the container started');
     });

@@ -179,7 +179,10 @@ export async function verifyBlobs(ctx: EngineContext): Promise<BlobCheck> {
  * Removes leftovers of interrupted writes from `tmp/`. Only entries older than `olderThanMs`
  * (default one hour) go, so a write in progress in another engine process is left alone.
  */
-export async function cleanupTemp(ctx: EngineContext, options: { olderThanMs?: number } = {}): Promise<number> {
+export async function cleanupTemp(
+  ctx: EngineContext,
+  options: { olderThanMs?: number } = {},
+): Promise<number> {
   const cutoff = Date.now() - (options.olderThanMs ?? 60 * 60 * 1000);
   let removed = 0;
   let names: string[];

@@ -8,12 +8,7 @@ import type { EngineContext } from '../context.ts';
 import { InvalidArgumentError, InvalidReferenceError, NotFoundError, StoreError } from '../errors.ts';
 import { type Digest, digestHex, isDigest } from '../oci/digest.ts';
 import { type Image, imageConfigSchema, manifestSchema } from '../oci/types.ts';
-import {
-  familiarName,
-  parseReference,
-  type Reference,
-  repositoryName,
-} from '../reference/reference.ts';
+import { familiarName, parseReference, type Reference, repositoryName } from '../reference/reference.ts';
 import { readJsonIfExists, writeFileAtomic } from './atomic.ts';
 import { readBlob } from './blobs.ts';
 import { readLayerInfo } from './layers.ts';
@@ -80,13 +75,17 @@ export async function recordImage(ctx: EngineContext, options: RecordImageOption
     ...(options.parent ? { parent: options.parent } : {}),
   };
   const tagKey = options.tag === undefined ? undefined : refKey(parseFullReference(options.tag));
-  const digestKey = options.repoDigest === undefined ? undefined : refKey(parseFullReference(options.repoDigest));
+  const digestKey =
+    options.repoDigest === undefined ? undefined : refKey(parseFullReference(options.repoDigest));
   let created = false;
   await withLock(ctx, LOCK, async () => {
     const existing = await readStoredRecord(ctx, image.id);
     if (!existing || existing.manifestDigest !== record.manifestDigest || existing.size !== record.size) {
       created = !existing;
-      await writeFileAtomic(imageRecordPath(ctx.paths, image.id), `${JSON.stringify({ ...existing, ...record }, null, 2)}\n`);
+      await writeFileAtomic(
+        imageRecordPath(ctx.paths, image.id),
+        `${JSON.stringify({ ...existing, ...record }, null, 2)}\n`,
+      );
     }
     if (tagKey !== undefined || digestKey !== undefined) {
       const repos = await readRepositories(ctx);
@@ -103,7 +102,9 @@ export async function recordImage(ctx: EngineContext, options: RecordImageOption
 /** Reads and validates a manifest and its config from the blob store. */
 export async function imageFromManifest(ctx: EngineContext, manifestDigest: Digest): Promise<Image> {
   const manifest = manifestSchema.parse(JSON.parse((await readBlob(ctx, manifestDigest)).toString('utf8')));
-  const config = imageConfigSchema.parse(JSON.parse((await readBlob(ctx, manifest.config.digest)).toString('utf8')));
+  const config = imageConfigSchema.parse(
+    JSON.parse((await readBlob(ctx, manifest.config.digest)).toString('utf8')),
+  );
   if (config.rootfs.diff_ids.length !== manifest.layers.length) {
     throw new StoreError(
       `image ${manifest.config.digest}: ${manifest.layers.length} layers but ${config.rootfs.diff_ids.length} diff_ids`,
@@ -153,9 +154,17 @@ async function resolveIdPrefix(ctx: EngineContext, hexPrefix: string, input: str
   return found;
 }
 
-async function findIdPrefix(ctx: EngineContext, hexPrefix: string, input: string): Promise<Digest | undefined> {
+async function findIdPrefix(
+  ctx: EngineContext,
+  hexPrefix: string,
+  input: string,
+): Promise<Digest | undefined> {
   const matches = (await listImageIds(ctx)).filter((id) => digestHex(id).startsWith(hexPrefix));
-  if (matches.length > 1) throw new InvalidArgumentError(`ambiguous image id prefix ${input}: ${matches.length} images match`, input);
+  if (matches.length > 1)
+    throw new InvalidArgumentError(
+      `ambiguous image id prefix ${input}: ${matches.length} images match`,
+      input,
+    );
   return matches[0];
 }
 
@@ -187,13 +196,16 @@ export async function listImages(ctx: EngineContext): Promise<ImageRecord[]> {
     const stored = await readStoredRecord(ctx, id);
     if (stored) out.push(withNames(stored, repos));
   }
-  return out.sort((a, b) => (a.created < b.created ? 1 : a.created > b.created ? -1 : a.id.localeCompare(b.id)));
+  return out.sort((a, b) =>
+    a.created < b.created ? 1 : a.created > b.created ? -1 : a.id.localeCompare(b.id),
+  );
 }
 
 /** Points `fullRef` (a tag, normalised as Docker does) at image `id`, moving it from any other image. */
 export async function tagImage(ctx: EngineContext, id: Digest, fullRef: string): Promise<void> {
   const ref = parseFullReference(fullRef);
-  if (ref.digest !== undefined) throw new InvalidArgumentError(`refusing to create a tag with a digest reference: ${fullRef}`, fullRef);
+  if (ref.digest !== undefined)
+    throw new InvalidArgumentError(`refusing to create a tag with a digest reference: ${fullRef}`, fullRef);
   const key = refKey(ref);
   await withLock(ctx, LOCK, async () => {
     if (!(await readStoredRecord(ctx, id))) throw new NotFoundError(`No such image: ${id}`, id);
@@ -254,7 +266,9 @@ function parseFullReference(input: string): Reference {
 
 /** The key a reference has in repositories.json: `repo:tag`, or `repo@digest` when pinned. */
 function refKey(ref: Reference): string {
-  return ref.digest !== undefined ? `${repositoryName(ref)}@${ref.digest}` : `${repositoryName(ref)}:${ref.tag ?? 'latest'}`;
+  return ref.digest !== undefined
+    ? `${repositoryName(ref)}@${ref.digest}`
+    : `${repositoryName(ref)}:${ref.tag ?? 'latest'}`;
 }
 
 function withNames(stored: StoredRecord, repos: Repositories): ImageRecord {

@@ -83,9 +83,15 @@ async function unpackOnce(ctx: EngineContext, layer: Layer): Promise<string> {
   if (await layerExists(ctx, diffId)) return join(final, 'diff');
   const compression = layerCompression(descriptor.mediaType);
   if (compression === undefined) {
-    throw new InvalidArgumentError(`unsupported layer media type ${descriptor.mediaType}`, descriptor.mediaType);
+    throw new InvalidArgumentError(
+      `unsupported layer media type ${descriptor.mediaType}`,
+      descriptor.mediaType,
+    );
   }
-  const tmp = join(ctx.paths.layers, `.tmp-${digestHex(diffId).slice(0, 12)}-${randomBytes(6).toString('hex')}`);
+  const tmp = join(
+    ctx.paths.layers,
+    `.tmp-${digestHex(diffId).slice(0, 12)}-${randomBytes(6).toString('hex')}`,
+  );
   try {
     const result = await unpackLayer(ctx, openBlob(ctx, descriptor.digest), compression, join(tmp, 'diff'));
     if (result.diffId !== diffId) {

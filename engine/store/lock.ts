@@ -5,22 +5,9 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { mkdir, open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import koffi from 'koffi';
 import type { EngineContext } from '../context.ts';
 import { CancelledError, StoreError } from '../errors.ts';
-
-const LOCK_EX = 2;
-const LOCK_NB = 4;
-const EWOULDBLOCK = 11;
-const EINTR = 4;
-
-// Node has no flock; koffi calls libc directly. LOCK_NB keeps the call from ever blocking the event
-// loop: waiting is an async retry loop instead.
-let flockFn: ((fd: number, op: number) => number) | undefined;
-function flock(fd: number, op: number): number {
-  if (!flockFn) flockFn = koffi.load('libc.so.6').func('int flock(int fd, int op)') as unknown as typeof flockFn;
-  return flockFn!(fd, op);
-}
+import { flock, LOCK } from '../sys/libc.ts';
 
 /** How long `withLock` waits for another holder before giving up. */
 export const LOCK_WAIT_MS = 60_000;
@@ -80,16 +67,16 @@ async function holdFileLock<T>(
     const deadline = Date.now() + waitMs;
     let delay = 2;
     for (;;) {
-      if (flock(handle.fd, LOCK_EX | LOCK_NB) === 0) break;
-      const errno = koffi.errno();
-      if (errno !== EWOULDBLOCK && errno !== EINTR) {
-        throw new StoreError(`lock ${name}: flock failed (errno ${errno})`, { input: path });
-      }
+      // LOCK_NB keeps the call from ever blocking the event loop: waiting is this async retry loop.
+      if (flock(handle.fd, LOCK.EX | LOCK.NB, path)) break;
       if (ctx.signal?.aborted) throw new CancelledError(`waiting for lock ${name}`);
       if (Date.now() >= deadline) {
-        throw new StoreError(`lock ${name}: timed out after ${waitMs} ms waiting for another engine process`, {
-          input: path,
-        });
+        throw new StoreError(
+          `lock ${name}: timed out after ${waitMs} ms waiting for another engine process`,
+          {
+            input: path,
+          },
+        );
       }
       await sleep(delay);
       delay = Math.min(delay * 2, 100);

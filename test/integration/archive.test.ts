@@ -77,7 +77,11 @@ describe('save and load', () => {
       myapp: { '1': digestHex(app.id) },
     });
     // The shared busybox layer is stored once.
-    expect([...entries.keys()].filter((n) => n === `blobs/sha256/${digestHex(busybox.manifest.layers[0]!.digest)}`)).toHaveLength(1);
+    expect(
+      [...entries.keys()].filter(
+        (n) => n === `blobs/sha256/${digestHex(busybox.manifest.layers[0]!.digest)}`,
+      ),
+    ).toHaveLength(1);
 
     const target = freshContext({ mirrors: {} });
     try {
@@ -168,9 +172,9 @@ describe('save and load', () => {
     const target = freshContext({ mirrors: {} });
     try {
       await expect(load(target.ctx, Readable.from([archive]))).rejects.toThrow(/outside the archive/);
-      await expect(load(target.ctx, Readable.from([await buildTar([{ name: 'x', type: 'file', data: '1' }])]))).rejects.toThrow(
-        /not an image archive/,
-      );
+      await expect(
+        load(target.ctx, Readable.from([await buildTar([{ name: 'x', type: 'file', data: '1' }])])),
+      ).rejects.toThrow(/not an image archive/);
     } finally {
       target.cleanup();
     }

@@ -3,19 +3,19 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createGunzip } from 'node:zlib';
 import tar from 'tar-stream';
 import { afterAll, describe, expect, it } from 'vitest';
 import { build } from '../../engine/build/build.ts';
+import type { EngineContext } from '../../engine/context.ts';
 import type { EngineEvent } from '../../engine/events.ts';
 import { imageHistory } from '../../engine/image/views.ts';
 import { shortId } from '../../engine/oci/digest.ts';
+import type { Image } from '../../engine/oci/types.ts';
 import { openBlob } from '../../engine/store/blobs.ts';
 import { validateImage } from '../../engine/validate.ts';
 import { makeBusyboxImage } from '../support/busybox-image.ts';
 import { freshContext, type TestContext } from '../support/context.ts';
-import { createGunzip } from 'node:zlib';
-import type { EngineContext } from '../../engine/context.ts';
-import type { Image } from '../../engine/oci/types.ts';
 
 const contexts: TestContext[] = [];
 const dirs: string[] = [];
@@ -85,7 +85,14 @@ describe('build without containers', () => {
       ExposedPorts: { '8080/tcp': {} },
       Cmd: ['/app/hello.txt'],
     });
-    expect(image.config.history?.map((h) => h.empty_layer ?? false)).toEqual([false, true, true, true, true, true]);
+    expect(image.config.history?.map((h) => h.empty_layer ?? false)).toEqual([
+      false,
+      true,
+      true,
+      true,
+      true,
+      true,
+    ]);
     expect(await topLayerNames(ctx, image)).toEqual(['app/', 'app/hello.txt']);
     const history = await imageHistory(ctx, 'app:1');
     expect(history[0]?.createdBy).toBe('/bin/sh -c #(nop)  CMD ["/app/hello.txt"]');
@@ -162,7 +169,9 @@ RUN rm /data/secret.txt
     await validateImage(ctx, image);
     expect(image.log).toContain('building');
     expect(image.log.some((l) => /^ ---> Running in [0-9a-f]{12}$/.test(l))).toBe(true);
-    const output = events.filter((e): e is Extract<EngineEvent, { type: 'build.output' }> => e.type === 'build.output');
+    const output = events.filter(
+      (e): e is Extract<EngineEvent, { type: 'build.output' }> => e.type === 'build.output',
+    );
     expect(output.some((e) => e.step === 3 && e.data.includes('building'))).toBe(true);
     expect(image.manifest.layers).toHaveLength(4);
     // The deleting step's layer is a whiteout; the bytes stay in the layer below.
@@ -182,7 +191,9 @@ RUN rm /data/secret.txt
 
   it('builds the same RUN image digest in two fresh roots', async () => {
     const digests: string[] = [];
-    const contextDir = buildContext({ Dockerfile: 'FROM busybox\nRUN mkdir -p /srv && echo data > /srv/file\n' });
+    const contextDir = buildContext({
+      Dockerfile: 'FROM busybox\nRUN mkdir -p /srv && echo data > /srv/file\n',
+    });
     for (let i = 0; i < 2; i++) {
       const { ctx } = fresh();
       await makeBusyboxImage(ctx);

@@ -156,6 +156,20 @@ describe('containers', () => {
     );
     await expect(resolveContainer(ctx, 'nope')).rejects.toThrow('No such container: nope');
     await removeContainer(ctx, 'web');
+
+    // A build's working container shows only with --external; the owner label scopes a session.
+    const working = await createContainer(ctx, {
+      image: 'busybox',
+      cmd: ['true'],
+      external: true,
+      owner: 's1',
+    });
+    expect((await listContainers(ctx, { all: true })).map((r) => r.id)).not.toContain(working.id);
+    const scoped = await listContainers(ctx, { all: true, external: true, owner: 's1' });
+    expect(scoped.map((r) => r.id)).toEqual([working.id]);
+    await removeContainer(ctx, working.id);
+    const kinds = t.events.filter((e) => 'id' in e && e.id === created.id).map((e) => e.type);
+    expect(kinds).toEqual(['container.created', 'container.removed']);
   });
 
   it('refuses to remove a running container without force, stops with SIGTERM then SIGKILL', async () => {
@@ -173,6 +187,8 @@ describe('containers', () => {
     expect(stopped.state.exitCode).toBe(3);
     expect(Date.now() - start).toBeLessThan(4000);
     expect(await trap.exited).toBe(3);
+    const kinds = t.events.filter((e) => 'id' in e && e.id === trap.record.id).map((e) => e.type);
+    expect(kinds).toEqual(['container.created', 'container.started', 'container.exited']);
 
     // A shell as pid 1 without a handler ignores SIGTERM: the SIGKILL after the timeout ends it.
     await runContainer(ctx, { image: 'busybox', name: 'stubborn', cmd: ['sleep', '60'], detach: true });

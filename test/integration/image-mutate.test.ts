@@ -1,20 +1,19 @@
 // appendLayer and mutateConfig against a real store: layers in one pass, configs and manifests that
 // pass the OCI check, shared lower layers, and ids that depend only on the content.
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { appendLayer, mutateConfig } from '../../engine/image/mutate.ts';
-import { MediaType } from '../../engine/oci/media-types.ts';
 import { sha256 } from '../../engine/oci/digest.ts';
+import { MediaType } from '../../engine/oci/media-types.ts';
 import { readBlob } from '../../engine/store/blobs.ts';
 import { getImageRecord, loadImage } from '../../engine/store/images.ts';
 import { layerDiffDir } from '../../engine/store/layers.ts';
 import { blobPath } from '../../engine/store/paths.ts';
 import { checkImage, validateImage } from '../../engine/validate.ts';
-import { buildTar } from '../support/hostile-tars.ts';
 import { freshContext, type TestContext } from '../support/context.ts';
-import { writeFileSync } from 'node:fs';
+import { buildTar } from '../support/hostile-tars.ts';
 
 const contexts: TestContext[] = [];
 function fresh(): TestContext {
@@ -64,10 +63,20 @@ describe('appendLayer', () => {
       history: { created_by: 'base' },
       created: CREATED,
     });
-    const env = await mutateConfig(ctx, base, { Env: ['A=1'] }, { created_by: 'ENV A=1' }, { created: CREATED });
+    const env = await mutateConfig(
+      ctx,
+      base,
+      { Env: ['A=1'] },
+      { created_by: 'ENV A=1' },
+      { created: CREATED },
+    );
     await validateImage(ctx, env);
     expect(env.manifest.layers).toEqual(base.manifest.layers);
-    expect(env.config.history?.at(-1)).toEqual({ created: CREATED, created_by: 'ENV A=1', empty_layer: true });
+    expect(env.config.history?.at(-1)).toEqual({
+      created: CREATED,
+      created_by: 'ENV A=1',
+      empty_layer: true,
+    });
     expect(env.config.config?.Env).toEqual(['A=1']);
     expect((await getImageRecord(ctx, env.id)).parent).toBe(base.id);
 
@@ -113,7 +122,10 @@ describe('appendLayer', () => {
 describe('validateImage', () => {
   it('reports a layer blob whose bytes do not match its digest', async () => {
     const { ctx } = fresh();
-    const image = await appendLayer(ctx, null, Readable.from([await helloTar()]), { history: {}, created: CREATED });
+    const image = await appendLayer(ctx, null, Readable.from([await helloTar()]), {
+      history: {},
+      created: CREATED,
+    });
     const layer = image.manifest.layers[0]!;
     const original = await readBlob(ctx, layer.digest);
     writeFileSync(blobPath(ctx.paths, layer.digest), Buffer.concat([original, Buffer.from('junk')]));

@@ -4,20 +4,20 @@ import { existsSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createContainer, removeContainer, runContainer } from '../../engine/container/lifecycle.ts';
+import type { EngineContext } from '../../engine/context.ts';
 import { appendLayer, mutateConfig } from '../../engine/image/mutate.ts';
 import { pruneImages, removeImage } from '../../engine/image/remove.ts';
 import { tag } from '../../engine/image/tag.ts';
 import { imageHistory, inspectImage, listImagesView, systemDf } from '../../engine/image/views.ts';
 import { shortId } from '../../engine/oci/digest.ts';
+import { type Image, imageLayers } from '../../engine/oci/types.ts';
 import { hasBlob } from '../../engine/store/blobs.ts';
 import { listImages, loadImage } from '../../engine/store/images.ts';
-import { layerDiffDir } from '../../engine/store/layers.ts';
+import { ensureLayer, layerDiffDir } from '../../engine/store/layers.ts';
 import { validateImage } from '../../engine/validate.ts';
 import { makeBusyboxImage } from '../support/busybox-image.ts';
 import { freshContext, type TestContext } from '../support/context.ts';
 import { buildTar } from '../support/hostile-tars.ts';
-import type { EngineContext } from '../../engine/context.ts';
-import type { Image } from '../../engine/oci/types.ts';
 
 const contexts: TestContext[] = [];
 afterEach(() => {
@@ -44,6 +44,7 @@ describe('tag and rmi', () => {
   it('untags while other names remain, then deletes the image but keeps shared layers', async () => {
     const { ctx } = fresh();
     const busybox = await makeBusyboxImage(ctx);
+    for (const layer of imageLayers(busybox)) await ensureLayer(ctx, layer);
     const app = await child(ctx, busybox, 'app.txt', 'app:1');
     await tag(ctx, 'app:1', 'app:latest');
     expect(await removeImage(ctx, 'app:latest')).toEqual(['Untagged: app:latest']);
@@ -104,7 +105,11 @@ describe('views', () => {
     const top = await child(ctx, middle, 'top.txt', 'top:1');
     const dangling = await child(ctx, busybox, 'loose.txt');
     const rows = await listImagesView(ctx);
-    expect(rows.map((r) => `${r.repository}:${r.tag}`).sort()).toEqual(['<none>:<none>', 'busybox:latest', 'top:1']);
+    expect(rows.map((r) => `${r.repository}:${r.tag}`).sort()).toEqual([
+      '<none>:<none>',
+      'busybox:latest',
+      'top:1',
+    ]);
     expect(rows.find((r) => r.repository === '<none>')?.id).toBe(dangling.id);
     expect((await listImagesView(ctx, { all: true })).map((r) => r.id)).toContain(middle.id);
     expect((await listImagesView(ctx, { danglingOnly: true })).map((r) => r.id)).toEqual([dangling.id]);
@@ -117,7 +122,13 @@ describe('views', () => {
   it('shows history newest first with <missing> below the top, sizes and empty layers', async () => {
     const { ctx } = fresh();
     const busybox = await makeBusyboxImage(ctx);
-    const withEnv = await mutateConfig(ctx, busybox, { Env: ['A=1'] }, { created_by: 'ENV A=1' }, { tag: 'env:1' });
+    const withEnv = await mutateConfig(
+      ctx,
+      busybox,
+      { Env: ['A=1'] },
+      { created_by: 'ENV A=1' },
+      { tag: 'env:1' },
+    );
     const rows = await imageHistory(ctx, 'env:1');
     expect(rows.map((r) => [r.image, r.createdBy, r.emptyLayer])).toEqual([
       [withEnv.id, 'ENV A=1', true],

@@ -23,7 +23,10 @@ afterAll(async () => {
 describe('seedRegistry', () => {
   it('builds and pushes every lesson image, then skips them all when run again', async () => {
     const progress: SeedProgress[] = [];
-    const refs = await seedRegistry(seeder.ctx, { registryUrl: registry.url, onProgress: (p) => progress.push(p) });
+    const refs = await seedRegistry(seeder.ctx, {
+      registryUrl: registry.url,
+      onProgress: (p) => progress.push(p),
+    });
     expect(refs).toEqual([
       `${registry.host}/library/busybox:latest`,
       `${registry.host}/layerlab/webapp:latest`,
@@ -32,7 +35,13 @@ describe('seedRegistry', () => {
       `${registry.host}/layerlab/motd:latest`,
     ]);
     expect(progress.filter((p) => p.state === 'pushed')).toHaveLength(5);
-    for (const name of ['busybox', 'layerlab/webapp', 'layerlab/deleted-file', 'layerlab/big-layer', 'layerlab/motd']) {
+    for (const name of [
+      'busybox',
+      'layerlab/webapp',
+      'layerlab/deleted-file',
+      'layerlab/big-layer',
+      'layerlab/motd',
+    ]) {
       await validateImage(seeder.ctx, await loadImage(seeder.ctx, name));
     }
     // Every lesson image shares busybox's one layer at the bottom.
@@ -53,7 +62,11 @@ describe('seedRegistry', () => {
     try {
       const pulled = await pull(learner.ctx, 'busybox');
       expect(pulled.id).toBe((await loadImage(seeder.ctx, 'busybox')).id);
-      const run = await runContainer(learner.ctx, { image: 'busybox', cmd: ['sh', '-c', 'echo $((6*7)); id -un'], autoRemove: true });
+      const run = await runContainer(learner.ctx, {
+        image: 'busybox',
+        cmd: ['sh', '-c', 'echo $((6*7)); id -un'],
+        autoRemove: true,
+      });
       const chunks: Buffer[] = [];
       run.connection?.onData((_s, data) => chunks.push(data));
       expect(await run.exited).toBe(0);

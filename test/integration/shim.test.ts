@@ -127,7 +127,9 @@ describe('a detached container', () => {
     const ppid = Number(/^PPid:\s+(\d+)/m.exec(readFileSync(`/proc/${started.pid}/status`, 'utf8'))![1]);
     expect(ppid).not.toBe(child.pid);
     expect(await runtimeState(t.ctx, b.id)).toEqual({ status: 'running', pid: started.containerPid });
-    const parentOfContainer = /^PPid:\s+(\d+)/m.exec(readFileSync(`/proc/${started.containerPid}/status`, 'utf8'))![1];
+    const parentOfContainer = /^PPid:\s+(\d+)/m.exec(
+      readFileSync(`/proc/${started.containerPid}/status`, 'utf8'),
+    )![1];
     expect(Number(parentOfContainer)).toBe(started.pid); // the subreaper owns the container
 
     const connection = await attachShim(b.runDir);
@@ -224,13 +226,19 @@ describe('back-pressure', () => {
 
 describe('the log', () => {
   it('reads all, the tail, and follows until the exit', async () => {
-    const b = await bundle(['sh', '-c', 'for i in 1 2 3 4 5; do echo "line $i"; sleep 0.05; done; echo oops >&2']);
+    const b = await bundle([
+      'sh',
+      '-c',
+      'for i in 1 2 3 4 5; do echo "line $i"; sleep 0.05; done; echo oops >&2',
+    ]);
     const records: LogRecord[] = [];
     const starting = startShim(t.ctx, { ...b, tty: false });
     await starting;
     for await (const r of readLog(b.logPath, { follow: true, runDir: b.runDir })) records.push(r);
     const text = records.map((r) => `${r.stream}:${r.data}`).join('');
-    expect(text).toBe('stdout:line 1\nstdout:line 2\nstdout:line 3\nstdout:line 4\nstdout:line 5\nstderr:oops\n');
+    expect(text).toBe(
+      'stdout:line 1\nstdout:line 2\nstdout:line 3\nstdout:line 4\nstdout:line 5\nstderr:oops\n',
+    );
     expect(records.every((r, i) => i === 0 || r.timeNs >= records[i - 1]!.timeNs)).toBe(true);
 
     const tail: string[] = [];

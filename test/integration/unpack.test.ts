@@ -16,9 +16,21 @@ import { type Digest, sha256 } from '../../engine/oci/digest.ts';
 import { type Compression, MediaType } from '../../engine/oci/media-types.ts';
 import type { Layer } from '../../engine/oci/types.ts';
 import { writeBlobBytes } from '../../engine/store/blobs.ts';
-import { cleanupLayerTemps, ensureLayer, layerExists, readLayerInfo, removeLayer } from '../../engine/store/layers.ts';
-import { acceptedOddities, buildTar, compress, type EntrySpec, hostileCases } from '../support/hostile-tars.ts';
+import {
+  cleanupLayerTemps,
+  ensureLayer,
+  layerExists,
+  readLayerInfo,
+  removeLayer,
+} from '../../engine/store/layers.ts';
 import { freshContext } from '../support/context.ts';
+import {
+  acceptedOddities,
+  buildTar,
+  compress,
+  type EntrySpec,
+  hostileCases,
+} from '../support/hostile-tars.ts';
 
 const CAP = 4 * 1024 * 1024;
 const t = freshContext();
@@ -195,7 +207,10 @@ describe('unpacking', () => {
     const src = join(t.root, 'gnu-src');
     const long = `${'long-directory-name/'.repeat(8)}${'f'.repeat(120)}`;
     mkdirSync(join(src, long, '..'), { recursive: true });
-    execFileSync('sh', ['-c', `printf data > '${join(src, long)}' && ln -s '${'t'.repeat(150)}' '${join(src, 'sym')}'`]);
+    execFileSync('sh', [
+      '-c',
+      `printf data > '${join(src, long)}' && ln -s '${'t'.repeat(150)}' '${join(src, 'sym')}'`,
+    ]);
     execFileSync('setfattr', ['-n', 'user.note', '-v', 'hello', join(src, long)]);
     for (const format of ['gnu', 'posix']) {
       const tarBytes = execFileSync('tar', [`--format=${format}`, '--xattrs', '-C', src, '-cf', '-', '.']);
@@ -210,7 +225,12 @@ describe('unpacking', () => {
     const tarBytes = await buildTar([{ name: 'a', data: 'abc' }]);
     for (const compression of ['gzip', 'zstd', 'none'] as const) {
       const target = join(t.root, `hash-${compression}`);
-      const result = await unpackLayer(ctx, Readable.from([compress(tarBytes, compression)]), compression, target);
+      const result = await unpackLayer(
+        ctx,
+        Readable.from([compress(tarBytes, compression)]),
+        compression,
+        target,
+      );
       expect(result).toEqual({ diffId: sha256(tarBytes), size: 3, entries: 1 });
     }
   });
@@ -227,10 +247,19 @@ describe('unpacking', () => {
   it('lets concurrent callers share one unpack and records layer.json', async () => {
     const tarBytes = await buildTar([{ name: 'shared', data: 'x'.repeat(1000) }]);
     const layer = await storeLayer(compress(tarBytes, 'gzip'), 'gzip', sha256(tarBytes));
-    const dirs = await Promise.all([ensureLayer(ctx, layer), ensureLayer(ctx, layer), ensureLayer(ctx, layer)]);
+    const dirs = await Promise.all([
+      ensureLayer(ctx, layer),
+      ensureLayer(ctx, layer),
+      ensureLayer(ctx, layer),
+    ]);
     expect(new Set(dirs).size).toBe(1);
     const info = await readLayerInfo(ctx, layer.diffId);
-    expect(info).toMatchObject({ diffId: layer.diffId, digest: layer.descriptor.digest, size: 1000, entries: 1 });
+    expect(info).toMatchObject({
+      diffId: layer.diffId,
+      digest: layer.descriptor.digest,
+      size: 1000,
+      entries: 1,
+    });
     await removeLayer(ctx, layer.diffId);
     expect(await layerExists(ctx, layer.diffId)).toBe(false);
   });
@@ -259,7 +288,15 @@ describe('unpacking', () => {
     const blobFile = join(ctx.paths.blobs, 'sha256', layer.descriptor.digest.slice(7));
     const child = spawn(
       process.execPath,
-      ['--input-type=module', '-e', script, ctx.root, JSON.stringify(ctx.config), blobFile, join(tmp, 'diff')],
+      [
+        '--input-type=module',
+        '-e',
+        script,
+        ctx.root,
+        JSON.stringify(ctx.config),
+        blobFile,
+        join(tmp, 'diff'),
+      ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     let stderr = '';
@@ -305,7 +342,13 @@ describe('round trip (property)', () => {
         }
         const kept = [...byPath.entries()].filter(([p]) => !dirs.has(p));
         const tarBytes = await buildTar(
-          kept.map(([p, f]) => ({ name: p, data: Buffer.from(f.data), mode: f.mode, uid: f.uid, gid: f.uid })),
+          kept.map(([p, f]) => ({
+            name: p,
+            data: Buffer.from(f.data),
+            mode: f.mode,
+            uid: f.uid,
+            gid: f.uid,
+          })),
         );
         const target = join(t.root, `prop-${run++}`);
         const result = await unpackLayer(ctx, Readable.from([compress(tarBytes, 'gzip')]), 'gzip', target);

@@ -2,7 +2,7 @@
 // path escapes, symlink and hard-link tricks, devices, header and compression bombs, forged overlay
 // metadata, truncation. Each case says what unpacking it must do.
 
-import { zstdCompressSync, gzipSync, createGzip } from 'node:zlib';
+import { createGzip, gzipSync, zstdCompressSync } from 'node:zlib';
 import tar from 'tar-stream';
 import type { Compression } from '../../engine/oci/media-types.ts';
 
@@ -107,7 +107,11 @@ export async function hostileCases(outside: string, capBytes: number): Promise<H
   const good = await buildTar([{ name: 'ok', data: 'fine' }]);
   return [
     await plain('dot-dot traversal', [{ name: '../escaped', data: 'x' }], refused(/leaves the layer root/)),
-    await plain('deep dot-dot traversal', [{ name: 'a/b/../../../escaped', data: 'x' }], refused(/leaves the layer root/)),
+    await plain(
+      'deep dot-dot traversal',
+      [{ name: 'a/b/../../../escaped', data: 'x' }],
+      refused(/leaves the layer root/),
+    ),
     await plain(
       'symlink then write through it',
       [
@@ -167,24 +171,47 @@ export async function hostileCases(outside: string, capBytes: number): Promise<H
       [{ name: 'f', data: 'x', pax: { comment: 'A'.repeat(2 * 1024 * 1024) } }],
       refused(/extended header is \d+ bytes/),
     ),
-    await plain('path over PATH_MAX', [{ name: `${'d/'.repeat(2100)}f`, data: 'x' }], refused(/over 4096 bytes/)),
+    await plain(
+      'path over PATH_MAX',
+      [{ name: `${'d/'.repeat(2100)}f`, data: 'x' }],
+      refused(/over 4096 bytes/),
+    ),
     await plain('component over NAME_MAX', [{ name: 'n'.repeat(300), data: 'x' }], refused(/over 255 bytes/)),
-    await plain('uid beyond the namespace', [{ name: 'f', data: 'x', uid: 70000 }], refused(/outside the container's id range/)),
+    await plain(
+      'uid beyond the namespace',
+      [{ name: 'f', data: 'x', uid: 70000 }],
+      refused(/outside the container's id range/),
+    ),
     {
       name: 'truncated tar',
       blob: (await buildTar([{ name: 'big', data: Buffer.alloc(4096, 1) }])).subarray(0, 2048),
       compression: 'none',
       outcome: refused(/truncated/),
     },
-    { name: 'not a tar', blob: Buffer.alloc(2048, 0x41), compression: 'none', outcome: refused(/not a tar stream/) },
+    {
+      name: 'not a tar',
+      blob: Buffer.alloc(2048, 0x41),
+      compression: 'none',
+      outcome: refused(/not a tar stream/),
+    },
     {
       name: 'gzip blob declared as zstd',
       blob: gzipSync(good),
       compression: 'zstd',
       outcome: refused(/media type says zstd but the blob is gzip/),
     },
-    { name: 'gzip bomb', blob: await zeroFileBomb(capBytes * 8, 'gzip'), compression: 'gzip', outcome: refused(/exceeds the limit/, 'SIZE_EXCEEDED') },
-    { name: 'zstd bomb', blob: await zeroFileBomb(capBytes * 8, 'zstd'), compression: 'zstd', outcome: refused(/exceeds the limit/, 'SIZE_EXCEEDED') },
+    {
+      name: 'gzip bomb',
+      blob: await zeroFileBomb(capBytes * 8, 'gzip'),
+      compression: 'gzip',
+      outcome: refused(/exceeds the limit/, 'SIZE_EXCEEDED'),
+    },
+    {
+      name: 'zstd bomb',
+      blob: await zeroFileBomb(capBytes * 8, 'zstd'),
+      compression: 'zstd',
+      outcome: refused(/exceeds the limit/, 'SIZE_EXCEEDED'),
+    },
   ];
 }
 

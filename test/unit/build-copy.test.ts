@@ -81,14 +81,17 @@ describe('planCopy', () => {
   it('gives the same bytes every time', async () => {
     const hash = async () => {
       const h = createHash('sha256');
-      for await (const chunk of copyLayerTar(await planCopy(context, ['.'], '/x/', '/'), opts)) h.update(chunk);
+      for await (const chunk of copyLayerTar(await planCopy(context, ['.'], '/x/', '/'), opts))
+        h.update(chunk);
       return h.digest('hex');
     };
     expect(await hash()).toBe(await hash());
   });
 
   it('refuses paths outside the context, missing files and URLs', async () => {
-    await expect(planCopy(context, ['../../etc/passwd'], '/x', '/')).rejects.toThrow(/file not found in build context/);
+    await expect(planCopy(context, ['../../etc/passwd'], '/x', '/')).rejects.toThrow(
+      /file not found in build context/,
+    );
     await expect(planCopy(context, ['nope'], '/x', '/')).rejects.toThrow(/file not found in build context/);
     await expect(planCopy(context, ['https://example.com/x'], '/x', '/')).rejects.toThrow(/remote URLs/);
   });

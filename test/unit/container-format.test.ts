@@ -2,7 +2,12 @@
 import { describe, expect, it } from 'vitest';
 import { ellipsis, formatTable, humanDuration, humanSize } from '../../engine/container/humanize.ts';
 import { randomName, validateName } from '../../engine/container/names.ts';
-import { type ContainerRow, formatContainerTable, sizeText, statusText } from '../../engine/container/views.ts';
+import {
+  type ContainerRow,
+  formatContainerTable,
+  sizeText,
+  statusText,
+} from '../../engine/container/views.ts';
 
 describe('humanDuration', () => {
   it.each([
@@ -57,9 +62,9 @@ describe('ps', () => {
 
   it('words the status like Docker', () => {
     expect(statusText(row, now)).toBe('Up 3 seconds');
-    expect(statusText({ ...row, status: 'exited', exitCode: 137, finishedAt: '2026-01-01T11:59:55Z' }, now)).toBe(
-      'Exited (137) 5 seconds ago',
-    );
+    expect(
+      statusText({ ...row, status: 'exited', exitCode: 137, finishedAt: '2026-01-01T11:59:55Z' }, now),
+    ).toBe('Exited (137) 5 seconds ago');
     expect(statusText({ ...row, status: 'created' }, now)).toBe('Created');
     expect(sizeText(row)).toBe('2B (virtual 4.26MB)');
   });
@@ -77,6 +82,8 @@ describe('ps', () => {
   it('makes and checks names', () => {
     expect(randomName()).toMatch(/^[a-z]+_[a-z]+$/);
     expect(validateName('/web')).toBe('web');
-    expect(() => validateName('-x')).toThrow('Invalid container name (-x), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed');
+    expect(() => validateName('-x')).toThrow(
+      'Invalid container name (-x), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed',
+    );
   });
 });

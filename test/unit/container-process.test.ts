@@ -1,6 +1,12 @@
 // Docker's rules for the process a container runs: Entrypoint/Cmd/--entrypoint, Env, User.
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_PATH, mergeEnv, mergeProcess, processArgs, runtimeEnv } from '../../engine/container/process.ts';
+import {
+  DEFAULT_PATH,
+  mergeEnv,
+  mergeProcess,
+  processArgs,
+  runtimeEnv,
+} from '../../engine/container/process.ts';
 import { resolveUser } from '../../engine/container/user.ts';
 
 describe('mergeProcess', () => {
@@ -17,11 +23,17 @@ describe('mergeProcess', () => {
 
   it('drops the image Cmd when --entrypoint is given', () => {
     expect(processArgs(mergeProcess(image, { entrypoint: ['/bin/ls'] }))).toEqual(['/bin/ls']);
-    expect(processArgs(mergeProcess(image, { entrypoint: ['/bin/ls'], cmd: ['-l'] }))).toEqual(['/bin/ls', '-l']);
+    expect(processArgs(mergeProcess(image, { entrypoint: ['/bin/ls'], cmd: ['-l'] }))).toEqual([
+      '/bin/ls',
+      '-l',
+    ]);
   });
 
   it('resets the entrypoint with --entrypoint ""', () => {
-    expect(mergeProcess(image, { entrypoint: [''], cmd: ['true'] })).toMatchObject({ entrypoint: null, cmd: ['true'] });
+    expect(mergeProcess(image, { entrypoint: [''], cmd: ['true'] })).toMatchObject({
+      entrypoint: null,
+      cmd: ['true'],
+    });
   });
 
   it('refuses a container with no command, as Docker does', () => {
@@ -29,7 +41,10 @@ describe('mergeProcess', () => {
   });
 
   it('takes WorkingDir and User from the run options first', () => {
-    const m = mergeProcess({ WorkingDir: '/app', User: 'nobody', Cmd: ['x'] }, { workingDir: '/srv', user: '1000:50' });
+    const m = mergeProcess(
+      { WorkingDir: '/app', User: 'nobody', Cmd: ['x'] },
+      { workingDir: '/srv', user: '1000:50' },
+    );
     expect(m).toMatchObject({ workingDir: '/srv', user: '1000:50' });
     expect(mergeProcess({ WorkingDir: '/app', User: 'nobody', Cmd: ['x'] }, {})).toMatchObject({
       workingDir: '/app',
@@ -82,7 +97,11 @@ describe('resolveUser', () => {
     expect(resolveUser('1000', passwd, group)).toMatchObject({ uid: 1000, gid: 1000 });
     expect(resolveUser('4242', passwd, group)).toMatchObject({ uid: 4242, gid: 0, home: '/' });
     expect(resolveUser('4242:7', passwd, group)).toMatchObject({ uid: 4242, gid: 7, additionalGids: [] });
-    expect(resolveUser('alice:staff', passwd, group)).toMatchObject({ uid: 1000, gid: 50, additionalGids: [] });
+    expect(resolveUser('alice:staff', passwd, group)).toMatchObject({
+      uid: 1000,
+      gid: 50,
+      additionalGids: [],
+    });
   });
 
   it('reports unknown names like runc', () => {
@@ -95,6 +114,11 @@ describe('resolveUser', () => {
   });
 
   it('works without passwd and group files for numeric ids', () => {
-    expect(resolveUser('5:6', undefined, undefined)).toEqual({ uid: 5, gid: 6, additionalGids: [], home: '/' });
+    expect(resolveUser('5:6', undefined, undefined)).toEqual({
+      uid: 5,
+      gid: 6,
+      additionalGids: [],
+      home: '/',
+    });
   });
 });

@@ -3,13 +3,16 @@ import { describe, expect, it } from 'vitest';
 import { expandVariables, parseCommandForm, parseDockerfile } from '../../engine/build/dockerfile.ts';
 import { BuildError } from '../../engine/errors.ts';
 
+// Dockerfile variables look like template placeholders; spelling them with this keeps them literal.
+const $ = '$';
+
 describe('parseDockerfile', () => {
   it('turns each instruction into a typed step and keeps its text for the step output', () => {
     const parsed = parseDockerfile(
       [
         '# a comment',
         'ARG BASE=busybox',
-        'FROM ${BASE} AS app',
+        `FROM ${$}{BASE} AS app`,
         'ENV A=1 B="two words"',
         'ENV C 3',
         'RUN echo hi \\',
@@ -27,21 +30,33 @@ describe('parseDockerfile', () => {
     );
     expect(parsed.map((p) => p.step)).toEqual([
       { kind: 'ARG', name: 'BASE', defaultValue: 'busybox' },
-      { kind: 'FROM', image: '${BASE}', stage: 'app' },
-      { kind: 'ENV', pairs: [['A', '1'], ['B', 'two words']] },
+      { kind: 'FROM', image: `${$}{BASE}`, stage: 'app' },
+      {
+        kind: 'ENV',
+        pairs: [
+          ['A', '1'],
+          ['B', 'two words'],
+        ],
+      },
       { kind: 'ENV', pairs: [['C', '3']] },
       { kind: 'RUN', command: { args: ['echo hi   && echo there'], shell: true } },
       { kind: 'RUN', command: { args: ['/bin/sh', '-c', 'echo x'], shell: false } },
       { kind: 'COPY', sources: ['a', 'b'], dest: '/dst/', chown: '1:2' },
       { kind: 'ADD', sources: ['with space'], dest: '/x' },
-      { kind: 'LABEL', pairs: [['a', 'b'], ['c d', 'e']] },
+      {
+        kind: 'LABEL',
+        pairs: [
+          ['a', 'b'],
+          ['c d', 'e'],
+        ],
+      },
       { kind: 'EXPOSE', values: ['80/tcp', '90'] },
       { kind: 'WORKDIR', value: '/app' },
       { kind: 'USER', value: 'nobody' },
       { kind: 'CMD', command: { args: ['sh'], shell: false } },
       { kind: 'ENTRYPOINT', command: { args: ['echo hello'], shell: true } },
     ]);
-    expect(parsed[1]?.text).toBe('FROM ${BASE} AS app');
+    expect(parsed[1]?.text).toBe(`FROM ${$}{BASE} AS app`);
     expect(parsed[1]?.line).toBe(3);
     expect(parsed.at(-2)?.text).toBe('CMD ["sh"]');
   });
@@ -53,9 +68,13 @@ describe('parseDockerfile', () => {
   });
 
   it('names unsupported instructions and flags', () => {
-    expect(() => parseDockerfile('FROM a\nHEALTHCHECK CMD true')).toThrow(/line 2: HEALTHCHECK is not supported/);
+    expect(() => parseDockerfile('FROM a\nHEALTHCHECK CMD true')).toThrow(
+      /line 2: HEALTHCHECK is not supported/,
+    );
     expect(() => parseDockerfile('FROM a\nCOPY --from=b x y')).toThrow(/COPY --from is not supported/);
-    expect(() => parseDockerfile('FROM a\nRUN --mount=type=cache true')).toThrow(/RUN --mount is not supported/);
+    expect(() => parseDockerfile('FROM a\nRUN --mount=type=cache true')).toThrow(
+      /RUN --mount is not supported/,
+    );
     expect(() => parseDockerfile('FROM a\nCOPY onlyone')).toThrow(/at least two arguments/);
     expect(() => parseDockerfile('FROM a\nFROBNICATE x')).toThrow(/unknown instruction: FROBNICATE/);
   });
@@ -75,7 +94,9 @@ describe('expandVariables', () => {
     ['EMPTY', ''],
   ]);
   it('expands the forms Docker supports', () => {
-    expect(expandVariables('$A/${A}/${B:-d}/${A:-d}/${A:+alt}/${B:+alt}/\\$A', vars)).toBe('x/x/d/x/alt//$A');
-    expect(expandVariables('${EMPTY:-fallback}', vars)).toBe('fallback');
+    expect(expandVariables(`$A/${$}{A}/${$}{B:-d}/${$}{A:-d}/${$}{A:+alt}/${$}{B:+alt}/\\$A`, vars)).toBe(
+      'x/x/d/x/alt//$A',
+    );
+    expect(expandVariables(`${$}{EMPTY:-fallback}`, vars)).toBe('fallback');
   });
 });

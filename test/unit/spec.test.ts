@@ -28,7 +28,14 @@ function input(overrides: Partial<SpecInput> = {}): SpecInput {
 describe('buildSpec', () => {
   it('isolates the container in every namespace, user namespace included', () => {
     const spec = buildSpec(input());
-    expect(spec.linux.namespaces.map((n) => n.type).sort()).toEqual(['ipc', 'mount', 'network', 'pid', 'user', 'uts']);
+    expect(spec.linux.namespaces.map((n) => n.type).sort()).toEqual([
+      'ipc',
+      'mount',
+      'network',
+      'pid',
+      'user',
+      'uts',
+    ]);
     expect(spec.linux.uidMappings).toEqual([{ containerID: 0, hostID: 100_000, size: 65_536 }]);
     expect(spec.linux.gidMappings).toEqual([{ containerID: 0, hostID: 100_000, size: 65_536 }]);
   });
@@ -111,7 +118,10 @@ describe('buildSpec', () => {
   });
 
   it('keeps rlimits within the host hard limits, and sets none when they are unknown', () => {
-    const capped = buildProcess({ ...input().process, hostRlimits: { RLIMIT_NOFILE: 20_000, RLIMIT_NPROC: -1 } });
+    const capped = buildProcess({
+      ...input().process,
+      hostRlimits: { RLIMIT_NOFILE: 20_000, RLIMIT_NPROC: -1 },
+    });
     expect(capped.rlimits).toContainEqual({ type: 'RLIMIT_NOFILE', soft: 1024, hard: 20_000 });
     expect(capped.rlimits).toContainEqual({ type: 'RLIMIT_NPROC', soft: 65_536, hard: 65_536 });
     const tiny = buildProcess({ ...input().process, hostRlimits: { RLIMIT_NOFILE: 512 } });
@@ -133,7 +143,15 @@ describe('the seccomp profile', () => {
     expect(profile.defaultAction).toBe('SCMP_ACT_ALLOW');
     const denied = profile.syscalls[0]!;
     expect(denied).toMatchObject({ action: 'SCMP_ACT_ERRNO', errnoRet: 1 });
-    for (const name of ['mount', 'umount2', 'fsopen', 'move_mount', 'open_tree', 'pivot_root', 'kexec_load']) {
+    for (const name of [
+      'mount',
+      'umount2',
+      'fsopen',
+      'move_mount',
+      'open_tree',
+      'pivot_root',
+      'kexec_load',
+    ]) {
       expect(denied.names).toContain(name);
     }
     for (const name of ['bpf', 'perf_event_open', 'keyctl', 'ptrace', 'reboot', 'userfaultfd', 'setns']) {
@@ -156,7 +174,11 @@ describe('the seccomp profile', () => {
   });
 
   it('makes clone3 fall back to clone (ENOSYS), whose flags it can read', () => {
-    expect(defaultSeccomp().syscalls.at(-1)).toEqual({ names: ['clone3'], action: 'SCMP_ACT_ERRNO', errnoRet: 38 });
+    expect(defaultSeccomp().syscalls.at(-1)).toEqual({
+      names: ['clone3'],
+      action: 'SCMP_ACT_ERRNO',
+      errnoRet: 38,
+    });
   });
 
   it('can be turned off', () => {

@@ -23,7 +23,9 @@ describe('OCI document checks', () => {
   it('accepts well-formed documents', () => {
     expect(checkManifest(goodManifest)).toEqual([]);
     expect(checkConfig(goodConfig)).toEqual([]);
-    expect(checkIndex({ schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: [goodManifest.config] })).toEqual([]);
+    expect(
+      checkIndex({ schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: [goodManifest.config] }),
+    ).toEqual([]);
   });
 
   it('names each problem in a manifest', () => {
@@ -64,7 +66,9 @@ describe('OCI document checks', () => {
   });
 
   it('checks descriptors', () => {
-    expect(checkDescriptor({ mediaType: 'nope', digest: D, size: 1 }, 'd')).toEqual(['d.mediaType: not a media type: "nope"']);
+    expect(checkDescriptor({ mediaType: 'nope', digest: D, size: 1 }, 'd')).toEqual([
+      'd.mediaType: not a media type: "nope"',
+    ]);
     expect(checkDescriptor(null, 'd')).toEqual(['d: not an object']);
   });
 });

@@ -1,0 +1,129 @@
+// The CLI entry without an engine: global flags, help, unknown commands and usage errors with
+// Docker's wording and exit statuses, and inspect's template subset.
+import { PassThrough } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { UsageError } from '../../engine/cli/args.ts';
+import { main, parseGlobal } from '../../engine/cli/main.ts';
+import { reportError, runFailureStatus } from '../../engine/cli/report.ts';
+import { renderTemplate } from '../../engine/cli/template.ts';
+import { InvalidReferenceError, NotFoundError, RuntimeError } from '../../engine/errors.ts';
+
+async function cli(argv: string[]): Promise<{ status: number; stdout: string; stderr: string }> {
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  let out = '';
+  let err = '';
+  stdout.on('data', (d: Buffer) => (out += d.toString()));
+  stderr.on('data', (d: Buffer) => (err += d.toString()));
+  const status = await main(
+    argv,
+    {
+      stdin: new PassThrough() as unknown as NodeJS.ReadStream,
+      stdout: stdout as unknown as NodeJS.WriteStream,
+      stderr: stderr as unknown as NodeJS.WriteStream,
+    },
+    new AbortController().signal,
+  );
+  return { status, stdout: out, stderr: err };
+}
+
+describe('parseGlobal', () => {
+  it('reads --root, --debug and stops at the command', () => {
+    const g = parseGlobal(['--root', '/tmp/x', '-D', 'run', '--rm', 'busybox'], {});
+    expect(g).toMatchObject({ root: '/tmp/x', debug: true, rest: ['run', '--rm', 'busybox'] });
+    expect(parseGlobal(['--root=/r', 'ps'], {}).root).toBe('/r');
+  });
+
+  it('defaults the root from LAYERLAB_ROOT, then /var/lib/layerlab', () => {
+    expect(parseGlobal(['ps'], { LAYERLAB_ROOT: '/srv/ll' }).root).toBe('/srv/ll');
+    expect(parseGlobal(['ps'], {}).root).toBe(process.env.LAYERLAB_ROOT || '/var/lib/layerlab');
+  });
+
+  it('refuses unknown global flags', () => {
+    expect(() => parseGlobal(['--bogus', 'ps'], {})).toThrow('unknown flag: --bogus');
+  });
+});
+
+describe('main', () => {
+  it('prints help with no command', async () => {
+    const r = await cli([]);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/^Usage: {2}layerlab \[OPTIONS\] COMMAND\n/);
+    expect(r.stdout).toContain('Management Commands:');
+  });
+
+  it('prints a command’s help without touching the engine', async () => {
+    const r = await cli(['tag', '--help']);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toBe(
+      'Usage:  layerlab tag SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]\n\nCreate a tag TARGET_IMAGE that refers to SOURCE_IMAGE\n',
+    );
+  });
+
+  it('names unknown commands as Docker does', async () => {
+    expect(await cli(['frobnicate'])).toEqual({
+      status: 1,
+      stdout: '',
+      stderr: "layerlab: 'frobnicate' is not a layerlab command.\nSee 'layerlab --help'\n",
+    });
+    expect((await cli(['image', 'frob'])).stderr).toContain("See 'layerlab image --help'");
+  });
+
+  it('exits 125 on an unknown flag and 1 with usage on a wrong argument count', async () => {
+    expect(await cli(['ps', '--bogus'])).toEqual({
+      status: 125,
+      stdout: '',
+      stderr: "unknown flag: --bogus\nSee 'layerlab ps --help'.\n",
+    });
+    const r = await cli(['tag', 'only-one']);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toBe(
+      '"layerlab tag" requires exactly 2 arguments.\nSee \'layerlab tag --help\'.\n\n' +
+        'Usage:  layerlab tag SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]\n\nCreate a tag TARGET_IMAGE that refers to SOURCE_IMAGE\n',
+    );
+  });
+
+  it('names group subcommands in errors', async () => {
+    const r = await cli(['image', 'ls', '--bogus']);
+    expect(r.stderr).toBe("unknown flag: --bogus\nSee 'layerlab image ls --help'.\n");
+  });
+});
+
+describe('reportError', () => {
+  it('words engine errors as the daemon’s, without a stack unless --debug', () => {
+    const err = new NotFoundError('No such image: nope:latest');
+    expect(reportError(err, undefined, false)).toEqual({
+      text: 'Error response from daemon: No such image: nope:latest',
+      status: 1,
+    });
+    expect(reportError(err, undefined, true).text).toContain('\n    at ');
+    expect(reportError(new InvalidReferenceError('A', 'x'), undefined, false).text).toBe(
+      'invalid reference format: x',
+    );
+    expect(reportError(new UsageError('unknown flag: --x', 'run'), undefined, false).status).toBe(125);
+  });
+
+  it('picks 127 / 126 / 125 for run failures', () => {
+    expect(runFailureStatus(new RuntimeError('executable file `nope` not found in $PATH'))).toBe(127);
+    expect(runFailureStatus(new RuntimeError('exec /x: permission denied'))).toBe(126);
+    expect(runFailureStatus(new RuntimeError('cgroup setup failed'))).toBe(125);
+  });
+});
+
+describe('renderTemplate', () => {
+  const value = { State: { ExitCode: 3, Running: false }, Config: { Cmd: ['sh', '-c', 'x'], Env: null } };
+  it('renders fields Go-style and json on request', () => {
+    expect(renderTemplate('{{.State.ExitCode}}', value)).toBe('3');
+    expect(renderTemplate('code={{ .State.ExitCode }} running={{.State.Running}}', value)).toBe(
+      'code=3 running=false',
+    );
+    expect(renderTemplate('{{.Config.Cmd}}', value)).toBe('[sh -c x]');
+    expect(renderTemplate('{{.Config.Env}}', value)).toBe('<nil>');
+    expect(renderTemplate('{{json .Config.Cmd}}', value)).toBe('["sh","-c","x"]');
+  });
+
+  it('refuses what it does not support', () => {
+    expect(() => renderTemplate('{{range .X}}', value)).toThrow(/unsupported expression/);
+    expect(() => renderTemplate('{{.Nope}}', value)).toThrow('map has no entry for key "Nope"');
+  });
+});
