@@ -1,10 +1,10 @@
 // `docker commit`: a container's writable layer (its overlay upper dir as an OCI tar) appended to its
 // image, with the container's config and Dockerfile-style `--change` lines as the new image config.
 
-import { resolveContainer } from './container/lifecycle.ts';
-import { containerDir } from './container/state.ts';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
+import { resolveContainer } from './container/lifecycle.ts';
+import { containerDir } from './container/state.ts';
 import type { EngineContext } from './context.ts';
 import { InvalidArgumentError, RuntimeError } from './errors.ts';
 import { appendLayer } from './image/mutate.ts';

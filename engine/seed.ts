@@ -94,6 +94,7 @@ function prepareBusybox(contextDir: string): void {
       },
     );
   }
+  chmodSync(join(rootfs, 'etc/shadow'), 0o600);
   cpSync(HOST_BUSYBOX, join(rootfs, 'bin/busybox'));
   chmodSync(join(rootfs, 'bin/busybox'), 0o755);
   for (const applet of applets.sort()) {

@@ -78,7 +78,7 @@
 #define MAX_FRAME (64 * 1024)      /* largest frame a client may send */
 #define STDIN_MAX (256 * 1024)     /* queued stdin before clients are no longer read */
 #define DRAIN_IDLE_MS 200          /* after exit: stop reading output after this long without data */
-#define DRAIN_MAX_MS 3000          /* ... or after this long in total */
+#define DRAIN_MAX_MS 5000          /* ... or after this long in total */
 
 enum { F_STDIN = 0x01, F_RESIZE = 0x02, F_CLOSE_STDIN = 0x03, F_STDOUT = 0x11, F_STDERR = 0x12, F_EXIT = 0x13 };
 
@@ -625,7 +625,13 @@ int main(int argc, char **argv) {
     }
 
     pid_t child = read_pid_file(path_pid);
-    if (child <= 0) fail("the runtime wrote no pid file");
+    if (child <= 0) {
+        if (opt.bundle) {
+            const char *del[] = { "delete", "--force", opt.id, NULL };
+            run_runtime(del, devnull, devnull, devnull);
+        }
+        fail("the runtime wrote no pid file");
+    }
 
     if (opt.bundle) {
         int sp[2];
@@ -744,7 +750,9 @@ int main(int argc, char **argv) {
 
         if (exited) {
             int64_t t = now_ms();
-            bool drained = (out_fd < 0 && err_fd < 0) || t - last_output > DRAIN_IDLE_MS || t - exited_at > DRAIN_MAX_MS;
+            /* Idle only counts while we are reading: a full client holds output back, not gone. */
+            bool idle = !any_client_full() && t - last_output > DRAIN_IDLE_MS;
+            bool drained = (out_fd < 0 && err_fd < 0) || idle || t - exited_at > DRAIN_MAX_MS;
             if (drained) break;
         }
     }

@@ -1,13 +1,13 @@
 // `build`: runs a Dockerfile step by step, each step an image (as Docker's classic builder does), each
 // filesystem step one layer through appendLayer. Fixed timestamps make the result reproducible.
 
-import { readFile } from 'node:fs/promises';
+import { lstat, readFile } from 'node:fs/promises';
 import { isAbsolute, join, posix } from 'node:path';
 import { resolveUser } from '../container/user.ts';
 import type { EngineContext } from '../context.ts';
 import { BuildError, CancelledError, NotFoundError } from '../errors.ts';
 import { appendLayer, mutateConfig } from '../image/mutate.ts';
-import { readImageFile } from '../image/read-file.ts';
+import { findImagePath, readImageFile } from '../image/read-file.ts';
 import type { Digest } from '../oci/digest.ts';
 import { shortId } from '../oci/digest.ts';
 import type { ContainerConfig, Image } from '../oci/types.ts';
@@ -15,7 +15,7 @@ import { pull } from '../pull.ts';
 import { familiarName, formatReference, parseReference } from '../reference/reference.ts';
 import { loadImage, tagImage } from '../store/images.ts';
 import { cacheKey, lookupCache, storeCache } from './cache.ts';
-import { copyLayerTar, planCopy } from './copy-layer.ts';
+import { copyLayerTar, type DirMeta, findLocalArchive, type Ignored, planCopy } from './copy-layer.ts';
 import {
   type CommandForm,
   expandVariables,
@@ -23,6 +23,7 @@ import {
   parseDockerfile,
   type Step,
 } from './dockerfile.ts';
+import { loadDockerignore } from './dockerignore.ts';
 import { runStep } from './run-step.ts';
 import { tarDigest } from './tar-digest.ts';
 
@@ -115,6 +116,8 @@ class Builder {
   private readonly total: number;
   private readonly created: string;
   private readonly epoch: Date;
+  /** The context's .dockerignore, read once per build. */
+  ignored: Ignored = () => false;
 
   constructor(ctx: EngineContext, opts: BuildOptions, total: number) {
     this.ctx = ctx;
@@ -281,6 +284,22 @@ class Builder {
     );
   }
 
+  /** A directory `image` already has, with its ids as the container sees them (unshifted). */
+  async existingDir(image: Image | null, path: string): Promise<DirMeta | undefined> {
+    if (image === null) return undefined;
+    const found = await findImagePath(this.ctx, image, path);
+    if (found?.kind !== 'directory') return undefined;
+    const stats = await lstat(found.hostPath);
+    const base = this.ctx.config.usernsBase;
+    const unshift = (id: number) => (id >= base && id < base + this.ctx.config.usernsSize ? id - base : id);
+    return {
+      mode: stats.mode & 0o7777,
+      uid: unshift(stats.uid),
+      gid: unshift(stats.gid),
+      mtime: stats.mtime,
+    };
+  }
+
   async copy(state: BuildState, step: Extract<Step, { kind: 'COPY' | 'ADD' }>): Promise<void> {
     const vars = variables(state);
     const config = configOf(state);
@@ -288,8 +307,21 @@ class Builder {
       this.opts.contextDir,
       step.sources.map((s) => expandVariables(s, vars)),
       expandVariables(step.dest, vars),
-      config.WorkingDir ?? '/',
+      {
+        workdir: config.WorkingDir ?? '/',
+        existingDir: (path) => this.existingDir(state.image, path),
+        ignored: this.ignored,
+      },
     );
+    if (step.kind === 'ADD') {
+      const archive = await findLocalArchive(plan, this.opts.contextDir);
+      if (archive !== undefined) {
+        throw new BuildError(
+          `ADD ${archive}: Docker would unpack this archive; Layerlab's ADD does not unpack archives: use COPY and RUN tar -x`,
+          { input: archive },
+        );
+      }
+    }
     const owner = await chownIds(
       this.ctx,
       state.image,
@@ -386,6 +418,7 @@ export async function build(ctx: EngineContext, opts: BuildOptions): Promise<Bui
   const instructions = parseDockerfile(await readDockerfile(opts));
   const tags = (opts.tags ?? []).map((t) => formatReference(parseReference(t)));
   const builder = new Builder(ctx, opts, instructions.length);
+  builder.ignored = await loadDockerignore(opts.contextDir);
   const state: BuildState = { image: null, args: new Map(), globalArgs: new Map(), cmdSet: false };
   let seenFrom = false;
   for (const instruction of instructions) {

@@ -1,7 +1,7 @@
 // Turns a failure into what Docker would print and the exit status it would use: usage mistakes 125
 // with a hint to --help, engine errors "Error response from daemon: …" and 1, never a stack unless --debug.
 
-import { InvalidReferenceError, LayerlabError, redact } from '../errors.ts';
+import { CancelledError, InvalidReferenceError, LayerlabError, redact } from '../errors.ts';
 import type { CommandSpec } from './args.ts';
 import { formatHelp, UsageError } from './args.ts';
 import { CommandFailure } from './cli.ts';
@@ -24,6 +24,8 @@ export function reportError(err: unknown, spec: CommandSpec | undefined, debug: 
   }
   if (err instanceof CommandFailure) return { text: err.message + stack, status: err.status };
   if (err instanceof InvalidReferenceError) return { text: redact(err.message) + stack, status: 1 };
+  // Ctrl-C: the status a shell gives a process ended by SIGINT.
+  if (err instanceof CancelledError) return { text: redact(err.message) + stack, status: 130 };
   if (err instanceof LayerlabError) {
     return { text: `Error response from daemon: ${redact(err.message)}${stack}`, status: 1 };
   }

@@ -31,14 +31,13 @@ import {
   findRecord,
   newContainerId,
   OWNER_LABEL,
-  readAllRecords,
   readRecord,
   uniqueRandomName,
   writeRecord,
   ZERO_TIMESTAMP,
 } from './record.ts';
 import { mkdirInRootfs, readRootfsFile } from './rootfs-path.ts';
-import { bundleDir, containerDir, logPath, reconcile, runDir, waitForExit } from './state.ts';
+import { bundleDir, containerDir, containerLock, logPath, reconcile, runDir, waitForExit } from './state.ts';
 import { type ResolvedUser, resolveUser } from './user.ts';
 
 export interface CreateOptions extends ProcessOverrides {
@@ -59,10 +58,6 @@ export interface CreateOptions extends ProcessOverrides {
 }
 
 const NAMES_LOCK = 'containers';
-
-function lockName(id: string): string {
-  return `container-${id.slice(0, 12)}`;
-}
 
 /** The container, resolved by id, name or id prefix, with its state reconciled. */
 export async function resolveContainer(ctx: EngineContext, idOrName: string): Promise<ContainerRecord> {
@@ -238,7 +233,7 @@ export async function startContainer(
   opts: StartOptions = {},
 ): Promise<Started> {
   const found = await resolveContainer(ctx, idOrName);
-  return withLock(ctx, lockName(found.id), async () => {
+  return withLock(ctx, containerLock(found.id), async () => {
     const record = await reconcile(ctx, (await readRecord(ctx, found.id)) ?? found);
     if (record.state.status === 'running') {
       // Docker: starting a running container is a no-op.
@@ -317,7 +312,10 @@ export interface RunOptions extends CreateOptions, StartOptions {
 export interface RunResult {
   record: ContainerRecord;
   connection?: ShimConnection;
-  /** The exit code, once the container exits (after `--rm` has removed it). */
+  /**
+   * The exit code, once the container exits (after `--rm` has removed it). For a detached run the
+   * wait does not keep the process alive: `run -d` returns at once.
+   */
   exited: Promise<number>;
 }
 
@@ -336,7 +334,7 @@ export async function runContainer(ctx: EngineContext, opts: RunOptions): Promis
     throw err;
   }
   const exited = (async () => {
-    const code = await waitContainer(ctx, created.id);
+    const code = (await waitForExit(ctx, created.id, { unref: opts.detach ?? false })) ?? 137;
     if (opts.autoRemove) await removeContainer(ctx, created.id, { force: true });
     return code;
   })();
@@ -494,7 +492,7 @@ export async function removeContainer(
     await runtimeKill(ctx, record.id, 'SIGKILL').catch(() => {});
     await waitForExit(ctx, record.id, { timeoutMs: 30_000 });
   }
-  await withLock(ctx, lockName(record.id), () => destroy(ctx, record.id));
+  await withLock(ctx, containerLock(record.id), () => destroy(ctx, record.id));
   ctx.events({ type: 'container.removed', id: record.id });
 }
 

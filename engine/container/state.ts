@@ -5,11 +5,17 @@ import { join } from 'node:path';
 import type { EngineContext } from '../context.ts';
 import { CancelledError } from '../errors.ts';
 import { readExitStatus, runningShimPid, runtimeDelete } from '../runtime/shim.ts';
+import { withLock } from '../store/lock.ts';
 import { containerPath, containerRunPath } from '../store/paths.ts';
 import { type ContainerRecord, readRecord, writeRecord } from './record.ts';
 
 /** Exit code recorded when the shim vanished without one: what is left of the container is killed. */
 export const LOST_EXIT_CODE = 137;
+
+/** The lock that serialises changes to one container's record. */
+export function containerLock(id: string): string {
+  return `container-${id.slice(0, 12)}`;
+}
 
 export function runDir(ctx: EngineContext, id: string): string {
   return containerRunPath(ctx.paths, id);
@@ -55,13 +61,17 @@ export async function reconcile(ctx: EngineContext, record: ContainerRecord): Pr
         : 'the container monitor (layerlab-shim) died without an exit status; the container was killed',
     },
   };
-  // Another reader may have reconciled, or the container been started again, meanwhile.
-  const stored = await readRecord(ctx, record.id);
-  if (stored && stored.state.status === 'running' && stored.state.startedAt === record.state.startedAt) {
+  // Another reader may have reconciled, or the container been started again, meanwhile: check and
+  // write under the container's lock so the exit is recorded (and announced) once.
+  return withLock(ctx, containerLock(record.id), async () => {
+    const stored = await readRecord(ctx, record.id);
+    if (!stored || stored.state.status !== 'running' || stored.state.startedAt !== record.state.startedAt) {
+      return stored ?? next;
+    }
     await writeRecord(ctx, next);
     ctx.events({ type: 'container.exited', id: record.id, exitCode: next.state.exitCode });
-  }
-  return next;
+    return next;
+  });
 }
 
 /** Whether the container's process is still running, by its shim. */
@@ -71,12 +81,13 @@ export function isRunning(ctx: EngineContext, record: ContainerRecord): boolean 
 
 /**
  * Resolves with the exit code once the container has exited, including a container started by
- * another process: the shim's exit file is polled (cheap: one stat per tick).
+ * another process: the shim's exit file is polled (cheap: one stat per tick). With `unref` the
+ * polling does not keep the process alive (a detached `run` must not wait for its container).
  */
 export async function waitForExit(
   ctx: EngineContext,
   id: string,
-  options: { timeoutMs?: number; signal?: AbortSignal } = {},
+  options: { timeoutMs?: number; signal?: AbortSignal; unref?: boolean } = {},
 ): Promise<number | undefined> {
   const deadline =
     options.timeoutMs === undefined ? Number.POSITIVE_INFINITY : Date.now() + options.timeoutMs;
@@ -88,7 +99,10 @@ export async function waitForExit(
     if (current.state.status !== 'running') return current.state.exitCode;
     if (options.signal?.aborted) throw new CancelledError(`wait ${id.slice(0, 12)}`);
     if (Date.now() >= deadline) return undefined;
-    await new Promise((r) => setTimeout(r, Math.min(delay, Math.max(0, deadline - Date.now()))));
+    await new Promise((r) => {
+      const timer = setTimeout(r, Math.min(delay, Math.max(0, deadline - Date.now())));
+      if (options.unref) timer.unref();
+    });
     delay = Math.min(delay * 2, 100);
   }
 }

@@ -30,7 +30,11 @@ async function lstatOrUndefined(path: string) {
 }
 
 /** Where `path` lives in `image` (symlinks are not followed), or undefined when it does not exist. */
-export async function findImagePath(ctx: EngineContext, image: Image, path: string): Promise<Found | undefined> {
+export async function findImagePath(
+  ctx: EngineContext,
+  image: Image,
+  path: string,
+): Promise<Found | undefined> {
   const clean = posix.normalize(`/${path}`);
   const parts = clean.split('/').filter(Boolean);
   for (const layer of imageLayers(image).reverse()) {
@@ -56,7 +60,11 @@ export async function findImagePath(ctx: EngineContext, image: Image, path: stri
 }
 
 /** The text of `path` in `image`, or undefined when the image has no such regular file. */
-export async function readImageFile(ctx: EngineContext, image: Image, path: string): Promise<string | undefined> {
+export async function readImageFile(
+  ctx: EngineContext,
+  image: Image,
+  path: string,
+): Promise<string | undefined> {
   const found = await findImagePath(ctx, image, path);
   return found?.kind === 'file' ? readFile(found.hostPath, 'utf8') : undefined;
 }

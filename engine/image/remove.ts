@@ -86,6 +86,27 @@ async function deleteImages(ctx: EngineContext, images: Image[]): Promise<string
 }
 
 /**
+ * The untagged images `id` was built on that nothing else needs: no other child, no container. Docker
+ * deletes these intermediate images (a build's steps) together with the image.
+ */
+async function unusedAncestors(ctx: EngineContext, id: Digest): Promise<Image[]> {
+  const records = await listImages(ctx);
+  const used = new Set((await readAllRecords(ctx)).map((c) => c.imageId));
+  const byId = new Map(records.map((r) => [r.id, r]));
+  const chain: Image[] = [];
+  let current = byId.get(id);
+  while (current?.parent !== undefined) {
+    const parentId = current.parent;
+    const parent = byId.get(parentId);
+    const children = records.filter((r) => r.parent === parentId && r.id !== current?.id);
+    if (!parent || parent.repoTags.length > 0 || used.has(parentId) || children.length > 0) break;
+    chain.push(await loadImage(ctx, parentId));
+    current = parent;
+  }
+  return chain;
+}
+
+/**
  * `docker rmi`: a name with other names beside it is only untagged; the last name (or an id) deletes
  * the image and what only it used. Containers, also stopped ones, keep their image unless `force`;
  * a running container's image is never deleted, only untagged.
@@ -143,7 +164,7 @@ export async function removeImage(
       }
       for (const full of tags) await untag(full);
     }
-    lines.push(...(await deleteImages(ctx, [image])));
+    lines.push(...(await deleteImages(ctx, [image, ...(await unusedAncestors(ctx, image.id))])));
     return lines;
   });
 }

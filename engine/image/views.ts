@@ -21,9 +21,31 @@ export interface HistoryRow {
   emptyLayer: boolean;
 }
 
+/**
+ * The local images `image` was built on, by the number of history entries each has: the rows of
+ * `history` that such an image ends get its id, the rest (steps pulled from elsewhere) `<missing>`.
+ */
+async function ancestorsByDepth(ctx: EngineContext, image: Image): Promise<Map<number, Digest>> {
+  const byDepth = new Map<number, Digest>();
+  let record = await getImageRecord(ctx, image.id);
+  const seen = new Set<Digest>();
+  while (record.parent !== undefined && !seen.has(record.parent)) {
+    seen.add(record.parent);
+    try {
+      const parent = await loadImage(ctx, record.parent);
+      byDepth.set(parent.config.history?.length ?? 0, parent.id);
+      record = await getImageRecord(ctx, parent.id);
+    } catch {
+      break; // the parent was deleted: older rows stay <missing>
+    }
+  }
+  return byDepth;
+}
+
 /** `docker history`: one row per history entry, newest first. */
 export async function imageHistory(ctx: EngineContext, ref: string): Promise<HistoryRow[]> {
   const image = await loadImage(ctx, ref);
+  const ancestors = await ancestorsByDepth(ctx, image);
   const layers = imageLayers(image);
   const rows: HistoryRow[] = [];
   let layerIndex = 0;
@@ -35,7 +57,7 @@ export async function imageHistory(ctx: EngineContext, ref: string): Promise<His
       if (layer) size = (await readLayerInfo(ctx, layer.diffId))?.size ?? layer.descriptor.size;
     }
     rows.push({
-      image: '<missing>',
+      image: ancestors.get(rows.length + 1) ?? '<missing>',
       created: entry.created,
       createdBy: entry.created_by ?? '',
       size,

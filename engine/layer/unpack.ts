@@ -259,6 +259,10 @@ class LayerFilter {
         // Device nodes and FIFOs have no place in an image: skipped, as in rootless Docker.
         return false;
       case 'dir': {
+        // GNU tar would follow an existing symlink here and chmod/chown its target instead.
+        if (this.nodes.get(path)?.kind === 'symlink') {
+          throw new UnsafeLayerError(show(path), 'a directory would replace a symlink earlier in this layer');
+        }
         const attrs = { mode: e.mode, ...owner, mtime: e.mtime };
         this.nodes.set(path, { kind: 'dir', attrs });
         this.emit(encodeEntry({ type: 'dir', path, ...attrs, mtimeText: e.mtimeText, xattrs: e.xattrs }));

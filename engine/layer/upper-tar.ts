@@ -148,11 +148,18 @@ class UpperTarWriter {
   /** A regular file's bytes, piped in so a large file never sits in memory whole. */
   private file(header: EntryHeader, source: string): Promise<void> {
     return new Promise((resolve, reject) => {
-      const sink = this.pack.entry(header, (err) => (err ? reject(err) : resolve()));
       const input = createReadStream(source);
+      // A file that changes size while read fails the entry (tar-stream: "Size mismatch"), and with
+      // it the whole stream: a running container must be paused first (commit does).
+      const fail = (err: Error) => {
+        input.destroy();
+        reject(err);
+      };
+      const sink = this.pack.entry(header, (err) => (err ? fail(err) : resolve()));
+      sink.on('error', fail);
       input.on('error', (err) => {
         sink.destroy(err);
-        reject(err);
+        fail(err);
       });
       input.pipe(sink as unknown as NodeJS.WritableStream);
     });

@@ -277,7 +277,7 @@ async function launch(args: string[], runDir: string, id: string): Promise<ShimS
     });
     statusPipe.on('end', () => {
       if (running) return; // the shim closes the pipe once the container runs
-      if (text.startsWith('E ')) fail(text.slice(2).trim());
+      if (text.startsWith('E ')) fail(runtimeMessage(text.slice(2)));
       else fail(stderr.trim() || 'the shim exited before the container started');
     });
   });
@@ -520,8 +520,27 @@ async function runtime(ctx: EngineContext, args: string[]): Promise<{ stdout: st
     return await execFileAsync(command[0]!, [...command.slice(1), ...args], { timeout: 30_000 });
   } catch (err) {
     const stderr = (err as { stderr?: string }).stderr?.trim();
-    throw new RuntimeError(`${args[0]}: ${stderr || (err as Error).message}`, { cause: err });
+    throw new RuntimeError(`${args[0]}: ${stderr ? runtimeMessage(stderr) : (err as Error).message}`, {
+      cause: err,
+    });
   }
+}
+
+/**
+ * The runtime's complaint as a sentence: runc logs through logrus (`time=… level=error msg="…"`),
+ * crun prints plain lines; either way keep only the messages.
+ */
+export function runtimeMessage(stderr: string): string {
+  const lines = stderr
+    .split('\n')
+    .map((line) => {
+      const logrus = /\blevel=(\w+)\s+msg="((?:[^"\\]|\\.)*)"/.exec(line);
+      if (!logrus) return line.trim();
+      if (logrus[1] !== 'error' && logrus[1] !== 'fatal') return '';
+      return JSON.parse(`"${logrus[2]}"`) as string;
+    })
+    .filter((line) => line.length > 0);
+  return [...new Set(lines)].join('; ');
 }
 
 function isMissing(err: unknown): boolean {

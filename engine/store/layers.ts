@@ -155,7 +155,8 @@ export async function cleanupLayerTemps(
     } catch {
       continue;
     }
-    await rm(path, { recursive: true, force: true });
+    // An orphaned tar of a killed engine may still be finishing its last entries in there.
+    await rm(path, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
     removed++;
   }
   return removed;

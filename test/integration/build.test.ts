@@ -3,7 +3,7 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createGunzip } from 'node:zlib';
+import { createGunzip, gzipSync } from 'node:zlib';
 import tar from 'tar-stream';
 import { afterAll, describe, expect, it } from 'vitest';
 import { build } from '../../engine/build/build.ts';
@@ -42,10 +42,15 @@ function buildContext(files: Record<string, string>): string {
 
 /** Names in the top layer of `image`. */
 async function topLayerNames(ctx: EngineContext, image: Image): Promise<string[]> {
-  const names: string[] = [];
+  return (await topLayerHeaders(ctx, image)).map((h) => h.name);
+}
+
+/** Tar headers of the top layer of `image`. */
+async function topLayerHeaders(ctx: EngineContext, image: Image): Promise<tar.Header[]> {
+  const names: tar.Header[] = [];
   const extract = tar.extract();
   extract.on('entry', (header, body, next) => {
-    names.push(header.name);
+    names.push(header);
     body.resume();
     body.on('end', () => next());
   });
@@ -150,6 +155,28 @@ ENTRYPOINT ["/bin/app"]
     await expect(build(ctx, { contextDir: missing })).rejects.toThrow(/file not found in build context/);
     const run = buildContext({ Dockerfile: 'FROM scratch\nRUN true\n' });
     await expect(build(ctx, { contextDir: run })).rejects.toThrow(/FROM scratch has no \/bin\/sh/);
+  });
+});
+
+describe('COPY over a base image', () => {
+  it('copies into a directory the image has and keeps that directory’s mode and owner', async () => {
+    const { ctx } = fresh();
+    await makeBusyboxImage(ctx);
+    const contextDir = buildContext({ 'note.txt': 'note', Dockerfile: 'FROM busybox\nCOPY note.txt /tmp\n' });
+    const image = await build(ctx, { contextDir });
+    await validateImage(ctx, image);
+    const headers = await topLayerHeaders(ctx, image);
+    expect(headers.map((h) => h.name)).toEqual(['tmp/', 'tmp/note.txt']);
+    expect(headers[0]?.mode).toBe(0o1777);
+    expect(headers[0]?.uid).toBe(0);
+  });
+
+  it('refuses ADD of a local archive, which Docker would unpack', async () => {
+    const { ctx } = fresh();
+    await makeBusyboxImage(ctx);
+    const contextDir = buildContext({ Dockerfile: 'FROM busybox\nADD files.tar.gz /srv/\n' });
+    writeFileSync(join(contextDir, 'files.tar.gz'), gzipSync(Buffer.from('not really a tar')));
+    await expect(build(ctx, { contextDir })).rejects.toThrow(/ADD files.tar.gz: .*does not unpack archives/);
   });
 });
 

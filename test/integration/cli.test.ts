@@ -3,7 +3,9 @@
 import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { main } from '../../engine/cli/main.ts';
 import { freshContext, type TestContext, testRegistryHost } from '../support/context.ts';
 
 const MAIN = join(import.meta.dirname, '..', '..', 'engine', 'cli', 'main.ts');
@@ -132,5 +134,47 @@ describe('layerlab CLI', () => {
     const { code, stderr } = await layerlab(['rmi', 'no-such-image']);
     expect(code).toBe(1);
     expect(stderr).toBe('Error response from daemon: No such image: no-such-image:latest\n');
+  });
+
+  it('runs -it on a real terminal: raw input reaches the shell and its exit status comes back', async () => {
+    // `script` gives the CLI a pseudo-terminal, as a learner's terminal would.
+    const command = [process.execPath, MAIN, '--root', t.root, 'run', '-it', '--rm', 'busybox', 'sh']
+      .map((w) => `'${w}'`)
+      .join(' ');
+    const child = spawn('script', ['-qec', command, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+    const waitFor = async (text: string) => {
+      for (let i = 0; i < 200 && !output.includes(text); i++) await new Promise((r) => setTimeout(r, 50));
+      expect(output).toContain(text);
+    };
+    await waitFor('/ # ');
+    child.stdin.write('echo tty-$((20+22)); tty\r');
+    await waitFor('tty-42');
+    await waitFor('/dev/pts/');
+    child.stdin.write('exit 5\r');
+    expect(await exited).toBe(5);
+  });
+
+  it('cancels a pull when the user presses Ctrl-C (an aborted signal) with status 130', async () => {
+    const out = new PassThrough();
+    const err = new PassThrough();
+    let stderr = '';
+    err.on('data', (d: Buffer) => (stderr += d.toString()));
+    const controller = new AbortController();
+    controller.abort();
+    const status = await main(
+      ['--root', t.root, 'pull', 'layerlab/motd'],
+      {
+        stdin: new PassThrough() as unknown as NodeJS.ReadStream,
+        stdout: out as unknown as NodeJS.WriteStream,
+        stderr: err as unknown as NodeJS.WriteStream,
+      },
+      controller.signal,
+    );
+    expect(status).toBe(130);
+    expect(stderr).toMatch(/cancelled\n$/);
+    expect((await layerlab(['images', 'layerlab/motd'])).stdout).not.toContain('layerlab/motd');
   });
 });

@@ -1,8 +1,10 @@
 // Container I/O and the rest of the lifecycle against the real runtime: attached runs with and
 // without a terminal, logs (tail, follow), kill, restart, prune, and a shim that dies.
 
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   containerLogs,
@@ -153,6 +155,26 @@ describe('container I/O', () => {
     await new Promise((r) => setTimeout(r, 100));
     expect(processState(record.state.pid)).toMatch(/^(gone|Z)$/);
     await removeContainer(ctx, record.id, { force: true });
+  });
+
+  it('waits for a container another process started', async () => {
+    // A second engine process (as the CLI and the server are) runs a container and leaves.
+    const script = `
+      import { createContext } from './engine/context.ts';
+      import { engineConfigSchema } from './engine/config.ts';
+      import { runContainer } from './engine/container/index.ts';
+      const ctx = createContext(${JSON.stringify(t.root)}, { config: engineConfigSchema.parse({}) });
+      const { record } = await runContainer(ctx, { image: 'busybox', cmd: ['sh', '-c', 'sleep 0.5; exit 5'], detach: true });
+      process.stdout.write(record.id);
+      process.exit(0);
+    `;
+    const id = execFileSync(process.execPath, ['--input-type=module', '-e', script], {
+      cwd: fileURLToPath(new URL('../..', import.meta.url)),
+      encoding: 'utf8',
+    });
+    expect(id).toMatch(/^[a-f0-9]{64}$/);
+    expect((await resolveContainer(ctx, id)).state.status).toBe('running');
+    expect(await waitContainer(ctx, id)).toBe(5);
   });
 
   it('prunes stopped containers and reports the space', async () => {

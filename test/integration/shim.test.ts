@@ -191,11 +191,13 @@ function readFrames(socket: Socket) {
 describe('back-pressure', () => {
   it('pauses the container instead of buffering for a client that does not read', async () => {
     const total = 32 * 1024 * 1024;
-    const b = await bundle(['sh', '-c', `head -c ${total} /dev/zero; echo done >&2`]);
-    const started = await startShim(t.ctx, { ...b, tty: false, logMaxBytes: 1024 * 1024 });
+    // The flood starts only once our raw client is attached (and not reading): it sends "go".
+    const b = await bundle(['sh', '-c', `read go; head -c ${total} /dev/zero; echo done >&2`]);
+    const started = await startShim(t.ctx, { ...b, tty: false, stdin: true, logMaxBytes: 1024 * 1024 });
     const socket = createConnection(join(b.runDir, 'attach.sock'));
     await new Promise((r) => socket.once('connect', r));
     socket.pause(); // read nothing
+    socket.write(Buffer.concat([Buffer.from([0x01, 0, 0, 0, 3]), Buffer.from('go\n')]));
     await new Promise((r) => setTimeout(r, 1000));
     // The container is still writing: it is held back, not finished.
     expect(await readExitStatus(b.runDir)).toBeUndefined();

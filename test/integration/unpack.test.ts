@@ -62,6 +62,15 @@ function xattr(path: string, name: string): Buffer {
   return execFileSync('getfattr', ['--only-values', '-h', '-n', name, path]);
 }
 
+function tarStillRunning(dir: string): boolean {
+  try {
+    execFileSync('pgrep', ['-f', `--directory=${dir}`]);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** What `layers/` holds besides temp dirs (none may be left by a failed unpack either). */
 function layerDirs(): string[] {
   try {
@@ -310,6 +319,8 @@ describe('unpacking', () => {
     await new Promise((resolve) => setTimeout(resolve, 300));
     child.kill('SIGKILL');
     await new Promise((resolve) => child.once('close', resolve));
+    // Its GNU tar outlives it until it reads EOF on the pipe; wait for that orphan to finish.
+    for (let i = 0; i < 100 && tarStillRunning(tmp); i++) await new Promise((r) => setTimeout(r, 50));
     expect(readdirSync(tmp)).toEqual(['diff']);
     expect(await layerExists(ctx, layer.diffId)).toBe(false);
     expect(await cleanupLayerTemps(ctx, { olderThanMs: 0 })).toBeGreaterThanOrEqual(1);

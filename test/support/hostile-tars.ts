@@ -130,6 +130,15 @@ export async function hostileCases(outside: string, capBytes: number): Promise<H
       refused(/is a symlink/),
     ),
     await plain(
+      'symlink replaced by a directory, then written into',
+      [
+        { name: 'esc', type: 'symlink', linkname: outside },
+        { name: 'esc', type: 'directory' },
+        { name: 'esc/pwned', data: 'x' },
+      ],
+      refused(/a directory would replace a symlink/),
+    ),
+    await plain(
       'hard link to a relative outside path',
       [{ name: 'passwd', type: 'link', linkname: '../../../etc/passwd' }],
       refused(/leaves the layer root/),

@@ -7,6 +7,7 @@ import type { Readable } from 'node:stream';
 import tar from 'tar-stream';
 import { afterAll, describe, expect, it } from 'vitest';
 import { copyLayerTar, planCopy } from '../../engine/build/copy-layer.ts';
+import { parseDockerignore } from '../../engine/build/dockerignore.ts';
 
 const context = mkdtempSync(join(tmpdir(), 'layerlab-copy-'));
 afterAll(() => rmSync(context, { recursive: true, force: true }));
@@ -45,7 +46,7 @@ const opts = { uid: 0, gid: 0, mtime: new Date(0) };
 
 describe('planCopy', () => {
   it('copies a file to a file path and makes the parent directories', async () => {
-    const plan = await planCopy(context, ['a.txt'], '/opt/app/a-renamed', '/');
+    const plan = await planCopy(context, ['a.txt'], '/opt/app/a-renamed');
     const list = await entries(copyLayerTar(plan, opts));
     expect(list.map((e) => [e.name, e.type])).toEqual([
       ['opt/', 'directory'],
@@ -57,7 +58,7 @@ describe('planCopy', () => {
 
   it('copies a directory’s contents, relative to WORKDIR, with --chown and clamped mtimes', async () => {
     utimesSync(join(context, 'site/index.html'), new Date(5_000_000), new Date(5_000_000));
-    const plan = await planCopy(context, ['site'], 'www/', '/srv');
+    const plan = await planCopy(context, ['site'], 'www/', { workdir: '/srv' });
     const list = await entries(copyLayerTar(plan, { uid: 1000, gid: 1000, mtime: new Date(1_000_000) }));
     expect(list.map((e) => e.name)).toEqual([
       'srv/',
@@ -73,7 +74,7 @@ describe('planCopy', () => {
   });
 
   it('puts several sources and globs into a directory', async () => {
-    const plan = await planCopy(context, ['*.txt'], '/d', '/');
+    const plan = await planCopy(context, ['*.txt'], '/d');
     const list = await entries(copyLayerTar(plan, opts));
     expect(list.map((e) => e.name)).toEqual(['d/', 'd/a.txt', 'd/b.txt']);
   });
@@ -81,18 +82,50 @@ describe('planCopy', () => {
   it('gives the same bytes every time', async () => {
     const hash = async () => {
       const h = createHash('sha256');
-      for await (const chunk of copyLayerTar(await planCopy(context, ['.'], '/x/', '/'), opts))
-        h.update(chunk);
+      for await (const chunk of copyLayerTar(await planCopy(context, ['.'], '/x/'), opts)) h.update(chunk);
       return h.digest('hex');
     };
     expect(await hash()).toBe(await hash());
   });
 
+  it('leaves out what .dockerignore excludes, re-including with !', async () => {
+    const ignored = parseDockerignore('# comment\n*.txt\n!b.txt\nsite/css\n');
+    const plan = await planCopy(context, ['.'], '/x/', { ignored });
+    expect(plan.entries.map((e) => e.target)).toEqual([
+      '/x',
+      '/x/b.txt',
+      '/x/site',
+      '/x/site/home.html',
+      '/x/site/index.html',
+    ]);
+    await expect(planCopy(context, ['a.txt'], '/x', { ignored })).rejects.toThrow(
+      /excluded by .dockerignore/,
+    );
+    expect((await planCopy(context, ['*.txt'], '/x/', { ignored })).entries.map((e) => e.target)).toEqual([
+      '/x',
+      '/x/b.txt',
+    ]);
+  });
+
   it('refuses paths outside the context, missing files and URLs', async () => {
-    await expect(planCopy(context, ['../../etc/passwd'], '/x', '/')).rejects.toThrow(
+    await expect(planCopy(context, ['../../etc/passwd'], '/x')).rejects.toThrow(
       /file not found in build context/,
     );
-    await expect(planCopy(context, ['nope'], '/x', '/')).rejects.toThrow(/file not found in build context/);
-    await expect(planCopy(context, ['https://example.com/x'], '/x', '/')).rejects.toThrow(/remote URLs/);
+    await expect(planCopy(context, ['nope'], '/x')).rejects.toThrow(/file not found in build context/);
+    await expect(planCopy(context, ['https://example.com/x'], '/x')).rejects.toThrow(/remote URLs/);
+  });
+});
+
+describe('parseDockerignore', () => {
+  it('matches Docker’s patterns', () => {
+    const ignored = parseDockerignore('node_modules\n**/*.log\n/tmp/?\n!keep.log\n');
+    expect(ignored('node_modules')).toBe(true);
+    expect(ignored('node_modules/x/y.js')).toBe(true);
+    expect(ignored('a/b/c.log')).toBe(true);
+    expect(ignored('c.log')).toBe(true);
+    expect(ignored('keep.log')).toBe(false);
+    expect(ignored('tmp/a')).toBe(true);
+    expect(ignored('tmp/ab')).toBe(false);
+    expect(ignored('src/main.ts')).toBe(false);
   });
 });

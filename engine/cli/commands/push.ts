@@ -1,6 +1,8 @@
 // `layerlab push NAME[:TAG]`: upload an image, printing Docker's push transcript.
+import type { EventSink } from '../../events.ts';
 import { push } from '../../push.ts';
 import { parseReference, repositoryName } from '../../reference/reference.ts';
+import { loadImage } from '../../store/images.ts';
 import { bool } from '../args.ts';
 import type { Command } from '../cli.ts';
 import { LineBoard, pushProgress } from '../progress.ts';
@@ -20,7 +22,13 @@ export const command: Command = {
     const quiet = bool(parsed, 'quiet');
     const board = new LineBoard(cli.stdout);
     if (!quiet) board.line(`The push refers to repository [${repositoryName(ref)}]`);
-    const sink = quiet ? () => {} : pushProgress(cli.stdout);
+    // Docker lists only the layers; the engine also reports the config blob, which is left out here.
+    const image = await loadImage(cli.context(), input);
+    const layers = new Set<string>(image.manifest.layers.map((l) => l.digest));
+    const progress = pushProgress(cli.stdout);
+    const sink: EventSink = (event) => {
+      if (!quiet && event.type === 'push.layer' && layers.has(event.digest)) progress(event);
+    };
     const result = await push(cli.context(sink), input);
     if (quiet) cli.out(input);
     else board.line(`${ref.tag ?? 'latest'}: digest: ${result.digest} size: ${result.size}`);
