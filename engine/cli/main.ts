@@ -170,6 +170,13 @@ export async function runProcess(): Promise<void> {
     controller.abort();
   };
   process.on('SIGINT', onSigint);
+  // `layerlab images | head -1`: a reader that went away is not an error worth a stack.
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'EPIPE') process.exit(0);
+      throw err;
+    });
+  }
   const status = await main(
     process.argv.slice(2),
     { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr },

@@ -150,7 +150,7 @@ export async function createContainer(ctx: EngineContext, opts: CreateOptions): 
       autoRemove: opts.autoRemove ?? false,
       external: opts.external ?? false,
     };
-    // The record goes in last: a half-made directory without one is invisible and swept by remove.
+    // The record goes in last: a directory without one (a create that crashed) is invisible to ps.
     const dir = containerDir(ctx, id);
     await mkdir(dir, { recursive: true, mode: 0o711 });
     await makeInitLayer(ctx, id);

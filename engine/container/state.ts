@@ -65,18 +65,12 @@ export async function reconcile(ctx: EngineContext, record: ContainerRecord): Pr
   // write under the container's lock so the exit is recorded (and announced) once.
   return withLock(ctx, containerLock(record.id), async () => {
     const stored = await readRecord(ctx, record.id);
-    if (!stored || stored.state.status !== 'running' || stored.state.startedAt !== record.state.startedAt) {
-      return stored ?? next;
-    }
+    if (stored === undefined) return next;
+    if (stored.state.status !== 'running' || stored.state.startedAt !== record.state.startedAt) return stored;
     await writeRecord(ctx, next);
     ctx.events({ type: 'container.exited', id: record.id, exitCode: next.state.exitCode });
     return next;
   });
-}
-
-/** Whether the container's process is still running, by its shim. */
-export function isRunning(ctx: EngineContext, record: ContainerRecord): boolean {
-  return record.state.status === 'running' && runningShimPid(runDir(ctx, record.id)) !== undefined;
 }
 
 /**

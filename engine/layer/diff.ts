@@ -49,7 +49,7 @@ export function formatChanges(changes: readonly Change[]): string {
   return changes.map((c) => `${c.kind} ${c.path}\n`).join('');
 }
 
-export function compareNames(a: Dirent, b: Dirent): number {
+function compareNames(a: Dirent, b: Dirent): number {
   return Buffer.compare(Buffer.from(a.name), Buffer.from(b.name));
 }
 
