@@ -74,9 +74,8 @@ export async function recordImage(ctx: EngineContext, options: RecordImageOption
     size,
     ...(options.parent ? { parent: options.parent } : {}),
   };
-  const tagKey = options.tag === undefined ? undefined : refKey(parseFullReference(options.tag));
-  const digestKey =
-    options.repoDigest === undefined ? undefined : refKey(parseFullReference(options.repoDigest));
+  const tagKey = options.tag === undefined ? undefined : refKey(parseReference(options.tag));
+  const digestKey = options.repoDigest === undefined ? undefined : refKey(parseReference(options.repoDigest));
   let created = false;
   await withLock(ctx, LOCK, async () => {
     const existing = await readStoredRecord(ctx, image.id);
@@ -203,7 +202,7 @@ export async function listImages(ctx: EngineContext): Promise<ImageRecord[]> {
 
 /** Points `fullRef` (a tag, normalised as Docker does) at image `id`, moving it from any other image. */
 export async function tagImage(ctx: EngineContext, id: Digest, fullRef: string): Promise<void> {
-  const ref = parseFullReference(fullRef);
+  const ref = parseReference(fullRef);
   if (ref.digest !== undefined)
     throw new InvalidArgumentError(`refusing to create a tag with a digest reference: ${fullRef}`, fullRef);
   const key = refKey(ref);
@@ -218,7 +217,7 @@ export async function tagImage(ctx: EngineContext, id: Digest, fullRef: string):
 
 /** Removes the name `fullRef` (tag or `repo@digest`); returns the image it pointed at. */
 export async function untagImage(ctx: EngineContext, fullRef: string): Promise<Digest> {
-  const ref = parseFullReference(fullRef);
+  const ref = parseReference(fullRef);
   const key = refKey(ref);
   const id = await withLock(ctx, LOCK, async () => {
     const repos = await readRepositories(ctx);
@@ -258,10 +257,6 @@ export async function childImages(ctx: EngineContext, id: Digest): Promise<Diges
     if ((await readStoredRecord(ctx, child))?.parent === id) out.push(child);
   }
   return out;
-}
-
-function parseFullReference(input: string): Reference {
-  return parseReference(input);
 }
 
 /** The key a reference has in repositories.json: `repo:tag`, or `repo@digest` when pinned. */
