@@ -54,8 +54,13 @@ export async function unpackLayer(
   targetDir: string,
 ): Promise<UnpackResult> {
   const { usernsBase } = ctx.config;
-  await mkdir(targetDir, { recursive: true, mode: 0o755 });
-  await chown(targetDir, usernsBase, usernsBase);
+  try {
+    await mkdir(targetDir, { recursive: true, mode: 0o755 });
+    await chown(targetDir, usernsBase, usernsBase);
+  } catch (err) {
+    source.destroy();
+    throw err;
+  }
 
   const tar = spawn(
     'tar',
