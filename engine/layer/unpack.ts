@@ -110,23 +110,26 @@ export async function unpackLayer(
       if (out && !tar.stdin.write(out)) {
         await Promise.race([waitDrain(tar.stdin), exited, spawnFailed]);
       }
+      // tar gave up (disk full, a file it could not create): no point reading the rest.
+      if (tar.exitCode !== null) throw tarFailed(tar.exitCode, stderr);
     }
     filter.parser.finish();
     tar.stdin.end(END_OF_ARCHIVE);
     const code = await Promise.race([exited, spawnFailed]);
-    if (code !== 0) {
-      throw new StoreError(
-        `unpacking layer: tar exited with ${code}: ${stderr.trim().split('\n').slice(-3).join('; ')}`,
-      );
-    }
+    if (code !== 0) throw tarFailed(code, stderr);
   } catch (err) {
     source.destroy();
     (decompressed as Partial<Readable> | undefined)?.destroy?.();
     tar.kill('SIGKILL');
-    await exited;
+    await Promise.race([exited, spawnFailed.catch(() => null)]);
     throw err;
   }
   return { diffId: digestFromHash(hash), size: filter.fileBytes, entries: filter.entries };
+}
+
+function tarFailed(code: number | null, stderr: string): StoreError {
+  const detail = stderr.trim().split('\n').slice(-3).join('; ');
+  return new StoreError(`unpacking layer: tar exited with ${code ?? 'a signal'}: ${detail}`);
 }
 
 function waitDrain(stream: NodeJS.WritableStream): Promise<void> {

@@ -9,7 +9,7 @@ import { Readable } from 'node:stream';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { EngineContext } from '../../engine/context.ts';
-import { LayerlabError } from '../../engine/errors.ts';
+import { LayerlabError, StoreError } from '../../engine/errors.ts';
 import { END_OF_ARCHIVE, encodeEntry } from '../../engine/layer/tar-format.ts';
 import { unpackLayer } from '../../engine/layer/unpack.ts';
 import { type Digest, sha256 } from '../../engine/oci/digest.ts';
@@ -241,6 +241,20 @@ describe('unpacking', () => {
         target,
       );
       expect(result).toEqual({ diffId: sha256(tarBytes), size: 3, entries: 1 });
+    }
+  });
+
+  it("reports GNU tar's own failures as a StoreError with its message", async () => {
+    const target = join(t.root, 'immutable');
+    mkdirSync(join(target, 'd'), { recursive: true });
+    execFileSync('chattr', ['+i', join(target, 'd')]);
+    try {
+      const tarBytes = await buildTar([{ name: 'd/f', data: 'x' }]);
+      const err = await unpackLayer(ctx, Readable.from([tarBytes]), 'none', target).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(StoreError);
+      expect((err as Error).message).toMatch(/unpacking layer: tar exited with 2: .*Operation not permitted/);
+    } finally {
+      execFileSync('chattr', ['-i', join(target, 'd')]);
     }
   });
 
