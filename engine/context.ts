@@ -15,11 +15,20 @@ export interface EngineContext {
 
 export function createContext(
   root: string,
-  options: { config?: EngineConfig; events?: EventSink; signal?: AbortSignal } = {},
+  options: {
+    config?: EngineConfig;
+    events?: EventSink;
+    signal?: AbortSignal;
+    /** The root whose blobs and layers this one shares (a server session); see rootPaths. */
+    sharedContent?: string;
+  } = {},
 ): EngineContext {
   const ctx: EngineContext = {
     root,
-    paths: rootPaths(root),
+    paths: rootPaths(
+      root,
+      options.sharedContent !== undefined ? { sharedContent: options.sharedContent } : {},
+    ),
     config: options.config ?? loadConfig(root),
     events: options.events ?? ignoreEvents,
     ...(options.signal ? { signal: options.signal } : {}),

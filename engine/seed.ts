@@ -52,6 +52,12 @@ export const LESSON_IMAGES: readonly LessonImage[] = [
 
 export const BIG_LAYER_BYTES = 20 * 1024 * 1024;
 
+/**
+ * Every lesson image is built with this fixed clock (2026-11-01T00:00:00Z), so the same Dockerfiles give
+ * the same digests on every machine while `images` still shows a believable CREATED instead of 1970.
+ */
+export const LESSON_IMAGES_EPOCH = 1_793_491_200;
+
 /** Incompressible yet reproducible bytes: AES-256-CTR over zeros with a fixed key. */
 export function writeDeterministicData(path: string, size: number): void {
   const cipher = createCipheriv('aes-256-ctr', Buffer.alloc(32, 7), Buffer.alloc(16, 0));
@@ -156,7 +162,11 @@ export async function seedRegistry(ctx: EngineContext, opts: SeedOptions): Promi
     const contextDir = prepareContext(ctx, image);
     let built: Awaited<ReturnType<typeof build>>;
     try {
-      built = await build(ctx, { contextDir, tags: [`${image.repository}:latest`] });
+      built = await build(ctx, {
+        contextDir,
+        tags: [`${image.repository}:latest`],
+        sourceDateEpoch: LESSON_IMAGES_EPOCH,
+      });
     } finally {
       rmSync(contextDir, { recursive: true, force: true });
     }

@@ -63,6 +63,9 @@ async function deleteImages(ctx: EngineContext, images: Image[]): Promise<string
     await deleteImageRecord(ctx, image.id);
     lines.push(`Deleted: ${image.id}`);
   }
+  // A server session shares blobs and layers with other sessions: only the records go here, and
+  // the server's collectGarbage (engine/gc.ts) deletes content once no session references it.
+  if (ctx.paths.sharedContent !== undefined) return lines;
   const keep = await referenced(ctx, new Set(images.map((i) => i.id)));
   const doneBlobs = new Set<Digest>();
   for (const image of images) {

@@ -8,6 +8,7 @@
 //   run/<short-id>/               sockets and pid files (short paths: unix sockets allow ~108 bytes)
 //   tmp/                          scratch on the same filesystem, so renames into place are atomic
 //   locks/                        lock files
+//   sessions/<id>/                the server's per-session roots (see rootPaths' sharedContent)
 
 import { join } from 'node:path';
 import type { Digest } from '../oci/digest.ts';
@@ -23,20 +24,43 @@ export interface RootPaths {
   readonly run: string;
   readonly tmp: string;
   readonly locks: string;
+  /**
+   * Set for a server session's root: the root whose `blobs/`, `layers/` and `tmp/` this one
+   * shares. Content there may be used by other sessions, so removal only drops records and a
+   * server-wide garbage collection (engine/gc.ts) deletes what no session references.
+   */
+  readonly sharedContent?: string;
 }
 
-export function rootPaths(root: string): RootPaths {
+/**
+ * The layout of `root`. With `sharedContent`, images, names, containers, runtime state and locks
+ * live under `root` (one session's view) while blobs, unpacked layers and scratch space are those
+ * of `sharedContent`: pulled content is shared, containers are separate by construction.
+ */
+export function rootPaths(root: string, options: { sharedContent?: string } = {}): RootPaths {
+  const content = options.sharedContent ?? root;
   return {
     root,
-    blobs: join(root, 'blobs'),
+    blobs: join(content, 'blobs'),
     images: join(root, 'images'),
     repositories: join(root, 'repositories.json'),
-    layers: join(root, 'layers'),
+    layers: join(content, 'layers'),
     containers: join(root, 'containers'),
     run: join(root, 'run'),
-    tmp: join(root, 'tmp'),
+    // Same filesystem as blobs/ and layers/, so renames into them stay atomic.
+    tmp: join(content, 'tmp'),
     locks: join(root, 'locks'),
+    ...(options.sharedContent !== undefined ? { sharedContent: options.sharedContent } : {}),
   };
+}
+
+/** Where the server keeps session roots under a server root. */
+export function sessionsDir(root: string): string {
+  return join(root, 'sessions');
+}
+
+export function sessionRoot(root: string, sessionId: string): string {
+  return join(sessionsDir(root), sessionId);
 }
 
 export function blobPath(paths: RootPaths, digest: Digest): string {

@@ -51,10 +51,14 @@ export async function run(cmd: string, args: string[], options: { input?: string
 /** Whether a peer engine answers here (docker needs a running dockerd; podman needs nothing). */
 export function peerAvailable(cmd: 'docker' | 'podman'): { ok: boolean; why?: string } {
   try {
-    execFileSync(cmd, ['info', '--format', '{{.ServerVersion}}{{.Host}}'], {
-      stdio: 'pipe',
-      timeout: 10_000,
-    });
+    execFileSync(
+      cmd,
+      ['info', '--format', cmd === 'docker' ? '{{.ServerVersion}}' : '{{.Version.Version}}'],
+      {
+        stdio: 'pipe',
+        timeout: 10_000,
+      },
+    );
     return { ok: true };
   } catch (err) {
     const text = String((err as { stderr?: Buffer }).stderr ?? (err as Error).message).trim();

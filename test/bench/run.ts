@@ -15,6 +15,7 @@ import {
 } from '../../engine/container/lifecycle.ts';
 import { containerDiff } from '../../engine/container/views.ts';
 import { createContext, type EngineContext } from '../../engine/context.ts';
+import type { EngineEvent } from '../../engine/events.ts';
 import { seedRegistry } from '../../engine/image/seed.ts';
 import { imageLayers } from '../../engine/oci/types.ts';
 import { pull } from '../../engine/pull.ts';
@@ -31,6 +32,13 @@ import { measure, measurePrepared, ms, peerAvailable, run, type Sample } from '.
 const repoRoot = join(import.meta.dirname, '..', '..');
 const RUNS = Number(process.env.BENCH_RUNS ?? 7);
 const scratch = mkdtempSync(join(tmpdir(), 'layerlab-bench-'));
+// podman here needs runc and ulimits within the hard limits (no CAP_SYS_RESOURCE); keep that to the bench.
+const podmanConf = join(scratch, 'containers.conf');
+writeFileSync(
+  podmanConf,
+  '[containers]\ndefault_ulimits = ["nofile=1024:1024"]\n[engine]\nruntime = "runc"\n',
+);
+process.env.CONTAINERS_CONF = podmanConf;
 
 interface Row {
   operation: string;
@@ -43,6 +51,7 @@ function freshEngine(registryHost: string): EngineContext {
   const root = mkdtempSync(join(scratch, 'root-'));
   return createContext(root, {
     config: engineConfigSchema.parse({ mirrors: { 'docker.io': [`http://${registryHost}`] } }),
+    ...(process.env.BENCH_DEBUG ? { events: (e: EngineEvent) => console.error(JSON.stringify(e)) } : {}),
   });
 }
 
@@ -91,7 +100,10 @@ async function main(): Promise<void> {
   try {
     const seedCtx = freshEngine(registry.host);
     console.log('seeding a bench registry with the lesson images…');
-    await seedRegistry(seedCtx, { registry: registry.host });
+    await seedRegistry(seedCtx, {
+      registry: registry.host,
+      onProgress: (p) => console.log(`  ${p.repository}: ${p.state}`),
+    });
     const imageRefs = LESSON_IMAGES.map((i) => i.repository.replace(/^library\//, ''));
     const remote = (ref: string) => `${registry.host}/${ref.includes('/') ? ref : `library/${ref}`}`;
 
@@ -147,12 +159,12 @@ async function main(): Promise<void> {
     };
     if (peers.docker.ok) {
       runRow.peers.docker = await measure(RUNS, async () => {
-        await run('docker', ['run', '--rm', remote('busybox'), 'true']);
+        await run('docker', ['run', '--rm', '--network', 'none', remote('busybox'), 'true']);
       });
     }
     if (peers.podman.ok) {
       runRow.peers.podman = await measure(RUNS, async () => {
-        await run('podman', ['run', '--rm', '--runtime', 'runc', remote('busybox'), 'true']);
+        await run('podman', ['run', '--rm', '--network', 'none', remote('busybox'), 'true']);
       });
     }
     rows.push(runRow);
@@ -178,7 +190,9 @@ async function main(): Promise<void> {
       peers: {},
     };
     if (peers.docker.ok) {
-      const id = (await run('docker', ['run', '-d', remote('busybox'), 'sh', '-c', makeFiles])).trim();
+      const id = (
+        await run('docker', ['run', '-d', '--network', 'none', remote('busybox'), 'sh', '-c', makeFiles])
+      ).trim();
       await run('docker', ['wait', id]);
       diffRow.peers.docker = await measure(RUNS, async () => {
         await run('docker', ['diff', id]);
@@ -211,7 +225,9 @@ async function main(): Promise<void> {
       commitRow.peers.docker = await measurePrepared(
         Math.min(RUNS, 5),
         async () => {
-          const id = (await run('docker', ['run', '-d', remote('busybox'), 'sh', '-c', write50])).trim();
+          const id = (
+            await run('docker', ['run', '-d', '--network', 'none', remote('busybox'), 'sh', '-c', write50])
+          ).trim();
           await run('docker', ['wait', id]);
           return id;
         },
@@ -239,8 +255,11 @@ async function main(): Promise<void> {
   }
 }
 
+// The engine unrefs its exit watchers (a detached `run` must not keep the CLI alive); hold the loop open.
+const keepAlive = setInterval(() => {}, 1000);
 try {
   await main();
 } finally {
+  clearInterval(keepAlive);
   rmSync(scratch, { recursive: true, force: true });
 }

@@ -15,6 +15,7 @@ import { validateImage } from '../../engine/validate.ts';
 import { makeBusyboxImage } from '../support/busybox-image.ts';
 import { freshContext } from '../support/context.ts';
 import { buildTar } from '../support/hostile-tars.ts';
+import { assertImageSchemas, assertLayoutSchemas } from '../support/oci-validate.ts';
 
 const source = freshContext({ mirrors: {} });
 const scratch = mkdtempSync(join(tmpdir(), 'layerlab-archive-'));
@@ -92,6 +93,7 @@ describe('save and load', () => {
       expect(loaded.id).toBe(app.id);
       expect(loaded.manifestDigest).toBe(app.manifestDigest);
       await validateImage(target.ctx, loaded);
+      await assertImageSchemas(target.ctx, loaded);
     } finally {
       target.cleanup();
     }
@@ -102,6 +104,7 @@ describe('save and load', () => {
     const path = join(scratch, 'oci.tar');
     await save(source.ctx, ['myapp:1'], path, { format: 'oci' });
     const entries = await tarEntries(path);
+    expect(assertLayoutSchemas(entries)).toBe(1);
     expect(entries.has('manifest.json')).toBe(false);
     expect(JSON.parse(entries.get('oci-layout')!.toString())).toEqual({ imageLayoutVersion: '1.0.0' });
     const index = JSON.parse(entries.get('index.json')!.toString());

@@ -16,6 +16,7 @@ import { openBlob } from '../../engine/store/blobs.ts';
 import { validateImage } from '../../engine/validate.ts';
 import { makeBusyboxImage } from '../support/busybox-image.ts';
 import { freshContext, type TestContext } from '../support/context.ts';
+import { assertImageSchemas } from '../support/oci-validate.ts';
 
 const contexts: TestContext[] = [];
 const dirs: string[] = [];
@@ -74,6 +75,7 @@ describe('build without containers', () => {
     const contextDir = buildContext({ 'hello.txt': 'hello\n', Dockerfile: SCRATCH_APP });
     const image = await build(ctx, { contextDir, tags: ['app:1'] });
     await validateImage(ctx, image);
+    await assertImageSchemas(ctx, image);
     expect(image.log[0]).toBe('Step 1/7 : FROM scratch');
     expect(image.log[1]).toBe('Step 2/7 : COPY hello.txt /app/');
     expect(image.log[2]).toMatch(/^ ---> [0-9a-f]{12}$/);

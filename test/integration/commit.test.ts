@@ -1,46 +1,24 @@
 // docker commit end to end: layers shared with the parent, --change, author and message, opaque
 // directories and hard links through the OCI tar, and reproducible layers with a fixed mtime.
 
-import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { commit } from '../../engine/commit.ts';
-import {
-  containerLogs,
-  listContainers,
-  removeContainer,
-  runContainer,
-} from '../../engine/container/index.ts';
+import { containerLogs, removeContainer, runContainer } from '../../engine/container/index.ts';
 import type { EngineContext } from '../../engine/context.ts';
 import { loadImage } from '../../engine/store/images.ts';
-import { umount2 } from '../../engine/sys/libc.ts';
-import { makeBusyboxImage } from '../support/busybox-image.ts';
-import { freshContext, type TestContext } from '../support/context.ts';
+import { busyboxContext, disposeContainers } from '../support/containers.ts';
+import type { TestContext } from '../support/context.ts';
+import { assertImageSchemas } from '../support/oci-validate.ts';
 
 let t: TestContext;
 let ctx: EngineContext;
 
 beforeAll(async () => {
-  t = freshContext();
+  t = await busyboxContext();
   ctx = t.ctx;
-  await makeBusyboxImage(ctx);
 });
 
-afterAll(async () => {
-  for (const row of await listContainers(ctx, { all: true, external: true }).catch(() => [])) {
-    await removeContainer(ctx, row.id, { force: true }).catch(() => {});
-  }
-  const mounts = readFileSync('/proc/self/mountinfo', 'utf8')
-    .split('\n')
-    .map((line) => line.split(' ')[4])
-    .filter((p): p is string => p?.startsWith(`${t.root}/`) ?? false)
-    .sort((a, b) => b.length - a.length);
-  for (const mountPoint of mounts) {
-    try {
-      umount2(mountPoint, 2);
-    } catch {}
-  }
-  t.cleanup();
-});
+afterAll(() => disposeContainers(t));
 
 async function run(image: string, cmd?: string[]): Promise<{ id: string; code: number; logs: string }> {
   const { record, exited } = await runContainer(ctx, { image, detach: true, ...(cmd ? { cmd } : {}) });
@@ -86,6 +64,7 @@ describe('commit', () => {
     const third = await run('stack:two');
     expect(third.code).toBe(0);
     expect(third.logs).toBe('only\nnew\ntest\n');
+    for (const image of [one, two]) await assertImageSchemas(ctx, image);
   });
 
   it('pauses a running container that keeps writing while its layer is read', async () => {

@@ -10,7 +10,6 @@ import {
   containerLogs,
   inspectContainer,
   killContainer,
-  listContainers,
   pruneContainers,
   removeContainer,
   resolveContainer,
@@ -21,38 +20,18 @@ import {
 import { runDir } from '../../engine/container/state.ts';
 import type { EngineContext } from '../../engine/context.ts';
 import type { ShimConnection } from '../../engine/runtime/shim.ts';
-import { umount2 } from '../../engine/sys/libc.ts';
-import { makeBusyboxImage } from '../support/busybox-image.ts';
-import { freshContext, type TestContext } from '../support/context.ts';
+import { busyboxContext, disposeContainers } from '../support/containers.ts';
+import type { TestContext } from '../support/context.ts';
 
 let t: TestContext;
 let ctx: EngineContext;
 
-function mountsUnder(root: string): string[] {
-  return readFileSync('/proc/self/mountinfo', 'utf8')
-    .split('\n')
-    .map((line) => line.split(' ')[4])
-    .filter((p): p is string => p !== undefined && (p === root || p.startsWith(`${root}/`)))
-    .sort((a, b) => b.length - a.length);
-}
-
 beforeAll(async () => {
-  t = freshContext();
+  t = await busyboxContext();
   ctx = t.ctx;
-  await makeBusyboxImage(ctx);
 });
 
-afterAll(async () => {
-  for (const row of await listContainers(ctx, { all: true, external: true }).catch(() => [])) {
-    await removeContainer(ctx, row.id, { force: true }).catch(() => {});
-  }
-  for (const mountPoint of mountsUnder(t.root)) {
-    try {
-      umount2(mountPoint, 2);
-    } catch {}
-  }
-  t.cleanup();
-});
+afterAll(() => disposeContainers(t));
 
 /** A process's state letter from /proc (`Z` for a zombie nobody reaped yet), or `gone`. */
 function processState(pid: number): string {

@@ -1,7 +1,7 @@
 // The container lifecycle against the real runtime: create/start/run/exec/stop/rm, diff, commit,
 // ps and inspect, on a busybox image made in a fresh state root.
 
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { createGunzip } from 'node:zlib';
 import tar from 'tar-stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -26,39 +26,18 @@ import { formatChanges } from '../../engine/layer/diff.ts';
 import type { Image } from '../../engine/oci/types.ts';
 import { openBlob } from '../../engine/store/blobs.ts';
 import { loadImage } from '../../engine/store/images.ts';
-import { umount2 } from '../../engine/sys/libc.ts';
-import { makeBusyboxImage } from '../support/busybox-image.ts';
-import { freshContext, type TestContext } from '../support/context.ts';
+import { busyboxContext, disposeContainers, mountsUnder } from '../support/containers.ts';
+import type { TestContext } from '../support/context.ts';
 
 let t: TestContext;
 let ctx: EngineContext;
 
-/** Mount points under `root`, deepest first, from /proc/self/mountinfo. */
-function mountsUnder(root: string): string[] {
-  return readFileSync('/proc/self/mountinfo', 'utf8')
-    .split('\n')
-    .map((line) => line.split(' ')[4])
-    .filter((p): p is string => p !== undefined && (p === root || p.startsWith(`${root}/`)))
-    .sort((a, b) => b.length - a.length);
-}
-
 beforeAll(async () => {
-  t = freshContext();
+  t = await busyboxContext();
   ctx = t.ctx;
-  await makeBusyboxImage(ctx);
 });
 
-afterAll(async () => {
-  for (const row of await listContainers(ctx, { all: true, external: true }).catch(() => [])) {
-    await removeContainer(ctx, row.id, { force: true }).catch(() => {});
-  }
-  for (const mountPoint of mountsUnder(t.root)) {
-    try {
-      umount2(mountPoint, 2);
-    } catch {}
-  }
-  t.cleanup();
-});
+afterAll(() => disposeContainers(t));
 
 async function output(gen: AsyncGenerator<{ data: Buffer }>): Promise<string> {
   let text = '';

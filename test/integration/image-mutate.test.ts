@@ -14,6 +14,7 @@ import { blobPath } from '../../engine/store/paths.ts';
 import { checkImage, validateImage } from '../../engine/validate.ts';
 import { freshContext, type TestContext } from '../support/context.ts';
 import { buildTar } from '../support/hostile-tars.ts';
+import { assertImageSchemas } from '../support/oci-validate.ts';
 
 const contexts: TestContext[] = [];
 function fresh(): TestContext {
@@ -45,6 +46,7 @@ describe('appendLayer', () => {
       tag: 'hello:1',
     });
     await validateImage(ctx, image);
+    await assertImageSchemas(ctx, image);
     expect(image.manifest.mediaType).toBe(MediaType.ociManifest);
     expect(image.manifest.config.mediaType).toBe(MediaType.ociConfig);
     expect(image.manifest.layers).toHaveLength(1);

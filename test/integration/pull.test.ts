@@ -12,6 +12,7 @@ import { hasBlob } from '../../engine/store/blobs.ts';
 import { getImageRecord } from '../../engine/store/images.ts';
 import { layerDiffDir, layerExists } from '../../engine/store/layers.ts';
 import { freshContext, type TestContext } from '../support/context.ts';
+import { assertImageSchemas } from '../support/oci-validate.ts';
 import {
   digestOf,
   putManifest,
@@ -80,6 +81,7 @@ describe('pull', () => {
     ]);
     const record = await getImageRecord(t.ctx, image.id);
     expect(record.repoTags).toContain('docker.io/library/rnd:v1');
+    await assertImageSchemas(t.ctx, image);
 
     const exchanges = t.events.filter((e) => e.type === 'pull.exchange');
     expect(exchanges.map((e) => [e.step, e.status])).toEqual([

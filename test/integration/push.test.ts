@@ -7,6 +7,7 @@ import { pull } from '../../engine/pull.ts';
 import { push } from '../../engine/push.ts';
 import { getImageRecord, tagImage } from '../../engine/store/images.ts';
 import { freshContext, type TestContext } from '../support/context.ts';
+import { assertImageSchemas } from '../support/oci-validate.ts';
 import { type RandomImage, randomImage, uploadImage } from '../support/random-image.ts';
 import { freePort, startTestRegistry, type TestRegistry } from '../support/registry.ts';
 import { startTokenFront, type TokenFront } from '../support/token-front.ts';
@@ -77,6 +78,7 @@ describe('push', () => {
     expect(image2.id).toBe(want.config.digest);
     expect(image2.manifestDigest).toBe(want.manifest.digest);
     expect(image2.manifest.layers.map((l) => l.digest)).toEqual(want.layers.map((l) => l.digest));
+    await assertImageSchemas(t.ctx, image2);
   });
 
   it('records the pushed digest like Docker does', async () => {

@@ -3,7 +3,7 @@
 
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chownSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RuntimeError } from '../../engine/errors.ts';
@@ -21,26 +21,12 @@ import {
 } from '../../engine/runtime/shim.ts';
 import { buildProcess, buildSpec } from '../../engine/runtime/spec.ts';
 import { containerPath, containerRunPath } from '../../engine/store/paths.ts';
+import { makeBusyboxLowerDir } from '../support/containers.ts';
 import { freshContext, type TestContext } from '../support/context.ts';
 
 let t: TestContext;
 let lower: string;
 const containers: string[] = [];
-
-/** A lower layer as the store would unpack it: busybox and its applets, owned by the userns base. */
-function makeBusyboxLayer(dir: string, base: number): void {
-  mkdirSync(join(dir, 'bin'), { recursive: true });
-  execFileSync('cp', ['/bin/busybox', join(dir, 'bin', 'busybox')]);
-  // `busybox --install -s` would link to the host path; the container needs links relative to /bin.
-  for (const applet of execFileSync('/bin/busybox', ['--list']).toString().split('\n')) {
-    if (applet && applet !== 'busybox') symlinkSync('busybox', join(dir, 'bin', applet));
-  }
-  for (const sub of ['proc', 'sys', 'dev', 'etc', 'tmp', 'root'])
-    mkdirSync(join(dir, sub), { recursive: true });
-  writeFileSync(join(dir, 'etc', 'passwd'), 'root:x:0:0:root:/root:/bin/sh\n');
-  execFileSync('chown', ['-R', '-h', `${base}:${base}`, dir]);
-  chownSync(dir, base, base);
-}
 
 interface Started {
   id: string;
@@ -161,7 +147,7 @@ describe.each(['crun', 'runc'] as const)('with %s', (runtimeName) => {
     t.ctx.config.runtime = runtimeName;
     expect((await detectRuntime(t.ctx)).name).toBe(runtimeName);
     lower = join(t.root, 'layers', 'busybox', 'diff');
-    makeBusyboxLayer(lower, t.ctx.config.usernsBase);
+    makeBusyboxLowerDir(lower, t.ctx.config.usernsBase);
   });
 
   afterAll(async () => {

@@ -1,9 +1,9 @@
 // The shim as a process on its own: it outlives its starter, serves several clients with the framed
 // protocol, holds back a flood of output when a client does not read, and bounds its log.
 
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chownSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createConnection, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -23,6 +23,7 @@ import {
 } from '../../engine/runtime/shim.ts';
 import { buildSpec } from '../../engine/runtime/spec.ts';
 import { containerPath, containerRunPath } from '../../engine/store/paths.ts';
+import { makeBusyboxLowerDir } from '../support/containers.ts';
 import { freshContext, type TestContext } from '../support/context.ts';
 
 let t: TestContext;
@@ -33,14 +34,7 @@ beforeAll(async () => {
   t = freshContext();
   await detectRuntime(t.ctx);
   lower = join(t.root, 'layers', 'busybox', 'diff');
-  mkdirSync(join(lower, 'bin'), { recursive: true });
-  execFileSync('cp', ['/bin/busybox', join(lower, 'bin', 'busybox')]);
-  for (const applet of execFileSync('/bin/busybox', ['--list']).toString().split('\n')) {
-    if (applet && applet !== 'busybox') symlinkSync('busybox', join(lower, 'bin', applet));
-  }
-  for (const sub of ['proc', 'sys', 'dev', 'tmp']) mkdirSync(join(lower, sub));
-  execFileSync('chown', ['-R', '-h', `${t.ctx.config.usernsBase}:${t.ctx.config.usernsBase}`, lower]);
-  chownSync(lower, t.ctx.config.usernsBase, t.ctx.config.usernsBase);
+  makeBusyboxLowerDir(lower, t.ctx.config.usernsBase);
 });
 
 afterAll(async () => {

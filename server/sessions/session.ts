@@ -1,0 +1,64 @@
+// What a browser session is to the rest of the server: its id and token, its own engine context
+// (its root under `<root>/sessions/<id>/`, content shared), its event bus, terminals and limits.
+// Terminals (S2), state and checks (S3) and the workshop (S4) code against this interface.
+
+import type { EngineContext } from '../../engine/context.ts';
+import type { ServerLimits } from '../limits.ts';
+import type { SessionEvent } from '../protocol.ts';
+
+/**
+ * The terminal as the WebSocket layer uses it; S2's `createTerminal(session, { cols, rows })`
+ * returns one. `pause`/`resume` are for back-pressure: while paused the terminal stops reading its
+ * source (shell output, the container PTY) and keeps only its screen, so memory stays bounded.
+ */
+export interface SessionTerminal {
+  input(data: Buffer): void;
+  resize(cols: number, rows: number): void;
+  run(command: string): void;
+  onOutput(cb: (data: Buffer) => void): () => void;
+  onMode(cb: (mode: 'shell' | 'container', container?: string) => void): () => void;
+  /** The current screen as escape sequences (@xterm/addon-serialize), to replay on (re)attach. */
+  replay(): string;
+  dispose(): void;
+  pause?(): void;
+  resume?(): void;
+  /** Called when the terminal ends by itself (the shell exited). */
+  onClose?(cb: () => void): () => void;
+}
+
+export interface SessionEventBus {
+  emit(event: SessionEvent): void;
+  /** Returns the unsubscribe function. */
+  on(listener: (event: SessionEvent) => void): () => void;
+}
+
+export interface Session {
+  /** 128 random bits, hex; names the session's root dir and addresses it on this node. */
+  readonly id: string;
+  /** 256 random bits, base64url; the secret the browser presents (cookie or `?token=`). */
+  readonly token: string;
+  /** `<server root>/sessions/<id>`. */
+  readonly root: string;
+  /** The session's engine context: its own images, names and containers; shared blobs and layers. Its `events` feed `events`. */
+  readonly ctx: EngineContext;
+  readonly events: SessionEventBus;
+  readonly limits: ServerLimits;
+  /** Terminals by name; they belong to the session, not a socket, so a reconnect reattaches. */
+  readonly terminals: Map<string, SessionTerminal>;
+  /** Per-module state other parts keep on the session (S3's watchers, S4's seat), by module name. */
+  readonly data: Map<string, unknown>;
+  readonly createdAt: number;
+  /** Last time a socket or request used the session (ms since epoch). */
+  readonly lastActive: number;
+  /** Open WebSockets of this session. */
+  readonly sockets: number;
+  /** Aborted when the session is disposed: long work (pulls, builds, watchers) stops with it. */
+  readonly signal: AbortSignal;
+  readonly disposed: boolean;
+  /** Marks the session as used now (postpones idle reaping). */
+  touch(): void;
+  /** Runs `fn` at dispose, before containers are removed (terminals, watchers). Returns an unregister. */
+  onDispose(fn: () => void | Promise<void>): () => void;
+  /** Removes every container (forced), unmounts what is left, deletes the root. Idempotent. */
+  dispose(): Promise<void>;
+}

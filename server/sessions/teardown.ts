@@ -1,0 +1,149 @@
+// Tears a session root down to nothing: every container force-removed through the engine, then a
+// sweep for what a crash can leave (shims, runtime state, mounts), the directory deleted, and a
+// check that no mount, cgroup or shim process of it remains. Used by dispose() and crash cleanup.
+
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { readAllRecords } from '../../engine/container/record.ts';
+import { removeContainer } from '../../engine/container/lifecycle.ts';
+import type { EngineContext } from '../../engine/context.ts';
+import { runningShimPid } from '../../engine/runtime/shim.ts';
+import { MNT, umount2 } from '../../engine/sys/libc.ts';
+
+const CGROUP_ROOT = '/sys/fs/cgroup';
+
+export interface TeardownReport {
+  containers: number;
+  /** What could not be freed (mount points, cgroup dirs, pids); empty when clean. */
+  leftovers: string[];
+  errors: string[];
+}
+
+/** Mount points at or under `dir`, deepest first, from /proc/self/mountinfo (octal escapes decoded). */
+export function mountsUnder(dir: string): string[] {
+  let info: string;
+  try {
+    info = readFileSync('/proc/self/mountinfo', 'utf8');
+  } catch {
+    return [];
+  }
+  const found: string[] = [];
+  for (const line of info.split('\n')) {
+    const raw = line.split(' ')[4];
+    if (!raw) continue;
+    const point = raw.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(Number.parseInt(o, 8)));
+    if (point === dir || point.startsWith(`${dir}/`)) found.push(point);
+  }
+  return found.sort((a, b) => b.length - a.length);
+}
+
+/** `/sys/fs/cgroup/<controller>/layerlab/<id>` dirs that exist for `id`. */
+export function cgroupDirsOf(id: string): string[] {
+  const dirs: string[] = [];
+  let controllers: string[];
+  try {
+    controllers = readdirSync(CGROUP_ROOT);
+  } catch {
+    return dirs;
+  }
+  for (const controller of controllers) {
+    const path = join(CGROUP_ROOT, controller, 'layerlab', id);
+    if (existsSync(path)) dirs.push(path);
+  }
+  return dirs;
+}
+
+/** Live shim processes whose run dirs are under `runDir` (the session's `run/`). */
+export function shimPidsUnder(runDir: string): number[] {
+  let names: string[];
+  try {
+    names = readdirSync(runDir);
+  } catch {
+    return [];
+  }
+  const pids: number[] = [];
+  for (const name of names) {
+    const pid = runningShimPid(join(runDir, name));
+    if (pid !== undefined) pids.push(pid);
+  }
+  return pids;
+}
+
+function alive(pid: number): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('layerlab-shim');
+  } catch {
+    return false;
+  }
+}
+
+function unmountAll(dir: string, errors: string[]): void {
+  for (const point of mountsUnder(dir)) {
+    try {
+      umount2(point, 0);
+    } catch {
+      try {
+        umount2(point, MNT.DETACH); // still busy: detach now, the kernel frees it when unused
+      } catch (err) {
+        errors.push(`umount ${point}: ${(err as Error).message}`);
+      }
+    }
+  }
+}
+
+/**
+ * Removes every container of `ctx` (forced), kills shims left behind, unmounts what remains under
+ * the root, deletes it and reports anything that survived. Never throws: teardown must go on.
+ */
+export async function teardownRoot(ctx: EngineContext): Promise<TeardownReport> {
+  const errors: string[] = [];
+  let records: Awaited<ReturnType<typeof readAllRecords>> = [];
+  try {
+    records = await readAllRecords(ctx);
+  } catch (err) {
+    errors.push(`list containers: ${(err as Error).message}`);
+  }
+  const ids = records.map((r) => r.id);
+  const shimsBefore = shimPidsUnder(ctx.paths.run);
+  await Promise.all(
+    ids.map((id) =>
+      removeContainer(ctx, id, { force: true }).catch((err: Error) => {
+        errors.push(`remove container ${id.slice(0, 12)}: ${err.message}`);
+      }),
+    ),
+  );
+  // A shim whose container record was lost (a crash mid-create) still holds its PTY: end it.
+  for (const pid of shimPidsUnder(ctx.paths.run)) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+  unmountAll(ctx.paths.root, errors);
+  const stillMounted = mountsUnder(ctx.paths.root);
+  // Never rm -rf through a mount: a bind or overlay could expose shared content below it.
+  if (stillMounted.length === 0) {
+    await rm(ctx.paths.root, { recursive: true, force: true }).catch((err: Error) => {
+      errors.push(`remove ${ctx.paths.root}: ${err.message}`);
+    });
+  }
+  const leftovers = [
+    ...stillMounted.map((m) => `mount ${m}`),
+    ...ids.flatMap((id) => cgroupDirsOf(id).map((d) => `cgroup ${d}`)),
+    ...(await settledShims(shimsBefore)).map((pid) => `shim pid ${pid}`),
+  ];
+  if (existsSync(ctx.paths.root) && stillMounted.length === 0) leftovers.push(`dir ${ctx.paths.root}`);
+  return { containers: ids.length, leftovers, errors };
+}
+
+/** Shims that are still alive after a short grace (a SIGKILLed process needs a moment to be reaped). */
+async function settledShims(pids: number[]): Promise<number[]> {
+  for (let i = 0; i < 50; i++) {
+    const living = pids.filter(alive);
+    if (living.length === 0) return [];
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  return pids.filter(alive);
+}

@@ -1,0 +1,165 @@
+// Turns the bytes a browser terminal sends (xterm.js onData) into key events for the line editor:
+// printable text, control keys, cursor-key escape sequences and bracketed paste.
+
+export type Key =
+  | { kind: 'text'; text: string }
+  | { kind: 'paste'; text: string }
+  | {
+      kind:
+        | 'enter'
+        | 'backspace'
+        | 'delete'
+        | 'left'
+        | 'right'
+        | 'up'
+        | 'down'
+        | 'home'
+        | 'end'
+        | 'word-left'
+        | 'word-right'
+        | 'kill-end' // Ctrl-K
+        | 'kill-start' // Ctrl-U
+        | 'kill-word' // Ctrl-W
+        | 'clear-screen' // Ctrl-L
+        | 'interrupt' // Ctrl-C
+        | 'eof' // Ctrl-D
+        | 'tab'
+        | 'ignored';
+    };
+
+const PASTE_START = '\x1b[200~';
+const PASTE_END = '\x1b[201~';
+/** A paste whose end marker never comes is flushed as text past this size, so input stays bounded. */
+const MAX_PASTE = 64 * 1024;
+
+const CONTROL: Record<string, Key['kind']> = {
+  '\r': 'enter',
+  '\n': 'enter',
+  '\x7f': 'backspace',
+  '\b': 'backspace',
+  '\t': 'tab',
+  '\x01': 'home',
+  '\x05': 'end',
+  '\x02': 'left',
+  '\x06': 'right',
+  '\x10': 'up',
+  '\x0e': 'down',
+  '\x0b': 'kill-end',
+  '\x15': 'kill-start',
+  '\x17': 'kill-word',
+  '\x0c': 'clear-screen',
+  '\x03': 'interrupt',
+  '\x04': 'eof',
+};
+
+/** Final bytes of CSI/SS3 sequences without parameters (`ESC [ A`, `ESC O A`). */
+const CURSOR: Record<string, Key['kind']> = { A: 'up', B: 'down', C: 'right', D: 'left', H: 'home', F: 'end' };
+/** `ESC [ n ~` sequences. */
+const TILDE: Record<string, Key['kind']> = {
+  '1': 'home',
+  '7': 'home',
+  '4': 'end',
+  '8': 'end',
+  '3': 'delete',
+};
+
+/**
+ * A stateful decoder: an escape sequence or paste split across two chunks is held until the rest
+ * arrives (xterm.js sends whole sequences, but a socket may still split them).
+ */
+export class KeyDecoder {
+  private held = '';
+  private paste: string | undefined;
+
+  feed(chunk: string): Key[] {
+    let data = this.held + chunk;
+    this.held = '';
+    const keys: Key[] = [];
+    let text = '';
+    const flushText = () => {
+      if (text !== '') keys.push({ kind: 'text', text });
+      text = '';
+    };
+    while (data.length > 0) {
+      if (this.paste !== undefined) {
+        const end = data.indexOf(PASTE_END);
+        if (end === -1) {
+          this.paste += data;
+          data = '';
+          if (this.paste.length > MAX_PASTE) {
+            keys.push({ kind: 'paste', text: this.paste });
+            this.paste = undefined;
+          }
+          break;
+        }
+        keys.push({ kind: 'paste', text: this.paste + data.slice(0, end) });
+        this.paste = undefined;
+        data = data.slice(end + PASTE_END.length);
+        continue;
+      }
+      const ch = data[0]!;
+      if (ch === '\x1b') {
+        flushText();
+        const parsed = parseEscape(data);
+        if (parsed === 'incomplete') {
+          this.held = data;
+          break;
+        }
+        if (parsed.key === 'paste-start') this.paste = '';
+        else keys.push({ kind: parsed.key });
+        data = data.slice(parsed.length);
+        continue;
+      }
+      const control = CONTROL[ch];
+      if (control) {
+        flushText();
+        keys.push({ kind: control });
+        // CR LF (typed text from some clients) is one Enter, not two.
+        data = data.slice(ch === '\r' && data[1] === '\n' ? 2 : 1);
+        continue;
+      }
+      if (ch < ' ') {
+        // Other control characters have no meaning at this prompt.
+        flushText();
+        data = data.slice(1);
+        continue;
+      }
+      text += ch;
+      data = data.slice(1);
+    }
+    flushText();
+    return keys;
+  }
+}
+
+type Parsed = { key: Key['kind'] | 'paste-start'; length: number } | 'incomplete';
+
+function parseEscape(data: string): Parsed {
+  if (data.length === 1) return 'incomplete';
+  const second = data[1]!;
+  if (second === '[' || second === 'O') {
+    // CSI: parameters (0x30–0x3f), intermediates (0x20–0x2f), one final byte (0x40–0x7e).
+    let i = 2;
+    while (i < data.length && data.charCodeAt(i) >= 0x20 && data.charCodeAt(i) <= 0x3f) i++;
+    if (i >= data.length) return data.length > 32 ? { key: 'ignored', length: data.length } : 'incomplete';
+    const final = data[i]!;
+    const params = data.slice(2, i);
+    const length = i + 1;
+    if (second === '[' && final === '~') {
+      if (params === '200') return { key: 'paste-start', length };
+      return { key: TILDE[params] ?? 'ignored', length };
+    }
+    const cursor = CURSOR[final];
+    if (!cursor) return { key: 'ignored', length };
+    // `ESC [ 1 ; 5 C` is Ctrl-Right (and `;3` Alt-Right): a word move, as in bash.
+    if ((params.endsWith(';5') || params.endsWith(';3')) && (final === 'C' || final === 'D')) {
+      return { key: final === 'C' ? 'word-right' : 'word-left', length };
+    }
+    return { key: cursor, length };
+  }
+  // Alt+key arrives as ESC followed by the key.
+  if (second === 'b') return { key: 'word-left', length: 2 };
+  if (second === 'f') return { key: 'word-right', length: 2 };
+  if (second === '\x7f') return { key: 'kill-word', length: 2 };
+  return { key: 'ignored', length: 1 };
+}
