@@ -14,10 +14,10 @@ import { containerLogs, runContainer } from '../../engine/container/index.ts';
 import type { EngineContext } from '../../engine/context.ts';
 import { pull } from '../../engine/pull.ts';
 import { push } from '../../engine/push.ts';
+import { umount2 } from '../../engine/sys/libc.ts';
 import { busyboxContext, disposeContainers, mountsUnder } from '../support/containers.ts';
 import { type TestContext, testRegistryHost } from '../support/context.ts';
 import { assertImageSchemas, assertLayoutSchemas, readLayoutDir } from '../support/oci-validate.ts';
-import { umount2 } from '../../engine/sys/libc.ts';
 
 const execFileAsync = promisify(execFile);
 
@@ -30,9 +30,9 @@ let env: NodeJS.ProcessEnv;
 
 /**
  * Private configuration for podman and skopeo: the test registry as an insecure registry and no
- * search registries, a policy that accepts unsigned images, runc with a nofile limit within this
- * machine's hard limit (podman's default asks for more), cgroupfs, no network, and vfs storage so
- * nothing stays mounted.
+ * search registries, a policy that accepts unsigned images, runc with nofile and nproc limits within
+ * this machine's hard limits (rootful podman's defaults ask for more, which runc may not set),
+ * cgroupfs, no network, and vfs storage so nothing stays mounted.
  */
 function toolConfig(base: string, registry: string): { global: string[]; env: NodeJS.ProcessEnv } {
   const conf = (name: string, text: string) => {
@@ -43,7 +43,7 @@ function toolConfig(base: string, registry: string): { global: string[]; env: No
     'containers.conf',
     [
       '[containers]',
-      'default_ulimits = ["nofile=1024:1024"]',
+      'default_ulimits = ["nofile=1024:1024", "nproc=1024:1024"]',
       'netns = "none"',
       '[engine]',
       'runtime = "runc"',
@@ -103,7 +103,13 @@ async function tool(cmd: string, args: string[]): Promise<string> {
 
 const podman = (...args: string[]) => tool('podman', [...podmanGlobal, ...args]);
 const skopeo = (...args: string[]) =>
-  tool('skopeo', ['--policy', join(dir, 'policy.json'), '--registries-conf', join(dir, 'registries.conf'), ...args]);
+  tool('skopeo', [
+    '--policy',
+    join(dir, 'policy.json'),
+    '--registries-conf',
+    join(dir, 'registries.conf'),
+    ...args,
+  ]);
 
 /** Runs `cmd` in a Layerlab container from `image` and returns what it printed. */
 async function layerlabRun(image: string, cmd: string[]): Promise<{ code: number; output: string }> {
@@ -198,7 +204,18 @@ describe('Layerlab uses what other tools push', () => {
   it('pulls and runs an image podman built FROM scratch and pushed as OCI and as Docker schema 2', async () => {
     const context = scratchContext();
     const local = 'localhost/interop/from-podman:1';
-    await podman('build', '--format', 'oci', '--network', 'none', '-t', local, '-f', join(context, 'Containerfile'), context);
+    await podman(
+      'build',
+      '--format',
+      'oci',
+      '--network',
+      'none',
+      '-t',
+      local,
+      '-f',
+      join(context, 'Containerfile'),
+      context,
+    );
     for (const [format, tag] of [
       ['oci', 'oci'],
       ['v2s2', 'docker'],

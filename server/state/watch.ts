@@ -1,0 +1,337 @@
+// Live `fs.change` events: each container's upper dir is watched (inotify, through fs.watch's
+// recursive mode) while it can change, and every changed path is classified as overlayfs sees it —
+// added, changed (with the copy-up from the lower layer on its first write) or deleted (whiteout).
+// Bursts are coalesced per path and capped per second; past the cap the page gets `fs.resync`.
+
+import { type FSWatcher, lstatSync, readdirSync, type Stats, watch } from 'node:fs';
+import { join } from 'node:path';
+import { readAllRecords, readRecord } from '../../engine/container/record.ts';
+import { containerDir } from '../../engine/container/state.ts';
+import type { EngineContext } from '../../engine/context.ts';
+import { findPathOrigin } from '../../engine/inspect/which-layer.ts';
+import { isWhiteout } from '../../engine/layer/diff.ts';
+import { rootfsPaths } from '../../engine/runtime/overlay.ts';
+import type { SessionEvent } from '../protocol.ts';
+import type { Session } from '../sessions/session.ts';
+import { containerStack, type StackEntry } from './layers.ts';
+
+export type FsChangeEvent = Extract<SessionEvent, { type: 'fs.change' }>;
+
+/** Sent instead of more `fs.change` events when a container changes too fast: refetch the state. */
+export interface FsResyncEvent {
+  type: 'fs.resync';
+  container: string;
+}
+
+export type WatchEvent = FsChangeEvent | FsResyncEvent;
+
+export interface WatchOptions {
+  /** Quiet time before a burst of changes is reported (a path written 100 times is one event). */
+  debounceMs?: number;
+  /** Longest a change waits while writes keep coming. */
+  maxDelayMs?: number;
+  /** Events per second per container; the excess becomes one `fs.resync`. */
+  maxEventsPerSecond?: number;
+  /** Use periodic scans instead of inotify (also the fallback when fs.watch fails). */
+  poll?: boolean;
+  pollMs?: number;
+}
+
+const DEFAULTS = { debounceMs: 40, maxDelayMs: 250, maxEventsPerSecond: 100, pollMs: 1000 };
+/** Paths pending at once, and entries scanned when a new directory appears or a poll runs. */
+const MAX_PENDING = 5000;
+const MAX_SCAN = 5000;
+
+export interface ContainerWatch {
+  readonly container: string;
+  readonly mode: 'inotify' | 'poll';
+  close(): void;
+}
+
+/**
+ * Watches one container's upper dir and calls `emit` with its changes. The watch starts from what
+ * the upper dir holds now: those paths are known, so a later write to one is a change, not a copy-up.
+ */
+export async function watchContainer(
+  ctx: EngineContext,
+  containerId: string,
+  emit: (event: WatchEvent) => void,
+  options: WatchOptions = {},
+): Promise<ContainerWatch> {
+  const opts = { ...DEFAULTS, ...options };
+  const record = await readRecord(ctx, containerId);
+  if (!record) throw new Error(`watch: no container ${containerId}`);
+  const stack = await containerStack(ctx, record);
+  const upper = stack[0]!.dir;
+  const lowers = stack.slice(1);
+  const lowerDirs = lowers.map((s) => s.dir);
+
+  /** Paths present in the upper dir as last reported, with whether each is a whiteout. */
+  const known = new Map<string, 'whiteout' | 'entry'>();
+  for (const [path, st] of scanUpper(upper, '', MAX_SCAN)) known.set(path, isWhiteout(st) ? 'whiteout' : 'entry');
+
+  const pending = new Set<string>();
+  let quietTimer: NodeJS.Timeout | undefined;
+  let firstPendingAt = 0;
+  let windowStart = Date.now();
+  let sentInWindow = 0;
+  let resyncSent = false;
+  let closed = false;
+
+  const queue = (rel: string) => {
+    if (closed) return;
+    if (pending.size >= MAX_PENDING) {
+      overflow();
+      return;
+    }
+    pending.add(rel.startsWith('/') ? rel : `/${rel}`);
+    if (firstPendingAt === 0) firstPendingAt = Date.now();
+    if (quietTimer) clearTimeout(quietTimer);
+    const wait = Math.max(0, Math.min(opts.debounceMs, firstPendingAt + opts.maxDelayMs - Date.now()));
+    quietTimer = setTimeout(flush, wait);
+  };
+
+  const overflow = () => {
+    pending.clear();
+    if (!resyncSent) {
+      resyncSent = true;
+      emit({ type: 'fs.resync', container: containerId });
+    }
+  };
+
+  const flush = () => {
+    quietTimer = undefined;
+    firstPendingAt = 0;
+    if (closed) return;
+    const paths = [...pending].sort();
+    pending.clear();
+    for (const path of paths) {
+      for (const event of classify(path)) {
+        const now = Date.now();
+        if (now - windowStart >= 1000) {
+          windowStart = now;
+          sentInWindow = 0;
+          resyncSent = false;
+        }
+        if (sentInWindow >= opts.maxEventsPerSecond) {
+          overflow();
+          return;
+        }
+        sentInWindow++;
+        emit(event);
+      }
+    }
+  };
+
+  /** The events one changed path makes, judged by what the upper dir holds now. */
+  const classify = (path: string): FsChangeEvent[] => {
+    const st = lstatQuiet(join(upper, path));
+    const before = known.get(path);
+    if (st === undefined) {
+      // Gone from the upper dir without a whiteout: it was the container's own (created, then
+      // removed), so the merged view no longer has it.
+      if (before === undefined) return [];
+      known.delete(path);
+      for (const k of [...known.keys()]) if (k.startsWith(`${path}/`)) known.delete(k);
+      return [{ type: 'fs.change', container: containerId, path, kind: 'D' }];
+    }
+    if (isWhiteout(st)) {
+      known.set(path, 'whiteout');
+      return [{ type: 'fs.change', container: containerId, path, kind: 'D', whiteout: true }];
+    }
+    known.set(path, 'entry');
+    const events: FsChangeEvent[] = [];
+    const origin = findPathOrigin(lowerDirs, path);
+    const from = origin.found ? lowers[origin.index] : undefined;
+    if (from === undefined) {
+      events.push({ type: 'fs.change', container: containerId, path, kind: 'A' });
+    } else {
+      // The first appearance of a lower path in the upper dir is overlayfs's copy-up.
+      const copyUp = before !== 'entry' && from.source === 'layer' ? { copyUp: { from: from.layer.diffId } } : {};
+      events.push({ type: 'fs.change', container: containerId, path, kind: 'C', ...copyUp });
+    }
+    // inotify watches a new directory only once it has seen it: what was created inside before
+    // then would be missed, so a directory new to us is scanned.
+    if (st.isDirectory() && before === undefined) {
+      for (const [child, childSt] of scanUpper(upper, path, MAX_SCAN)) {
+        if (!known.has(child)) pending.add(child);
+        void childSt;
+      }
+      if (pending.size > 0 && !quietTimer) quietTimer = setTimeout(flush, 0);
+    }
+    return events;
+  };
+
+  let watcher: FSWatcher | undefined;
+  let pollTimer: NodeJS.Timeout | undefined;
+  let mode: ContainerWatch['mode'] = 'inotify';
+
+  const startPolling = () => {
+    mode = 'poll';
+    let previous = signature(upper);
+    pollTimer = setInterval(() => {
+      const next = signature(upper);
+      for (const [path, sig] of next) if (previous.get(path) !== sig) queue(path);
+      for (const path of previous.keys()) if (!next.has(path)) queue(path);
+      previous = next;
+    }, opts.pollMs);
+    pollTimer.unref();
+  };
+
+  if (options.poll) startPolling();
+  else {
+    try {
+      watcher = watch(upper, { recursive: true, persistent: false }, (_type, filename) => {
+        if (typeof filename === 'string' && filename !== '') queue(filename);
+      });
+      watcher.on('error', () => {
+        // inotify gave up (the upper dir went away, or the watch limit): scan instead, if it still exists.
+        watcher?.close();
+        watcher = undefined;
+        if (!closed && lstatQuiet(upper)) startPolling();
+      });
+    } catch {
+      startPolling();
+    }
+  }
+
+  return {
+    container: containerId,
+    get mode() {
+      return mode;
+    },
+    close() {
+      if (closed) return;
+      closed = true;
+      watcher?.close();
+      if (pollTimer) clearInterval(pollTimer);
+      if (quietTimer) clearTimeout(quietTimer);
+      pending.clear();
+    },
+  };
+}
+
+function lstatQuiet(path: string): Stats | undefined {
+  try {
+    return lstatSync(path);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Entries under `rel` of the upper dir (depth first), at most `max`. */
+function scanUpper(upper: string, rel: string, max: number): [string, Stats][] {
+  const out: [string, Stats][] = [];
+  const walk = (dir: string) => {
+    let names: string[];
+    try {
+      names = readdirSync(join(upper, dir));
+    } catch {
+      return;
+    }
+    for (const name of names.sort()) {
+      if (out.length >= max) return;
+      const path = `${dir}/${name}`;
+      const st = lstatQuiet(join(upper, path));
+      if (!st) continue;
+      out.push([path, st]);
+      if (st.isDirectory()) walk(path);
+    }
+  };
+  walk(rel);
+  return out;
+}
+
+/** What the poller compares between scans: kind, size, mtime and inode of every upper entry. */
+function signature(upper: string): Map<string, string> {
+  const sig = new Map<string, string>();
+  for (const [path, st] of scanUpper(upper, '', MAX_SCAN)) {
+    sig.set(path, `${st.mode}:${st.size}:${st.mtimeMs}:${st.ino}:${st.rdev}`);
+  }
+  return sig;
+}
+
+/** The session-level watcher: which containers are watched, started and stopped by engine events. */
+export interface SessionWatcher {
+  /** Ids of the containers being watched. */
+  watching(): string[];
+  close(): void;
+}
+
+/**
+ * Watches the upper dir of every container of `session` from the moment it is created or started
+ * until it exits or is removed, emitting `fs.change` (and `fs.resync`) on the session's event bus.
+ * Disposed with the session. Idempotent per session: a second call returns the first watcher.
+ */
+export function watchSession(session: Session, options: WatchOptions = {}): SessionWatcher {
+  const existing = session.data.get(WATCHER_KEY) as SessionWatcher | undefined;
+  if (existing) return existing;
+  const emit = (event: WatchEvent) => session.events.emit(event as SessionEvent);
+  const watcher = createSessionWatcher(session.ctx, emit, (listener) => session.events.on(listener), options);
+  session.data.set(WATCHER_KEY, watcher);
+  session.onDispose(() => watcher.close());
+  return watcher;
+}
+
+const WATCHER_KEY = 'state.watcher';
+
+/** The same, over a bare context and event subscription (what watchSession wires to a Session). */
+export function createSessionWatcher(
+  ctx: EngineContext,
+  emit: (event: WatchEvent) => void,
+  subscribe: (listener: (event: SessionEvent) => void) => () => void,
+  options: WatchOptions = {},
+): SessionWatcher {
+  const watches = new Map<string, Promise<ContainerWatch | undefined>>();
+  let closed = false;
+
+  const start = (id: string) => {
+    if (closed || watches.has(id)) return;
+    const pending = watchContainer(ctx, id, emit, options).catch(() => undefined);
+    watches.set(id, pending);
+    // A removal racing the start: drop the entry once it failed.
+    void pending.then((w) => {
+      if (!w && watches.get(id) === pending) watches.delete(id);
+      if (w && closed) w.close();
+    });
+  };
+  const stop = (id: string) => {
+    const pending = watches.get(id);
+    if (!pending) return;
+    watches.delete(id);
+    void pending.then((w) => w?.close());
+  };
+
+  const unsubscribe = subscribe((event) => {
+    switch (event.type) {
+      case 'container.created':
+      case 'container.started':
+        start(event.id);
+        break;
+      case 'container.exited':
+      case 'container.removed':
+        stop(event.id);
+        break;
+    }
+  });
+
+  // Containers that exist already (a watcher started after they did): running ones can change now.
+  void readAllRecords(ctx)
+    .then((records) => {
+      for (const r of records) if (r.state.status === 'running' && !r.external) start(r.id);
+    })
+    .catch(() => {});
+
+  return {
+    watching: () => [...watches.keys()],
+    close() {
+      if (closed) return;
+      closed = true;
+      unsubscribe();
+      for (const id of [...watches.keys()]) stop(id);
+    },
+  };
+}
+
+export type { StackEntry };
+export { containerDir, rootfsPaths };
