@@ -2,17 +2,17 @@
 // the root's blobs and unpacked layers, so their `rmi` only drops records; this deletes the blobs
 // and layers that no image of any root and no container (running or not) references any more.
 
+import { readFileSync } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { readAllRecords } from './container/record.ts';
 import { createContext, type EngineContext } from './context.ts';
 import { type Digest, isDigest } from './oci/digest.ts';
 import { imageLayers } from './oci/types.ts';
-import { blobPath, layerPath, sessionsDir } from './store/paths.ts';
 import { listBlobs, removeBlob } from './store/blobs.ts';
 import { listImages, loadImage } from './store/images.ts';
 import { layerDiffDir, removeLayer } from './store/layers.ts';
-import { readFileSync } from 'node:fs';
+import { blobPath, layerPath, sessionsDir } from './store/paths.ts';
 
 export interface GcResult {
   blobs: Digest[];
@@ -55,7 +55,8 @@ function mountedLowerDirs(): Set<string> {
   for (const line of info.split('\n')) {
     const match = /(?:^|[ ,])lowerdir=([^, ]+)/.exec(line);
     if (!match) continue;
-    for (const dir of match[1]!.split(':')) dirs.add(dir.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(Number.parseInt(o, 8))));
+    for (const dir of match[1]!.split(':'))
+      dirs.add(dir.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(Number.parseInt(o, 8))));
   }
   return dirs;
 }

@@ -23,8 +23,18 @@ export const requestIdSchema = z.string().min(1).max(64);
 // ---- client → server -------------------------------------------------------------------------
 
 export const clientMessageSchema = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('terminal.open'), terminal: terminalNameSchema, cols: colsSchema, rows: rowsSchema }),
-  z.object({ type: z.literal('terminal.resize'), terminal: terminalNameSchema, cols: colsSchema, rows: rowsSchema }),
+  z.object({
+    type: z.literal('terminal.open'),
+    terminal: terminalNameSchema,
+    cols: colsSchema,
+    rows: rowsSchema,
+  }),
+  z.object({
+    type: z.literal('terminal.resize'),
+    terminal: terminalNameSchema,
+    cols: colsSchema,
+    rows: rowsSchema,
+  }),
   /** Click-to-run: types `command` into the terminal's prompt and runs it. */
   z.object({ type: z.literal('terminal.run'), terminal: terminalNameSchema, command: z.string().max(8192) }),
   z.object({ type: z.literal('terminal.close'), terminal: terminalNameSchema }),
@@ -98,7 +108,12 @@ export const serverMessageSchema = z.discriminatedUnion('type', [
     data: z.unknown().optional(),
     error: z.object({ code: errorCodeSchema, message: z.string() }).optional(),
   }),
-  z.object({ type: z.literal('error'), code: errorCodeSchema, message: z.string(), id: requestIdSchema.optional() }),
+  z.object({
+    type: z.literal('error'),
+    code: errorCodeSchema,
+    message: z.string(),
+    id: requestIdSchema.optional(),
+  }),
   z.object({ type: z.literal('pong') }),
 ]);
 export type ServerMessage = z.infer<typeof serverMessageSchema>;

@@ -38,11 +38,21 @@ export class CommandFailure extends Error {
   }
 }
 
-export function createCli(options: { root: string; debug: boolean; signal: AbortSignal } & Streams): Cli {
+export function createCli(
+  options: {
+    root: string;
+    debug: boolean;
+    signal: AbortSignal;
+    /** Supplies the engine context instead of one for `root` (the server: a session's context). */
+    context?: (events?: EventSink) => EngineContext;
+  } & Streams,
+): Cli {
   let base: EngineContext | undefined;
+  const { context: supplied, ...rest } = options;
   const cli: Cli = {
-    ...options,
+    ...rest,
     context(events?: EventSink): EngineContext {
+      if (supplied) return withOperation(supplied(events), { signal: options.signal });
       base ??= createContext(options.root, { signal: options.signal });
       return events ? withOperation(base, { events, signal: options.signal }) : base;
     },

@@ -2,6 +2,8 @@
 // Parsing, error wording and exit statuses follow Docker's CLI; the work is done by the engine.
 
 import { rootFromEnv } from '../config.ts';
+import type { EngineContext } from '../context.ts';
+import type { EventSink } from '../events.ts';
 import { type CommandSpec, formatHelp, parseArgs, UsageError } from './args.ts';
 import { type Command, createCli, type Streams } from './cli.ts';
 import { groups, type Loader, summaries, topLevel } from './commands/index.ts';
@@ -104,8 +106,33 @@ function resolve(words: readonly string[]): { name: string; loader: Loader; rest
   return { name: first, loader, rest: words.slice(1) };
 }
 
+export interface MainOptions {
+  /** The engine context to run against instead of `--root`'s (the server passes a session's). */
+  context?: (events?: EventSink) => EngineContext;
+  /** The name the user typed (`docker`, `podman`, `layerlab`), used in hints and usage lines. */
+  program?: string;
+}
+
+/** Rewrites the program name in hints and usage (`See 'docker run --help'.`) for the name the user typed. */
+function asProgram(text: string, program: string | undefined): string {
+  if (program === undefined || program === 'layerlab') return text;
+  return text
+    .replace(/(See ')layerlab([ '])/g, `$1${program}$2`)
+    .replace(/"layerlab /g, `"${program} `)
+    .replace(/(Usage: +)layerlab /g, `$1${program} `)
+    .replace(/(Run ')layerlab /g, `$1${program} `)
+    .replace(/^layerlab: '/, `${program}: '`)
+    .replace(/is not a layerlab command/, `is not a ${program} command`);
+}
+
 /** Runs the CLI with `argv` (without node and the script) and returns the exit status. */
-export async function main(argv: readonly string[], streams: Streams, signal: AbortSignal): Promise<number> {
+export async function main(
+  argv: readonly string[],
+  streams: Streams,
+  signal: AbortSignal,
+  options: MainOptions = {},
+): Promise<number> {
+  const { program } = options;
   let spec: CommandSpec | undefined;
   let debug = argv.includes('--debug') || argv.includes('-D');
   try {
@@ -115,31 +142,39 @@ export async function main(argv: readonly string[], streams: Streams, signal: Ab
     const target = resolve(global.version ? ['version'] : global.rest);
     if (typeof target === 'string') {
       if (target === 'help') {
-        streams.stdout.write(mainHelp());
+        streams.stdout.write(asProgram(mainHelp(), program));
         return 0;
       }
       if (target.startsWith('group:')) {
-        streams.stdout.write(groupHelp(target.slice('group:'.length)));
+        streams.stdout.write(asProgram(groupHelp(target.slice('group:'.length)), program));
         return 0;
       }
       const name = target.slice('unknown:'.length);
       const [group] = name.split(' ');
       const hint = groups[group!] ? `layerlab ${group} --help` : 'layerlab --help';
-      streams.stderr.write(`layerlab: '${name}' is not a layerlab command.\nSee '${hint}'\n`);
+      streams.stderr.write(
+        asProgram(`layerlab: '${name}' is not a layerlab command.\nSee '${hint}'\n`, program),
+      );
       return 1;
     }
     const command = await loadCommand(target.loader, target.name);
     spec = { ...command.spec, name: target.name };
     const parsed = parseArgs(spec, target.rest);
     if (parsed.help || global.help) {
-      streams.stdout.write(formatHelp(spec));
+      streams.stdout.write(asProgram(formatHelp(spec), program));
       return 0;
     }
-    const cli = createCli({ ...streams, root: global.root, debug, signal });
+    const cli = createCli({
+      ...streams,
+      root: global.root,
+      debug,
+      signal,
+      ...(options.context ? { context: options.context } : {}),
+    });
     return await command.run(cli, parsed);
   } catch (err) {
     const report = reportError(err, spec, debug);
-    streams.stderr.write(`${report.text}\n`);
+    streams.stderr.write(`${asProgram(report.text, program)}\n`);
     return report.status;
   }
 }

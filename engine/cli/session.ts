@@ -21,8 +21,18 @@ export async function runSession(
     onSignal?: (signal: NodeJS.Signals) => void;
   },
 ): Promise<SessionEnd> {
+  // Back-pressure: when our output cannot take more (a slow pipe, a slow browser), stop reading the
+  // container; the shim then stops reading its output and the container blocks on write.
+  let waiting = false;
   const unsubscribe = connection.onData((stream, data) => {
-    (stream === 'stderr' ? cli.stderr : cli.stdout).write(data);
+    const out = stream === 'stderr' ? cli.stderr : cli.stdout;
+    if (out.write(data) || waiting || !connection.pause) return;
+    waiting = true;
+    connection.pause();
+    out.once('drain', () => {
+      waiting = false;
+      connection.resume?.();
+    });
   });
   const local = connectLocalTerminal(cli, connection, { tty: options.tty, interactive: options.interactive });
   const exited =
@@ -33,11 +43,14 @@ export async function runSession(
   const proxied: NodeJS.Signals[] = ['SIGTERM', 'SIGHUP'];
   const proxy = (signal: NodeJS.Signals) => options.onSignal?.(signal);
   const onInterrupt = () => proxy('SIGINT');
-  // In raw mode Ctrl-C is a byte for the container; otherwise it arrives here as a signal.
+  // In raw mode Ctrl-C is a byte for the container; otherwise it aborts the CLI's signal (the process's
+  // SIGINT, or Ctrl-C in a browser terminal), which is passed on once, as Docker's sig-proxy does.
   const raw = options.tty && options.interactive && cli.stdin.isTTY === true;
+  // Process signals are ours only when we are the process (not a command run inside the server).
+  const ownsProcess = cli.stdin === process.stdin;
   if (options.onSignal && !raw) {
-    process.on('SIGINT', onInterrupt);
-    for (const s of proxied) process.on(s, proxy);
+    cli.signal.addEventListener('abort', onInterrupt, { once: true });
+    if (ownsProcess) for (const s of proxied) process.on(s, proxy);
   }
   try {
     const end = await Promise.race([
@@ -52,7 +65,7 @@ export async function runSession(
   } finally {
     local.dispose();
     unsubscribe();
-    process.off('SIGINT', onInterrupt);
+    cli.signal.removeEventListener('abort', onInterrupt);
     for (const s of proxied) process.off(s, proxy);
     connection.close();
   }

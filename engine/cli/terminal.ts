@@ -1,5 +1,5 @@
 // The local side of `run -it`, `exec -it` and `attach`: raw mode on the user's terminal, stdin forwarded
-// to the container, SIGWINCH forwarded as resize, Ctrl-P Ctrl-Q to detach, everything restored on exit.
+// to the container, window size changes forwarded as resize, Ctrl-P Ctrl-Q to detach, all restored on exit.
 
 /** Ctrl-P, Ctrl-Q: Docker's default detach sequence. */
 export const DETACH_SEQUENCE = Buffer.from([0x10, 0x11]);
@@ -92,10 +92,11 @@ export function connectLocalTerminal(
     });
   }
   if (options.tty && stdout.isTTY && remote.resize) {
+    // A tty.WriteStream emits 'resize' on SIGWINCH; the server's browser terminals emit it too.
     const resize = () => remote.resize?.(stdout.rows, stdout.columns);
     resize();
-    process.on('SIGWINCH', resize);
-    cleanups.push(() => process.off('SIGWINCH', resize));
+    stdout.on('resize', resize);
+    cleanups.push(() => stdout.off('resize', resize));
   }
 
   let disposed = false;

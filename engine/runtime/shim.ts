@@ -35,6 +35,12 @@ export interface ShimConnection {
   onExit(cb: (code: number) => void): () => void;
   /** Detaches; the process keeps running. */
   close(): void;
+  /**
+   * Stops reading output until `resume()`: back-pressure for a slow reader. The shim's queue fills,
+   * it stops reading the container's output, and the container blocks on write; memory stays bounded.
+   */
+  pause?(): void;
+  resume?(): void;
   /** Resolves when the connection is gone (detached, or the shim left after the exit). */
   readonly closed: Promise<void>;
 }
@@ -383,6 +389,12 @@ function connectionOver(socket: Socket, runDir: string): ShimConnection {
     close() {
       socket.end();
       socket.destroy();
+    },
+    pause() {
+      socket.pause();
+    },
+    resume() {
+      socket.resume();
     },
     closed,
   };

@@ -16,6 +16,12 @@ export const REQUIRED_PACKAGES = [
   'zstd',
 ] as const;
 
+/**
+ * Only the integration tests use these: the interoperability tests push to and pull from podman and
+ * skopeo, and the terminal tests drive `run -it` through tmux. Setup for `npm start` never installs them.
+ */
+export const TEST_PACKAGES = ['podman', 'skopeo', 'tmux'] as const;
+
 /** True when dpkg reports `pkg` as installed. */
 export function isInstalled(pkg: string): boolean {
   // `${Status}` is dpkg-query's field syntax, not a template placeholder.

@@ -49,7 +49,12 @@ export interface Router {
   handle(req: IncomingMessage, res: ServerResponse): Promise<boolean>;
 }
 
-export function sendJson(res: ServerResponse, status: number, data: unknown, headers: Record<string, string> = {}) {
+export function sendJson(
+  res: ServerResponse,
+  status: number,
+  data: unknown,
+  headers: Record<string, string> = {},
+) {
   const body = JSON.stringify(data);
   res.writeHead(status, {
     'content-type': 'application/json; charset=utf-8',
@@ -115,9 +120,11 @@ export function createRouter(options: {
   onError?: (err: unknown, req: IncomingMessage) => void;
 }): Router {
   const routes: Route[] = [];
-  const add = (method: Route['method']) => (path: string, handler: Handler, opts: RouteOptions = {}) => {
-    routes.push({ method, segments: split(path), handler, auth: opts.auth ?? 'session' });
-  };
+  const add =
+    (method: Route['method']) =>
+    (path: string, handler: Handler, opts: RouteOptions = {}) => {
+      routes.push({ method, segments: split(path), handler, auth: opts.auth ?? 'session' });
+    };
 
   return {
     get: add('GET'),

@@ -5,8 +5,8 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { readAllRecords } from '../../engine/container/record.ts';
 import { removeContainer } from '../../engine/container/lifecycle.ts';
+import { readAllRecords } from '../../engine/container/record.ts';
 import type { EngineContext } from '../../engine/context.ts';
 import { runningShimPid } from '../../engine/runtime/shim.ts';
 import { MNT, umount2 } from '../../engine/sys/libc.ts';

@@ -6,14 +6,12 @@
 import { type FSWatcher, lstatSync, readdirSync, type Stats, watch } from 'node:fs';
 import { join } from 'node:path';
 import { readAllRecords, readRecord } from '../../engine/container/record.ts';
-import { containerDir } from '../../engine/container/state.ts';
 import type { EngineContext } from '../../engine/context.ts';
 import { findPathOrigin } from '../../engine/inspect/which-layer.ts';
 import { isWhiteout } from '../../engine/layer/diff.ts';
-import { rootfsPaths } from '../../engine/runtime/overlay.ts';
 import type { SessionEvent } from '../protocol.ts';
 import type { Session } from '../sessions/session.ts';
-import { containerStack, type StackEntry } from './layers.ts';
+import { containerStack } from './layers.ts';
 
 export type FsChangeEvent = Extract<SessionEvent, { type: 'fs.change' }>;
 
@@ -153,10 +151,7 @@ export async function watchContainer(
     // inotify watches a new directory only once it has seen it: what was created inside before
     // then would be missed, so a directory new to us is scanned.
     if (st.isDirectory() && before === undefined) {
-      for (const [child, childSt] of scanUpper(upper, path, MAX_SCAN)) {
-        if (!known.has(child)) pending.add(child);
-        void childSt;
-      }
+      for (const [child] of scanUpper(upper, path, MAX_SCAN)) if (!known.has(child)) pending.add(child);
       if (pending.size > 0 && !quietTimer) quietTimer = setTimeout(flush, 0);
     }
     return events;
@@ -274,6 +269,7 @@ export function watchSession(session: Session, options: WatchOptions = {}): Sess
 }
 
 const WATCHER_KEY = 'state.watcher';
+const EXIT_GRACE_MS = 1000;
 
 /** The same, over a bare context and event subscription (what watchSession wires to a Session). */
 export function createSessionWatcher(
@@ -301,15 +297,35 @@ export function createSessionWatcher(
     watches.delete(id);
     void pending.then((w) => w?.close());
   };
+  // An exit is announced when the engine notices it, often right after the last writes: give their
+  // inotify events time to arrive and be reported before the watch goes.
+  const lingering = new Map<string, NodeJS.Timeout>();
+  const stopSoon = (id: string) => {
+    if (lingering.has(id)) return;
+    const timer = setTimeout(() => {
+      lingering.delete(id);
+      stop(id);
+    }, EXIT_GRACE_MS);
+    timer.unref();
+    lingering.set(id, timer);
+  };
+  const cancelStop = (id: string) => {
+    clearTimeout(lingering.get(id));
+    lingering.delete(id);
+  };
 
   const unsubscribe = subscribe((event) => {
     switch (event.type) {
       case 'container.created':
       case 'container.started':
+        cancelStop(event.id);
         start(event.id);
         break;
       case 'container.exited':
+        stopSoon(event.id);
+        break;
       case 'container.removed':
+        cancelStop(event.id);
         stop(event.id);
         break;
     }
@@ -328,10 +344,8 @@ export function createSessionWatcher(
       if (closed) return;
       closed = true;
       unsubscribe();
+      for (const id of [...lingering.keys()]) cancelStop(id);
       for (const id of [...watches.keys()]) stop(id);
     },
   };
 }
-
-export type { StackEntry };
-export { containerDir, rootfsPaths };

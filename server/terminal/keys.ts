@@ -1,11 +1,9 @@
 // Turns the bytes a browser terminal sends (xterm.js onData) into key events for the line editor:
 // printable text, control keys, cursor-key escape sequences and bracketed paste.
 
-export type Key =
-  | { kind: 'text'; text: string }
-  | { kind: 'paste'; text: string }
-  | {
-      kind:
+export type Key = { kind: 'text'; text: string } | { kind: 'paste'; text: string } | { kind: SimpleKey };
+
+export type SimpleKey =
         | 'enter'
         | 'backspace'
         | 'delete'
@@ -25,14 +23,13 @@ export type Key =
         | 'eof' // Ctrl-D
         | 'tab'
         | 'ignored';
-    };
 
 const PASTE_START = '\x1b[200~';
 const PASTE_END = '\x1b[201~';
 /** A paste whose end marker never comes is flushed as text past this size, so input stays bounded. */
 const MAX_PASTE = 64 * 1024;
 
-const CONTROL: Record<string, Key['kind']> = {
+const CONTROL: Record<string, SimpleKey> = {
   '\r': 'enter',
   '\n': 'enter',
   '\x7f': 'backspace',
@@ -53,9 +50,9 @@ const CONTROL: Record<string, Key['kind']> = {
 };
 
 /** Final bytes of CSI/SS3 sequences without parameters (`ESC [ A`, `ESC O A`). */
-const CURSOR: Record<string, Key['kind']> = { A: 'up', B: 'down', C: 'right', D: 'left', H: 'home', F: 'end' };
+const CURSOR: Record<string, SimpleKey> = { A: 'up', B: 'down', C: 'right', D: 'left', H: 'home', F: 'end' };
 /** `ESC [ n ~` sequences. */
-const TILDE: Record<string, Key['kind']> = {
+const TILDE: Record<string, SimpleKey> = {
   '1': 'home',
   '7': 'home',
   '4': 'end',
@@ -132,7 +129,7 @@ export class KeyDecoder {
   }
 }
 
-type Parsed = { key: Key['kind'] | 'paste-start'; length: number } | 'incomplete';
+type Parsed = { key: SimpleKey | 'paste-start'; length: number } | 'incomplete';
 
 function parseEscape(data: string): Parsed {
   if (data.length === 1) return 'incomplete';

@@ -67,13 +67,14 @@ function scanWords(line: string): Scan {
     const ch = chars[i]!;
     if (quote === "'") {
       if (ch === "'") quote = undefined;
-      else current += ch;
+      else current = (current ?? '') + ch;
       continue;
     }
     if (quote === '"') {
       if (ch === '"') quote = undefined;
-      else if (ch === '\\' && i + 1 < chars.length && '"\\$`'.includes(chars[i + 1]!)) current += chars[++i];
-      else current += ch;
+      else if (ch === '\\' && i + 1 < chars.length && '"\\$`'.includes(chars[i + 1]!)) {
+        current = (current ?? '') + chars[++i]!;
+      } else current = (current ?? '') + ch;
       continue;
     }
     if (ch === ' ' || ch === '\t' || ch === '\n') {

@@ -10,7 +10,8 @@ export const JOIN_CODE_LENGTH = 6;
 export function generateJoinCode(taken: (code: string) => boolean = () => false): string {
   for (;;) {
     let code = '';
-    for (let i = 0; i < JOIN_CODE_LENGTH; i++) code += JOIN_CODE_ALPHABET[randomInt(JOIN_CODE_ALPHABET.length)];
+    for (let i = 0; i < JOIN_CODE_LENGTH; i++)
+      code += JOIN_CODE_ALPHABET[randomInt(JOIN_CODE_ALPHABET.length)];
     if (!taken(code)) return code;
   }
 }

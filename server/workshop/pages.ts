@@ -92,7 +92,10 @@ export function teacherLoginPage(code = '', error?: string): string {
   );
 }
 
-export function dashboardPage(workshop: { name: string; code: string; seats: number }, joinUrl: string): string {
+export function dashboardPage(
+  workshop: { name: string; code: string; seats: number },
+  joinUrl: string,
+): string {
   return layout(
     `Dashboard: ${workshop.name}`,
     `<h1>${esc(workshop.name)}</h1>

@@ -314,7 +314,8 @@ export class WorkshopRegistry {
   }
 
   bySession(sessionId: string): Workshop | undefined {
-    for (const w of this.#byId.values()) if (w.students.get(sessionId)?.left === undefined && w.students.has(sessionId)) return w;
+    for (const w of this.#byId.values())
+      if (w.students.get(sessionId)?.left === undefined && w.students.has(sessionId)) return w;
     return undefined;
   }
 

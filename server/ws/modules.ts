@@ -36,7 +36,13 @@ async function find<T>(candidates: string[], name: string): Promise<T | undefine
 
 export async function loadModules(): Promise<Modules> {
   const terminal = ['terminal/index.ts', 'terminal/terminal.ts'];
-  const state = ['state/index.ts', 'state/snapshot.ts', 'state/routes.ts', 'state/watch.ts', 'state/reset.ts'];
+  const state = [
+    'state/index.ts',
+    'state/snapshot.ts',
+    'state/routes.ts',
+    'state/watch.ts',
+    'state/reset.ts',
+  ];
   const checks = ['checks/index.ts', 'checks/evaluate.ts'];
   const modules: Modules = {};
   const assign = async <K extends keyof Modules>(key: K, files: string[]) => {

@@ -36,7 +36,7 @@ const scratch = mkdtempSync(join(tmpdir(), 'layerlab-bench-'));
 const podmanConf = join(scratch, 'containers.conf');
 writeFileSync(
   podmanConf,
-  '[containers]\ndefault_ulimits = ["nofile=1024:1024"]\n[engine]\nruntime = "runc"\n',
+  '[containers]\ndefault_ulimits = ["nofile=1024:1024", "nproc=4096:4096"]\n[engine]\nruntime = "runc"\n',
 );
 process.env.CONTAINERS_CONF = podmanConf;
 

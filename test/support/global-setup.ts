@@ -9,14 +9,14 @@ import { createContext } from '../../engine/context.ts';
 import { seedRegistry } from '../../engine/image/seed.ts';
 import { checkHost } from '../../scripts/setup/host.ts';
 import { buildNative } from '../../scripts/setup/native.ts';
-import { ensurePackages } from '../../scripts/setup/packages.ts';
+import { ensurePackages, REQUIRED_PACKAGES, TEST_PACKAGES } from '../../scripts/setup/packages.ts';
 import { startTestRegistry } from './registry.ts';
 
 const repoRoot = join(import.meta.dirname, '..', '..');
 
 export default async function globalSetup(): Promise<() => Promise<void>> {
   checkHost();
-  ensurePackages();
+  ensurePackages([...REQUIRED_PACKAGES, ...TEST_PACKAGES]);
   buildNative(repoRoot, { quiet: true });
 
   const registry = await startTestRegistry();

@@ -83,7 +83,11 @@ export async function startTestServer(
 }
 
 /** Opens a client without waiting for anything (for tests of rejected upgrades). */
-export function openClient(url: string, token: string | undefined, opts: { cookie?: boolean; origin?: string } = {}) {
+export function openClient(
+  url: string,
+  token: string | undefined,
+  opts: { cookie?: boolean; origin?: string } = {},
+) {
   const wsUrl = `${url.replace(/^http/, 'ws')}/ws${token && !opts.cookie ? `?token=${encodeURIComponent(token)}` : ''}`;
   const headers: Record<string, string> = {};
   if (token && opts.cookie) headers.cookie = `layerlab_session=${encodeURIComponent(token)}`;
@@ -133,7 +137,9 @@ export function wrapClient(ws: WebSocket): TestClient {
           resolve(found);
         } else if (closedInfo) {
           done();
-          reject(new Error(`socket closed (${closedInfo.code} ${closedInfo.reason}) while waiting for ${what}`));
+          reject(
+            new Error(`socket closed (${closedInfo.code} ${closedInfo.reason}) while waiting for ${what}`),
+          );
         }
       };
       const timer = setTimeout(() => {

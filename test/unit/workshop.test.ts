@@ -110,7 +110,9 @@ describe('workshop', () => {
     await expect(registry.create({ name: '', seats: 2, teacherPassword: 'longenough' })).rejects.toThrow(
       WorkshopError,
     );
-    await expect(registry.create({ name: 'x', seats: 0, teacherPassword: 'longenough' })).rejects.toThrow(/Seats/);
+    await expect(registry.create({ name: 'x', seats: 0, teacherPassword: 'longenough' })).rejects.toThrow(
+      /Seats/,
+    );
     await expect(registry.create({ name: 'x', seats: 2, teacherPassword: 'short' })).rejects.toThrow(/8/);
   });
 

@@ -1,5 +1,5 @@
-// `layerlab serve`: starts the lessons server. The server is a later issue; until it exists this
-// says so instead of failing with a module error.
+// `layerlab serve`: starts the lessons server (server/main.ts) on --port/--host, optionally in
+// classroom mode (--workshop); says so plainly when the server is not part of the build.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { InvalidArgumentError } from '../../errors.ts';
@@ -9,7 +9,13 @@ import { type Command, CommandFailure } from '../cli.ts';
 const SERVER_MAIN = join(import.meta.dirname, '..', '..', '..', 'server', 'main.ts');
 
 interface ServerModule {
-  serve(options: { root: string; port: number; host: string; signal: AbortSignal }): Promise<void>;
+  serve(options: {
+    root: string;
+    port: number;
+    host: string;
+    signal: AbortSignal;
+    workshop?: string;
+  }): Promise<void>;
 }
 
 export const command: Command = {
@@ -21,6 +27,7 @@ export const command: Command = {
     flags: [
       { name: 'port', short: 'p', type: 'int', description: 'Port to listen on (default 8080)' },
       { name: 'host', type: 'string', description: 'Address to listen on (default 127.0.0.1)' },
+      { name: 'workshop', type: 'string', description: 'Start a classroom workshop with this name' },
     ],
   },
   async run(cli, parsed) {
@@ -37,6 +44,7 @@ export const command: Command = {
       port,
       host: str(parsed, 'host') ?? '127.0.0.1',
       signal: cli.signal,
+      ...(str(parsed, 'workshop') !== undefined ? { workshop: str(parsed, 'workshop')! } : {}),
     });
     return 0;
   },

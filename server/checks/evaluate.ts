@@ -1,0 +1,353 @@
+// Evaluates a lesson check against the session's real engine state: containers and their diffs
+// (the engine's `containerDiff`), files through each container's overlay stack, images and their
+// layers from the store. Answers pass / not yet, with the step's hint and a sentence on what was seen.
+
+import { createHash } from 'node:crypto';
+import { closeSync, constants as fsConstants, lstatSync, openSync, readSync } from 'node:fs';
+import { join } from 'node:path';
+import { containerDiff } from '../../engine/container/views.ts';
+import { type ContainerRecord, readAllRecords } from '../../engine/container/record.ts';
+import { reconcile } from '../../engine/container/state.ts';
+import type { EngineContext } from '../../engine/context.ts';
+import { NotFoundError } from '../../engine/errors.ts';
+import { findPathOrigin } from '../../engine/inspect/which-layer.ts';
+import { isWhiteout } from '../../engine/layer/diff.ts';
+import type { Digest } from '../../engine/oci/digest.ts';
+import { type Image, imageLayers } from '../../engine/oci/types.ts';
+import { familiarName, parseReference } from '../../engine/reference/reference.ts';
+import { imageFromManifest, listImages, loadImage, resolveImageId } from '../../engine/store/images.ts';
+import { ensureLayer } from '../../engine/store/layers.ts';
+import { readContent } from '../state/files.ts';
+import { containerStack } from '../state/layers.ts';
+import {
+  type Check,
+  type CommandRanCheck,
+  type ContainerCheck,
+  type ContainersDifferCheck,
+  globMatch,
+  type ImageCheck,
+} from './schema.ts';
+
+export interface CheckResult {
+  pass: boolean;
+  /** The lesson's hint for a check that does not pass yet. */
+  hint?: string;
+  /** What was seen, in a sentence: "no container from busybox has /hello.txt in its diff". */
+  detail?: string;
+}
+
+/** A command the session's terminals ran (from `terminal.command` events), for `command-ran`. */
+export interface RanCommand {
+  command: string;
+  exitCode: number;
+}
+
+export interface EvaluateOptions {
+  commands?: readonly RanCommand[];
+}
+
+/** Evaluates a parsed check (see `parseCheck`) against `ctx`'s state. */
+export async function evaluateCheck(
+  ctx: EngineContext,
+  check: Check,
+  options: EvaluateOptions = {},
+): Promise<CheckResult> {
+  const state = new StateCache(ctx);
+  return evaluate(state, check, options);
+}
+
+async function evaluate(state: StateCache, check: Check, options: EvaluateOptions): Promise<CheckResult> {
+  if ('all' in check) {
+    for (const child of check.all) {
+      const result = await evaluate(state, child, options);
+      if (!result.pass) return withHint(result, check.hint);
+    }
+    return { pass: true };
+  }
+  if ('any' in check) {
+    let first: CheckResult | undefined;
+    for (const child of check.any) {
+      const result = await evaluate(state, child, options);
+      if (result.pass) return { pass: true };
+      first ??= result;
+    }
+    return withHint(first ?? { pass: false }, check.hint);
+  }
+  if ('not' in check) {
+    const result = await evaluate(state, check.not, options);
+    if (!result.pass) return { pass: true };
+    return withHint({ pass: false, detail: 'the opposite of what this step wants is true' }, check.hint);
+  }
+  switch (check.kind) {
+    case 'container':
+      return withHint(await containerCheck(state, check), check.hint);
+    case 'image':
+      return withHint(await imageCheck(state, check), check.hint);
+    case 'containers-differ':
+      return withHint(await containersDiffer(state, check), check.hint);
+    case 'command-ran':
+      return withHint(commandRan(check, options.commands ?? []), check.hint);
+  }
+}
+
+/** An outer hint wins over an inner one: the lesson author wrote it for this step. */
+function withHint(result: CheckResult, hint: string | undefined): CheckResult {
+  if (result.pass || hint === undefined) return result;
+  return { ...result, hint };
+}
+
+/** Reads each container and image once per evaluation, however many sub-checks look at them. */
+class StateCache {
+  readonly ctx: EngineContext;
+  #containers?: Promise<ContainerRecord[]>;
+  #images = new Map<string, Promise<Digest | undefined>>();
+
+  constructor(ctx: EngineContext) {
+    this.ctx = ctx;
+  }
+
+  containers(): Promise<ContainerRecord[]> {
+    this.#containers ??= readAllRecords(this.ctx).then((records) =>
+      Promise.all(records.filter((r) => !r.external).map((r) => reconcile(this.ctx, r))),
+    );
+    return this.#containers;
+  }
+
+  /** The image id `ref` names in this session, or undefined when it names none. */
+  imageId(ref: string): Promise<Digest | undefined> {
+    let id = this.#images.get(ref);
+    if (!id) {
+      id = resolveImageId(this.ctx, ref).catch((err) => {
+        if (err instanceof NotFoundError) return undefined;
+        throw err;
+      });
+      this.#images.set(ref, id);
+    }
+    return id;
+  }
+}
+
+function normalRef(ref: string): string {
+  try {
+    return familiarName(parseReference(ref));
+  } catch {
+    return ref;
+  }
+}
+
+/** Containers from the image `ref`: by the id it resolves to now, or by the name they were run with. */
+async function containersFrom(state: StateCache, ref: string | undefined): Promise<ContainerRecord[]> {
+  const all = await state.containers();
+  if (ref === undefined) return all;
+  const id = await state.imageId(ref);
+  const wanted = normalRef(ref);
+  return all.filter((c) => c.imageId === id || normalRef(c.image) === wanted);
+}
+
+function inRange(n: number, range: { min?: number | undefined; max?: number | undefined } | undefined): boolean {
+  const min = range?.min ?? 1;
+  return n >= min && (range?.max === undefined || n <= range.max);
+}
+
+function describeRange(range: { min?: number | undefined; max?: number | undefined } | undefined): string {
+  const min = range?.min ?? 1;
+  if (range?.max === undefined) return min === 1 ? 'at least one' : `at least ${min}`;
+  return min === range.max ? `exactly ${min}` : `between ${min} and ${range.max}`;
+}
+
+async function containerCheck(state: StateCache, check: ContainerCheck): Promise<CheckResult> {
+  const candidates = await containersFrom(state, check.image);
+  const matching: ContainerRecord[] = [];
+  let closest = '';
+  for (const record of candidates) {
+    const why = await containerMismatch(state.ctx, record, check);
+    if (why === undefined) matching.push(record);
+    else closest ||= `${record.name}: ${why}`;
+  }
+  const what = [
+    'container',
+    check.image ? `from ${check.image}` : '',
+    check.name ? `named ${check.name}` : '',
+    check.state ? `(${check.state})` : '',
+  ]
+    .filter(Boolean)
+    .join(' ');
+  if (inRange(matching.length, check.count)) {
+    return { pass: true, detail: `${matching.length} ${what}${matching.length === 1 ? '' : 's'} match` };
+  }
+  const detail =
+    candidates.length === 0
+      ? `no ${what} yet`
+      : `${matching.length} of ${candidates.length} ${what}s match, ${describeRange(check.count)} needed${closest ? ` (${closest})` : ''}`;
+  return { pass: false, detail };
+}
+
+/** Why `record` does not satisfy the check's per-container conditions, or undefined when it does. */
+async function containerMismatch(
+  ctx: EngineContext,
+  record: ContainerRecord,
+  check: ContainerCheck,
+): Promise<string | undefined> {
+  if (check.name !== undefined && record.name !== check.name.replace(/^\//, '')) return `not named ${check.name}`;
+  if (check.state !== undefined && record.state.status !== check.state) return `it is ${record.state.status}`;
+  if (check.exitCode !== undefined) {
+    if (record.state.status !== 'exited') return 'it has not exited';
+    if (record.state.exitCode !== check.exitCode) return `it exited with ${record.state.exitCode}`;
+  }
+  if (check.diff) {
+    const changes = await containerDiff(ctx, record.id);
+    for (const want of check.diff.has ?? []) {
+      const found = changes.find((c) => c.path === want.path && (want.kind === undefined || c.kind === want.kind));
+      if (!found) return `${want.path} is not in its diff${want.kind ? ` as ${want.kind}` : ''}`;
+    }
+    for (const want of check.diff.lacks ?? []) {
+      const found = changes.find((c) => c.path === want.path && (want.kind === undefined || c.kind === want.kind));
+      if (found) return `its diff has ${found.kind} ${found.path}`;
+    }
+  }
+  if (check.file) {
+    const { path, exists = true, contains, equals } = check.file;
+    const content = await fileIn(ctx, record, path);
+    if (content === undefined) return exists ? `it has no ${path}` : undefined;
+    if (!exists) return `it still has ${path}`;
+    if (contains !== undefined || equals !== undefined) {
+      if (content.kind !== 'text') return `${path} is not a text file`;
+      if (contains !== undefined && !content.text.includes(contains)) return `${path} does not contain ${JSON.stringify(contains)}`;
+      if (equals !== undefined && content.text !== equals && content.text !== `${equals}\n`) {
+        return `${path} is not ${JSON.stringify(equals)}`;
+      }
+    }
+  }
+  return undefined;
+}
+
+/** A file of the container's merged view, read through its overlay stack (stopped ones too). */
+async function fileIn(ctx: EngineContext, record: ContainerRecord, path: string) {
+  const stack = await containerStack(ctx, record);
+  const origin = findPathOrigin(
+    stack.map((s) => s.dir),
+    path,
+  );
+  return origin.found ? readContent(origin.hostPath, origin.kind) : undefined;
+}
+
+async function imageCheck(state: StateCache, check: ImageCheck): Promise<CheckResult> {
+  const { ctx } = state;
+  let images: Image[];
+  if (check.tag !== undefined) {
+    const id = await state.imageId(check.tag);
+    images = id === undefined ? [] : [await loadImage(ctx, id)];
+    if (images.length === 0) return { pass: false, detail: `no image tagged ${normalRef(check.tag)} yet` };
+  } else {
+    images = await Promise.all((await listImages(ctx)).map((r) => imageFromManifest(ctx, r.manifestDigest)));
+  }
+  const shareWith = check.sharesLayersWith === undefined ? undefined : await state.imageId(check.sharesLayersWith);
+  if (check.sharesLayersWith !== undefined && shareWith === undefined) {
+    return { pass: false, detail: `there is no image ${normalRef(check.sharesLayersWith)} to share layers with` };
+  }
+  const base = shareWith === undefined ? undefined : new Set((await loadImage(ctx, shareWith)).config.rootfs.diff_ids);
+  let matching = 0;
+  let closest = '';
+  for (const image of images) {
+    const why = await imageMismatch(ctx, image, check, shareWith, base);
+    if (why === undefined) matching++;
+    else closest ||= why;
+  }
+  const what = check.tag !== undefined ? `image ${normalRef(check.tag)}` : 'image';
+  if (inRange(matching, check.count)) return { pass: true, detail: `${what}: ok` };
+  return { pass: false, detail: closest ? `${what}: ${closest}` : `no ${what} matches` };
+}
+
+async function imageMismatch(
+  ctx: EngineContext,
+  image: Image,
+  check: ImageCheck,
+  shareWith: Digest | undefined,
+  base: Set<Digest> | undefined,
+): Promise<string | undefined> {
+  const layers = imageLayers(image);
+  if (check.layers && !inRange(layers.length, { min: check.layers.min ?? 0, max: check.layers.max })) {
+    return `it has ${layers.length} layer${layers.length === 1 ? '' : 's'}`;
+  }
+  if (check.topLayerAdds !== undefined || check.topLayerDeletes !== undefined) {
+    const top = layers.at(-1);
+    if (!top) return 'it has no layers';
+    const dir = await ensureLayer(ctx, top);
+    if (check.topLayerAdds !== undefined) {
+      const st = lstatQuiet(join(dir, check.topLayerAdds));
+      if (!st || isWhiteout(st)) return `its top layer does not add ${check.topLayerAdds}`;
+    }
+    if (check.topLayerDeletes !== undefined) {
+      const st = lstatQuiet(join(dir, check.topLayerDeletes));
+      if (!st || !isWhiteout(st)) return `its top layer does not delete ${check.topLayerDeletes}`;
+    }
+  }
+  if (base !== undefined) {
+    if (image.id === shareWith) return 'it is that same image';
+    if (!image.config.rootfs.diff_ids.some((d) => base.has(d))) return 'it shares no layer with it';
+  }
+  return undefined;
+}
+
+function lstatQuiet(path: string) {
+  try {
+    return lstatSync(path);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Bytes hashed to compare one file across containers; bigger files compare by their first part. */
+const MAX_COMPARE_BYTES = 4 * 1024 * 1024;
+
+async function containersDiffer(state: StateCache, check: ContainersDifferCheck): Promise<CheckResult> {
+  const candidates = await containersFrom(state, check.image);
+  if (candidates.length < 2) {
+    return {
+      pass: false,
+      detail: `${candidates.length === 0 ? 'no container' : 'only one container'} from ${check.image} yet; two are needed`,
+    };
+  }
+  const versions = new Set<string>();
+  for (const record of candidates) versions.add(await fileKey(state.ctx, record, check.path));
+  if (versions.size >= 2) return { pass: true, detail: `${versions.size} different versions of ${check.path}` };
+  return {
+    pass: false,
+    detail: `all ${candidates.length} containers from ${check.image} have the same ${check.path}`,
+  };
+}
+
+/** What a container's `path` is, as a comparable string: absent, a symlink target, or a content hash. */
+async function fileKey(ctx: EngineContext, record: ContainerRecord, path: string): Promise<string> {
+  const stack = await containerStack(ctx, record);
+  const origin = findPathOrigin(
+    stack.map((s) => s.dir),
+    path,
+  );
+  if (!origin.found) return 'absent';
+  if (origin.kind !== 'file') return `${origin.kind}:${JSON.stringify(readContent(origin.hostPath, origin.kind))}`;
+  const fd = openSync(origin.hostPath, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK);
+  try {
+    const hash = createHash('sha256');
+    const buf = Buffer.alloc(64 * 1024);
+    let total = 0;
+    while (total < MAX_COMPARE_BYTES) {
+      const n = readSync(fd, buf, 0, buf.length, total);
+      if (n === 0) break;
+      hash.update(buf.subarray(0, n));
+      total += n;
+    }
+    return `file:${hash.digest('hex')}`;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function commandRan(check: CommandRanCheck, commands: readonly RanCommand[]): CheckResult {
+  const pattern = check.pattern.trim();
+  const found = commands.find(
+    (c) => globMatch(pattern, c.command.trim()) && (check.exitCode === undefined || c.exitCode === check.exitCode),
+  );
+  if (found) return { pass: true, detail: `ran: ${found.command}` };
+  return { pass: false, detail: `no command matching ${JSON.stringify(pattern)} has run yet` };
+}

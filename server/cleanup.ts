@@ -1,0 +1,101 @@
+// Start-up cleanup: whatever a previous server run left when it crashed or was killed — session
+// roots with their containers, shims, mounts and runtime state, stale cgroups, temp files — is
+// removed before the first session is created, then unreferenced content is garbage-collected.
+
+import { readdirSync, readFileSync, rmdirSync, statSync } from 'node:fs';
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { EngineConfig } from '../engine/config.ts';
+import { createContext } from '../engine/context.ts';
+import { collectGarbage, type GcResult } from '../engine/gc.ts';
+import { cleanupTemp } from '../engine/store/blobs.ts';
+import { cleanupLayerTemps } from '../engine/store/layers.ts';
+import { sessionsDir } from '../engine/store/paths.ts';
+import { teardownRoot } from './sessions/teardown.ts';
+
+export interface CleanupReport {
+  sessions: number;
+  containers: number;
+  cgroups: number;
+  temps: number;
+  gc: GcResult;
+  problems: string[];
+}
+
+/**
+ * Empty `layerlab/<id>` cgroups older than a minute: a container killed mid-start or a runtime
+ * killed mid-delete leaves them. Ones with processes are live containers (maybe the CLI's) and
+ * rmdir refuses them anyway; young ones may be a start in progress elsewhere.
+ */
+export function removeStaleCgroups(minAgeMs = 60_000): number {
+  let removed = 0;
+  let controllers: string[] = [];
+  try {
+    controllers = readdirSync('/sys/fs/cgroup');
+  } catch {
+    return 0;
+  }
+  const cutoff = Date.now() - minAgeMs;
+  for (const controller of controllers) {
+    const parent = join('/sys/fs/cgroup', controller, 'layerlab');
+    let ids: string[];
+    try {
+      ids = readdirSync(parent).filter((n) => /^[a-f0-9]{64}$/.test(n));
+    } catch {
+      continue;
+    }
+    for (const id of ids) {
+      const dir = join(parent, id);
+      try {
+        if (statSync(dir).mtimeMs > cutoff) continue;
+        const procs = readFileSync(join(dir, 'cgroup.procs'), 'utf8').trim();
+        if (procs !== '') continue;
+        rmdirSync(dir);
+        removed++;
+      } catch {
+        // busy, gone, or not ours to remove
+      }
+    }
+  }
+  return removed;
+}
+
+export async function cleanupPreviousRun(
+  root: string,
+  config: EngineConfig,
+  log: (message: string) => void = () => {},
+): Promise<CleanupReport> {
+  const report: CleanupReport = {
+    sessions: 0,
+    containers: 0,
+    cgroups: 0,
+    temps: 0,
+    gc: { blobs: [], layers: [], bytes: 0 },
+    problems: [],
+  };
+  let names: string[] = [];
+  try {
+    names = await readdir(sessionsDir(root));
+  } catch {
+    // first run: nothing to clean
+  }
+  // Sessions do not survive a restart (their sockets and terminals are gone), so every root here is a leftover.
+  for (const name of names) {
+    const ctx = createContext(join(sessionsDir(root), name), { config, sharedContent: root });
+    const result = await teardownRoot(ctx);
+    report.sessions++;
+    report.containers += result.containers;
+    report.problems.push(...result.leftovers, ...result.errors);
+  }
+  report.cgroups = removeStaleCgroups();
+  const base = createContext(root, { config });
+  report.temps = (await cleanupTemp(base)) + (await cleanupLayerTemps(base));
+  report.gc = await collectGarbage(root);
+  if (report.sessions > 0 || report.problems.length > 0) {
+    log(
+      `cleanup: removed ${report.sessions} session(s) and ${report.containers} container(s) of a previous run` +
+        (report.problems.length > 0 ? `; could not free: ${report.problems.join('; ')}` : ''),
+    );
+  }
+  return report;
+}

@@ -1,0 +1,54 @@
+// `layerlab serve` (and `npm start`): cleans what a previous run left, serves the site, API and
+// WebSocket on one port, and on SIGINT/SIGTERM (or the caller's signal) disposes every session.
+
+import { createServer, type ServerPlugin } from './app.ts';
+
+export interface ServeOptions {
+  root: string;
+  port: number;
+  host?: string;
+  signal?: AbortSignal;
+  /** Start in classroom mode with this workshop name. */
+  workshop?: string;
+  /** Where to print the address line (default stdout). */
+  out?: (line: string) => void;
+}
+
+/** Loads the workshop plugin (server/workshop/plugin.ts, S4) when classroom mode is asked for. */
+async function workshopPlugins(name: string | undefined): Promise<ServerPlugin[]> {
+  if (name === undefined) return [];
+  const path = './workshop/plugin.ts'; // S4's module; a variable so the type check does not require it
+  const mod = (await import(path)) as { workshopPlugin(options: { name: string }): ServerPlugin };
+  return [mod.workshopPlugin({ name })];
+}
+
+/** Serves until `signal` aborts or the process gets SIGINT/SIGTERM; resolves once shut down. */
+export async function serve(options: ServeOptions): Promise<void> {
+  const host = options.host ?? '127.0.0.1';
+  const out = options.out ?? ((line: string) => process.stdout.write(`${line}\n`));
+  const server = createServer({
+    root: options.root,
+    ...(options.workshop !== undefined ? { workshop: options.workshop } : {}),
+    plugins: await workshopPlugins(options.workshop),
+  });
+  await server.listen(options.port, host);
+  out(`Layerlab is serving ${server.url}/`);
+
+  const stop = new AbortController();
+  const onSignal = () => stop.abort();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  options.signal?.addEventListener('abort', onSignal, { once: true });
+  if (options.signal?.aborted) stop.abort();
+  try {
+    await new Promise<void>((resolve) =>
+      stop.signal.addEventListener('abort', () => resolve(), { once: true }),
+    );
+    out('Layerlab is shutting down: ending sessions…');
+    await server.close();
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    options.signal?.removeEventListener('abort', onSignal);
+  }
+}

@@ -1,0 +1,500 @@
+// One browser terminal: an in-process shell prompt (no host shell) that runs `docker`, `podman` and
+// `layerlab` through the engine CLI's main() with the session's engine context, hands the keyboard
+// to a container's PTY during `run -it`/`exec -it`/`attach`, and streams output with back-pressure.
+
+import { main } from '../../engine/cli/main.ts';
+import { withOperation } from '../../engine/context.ts';
+import { resolveContainer } from '../../engine/container/lifecycle.ts';
+import type { EngineEvent, EventSink } from '../../engine/events.ts';
+import type { Session, SessionTerminal } from '../sessions/session.ts';
+import { BUILTINS, type CompletionSources, commonPrefix, complete, engineSources, formatColumns, PROGRAMS } from './complete.ts';
+import { KeyDecoder } from './keys.ts';
+import { History, LineEditor } from './line-editor.ts';
+import { Screen } from './screen.ts';
+import { type CommandStreams, createCommandStreams, type TtyHost } from './streams.ts';
+import { splitWords } from './words.ts';
+
+export type TerminalMode = 'shell' | 'container';
+type Program = (typeof PROGRAMS)[number];
+
+/** What `run()` did with a command: typed and started, queued behind the running one, or refused. */
+export type RunResult = { status: 'started' | 'queued' | 'busy'; queued: number };
+
+export interface Terminal extends SessionTerminal {
+  run(command: string): RunResult;
+  pause(): void;
+  resume(): void;
+  /** Resolves once the server-side screen holds everything written so far (tests, replay). */
+  settled(): Promise<void>;
+  /** Resolves when no command runs and the prompt is shown (after the queue is empty). */
+  idle(): Promise<void>;
+  readonly mode: TerminalMode;
+}
+
+export interface TerminalOptions {
+  cols: number;
+  rows: number;
+  /** The terminal's name in the session (for `terminal.command` events). */
+  name: string;
+  /** Lines of history kept. */
+  historySize?: number;
+}
+
+/** The part of a session a terminal uses. */
+export type TerminalSession = Pick<Session, 'ctx' | 'events'>;
+
+const PROMPT = '\x1b[1;32mreader@layerlab\x1b[0m:\x1b[1;34m~\x1b[0m$ ';
+const PROMPT_WIDTH = 'reader@layerlab:~$ '.length;
+/** CLI output kept while the socket is slow; past it the page is re-sent the screen instead. */
+const MAX_QUEUED_BYTES = 256 * 1024;
+/** Unparsed bytes the screen may hold before writers are asked to wait. */
+const SCREEN_HIGH_WATER = 512 * 1024;
+const MAX_RUN_QUEUE = 16;
+
+const HELP = `This terminal speaks Docker's command line:
+
+  docker pull busybox            docker images
+  docker run -it busybox sh      docker ps -a
+  docker diff CONTAINER          docker commit CONTAINER my-image
+
+'podman' and 'layerlab' work as well. Press Tab to complete commands, image
+and container names; Up and Down recall earlier commands; Ctrl-C cancels a
+pull or a build. Pipes, redirection and other programs need a real shell:
+start one inside a container with 'docker run -it busybox sh'.
+
+Builtins: help, clear, history, exit.
+`;
+
+/** Commands refused at this prompt because they would touch the server's own files or processes. */
+function refusal(program: string, words: readonly string[]): string | undefined {
+  const globals = words.filter((w) => w === '--root' || w.startsWith('--root='));
+  if (globals.length > 0) return `${program}: --root is not available in the browser terminal`;
+  const command = words.find((w) => !w.startsWith('-'));
+  if (command === 'serve') return `${program}: 'serve' is not available in the browser terminal`;
+  const hostPaths: Record<string, string> = {
+    build: 'a build context',
+    save: 'an archive file',
+    load: 'an archive file',
+  };
+  const group = command === 'image' ? words[words.indexOf(command) + 1] : command;
+  if (group && hostPaths[group]) {
+    const tar = group === 'save' || group === 'load';
+    if (!tar || words.some((w) => /^(-o|-i|--output|--input)(=|$)|^-[a-z]*[oi]/.test(w))) {
+      return `${program}: '${group}' with ${hostPaths[group]} on the server is not available in the browser terminal`;
+    }
+  }
+  return undefined;
+}
+
+export function createTerminal(session: TerminalSession, options: TerminalOptions): Terminal {
+  let cols = options.cols;
+  let rows = options.rows;
+  const screen = new Screen(cols, rows);
+  const history = new History(options.historySize ?? 500);
+  const editor = new LineEditor({ prompt: PROMPT, promptWidth: PROMPT_WIDTH, columns: cols, history });
+  const decoder = new KeyDecoder();
+  const sources: CompletionSources = engineSources(session.ctx);
+  const outputListeners = new Set<(data: Buffer) => void>();
+  const modeListeners = new Set<(mode: TerminalMode, container?: string) => void>();
+  const idleWaiters: (() => void)[] = [];
+  const runQueue: string[] = [];
+
+  let mode: TerminalMode = 'shell';
+  let disposed = false;
+  /** The command in progress, if any. */
+  let running:
+    | {
+        streams: CommandStreams;
+        controller: AbortController;
+        interrupts: number;
+        /** The container this command created or targets, for the mode event. */
+        container?: string;
+        lookup?: Promise<string | undefined>;
+        /** Typed text waiting for Enter when a non-raw command reads input (a tty's cooked mode). */
+        cooked: string;
+      }
+    | undefined;
+  let completing = false;
+
+  // Flow control: paused by the socket layer, and/or a screen parser that is behind.
+  let paused = false;
+  let queued: Buffer[] = [];
+  let queuedBytes = 0;
+  let resync = false;
+  let writersWaiting = false;
+
+  const congested = () => paused || screen.backlog > SCREEN_HIGH_WATER;
+
+  function deliver(data: Buffer): void {
+    for (const cb of outputListeners) cb(data);
+  }
+
+  /** Every byte for the page goes through here: the screen always, the listeners when not paused. */
+  function emit(data: Buffer | string): boolean {
+    if (disposed) return true;
+    const bytes = typeof data === 'string' ? Buffer.from(data) : data;
+    if (bytes.length === 0) return !congested();
+    screen.write(bytes);
+    if (paused || resync) {
+      if (!resync) {
+        queued.push(bytes);
+        queuedBytes += bytes.length;
+        if (queuedBytes > MAX_QUEUED_BYTES) {
+          // Too much to hold: drop it and, on resume, send the screen itself (it saw every byte).
+          queued = [];
+          queuedBytes = 0;
+          resync = true;
+        }
+      }
+    } else deliver(bytes);
+    const ok = !congested();
+    if (!ok) writersWaiting = true;
+    return ok;
+  }
+
+  function wakeWriters(): void {
+    if (!writersWaiting || congested() || !running) return;
+    writersWaiting = false;
+    running.streams.stdout.emit('drain');
+    running.streams.stderr.emit('drain');
+  }
+  screen.onIdle = wakeWriters;
+
+  async function flush(): Promise<void> {
+    if (resync) {
+      await screen.settled();
+      if (paused || disposed) return;
+      resync = false;
+      deliver(Buffer.from(`\x1bc${screen.serialize()}`));
+    }
+    const pending = queued;
+    queued = [];
+    queuedBytes = 0;
+    for (const chunk of pending) deliver(chunk);
+    wakeWriters();
+  }
+
+  function setMode(next: TerminalMode, container?: string): void {
+    if (next === mode && next === 'shell') return;
+    mode = next;
+    for (const cb of modeListeners) cb(next, container);
+  }
+
+  function showPrompt(): void {
+    emit(editor.begin());
+    const next = runQueue.shift();
+    if (next !== undefined) {
+      typeAndSubmit(next);
+      return;
+    }
+    const waiters = idleWaiters.splice(0);
+    for (const resolve of waiters) resolve();
+  }
+
+  function typeAndSubmit(command: string): void {
+    emit(editor.replace(command));
+    handleKeys([{ kind: 'enter' }]);
+  }
+
+  function print(text: string): void {
+    emit(text.replaceAll('\n', '\r\n'));
+  }
+
+  function handleKeys(keys: ReturnType<KeyDecoder['feed']>): void {
+    for (const key of keys) {
+      if (running || completing) return; // typed ahead while a command started: dropped
+      const result = editor.feed(key);
+      emit(result.output);
+      const action = result.action;
+      if (!action) continue;
+      if (action.kind === 'submit') void execute(action.line);
+      else if (action.kind === 'eof') {
+        print("\nThis terminal stays open with the page (Ctrl-D does not close it); type 'help' for what works here.\n");
+        emit(editor.begin());
+      } else if (action.kind === 'complete') void completeLine(action.before, action.repeated);
+    }
+  }
+
+  async function completeLine(before: string, repeated: boolean): Promise<void> {
+    completing = true;
+    try {
+      const result = await complete(before, sources).catch(() => undefined);
+      if (!result || disposed) return;
+      const { candidates, current, openQuote } = result;
+      if (candidates.length === 0) {
+        emit('\x07');
+        return;
+      }
+      if (candidates.length === 1) {
+        const word = candidates[0]!;
+        const rest = word.slice(current.length);
+        emit(editor.insert(openQuote ? `${rest}${openQuote} ` : `${rest} `));
+        return;
+      }
+      const prefix = commonPrefix(candidates);
+      if (prefix.length > current.length) {
+        emit(editor.insert(prefix.slice(current.length)));
+        return;
+      }
+      if (!repeated) {
+        emit('\x07');
+        return;
+      }
+      // A second Tab lists the choices below the line, as bash does, then draws the line again.
+      emit(`${editor.feed({ kind: 'end' }).output}\r\n${formatColumns(candidates, cols)}`);
+      emit(editor.redraw());
+    } finally {
+      completing = false;
+    }
+  }
+
+  async function execute(line: string): Promise<void> {
+    const split = splitWords(line);
+    if (!split.ok) {
+      print(`${split.error}\n`);
+      return showPrompt();
+    }
+    const [name, ...args] = split.words;
+    if (name === undefined) return showPrompt();
+    if ((PROGRAMS as readonly string[]).includes(name)) {
+      const refused = refusal(name, args);
+      if (refused) {
+        print(`${refused}\n`);
+        recordCommand(line, 1);
+        return showPrompt();
+      }
+      await runCli(name as Program, args, line);
+      return;
+    }
+    switch (name as (typeof BUILTINS)[number]) {
+      case 'help':
+        print(HELP);
+        break;
+      case 'clear':
+        emit('\x1b[H\x1b[2J\x1b[3J');
+        break;
+      case 'history': {
+        const entries = history.entries;
+        const width = String(entries.length).length;
+        print(entries.map((e, i) => `  ${String(i + 1).padStart(width)}  ${e}\n`).join(''));
+        break;
+      }
+      case 'exit':
+        print(
+          "This terminal belongs to the page and cannot be closed from here. Inside a container, 'exit' leaves its shell.\n",
+        );
+        break;
+      default:
+        print(
+          `${name}: command not found\nThis prompt runs docker, podman and layerlab commands; for a real shell try: docker run -it busybox sh\n`,
+        );
+        recordCommand(line, 127);
+    }
+    showPrompt();
+  }
+
+  function recordCommand(command: string, exitCode: number): void {
+    session.events.emit({ type: 'terminal.command', terminal: options.name, command, exitCode });
+  }
+
+  async function runCli(program: Program, args: string[], line: string): Promise<void> {
+    const controller = new AbortController();
+    const host: TtyHost = {
+      output: (data) => (current === running ? emit(data) : true),
+      rawMode: (raw) => {
+        if (current !== running || !current) return;
+        if (!raw) return setMode('shell');
+        const show = (id?: string) => {
+          if (current === running && current?.streams.stdin.isRaw) setMode('container', id);
+        };
+        if (current.container || !current.lookup) show(current.container);
+        else void current.lookup.then(show);
+      },
+      columns: () => cols,
+      rows: () => rows,
+    };
+    const streams = createCommandStreams(host);
+    const current: NonNullable<typeof running> = { streams, controller, interrupts: 0, cooked: '' };
+    running = current;
+    current.lookup = targetContainer(args);
+    const sink = (cliEvents?: EventSink): EventSink => (event: EngineEvent) => {
+      if (event.type === 'container.created' && current.container === undefined) current.container = event.id;
+      session.ctx.events(event);
+      cliEvents?.(event);
+    };
+    const context = (cliEvents?: EventSink) =>
+      withOperation(session.ctx, { events: sink(cliEvents), signal: controller.signal });
+    let status: number;
+    try {
+      status = await main(args, streams, controller.signal, { context, program });
+    } catch (err) {
+      // main() reports every error itself; this is a last guard so the prompt always comes back.
+      streams.stderr.write(`${program}: ${(err as Error).message}\n`);
+      status = 1;
+    }
+    streams.stdout.close();
+    streams.stderr.close();
+    streams.stdin.end();
+    if (running !== current) return; // abandoned with a second Ctrl-C: the prompt is back already
+    running = undefined;
+    setMode('shell');
+    recordCommand(line, status);
+    if (!disposed) showPrompt();
+  }
+
+  /** The container `exec`/`attach` name, resolved to its id, for the mode event. */
+  async function targetContainer(args: readonly string[]): Promise<string | undefined> {
+    const words = args.filter((w) => !w.startsWith('-'));
+    const verb = words[0] === 'container' ? words[1] : words[0];
+    if (verb !== 'exec' && verb !== 'attach') return undefined;
+    const start = args.indexOf(verb) + 1;
+    const rest = args.slice(start);
+    // The first word that is neither a flag nor a flag's value: exec's value flags are -e, -w, -u.
+    for (let i = 0; i < rest.length; i++) {
+      const w = rest[i]!;
+      if (/^(-[ewu]|--env|--workdir|--user)$/.test(w)) {
+        i++;
+        continue;
+      }
+      if (w.startsWith('-')) continue;
+      return resolveContainer(session.ctx, w).then(
+        (record) => record.id,
+        () => undefined,
+      );
+    }
+    return undefined;
+  }
+
+  /** Ctrl-C while a command runs and has not taken the keyboard: cancel it; a second press abandons it. */
+  function interrupt(): void {
+    const current = running!;
+    current.interrupts++;
+    emit('^C\r\n');
+    if (current.interrupts === 1) {
+      current.controller.abort();
+      return;
+    }
+    // It did not stop: leave it to finish in the background, as Docker's CLI does after a forced exit.
+    current.streams.stdout.close();
+    current.streams.stderr.close();
+    current.streams.stdin.end();
+    running = undefined;
+    setMode('shell');
+    showPrompt();
+  }
+
+  /** Keys for a command that reads input without raw mode (`docker run -i`): a tty's cooked mode. */
+  function cookedInput(data: Buffer): void {
+    const current = running!;
+    for (const char of data.toString('utf8')) {
+      if (char === '\x03') return interrupt();
+      if (!current.streams.stdin.reading) continue;
+      if (char === '\r' || char === '\n') {
+        emit('\r\n');
+        current.streams.stdin.push(Buffer.from(`${current.cooked}\n`));
+        current.cooked = '';
+      } else if (char === '\x04') {
+        if (current.cooked === '') current.streams.stdin.end();
+        else current.streams.stdin.push(Buffer.from(current.cooked));
+        current.cooked = '';
+      } else if (char === '\x7f' || char === '\b') {
+        if (current.cooked !== '') {
+          current.cooked = [...current.cooked].slice(0, -1).join('');
+          emit('\b \b');
+        }
+      } else if (char >= ' ') {
+        current.cooked += char;
+        emit(char);
+      }
+    }
+  }
+
+  const terminal: Terminal = {
+    get mode() {
+      return mode;
+    },
+    input(data: Buffer) {
+      if (disposed) return;
+      if (running) {
+        if (running.streams.stdin.isRaw) running.streams.stdin.push(data);
+        else cookedInput(data);
+        return;
+      }
+      handleKeys(decoder.feed(data.toString('utf8')));
+    },
+    resize(newCols: number, newRows: number) {
+      if (disposed || (newCols === cols && newRows === rows)) return;
+      cols = newCols;
+      rows = newRows;
+      screen.resize(cols, rows);
+      editor.setColumns(cols);
+      running?.streams.stdout.emit('resize');
+    },
+    run(command: string): RunResult {
+      const lines = commandLines(command);
+      if (disposed) return { status: 'busy', queued: runQueue.length };
+      if (runQueue.length + lines.length > MAX_RUN_QUEUE) return { status: 'busy', queued: runQueue.length };
+      const busy = running !== undefined || completing;
+      runQueue.push(...lines);
+      if (busy) return { status: 'queued', queued: runQueue.length };
+      const next = runQueue.shift();
+      if (next !== undefined) typeAndSubmit(next);
+      return { status: 'started', queued: runQueue.length };
+    },
+    onOutput(cb) {
+      outputListeners.add(cb);
+      return () => outputListeners.delete(cb);
+    },
+    onMode(cb) {
+      modeListeners.add(cb);
+      return () => modeListeners.delete(cb);
+    },
+    replay() {
+      return screen.serialize();
+    },
+    settled() {
+      return screen.settled();
+    },
+    idle() {
+      if (!running && runQueue.length === 0) return Promise.resolve();
+      return new Promise((resolve) => idleWaiters.push(resolve));
+    },
+    pause() {
+      paused = true;
+    },
+    resume() {
+      if (!paused) return;
+      paused = false;
+      void flush();
+    },
+    dispose() {
+      if (disposed) return;
+      disposed = true;
+      const current = running;
+      running = undefined;
+      if (current) {
+        current.controller.abort();
+        current.streams.stdout.close();
+        current.streams.stderr.close();
+        current.streams.stdin.end();
+      }
+      runQueue.length = 0;
+      outputListeners.clear();
+      modeListeners.clear();
+      screen.dispose();
+      for (const resolve of idleWaiters.splice(0)) resolve();
+    },
+  };
+
+  emit(editor.begin());
+  return terminal;
+}
+
+/** A click-to-run block as command lines: continuation backslashes joined, blanks and comments dropped. */
+export function commandLines(text: string): string[] {
+  const joined = text.replace(/\\\r?\n/g, ' ');
+  return joined
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter((l) => l !== '' && !l.startsWith('#'));
+}

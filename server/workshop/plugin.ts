@@ -1,0 +1,102 @@
+// Classroom mode as a server plugin: `createServer({ plugins: [workshopPlugin({ name })] })`, which
+// is what `layerlab serve --workshop "Name"` does. Starts the named workshop (printing its join code
+// and teacher password), registers the routes, gates new sessions on machine capacity, and wires the
+// teacher's watch sockets and progress reports where the server offers hooks for them.
+
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { ServerInternals, ServerPlugin } from '../app.ts';
+import { HttpError } from '../http/router.ts';
+import { loadModules } from '../ws/modules.ts';
+import { type CapacityLimits, decideAdmission, type MachineLoad } from './admission.ts';
+import { attachWorkshop, type WorkshopService } from './service.ts';
+import type { ProgressReport } from './workshop.ts';
+
+export interface WorkshopPluginOptions {
+  /** Start this workshop at once (`--workshop "Name"`); without it, only `POST /api/workshop` starts one. */
+  name?: string;
+  /** Default LAYERLAB_WORKSHOP_SEATS, else 30. */
+  seats?: number;
+  /** `--teacher-password` (default LAYERLAB_TEACHER_PASSWORD); generated and printed when absent. */
+  teacherPassword?: string;
+  /** `--admin-password` (default LAYERLAB_ADMIN_PASSWORD): enables starting workshops over HTTP. */
+  adminPassword?: string;
+  capacity?: Partial<CapacityLimits>;
+  /** Overrides the machine-load reading (tests). */
+  load?: () => Promise<MachineLoad>;
+  /** Where the join code and password are printed (default stdout). */
+  out?: (line: string) => void;
+  /** Receives the service once attached (tests, and the server's own wiring). */
+  onReady?: (service: WorkshopService) => void;
+}
+
+/** Hooks a later server build may offer; the plugin uses each one when present. */
+interface OptionalHooks {
+  /** Upgrade handlers tried before `/ws`; one returning true has taken the socket. */
+  upgradeHandlers?: ((req: IncomingMessage, socket: Duplex, head: Buffer) => boolean)[];
+  /** Called with every evaluated check that names its lesson step. */
+  checkListeners?: ((sessionId: string, report: ProgressReport) => void)[];
+}
+
+export function workshopPlugin(options: WorkshopPluginOptions = {}): ServerPlugin {
+  return async (internals: ServerInternals) => {
+    const modules = await loadModules();
+    const out = options.out ?? ((line: string) => process.stdout.write(`${line}\n`));
+    const service = await attachWorkshop(
+      {
+        router: internals.router,
+        sessions: {
+          create: () => internals.sessions.create(),
+          get: (id) => internals.sessions.get(id),
+          list: () => internals.sessions.list(),
+          // endSession closes the student's sockets (code 4000: do not reconnect) and disposes.
+          dispose: (id) => internals.endSession(id, 'the workshop ended'),
+          get count() {
+            return internals.sessions.count;
+          },
+          onDisposed: (listener) => internals.sessions.onDisposed(listener),
+        },
+        async resetSession(session, to) {
+          if (!modules.resetSession) throw new HttpError(501, 'not_implemented', 'reset is not available in this build');
+          return modules.resetSession(session, to);
+        },
+      },
+      {
+        capacity: { maxSessions: internals.limits.maxSessions, ...options.capacity },
+        ...(options.load ? { load: options.load } : {}),
+        ...((options.adminPassword ?? process.env.LAYERLAB_ADMIN_PASSWORD)
+          ? { adminPassword: options.adminPassword ?? process.env.LAYERLAB_ADMIN_PASSWORD }
+          : {}),
+        log: internals.log,
+      },
+    );
+
+    // A reader without a workshop still gets a session, but not on a machine that is already full.
+    internals.sessionGates.push(async () => {
+      const decision = decideAdmission(
+        { active: true, seats: Number.POSITIVE_INFINITY, seatsTaken: 0 },
+        { ...service.capacity },
+        await service.load(),
+      );
+      if (!decision.ok) throw new HttpError(503, 'full', decision.message);
+    });
+
+    const hooks = internals as ServerInternals & OptionalHooks;
+    hooks.upgradeHandlers?.push(service.handleUpgrade);
+    hooks.checkListeners?.push((sessionId, report) => service.recordProgress(sessionId, report));
+
+    if (options.name !== undefined) {
+      const seats = options.seats ?? (Number(process.env.LAYERLAB_WORKSHOP_SEATS) || 30);
+      const teacherPassword = options.teacherPassword ?? (process.env.LAYERLAB_TEACHER_PASSWORD || undefined);
+      const started = await service.start({ name: options.name, seats, ...(teacherPassword ? { teacherPassword } : {}) });
+      internals.workshopInfo = { name: started.workshop.name, code: started.workshop.code };
+      out(`Workshop “${started.workshop.name}”: ${seats} seats, join code ${started.workshop.code} (students open /join/${started.workshop.code})`);
+      out(
+        started.generated
+          ? `Teacher: /teacher, password ${started.teacherPassword} (generated; pass --teacher-password to choose one)`
+          : 'Teacher: /teacher, with the password given',
+      );
+    }
+    options.onReady?.(service);
+  };
+}

@@ -1,0 +1,421 @@
+// Classroom mode's HTTP routes on the server's router: the student join flow, teacher sign-in, the
+// dashboard and its JSON state, reset-student, end-workshop, the read-only watch page, and starting
+// a workshop with the admin password. Pages are HTML; /api/workshop/* is JSON.
+
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { HttpError, type Router, sendJson } from '../http/router.ts';
+import type { Session } from '../sessions/session.ts';
+import {
+  type AdmissionRefusal,
+  type CapacityLimits,
+  decideAdmission,
+  type MachineLoad,
+} from './admission.ts';
+import { DASHBOARD_JS, FORMS_JS, WATCH_JS } from './client-scripts.ts';
+import { validateDisplayName } from './display-name.ts';
+import { dashboardPage, joinPage, messagePage, sendPage, teacherLoginPage, watchPage } from './pages.ts';
+import { generatePassword, type PasswordHash, verifyPassword } from './password.ts';
+import type { TeacherAuth } from './teacher-auth.ts';
+import { sameOrigin } from './watch.ts';
+import { type Workshop, WorkshopError, type WorkshopRegistry, type WorkshopState } from './workshop.ts';
+
+/** The key a student's session carries in `session.data`: the workshop's id. */
+export const WORKSHOP_DATA_KEY = 'workshop';
+
+/** What the routes need from the rest of the server (S1's SessionManager, S3's reset). */
+export interface WorkshopDeps {
+  workshops: WorkshopRegistry;
+  teachers: TeacherAuth;
+  sessions: {
+    create(): Promise<Session>;
+    get(id: string): Session | undefined;
+    dispose(id: string): Promise<unknown>;
+  };
+  /** S3's `resetSession(session, to)`. */
+  resetSession(session: Session, to?: string): Promise<unknown>;
+  capacity: CapacityLimits;
+  load(): Promise<MachineLoad>;
+  /** Called when a student joins (the service subscribes to the session's events). */
+  onJoin(workshop: Workshop, session: Session): void;
+  /** scrypt hash of `--admin-password`; without it, workshops cannot be started over HTTP. */
+  adminPassword?: PasswordHash;
+  /** `Secure` on cookies (behind HTTPS). */
+  secureCookies?: boolean;
+  log?(message: string): void;
+}
+
+const SCRIPTS: Record<string, string> = {
+  'forms.js': FORMS_JS,
+  'dashboard.js': DASHBOARD_JS,
+  'watch.js': WATCH_JS,
+};
+
+export function registerWorkshopRoutes(router: Router, deps: WorkshopDeps): void {
+  const none = { auth: 'none' } as const;
+  const { workshops, teachers } = deps;
+
+  const sessionCookie = (session: Session) =>
+    `layerlab_session=${session.token}; Path=/; HttpOnly; SameSite=Lax${deps.secureCookies ? '; Secure' : ''}`;
+
+  /** The teacher's workshop, or a 401 (JSON routes) — pages redirect instead. */
+  const teacherWorkshop = (req: IncomingMessage): Workshop | undefined => {
+    const id = teachers.workshopOf(req);
+    return id ? workshops.byId(id) : undefined;
+  };
+  const requireTeacher = (req: IncomingMessage): Workshop => {
+    const workshop = teacherWorkshop(req);
+    if (!workshop) throw new HttpError(401, 'not_teacher', 'sign in as the teacher first');
+    // The cookie is SameSite=Strict already; a cross-site Origin on a state change is refused too.
+    if (req.method === 'POST' && req.headers.origin && !sameOrigin(req)) {
+      throw new HttpError(403, 'cross_origin', 'cross-origin request refused');
+    }
+    return workshop;
+  };
+  const redirect = (res: ServerResponse, location: string) => {
+    res.writeHead(303, { location, 'cache-control': 'no-store' });
+    res.end();
+  };
+  const refuseJoin = (res: ServerResponse, refusal: AdmissionRefusal, asJson: boolean) => {
+    const status = refusal.reason === 'ended' ? 410 : 503;
+    const headers: Record<string, string> =
+      refusal.retryAfterSeconds > 0 ? { 'retry-after': String(refusal.retryAfterSeconds) } : {};
+    if (asJson) {
+      sendJson(
+        res,
+        status,
+        { error: { code: refusal.reason === 'ended' ? 'ended' : 'full', message: refusal.message } },
+        headers,
+      );
+    } else {
+      const title = refusal.reason === 'ended' ? 'This workshop has ended' : 'This workshop is full';
+      sendPage(res, status, messagePage(title, refusal.message), headers);
+    }
+  };
+  const admission = async (workshop: Workshop) => decideAdmission(workshop, deps.capacity, await deps.load());
+  const studentOf = (workshop: Workshop, session: Session | undefined) =>
+    session && workshop.students.get(session.id)?.left === undefined && workshop.students.has(session.id)
+      ? session
+      : undefined;
+
+  router.get(
+    '/workshop/:script',
+    (_req, res, { params }) => {
+      const body = SCRIPTS[params.script ?? ''];
+      if (!body) throw new HttpError(404, 'not_found', 'no such script');
+      res.writeHead(200, {
+        'content-type': 'text/javascript; charset=utf-8',
+        'content-length': Buffer.byteLength(body),
+        'cache-control': 'no-cache',
+        'x-content-type-options': 'nosniff',
+      });
+      res.end(body);
+    },
+    none,
+  );
+
+  // ---- students ------------------------------------------------------------------------------
+
+  router.get(
+    '/join/:code',
+    async (_req, res, { params, session }) => {
+      const workshop = workshops.byCode(params.code ?? '');
+      if (!workshop) {
+        sendPage(res, 404, messagePage('No such workshop', 'Check the join code with your teacher.'));
+        return;
+      }
+      if (workshop.active && studentOf(workshop, session)) return redirect(res, '/');
+      const decision = await admission(workshop);
+      if (!decision.ok) return refuseJoin(res, decision, false);
+      sendPage(res, 200, joinPage(workshop));
+    },
+    none,
+  );
+
+  router.post(
+    '/join/:code',
+    async (_req, res, { params, body, session }) => {
+      const workshop = workshops.byCode(params.code ?? '');
+      if (!workshop)
+        throw new HttpError(404, 'not_found', 'No workshop has this code. Check it with your teacher.');
+      if (workshop.active && studentOf(workshop, session)) {
+        return sendJson(res, 200, { redirect: '/', session: session?.id });
+      }
+      const name = (body as { name?: unknown } | undefined)?.name;
+      // The name is checked first, so a bad one gets its own message even when the room is full.
+      const valid = validateDisplayName(name);
+      if (!valid.ok && workshop.active) throw new HttpError(400, 'invalid_name', valid.reason);
+      const decision = await admission(workshop);
+      if (!decision.ok) return refuseJoin(res, decision, true);
+      let seat: ReturnType<Workshop['reserveSeat']>;
+      try {
+        seat = workshop.reserveSeat();
+      } catch (err) {
+        if (err instanceof WorkshopError && (err.code === 'full' || err.code === 'ended')) {
+          return refuseJoin(
+            res,
+            {
+              ok: false,
+              reason: err.code === 'ended' ? 'ended' : 'seats',
+              message: err.message,
+              retryAfterSeconds: err.code === 'ended' ? 0 : 60,
+            },
+            true,
+          );
+        }
+        throw err;
+      }
+      let created: Session;
+      try {
+        created = await deps.sessions.create();
+      } catch (err) {
+        seat.release();
+        deps.log?.(`workshop ${workshop.code}: session for a student: ${(err as Error).message}`);
+        return refuseJoin(
+          res,
+          {
+            ok: false,
+            reason: 'sessions',
+            message: 'This workshop is full: the server has no room for another student right now.',
+            retryAfterSeconds: 30,
+          },
+          true,
+        );
+      }
+      let student: ReturnType<typeof seat.commit>;
+      try {
+        student = seat.commit(created.id, typeof name === 'string' ? name : '');
+      } catch (err) {
+        await deps.sessions.dispose(created.id);
+        if (err instanceof WorkshopError)
+          throw new HttpError(err.code === 'invalid_name' ? 400 : 410, err.code, err.message);
+        throw err;
+      }
+      created.data.set(WORKSHOP_DATA_KEY, workshop.id);
+      deps.onJoin(workshop, created);
+      sendJson(
+        res,
+        200,
+        { redirect: '/', session: created.id, name: student.name, workshop: { name: workshop.name } },
+        { 'set-cookie': sessionCookie(created) },
+      );
+    },
+    none,
+  );
+
+  /** The lesson page reports a visit (the student's session cookie says who). */
+  router.post('/api/workshop/visit', (_req, res, { body, session }) => {
+    const lesson = (body as { lesson?: unknown } | undefined)?.lesson;
+    if (typeof lesson !== 'string' || !/^[A-Za-z0-9_./-]{1,200}$/.test(lesson)) {
+      throw new HttpError(400, 'invalid', 'lesson: a lesson id of letters, digits, "-", "_", "." and "/"');
+    }
+    const workshop = session ? workshops.bySession(session.id) : undefined;
+    sendJson(res, 200, { recorded: workshop ? workshop.recordProgress(session!.id, { lesson }) : false });
+  });
+
+  // ---- teacher -------------------------------------------------------------------------------
+
+  router.get(
+    '/teacher',
+    (req, res, { query }) => {
+      if (teacherWorkshop(req)) return redirect(res, '/teacher/dashboard');
+      const active = workshops.active();
+      const code = query.get('code') ?? (active.length === 1 ? active[0]!.code : '');
+      sendPage(res, 200, teacherLoginPage(code));
+    },
+    none,
+  );
+
+  router.post(
+    '/teacher/login',
+    async (req, res, { body }) => {
+      if (req.headers.origin && !sameOrigin(req))
+        throw new HttpError(403, 'cross_origin', 'cross-origin request refused');
+      const address = req.socket.remoteAddress ?? '?';
+      if (!teachers.mayTry(address)) {
+        return sendJson(
+          res,
+          429,
+          {
+            error: {
+              code: 'rate_limited',
+              message: 'Too many wrong passwords; wait a minute and try again.',
+            },
+          },
+          { 'retry-after': String(Math.ceil(teachers.windowMs / 1000)) },
+        );
+      }
+      const { code, password } = (body ?? {}) as { code?: unknown; password?: unknown };
+      const workshop = typeof code === 'string' ? workshops.byCode(code) : undefined;
+      // One answer for an unknown code and a wrong password, so the form does not confirm codes.
+      const ok = workshop ? await workshop.checkTeacherPassword(password) : false;
+      if (!workshop || !ok) {
+        teachers.failed(address);
+        throw new HttpError(401, 'wrong_password', 'Wrong workshop code or password.');
+      }
+      const token = teachers.grant(workshop.id);
+      sendJson(
+        res,
+        200,
+        { redirect: '/teacher/dashboard' },
+        { 'set-cookie': teachers.cookie(token, deps.secureCookies ?? false) },
+      );
+    },
+    none,
+  );
+
+  router.post(
+    '/teacher/logout',
+    (req, res) => {
+      teachers.revoke(req);
+      sendJson(res, 200, { redirect: '/teacher' }, { 'set-cookie': teachers.clearCookie() });
+    },
+    none,
+  );
+
+  router.get(
+    '/teacher/dashboard',
+    (req, res) => {
+      const workshop = teacherWorkshop(req);
+      if (!workshop) return redirect(res, '/teacher');
+      sendPage(res, 200, dashboardPage(workshop, joinUrl(req, workshop)));
+    },
+    none,
+  );
+
+  router.get(
+    '/teacher/watch/:session/:terminal',
+    (req, res, { params }) => {
+      const workshop = teacherWorkshop(req);
+      if (!workshop) return redirect(res, '/teacher');
+      const student = workshop.students.get(params.session ?? '');
+      if (!student) {
+        sendPage(res, 404, messagePage('No such student', 'This student is not in your workshop.'));
+        return;
+      }
+      sendPage(res, 200, watchPage(student.name, student.sessionId, params.terminal ?? ''));
+    },
+    none,
+  );
+
+  router.get(
+    '/api/workshop/state',
+    (req, res) => {
+      const workshop = requireTeacher(req);
+      sendJson(res, 200, stateWithTerminals(workshop, deps.sessions.get));
+    },
+    none,
+  );
+
+  router.post(
+    '/api/workshop/reset-student',
+    async (req, res, { body }) => {
+      const workshop = requireTeacher(req);
+      const { session: id, to } = (body ?? {}) as { session?: unknown; to?: unknown };
+      if (typeof id !== 'string' || !workshop.students.has(id)) {
+        throw new HttpError(404, 'not_found', 'no such student in this workshop');
+      }
+      if (to !== undefined && typeof to !== 'string') throw new HttpError(400, 'invalid', 'to: a string');
+      const session = deps.sessions.get(id);
+      if (!session || !workshop.active) throw new HttpError(409, 'gone', "this student's session has ended");
+      await deps.resetSession(session, to);
+      workshop.noteReset(id);
+      sendJson(res, 200, { reset: id });
+    },
+    none,
+  );
+
+  router.post(
+    '/api/workshop/end',
+    async (req, res) => {
+      const workshop = requireTeacher(req);
+      const destroyed = await endWorkshop(workshop, deps);
+      sendJson(res, 200, { ended: workshop.ended, destroyed });
+    },
+    none,
+  );
+
+  // ---- admin ---------------------------------------------------------------------------------
+
+  router.post(
+    '/api/workshop',
+    async (req, res, { body }) => {
+      if (req.headers.origin && !sameOrigin(req))
+        throw new HttpError(403, 'cross_origin', 'cross-origin request refused');
+      const address = req.socket.remoteAddress ?? '?';
+      if (!deps.adminPassword) {
+        throw new HttpError(
+          403,
+          'disabled',
+          'starting workshops needs the server started with --admin-password',
+        );
+      }
+      if (!teachers.mayTry(address))
+        throw new HttpError(429, 'rate_limited', 'Too many wrong passwords; wait a minute.');
+      const input = (body ?? {}) as {
+        adminPassword?: unknown;
+        name?: unknown;
+        seats?: unknown;
+        teacherPassword?: unknown;
+      };
+      if (!(await verifyPassword(input.adminPassword, deps.adminPassword))) {
+        teachers.failed(address);
+        throw new HttpError(401, 'wrong_password', 'Wrong admin password.');
+      }
+      const generated = input.teacherPassword === undefined ? generatePassword() : undefined;
+      const teacherPassword = generated ?? input.teacherPassword;
+      if (typeof input.name !== 'string' || typeof teacherPassword !== 'string') {
+        throw new HttpError(400, 'invalid', 'name and teacherPassword must be strings');
+      }
+      let workshop: Workshop;
+      try {
+        workshop = await workshops.create({
+          name: input.name,
+          seats: input.seats === undefined ? 30 : Number(input.seats),
+          teacherPassword,
+        });
+      } catch (err) {
+        if (err instanceof WorkshopError) throw new HttpError(400, 'invalid', err.message);
+        throw err;
+      }
+      sendJson(res, 201, {
+        id: workshop.id,
+        name: workshop.name,
+        code: workshop.code,
+        seats: workshop.seats,
+        joinUrl: joinUrl(req, workshop),
+        teacherUrl: new URL('/teacher', joinUrl(req, workshop)).href,
+        ...(generated ? { teacherPassword: generated } : {}),
+      });
+    },
+    none,
+  );
+}
+
+/** Ends the workshop and destroys every student's sandbox; returns how many sessions were disposed. */
+export async function endWorkshop(
+  workshop: Workshop,
+  deps: Pick<WorkshopDeps, 'sessions' | 'teachers'>,
+): Promise<number> {
+  workshop.end();
+  const ids = [...workshop.students.keys()].filter((id) => deps.sessions.get(id));
+  await Promise.all(ids.map((id) => deps.sessions.dispose(id)));
+  return ids.length;
+}
+
+function stateWithTerminals(
+  workshop: Workshop,
+  getSession: (id: string) => Session | undefined,
+): WorkshopState {
+  const state = workshop.state();
+  for (const student of state.students) {
+    const session = getSession(student.session);
+    student.terminals = session ? [...session.terminals.keys()] : [];
+  }
+  return state;
+}
+
+function joinUrl(req: IncomingMessage, workshop: Workshop): string {
+  const host = req.headers.host ?? 'localhost';
+  const proto = (req.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http';
+  return `${proto}://${host}/join/${workshop.code}`;
+}

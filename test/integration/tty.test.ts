@@ -1,0 +1,150 @@
+// `layerlab run -it` in a real terminal: tmux plays the learner's terminal emulator, so full-screen
+// programs (vi, top), Ctrl-C, window resizes and the exit status go through the CLI's raw mode and PTY.
+
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { pull } from '../../engine/pull.ts';
+import { disposeContainers } from '../support/containers.ts';
+import { freshContext, type TestContext, testRegistryHost } from '../support/context.ts';
+
+const execFileAsync = promisify(execFile);
+const MAIN = join(import.meta.dirname, '..', '..', 'engine', 'cli', 'main.ts');
+
+let t: TestContext;
+let socketDir: string;
+let socket: string;
+
+/** One tmux command on this file's private server. */
+async function tmux(...args: string[]): Promise<string> {
+  const { stdout } = await execFileAsync('tmux', ['-S', socket, ...args], { timeout: 10_000 });
+  return stdout;
+}
+
+/** The visible screen of the session's pane, trailing blank lines dropped. */
+async function screen(): Promise<string> {
+  return (await tmux('capture-pane', '-p', '-t', 'tty')).replace(/\n+$/, '');
+}
+
+/** Polls the screen until `test` holds (the program needs a moment to draw); fails with the screen. */
+async function waitForScreen(test: (text: string) => boolean, what: string): Promise<string> {
+  let last = '';
+  for (let i = 0; i < 150; i++) {
+    last = await screen();
+    if (test(last)) return last;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`timed out waiting for ${what}; the screen shows:\n${last}`);
+}
+
+const lastLine = (text: string) => text.split('\n').at(-1) ?? '';
+const atPrompt = (text: string) => lastLine(text) === '/ #' || lastLine(text) === '/ # ';
+
+/** Types a command at the shell prompt and waits for the prompt to come back after `expect`. */
+async function shell(command: string, expect: string): Promise<string> {
+  await tmux('send-keys', '-t', 'tty', '-l', command);
+  await tmux('send-keys', '-t', 'tty', 'Enter');
+  return waitForScreen((s) => s.includes(expect) && atPrompt(s), `"${command}" to print ${expect}`);
+}
+
+beforeAll(async () => {
+  if (!testRegistryHost())
+    throw new Error('LAYERLAB_TEST_REGISTRY is not set: run through the integration project');
+  t = freshContext();
+  await pull(t.ctx, 'busybox');
+  socketDir = mkdtempSync(join(tmpdir(), 'layerlab-tmux-'));
+  socket = join(socketDir, 'sock');
+  // The pane runs the CLI with the Node that runs the tests; it stays after the CLI exits so its
+  // exit status can be read.
+  await tmux(
+    'new-session',
+    '-d',
+    '-s',
+    'tty',
+    '-x',
+    '80',
+    '-y',
+    '24',
+    `${process.execPath} ${MAIN} --root ${t.root} run -it --name tty busybox sh`,
+  );
+  await tmux('set-option', '-t', 'tty', 'remain-on-exit', 'on');
+});
+
+afterAll(async () => {
+  if (socket !== undefined) await tmux('kill-server').catch(() => '');
+  if (socketDir !== undefined) rmSync(socketDir, { recursive: true, force: true });
+  await disposeContainers(t);
+});
+
+describe('run -it in a terminal', () => {
+  it('gives a shell whose size follows the window', async () => {
+    await waitForScreen(atPrompt, 'the busybox prompt');
+    expect(lastLine(await shell('stty size', '24 80'))).toMatch(/^\/ #/);
+    await tmux('resize-window', '-t', 'tty', '-x', '120', '-y', '40');
+    await shell('stty size', '40 120');
+  });
+
+  it('runs vi full-screen: edits and writes a file, and quits without saving with :q!', async () => {
+    await shell('clear', '/ #');
+    await tmux('send-keys', '-t', 'tty', '-l', 'vi /tmp/note');
+    await tmux('send-keys', '-t', 'tty', 'Enter');
+    await waitForScreen((s) => /^~/m.test(s) && s.includes('/tmp/note'), 'vi to draw');
+    await tmux('send-keys', '-t', 'tty', '-l', 'ihello from vi');
+    // Escape on its own, then wait: an Escape followed at once by `:` reads as Alt-: to vi, as in
+    // any terminal.
+    await tmux('send-keys', '-t', 'tty', 'Escape');
+    await waitForScreen((s) => /^- \/tmp\/note/m.test(s), 'vi to leave insert mode');
+    await tmux('send-keys', '-t', 'tty', '-l', ':wq');
+    await tmux('send-keys', '-t', 'tty', 'Enter');
+    await waitForScreen(atPrompt, 'vi to quit');
+    await shell('cat /tmp/note', 'hello from vi');
+
+    await tmux('send-keys', '-t', 'tty', '-l', 'vi /tmp/note');
+    await tmux('send-keys', '-t', 'tty', 'Enter');
+    await waitForScreen((s) => /^~/m.test(s) && s.includes('hello from vi'), 'vi to show the file');
+    await tmux('send-keys', '-t', 'tty', '-l', 'ddithrown away');
+    await tmux('send-keys', '-t', 'tty', 'Escape');
+    await waitForScreen((s) => /^- \/tmp\/note/m.test(s), 'vi to leave insert mode');
+    await tmux('send-keys', '-t', 'tty', '-l', ':q!');
+    await tmux('send-keys', '-t', 'tty', 'Enter');
+    await waitForScreen(atPrompt, 'vi to quit');
+    await shell('cat /tmp/note', 'hello from vi');
+  });
+
+  it('draws top and quits it with q', async () => {
+    await shell('clear', '/ #');
+    await tmux('send-keys', '-t', 'tty', '-l', 'top');
+    await tmux('send-keys', '-t', 'tty', 'Enter');
+    const drawn = await waitForScreen((s) => s.includes('Load average') && /PID\s+PPID/.test(s), 'top');
+    expect(drawn).toMatch(/\btop\b/);
+    await tmux('send-keys', '-t', 'tty', 'q');
+    await waitForScreen(atPrompt, 'top to quit');
+    await shell('echo top-done', 'top-done');
+  });
+
+  it('interrupts a foreground command with Ctrl-C and keeps the shell', async () => {
+    await shell('clear', '/ #');
+    await tmux('send-keys', '-t', 'tty', '-l', 'sleep 100');
+    await tmux('send-keys', '-t', 'tty', 'Enter');
+    await waitForScreen((s) => lastLine(s).startsWith('/ # sleep 100'), 'sleep to start');
+    await tmux('send-keys', '-t', 'tty', 'C-c');
+    await waitForScreen((s) => s.includes('^C') && atPrompt(s), 'Ctrl-C to reach sleep');
+    await shell('echo code=$?', 'code=130');
+  });
+
+  it('exits with the shell’s status and leaves the container exited', async () => {
+    await tmux('send-keys', '-t', 'tty', '-l', 'exit 3');
+    await tmux('send-keys', '-t', 'tty', 'Enter');
+    let status = '';
+    for (let i = 0; i < 150 && status === ''; i++) {
+      status = (
+        await tmux('display-message', '-p', '-t', 'tty', '#{?pane_dead,#{pane_dead_status},}')
+      ).trim();
+      if (status === '') await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(status).toBe('3');
+  });
+});
