@@ -33,8 +33,17 @@ export class LayerlabError extends Error {
 }
 
 export class InvalidReferenceError extends LayerlabError {
-  constructor(input: string, reason: string) {
-    super('INVALID_REFERENCE', `invalid reference format: ${reason}`, { input });
+  /**
+   * "invalid reference format: <reason>"; without a reason, the bare "invalid reference format" Docker
+   * prints when it has nothing more precise. `message` replaces the whole text, for the few refusals
+   * Docker words differently (a 64-hex repository name).
+   */
+  constructor(input: string, reason?: string, message?: string) {
+    super(
+      'INVALID_REFERENCE',
+      message ?? `invalid reference format${reason === undefined ? '' : `: ${reason}`}`,
+      { input },
+    );
   }
 }
 

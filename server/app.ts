@@ -41,6 +41,13 @@ export interface ServerInternals {
   readonly sessionGates: ((req: IncomingMessage) => void | Promise<void>)[];
   /** Extra fields for the `welcome` message's `workshop`. */
   workshopInfo: { name: string } & Record<string, unknown>;
+  /** Upgrade handlers tried before `/ws` (the teacher's watch sockets); one returning true took the socket. */
+  readonly upgradeHandlers: ((req: IncomingMessage, socket: Duplex, head: Buffer) => boolean)[];
+  /** Told about every evaluated check that names its lesson step. */
+  readonly checkListeners: ((
+    sessionId: string,
+    report: { lesson: string; check: string; pass: boolean },
+  ) => void)[];
   /** Ends a session: closes its sockets (code 4000) and disposes it. */
   endSession(id: string, reason?: string): Promise<void>;
   log(message: string): void;
@@ -153,6 +160,8 @@ export function createServer(options: ServerOptions): LayerlabServer {
     metrics,
     limits,
     sessionGates: [],
+    upgradeHandlers: [],
+    checkListeners: [],
     workshopInfo: { name: options.workshop ?? '' },
     async endSession(id, reason = 'session ended') {
       for (const c of edge?.connections ?? []) if (c.session.id === id) c.end(reason);
@@ -277,15 +286,25 @@ export function createServer(options: ServerOptions): LayerlabServer {
           metrics,
           modules,
           log,
-          ...(options.workshop ? { workshop: internals.workshopInfo } : {}),
+          workshop: () => (internals.workshopInfo.name !== '' ? internals.workshopInfo : undefined),
+          onCheck: (sessionId, report) => {
+            for (const listener of internals.checkListeners) {
+              try {
+                listener(sessionId, report);
+              } catch (err) {
+                log(`check listener: ${(err as Error).message}`);
+              }
+            }
+          },
         },
       });
       const h = createHttpServer((req, res) => {
         void onRequest(req, res);
       });
-      h.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) =>
-        edge?.handleUpgrade(req, socket, head),
-      );
+      h.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+        for (const handler of internals.upgradeHandlers) if (handler(req, socket, head)) return;
+        edge?.handleUpgrade(req, socket, head);
+      });
       h.on('clientError', (_err, socket) => socket.destroy());
       http = h;
       await new Promise<void>((resolve, reject) => {

@@ -39,7 +39,14 @@ export const clientMessageSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('terminal.run'), terminal: terminalNameSchema, command: z.string().max(8192) }),
   z.object({ type: z.literal('terminal.close'), terminal: terminalNameSchema }),
   /** `check` is validated by server/checks/schema.ts (S3), so the lesson's declaration has one owner. */
-  z.object({ type: z.literal('check'), id: requestIdSchema, check: z.unknown() }),
+  z.object({
+    type: z.literal('check'),
+    id: requestIdSchema,
+    check: z.unknown(),
+    /** The lesson and step the check belongs to, for the teacher's progress view. */
+    lesson: z.string().min(1).max(100).optional(),
+    step: z.string().min(1).max(100).optional(),
+  }),
   z.object({ type: z.literal('reset'), id: requestIdSchema, to: z.string().min(1).max(200).optional() }),
   z.object({ type: z.literal('state.get'), id: requestIdSchema }),
   z.object({ type: z.literal('ping') }),
@@ -79,7 +86,7 @@ export type SessionEvent =
       copyUp?: { from: string };
       whiteout?: boolean;
     }
-  | { type: 'terminal.command'; terminal: string; command: string; exitCode: number };
+  | { type: 'terminal.command'; terminal: string; command: string; exitCode: number; durationMs?: number };
 export const sessionEventSchema = z.looseObject({ type: z.string() });
 
 export const workshopInfoSchema = z.looseObject({ name: z.string() });

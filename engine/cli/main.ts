@@ -224,4 +224,11 @@ export async function runProcess(): Promise<void> {
   process.exit(status);
 }
 
-if (import.meta.main) await runProcess();
+// Not awaited at the top level: `serve` loads the server, whose terminals import this module; a
+// pending top-level await here would make that import wait for the server to end (a deadlock).
+if (import.meta.main) {
+  runProcess().catch((err: unknown) => {
+    process.stderr.write(`layerlab: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  });
+}

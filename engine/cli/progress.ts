@@ -2,8 +2,8 @@
 // and on a pipe only the status changes (no bars), exactly as Docker's jsonmessage renderer does.
 
 import type { EngineEvent, EventSink } from '../events.ts';
+import { humanSize } from '../format/text.ts';
 import { shortId } from '../oci/digest.ts';
-import { humanSize } from './format.ts';
 
 export interface ProgressStream {
   write(text: string): unknown;

@@ -4,11 +4,19 @@
 import { lstat, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { EngineContext } from '../context.ts';
+import {
+  ago,
+  commandLine,
+  ellipsis,
+  formatTable,
+  goQuote,
+  humanDuration,
+  humanSize,
+} from '../format/text.ts';
 import { type Change, diffUpper } from '../layer/diff.ts';
 import { rootfsPaths } from '../runtime/overlay.ts';
 import { type LogRecord, readLog } from '../runtime/shim.ts';
 import { getImageRecord, loadImage } from '../store/images.ts';
-import { ellipsis, formatTable, goQuote, humanDuration, humanSize } from './humanize.ts';
 import { removeContainer, resolveContainer } from './lifecycle.ts';
 import { type ContainerRecord, OWNER_LABEL, readAllRecords } from './record.ts';
 import { containerDir, logPath, reconcile, runDir } from './state.ts';
@@ -18,7 +26,7 @@ export interface ContainerRow {
   name: string;
   image: string;
   imageId: string;
-  /** Path and args joined, untruncated. */
+  /** Path and args as Docker's daemon joins them (args with spaces single-quoted), untruncated. */
   command: string;
   created: string;
   status: ContainerRecord['state']['status'];
@@ -64,7 +72,7 @@ export async function listContainers(ctx: EngineContext, opts: ListOptions = {})
       name: record.name,
       image: record.image,
       imageId: record.imageId,
-      command: [record.path, ...record.args].join(' '),
+      command: commandLine(record.path, record.args),
       created: record.created,
       status: record.state.status,
       exitCode: record.state.exitCode,
@@ -98,12 +106,12 @@ export function statusText(
   }
 }
 
-/** Docker's SIZE column: "2B (virtual 4.26MB)". */
+/** Docker's SIZE column: "2B (virtual 4.26MB)", three significant digits as `docker ps -s` prints. */
 export function sizeText(row: Pick<ContainerRow, 'sizeRw' | 'sizeRootFs'>): string {
-  return `${humanSize(row.sizeRw ?? 0)} (virtual ${humanSize(row.sizeRootFs ?? 0)})`;
+  return `${humanSize(row.sizeRw ?? 0, 3)} (virtual ${humanSize(row.sizeRootFs ?? 0, 3)})`;
 }
 
-/** `docker ps` as text. `noTrunc` keeps full ids and commands. */
+/** `docker ps` as text, one line per row. `noTrunc` keeps full ids and commands. */
 export function formatContainerTable(
   rows: readonly ContainerRow[],
   opts: { size?: boolean; noTrunc?: boolean; now?: number } = {},
@@ -116,7 +124,7 @@ export function formatContainerTable(
       opts.noTrunc ? row.id : row.id.slice(0, 12),
       row.image,
       goQuote(opts.noTrunc ? row.command : ellipsis(row.command, 20)),
-      `${humanDuration(now - Date.parse(row.created))} ago`,
+      ago(row.created, now),
       statusText(row, now),
       '',
       row.name,

@@ -3,6 +3,7 @@
 
 import { buildCacheEntries } from '../build/cache.ts';
 import { readAllRecords } from '../container/record.ts';
+import { reconcile } from '../container/state.ts';
 import type { EngineContext } from '../context.ts';
 import type { Digest } from '../oci/digest.ts';
 import { type Image, imageLayers } from '../oci/types.ts';
@@ -123,7 +124,8 @@ export interface DfRow {
 /** `docker system df`: what the store holds and what pruning would free. */
 export async function systemDf(ctx: EngineContext): Promise<DfRow[]> {
   const records = await listImages(ctx);
-  const containers = await readAllRecords(ctx);
+  // Reconciled with their shims: a record still says `running` when its shim died without telling.
+  const containers = await Promise.all((await readAllRecords(ctx)).map((r) => reconcile(ctx, r)));
   const usedImages = new Set(containers.map((c) => c.imageId));
   const layerSizes = new Map((await listLayers(ctx)).map((l) => [l.diffId, l.size]));
   // Shared layers count once, and are reclaimable only if no image in use holds them.

@@ -58,7 +58,9 @@ export function findPathOrigin(dirs: readonly string[], path: string): PathOrigi
   if (clean === '/') {
     const top = dirs[0];
     const st = top === undefined ? undefined : lstatQuiet(top);
-    return top !== undefined && st ? { found: true, index: 0, kind: 'dir', hostPath: top, stats: st } : { found: false };
+    return top !== undefined && st
+      ? { found: true, index: 0, kind: 'dir', hostPath: top, stats: st }
+      : { found: false };
   }
   const parts = clean.split('/').filter(Boolean);
   for (const [index, dir] of dirs.entries()) {

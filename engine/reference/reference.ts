@@ -38,13 +38,6 @@ const DOMAIN_RE = new RegExp(`^${domainAndPort}$`);
 const TAG_RE = new RegExp(`^${tag}$`);
 const ANCHORED_ID_RE = /^[a-f0-9]{64}$/;
 
-function invalid(input: string, reason?: string): InvalidReferenceError {
-  const err = new InvalidReferenceError(input, reason ?? '');
-  // Docker says only "invalid reference format" when it has nothing more precise to add.
-  if (reason === undefined) err.message = 'invalid reference format';
-  return err;
-}
-
 /** Splits `name` into domain and remainder the way Docker's splitDockerDomain does. */
 function splitDomain(name: string): { domain: string; remainder: string } {
   const slash = name.indexOf('/');
@@ -69,25 +62,30 @@ function splitDomain(name: string): { domain: string; remainder: string } {
  */
 export function parseReference(input: string): Reference {
   if (ANCHORED_ID_RE.test(input)) {
-    const err = invalid(input);
-    err.message = `invalid repository name (${input}), cannot specify 64-byte hexadecimal strings`;
-    throw err;
+    throw new InvalidReferenceError(
+      input,
+      undefined,
+      `invalid repository name (${input}), cannot specify 64-byte hexadecimal strings`,
+    );
   }
   const { domain, remainder } = splitDomain(input);
   const tagSep = remainder.indexOf(':');
   const remote = tagSep === -1 ? remainder : remainder.slice(0, tagSep);
   if (remote.toLowerCase() !== remote) {
-    throw invalid(input, `repository name (${remote}) must be lowercase`);
+    throw new InvalidReferenceError(input, `repository name (${remote}) must be lowercase`);
   }
 
   const match = REFERENCE_RE.exec(`${domain}/${remainder}`);
-  if (!match) throw invalid(input);
+  if (!match) throw new InvalidReferenceError(input);
   const name = match[1]!;
   if (name.length > NAME_TOTAL_LENGTH_MAX) {
-    throw invalid(input, `repository name must not be more than ${NAME_TOTAL_LENGTH_MAX} characters`);
+    throw new InvalidReferenceError(
+      input,
+      `repository name must not be more than ${NAME_TOTAL_LENGTH_MAX} characters`,
+    );
   }
   const rawDigest = match[3];
-  if (rawDigest !== undefined && !isDigest(rawDigest)) throw invalid(input);
+  if (rawDigest !== undefined && !isDigest(rawDigest)) throw new InvalidReferenceError(input);
 
   const ref: Reference = { domain, path: name.slice(domain.length + 1) };
   if (match[2] !== undefined) ref.tag = match[2];

@@ -5,9 +5,9 @@
 import { createHash } from 'node:crypto';
 import { closeSync, constants as fsConstants, lstatSync, openSync, readSync } from 'node:fs';
 import { join } from 'node:path';
-import { containerDiff } from '../../engine/container/views.ts';
 import { type ContainerRecord, readAllRecords } from '../../engine/container/record.ts';
 import { reconcile } from '../../engine/container/state.ts';
+import { containerDiff } from '../../engine/container/views.ts';
 import type { EngineContext } from '../../engine/context.ts';
 import { NotFoundError } from '../../engine/errors.ts';
 import { findPathOrigin } from '../../engine/inspect/which-layer.ts';
@@ -47,7 +47,7 @@ export interface EvaluateOptions {
 }
 
 /** Evaluates a parsed check (see `parseCheck`) against `ctx`'s state. */
-export async function evaluateCheck(
+export async function evaluateCondition(
   ctx: EngineContext,
   check: Check,
   options: EvaluateOptions = {},
@@ -55,6 +55,12 @@ export async function evaluateCheck(
   const state = new StateCache(ctx);
   return evaluate(state, check, options);
 }
+
+/**
+ * The same, under the name the contract gives it (`evaluateCheck(ctx, check)`). The session-level
+ * `evaluateCheck(session, check)` of server/checks/index.ts parses first and adds the commands run.
+ */
+export const evaluateCheck = evaluateCondition;
 
 async function evaluate(state: StateCache, check: Check, options: EvaluateOptions): Promise<CheckResult> {
   if ('all' in check) {
@@ -144,7 +150,10 @@ async function containersFrom(state: StateCache, ref: string | undefined): Promi
   return all.filter((c) => c.imageId === id || normalRef(c.image) === wanted);
 }
 
-function inRange(n: number, range: { min?: number | undefined; max?: number | undefined } | undefined): boolean {
+function inRange(
+  n: number,
+  range: { min?: number | undefined; max?: number | undefined } | undefined,
+): boolean {
   const min = range?.min ?? 1;
   return n >= min && (range?.max === undefined || n <= range.max);
 }
@@ -156,7 +165,10 @@ function describeRange(range: { min?: number | undefined; max?: number | undefin
 }
 
 async function containerCheck(state: StateCache, check: ContainerCheck): Promise<CheckResult> {
-  const candidates = await containersFrom(state, check.image);
+  const name = check.name?.replace(/^\//, '');
+  const candidates = (await containersFrom(state, check.image)).filter(
+    (c) => name === undefined || c.name === name,
+  );
   const matching: ContainerRecord[] = [];
   let closest = '';
   for (const record of candidates) {
@@ -164,22 +176,17 @@ async function containerCheck(state: StateCache, check: ContainerCheck): Promise
     if (why === undefined) matching.push(record);
     else closest ||= `${record.name}: ${why}`;
   }
-  const what = [
-    'container',
-    check.image ? `from ${check.image}` : '',
-    check.name ? `named ${check.name}` : '',
-    check.state ? `(${check.state})` : '',
-  ]
+  const what = ['container', check.image ? `from ${check.image}` : '', name ? `named ${name}` : '']
     .filter(Boolean)
     .join(' ');
-  if (inRange(matching.length, check.count)) {
-    return { pass: true, detail: `${matching.length} ${what}${matching.length === 1 ? '' : 's'} match` };
-  }
-  const detail =
-    candidates.length === 0
-      ? `no ${what} yet`
-      : `${matching.length} of ${candidates.length} ${what}s match, ${describeRange(check.count)} needed${closest ? ` (${closest})` : ''}`;
-  return { pass: false, detail };
+  const n = matching.length;
+  if (inRange(n, check.count)) return { pass: true, detail: `${n} matching container${n === 1 ? '' : 's'}` };
+  if (candidates.length === 0) return { pass: false, detail: `no ${what} yet` };
+  const need = describeRange(check.count);
+  return {
+    pass: false,
+    detail: `${n} of ${candidates.length} matching, ${need} needed${closest ? ` (${closest})` : ''}`,
+  };
 }
 
 /** Why `record` does not satisfy the check's per-container conditions, or undefined when it does. */
@@ -188,7 +195,8 @@ async function containerMismatch(
   record: ContainerRecord,
   check: ContainerCheck,
 ): Promise<string | undefined> {
-  if (check.name !== undefined && record.name !== check.name.replace(/^\//, '')) return `not named ${check.name}`;
+  if (check.name !== undefined && record.name !== check.name.replace(/^\//, ''))
+    return `not named ${check.name}`;
   if (check.state !== undefined && record.state.status !== check.state) return `it is ${record.state.status}`;
   if (check.exitCode !== undefined) {
     if (record.state.status !== 'exited') return 'it has not exited';
@@ -197,11 +205,15 @@ async function containerMismatch(
   if (check.diff) {
     const changes = await containerDiff(ctx, record.id);
     for (const want of check.diff.has ?? []) {
-      const found = changes.find((c) => c.path === want.path && (want.kind === undefined || c.kind === want.kind));
+      const found = changes.find(
+        (c) => c.path === want.path && (want.kind === undefined || c.kind === want.kind),
+      );
       if (!found) return `${want.path} is not in its diff${want.kind ? ` as ${want.kind}` : ''}`;
     }
     for (const want of check.diff.lacks ?? []) {
-      const found = changes.find((c) => c.path === want.path && (want.kind === undefined || c.kind === want.kind));
+      const found = changes.find(
+        (c) => c.path === want.path && (want.kind === undefined || c.kind === want.kind),
+      );
       if (found) return `its diff has ${found.kind} ${found.path}`;
     }
   }
@@ -212,7 +224,8 @@ async function containerMismatch(
     if (!exists) return `it still has ${path}`;
     if (contains !== undefined || equals !== undefined) {
       if (content.kind !== 'text') return `${path} is not a text file`;
-      if (contains !== undefined && !content.text.includes(contains)) return `${path} does not contain ${JSON.stringify(contains)}`;
+      if (contains !== undefined && !content.text.includes(contains))
+        return `${path} does not contain ${JSON.stringify(contains)}`;
       if (equals !== undefined && content.text !== equals && content.text !== `${equals}\n`) {
         return `${path} is not ${JSON.stringify(equals)}`;
       }
@@ -241,11 +254,16 @@ async function imageCheck(state: StateCache, check: ImageCheck): Promise<CheckRe
   } else {
     images = await Promise.all((await listImages(ctx)).map((r) => imageFromManifest(ctx, r.manifestDigest)));
   }
-  const shareWith = check.sharesLayersWith === undefined ? undefined : await state.imageId(check.sharesLayersWith);
+  const shareWith =
+    check.sharesLayersWith === undefined ? undefined : await state.imageId(check.sharesLayersWith);
   if (check.sharesLayersWith !== undefined && shareWith === undefined) {
-    return { pass: false, detail: `there is no image ${normalRef(check.sharesLayersWith)} to share layers with` };
+    return {
+      pass: false,
+      detail: `there is no image ${normalRef(check.sharesLayersWith)} to share layers with`,
+    };
   }
-  const base = shareWith === undefined ? undefined : new Set((await loadImage(ctx, shareWith)).config.rootfs.diff_ids);
+  const base =
+    shareWith === undefined ? undefined : new Set((await loadImage(ctx, shareWith)).config.rootfs.diff_ids);
   let matching = 0;
   let closest = '';
   for (const image of images) {
@@ -310,7 +328,8 @@ async function containersDiffer(state: StateCache, check: ContainersDifferCheck)
   }
   const versions = new Set<string>();
   for (const record of candidates) versions.add(await fileKey(state.ctx, record, check.path));
-  if (versions.size >= 2) return { pass: true, detail: `${versions.size} different versions of ${check.path}` };
+  if (versions.size >= 2)
+    return { pass: true, detail: `${versions.size} different versions of ${check.path}` };
   return {
     pass: false,
     detail: `all ${candidates.length} containers from ${check.image} have the same ${check.path}`,
@@ -325,8 +344,12 @@ async function fileKey(ctx: EngineContext, record: ContainerRecord, path: string
     path,
   );
   if (!origin.found) return 'absent';
-  if (origin.kind !== 'file') return `${origin.kind}:${JSON.stringify(readContent(origin.hostPath, origin.kind))}`;
-  const fd = openSync(origin.hostPath, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK);
+  if (origin.kind !== 'file')
+    return `${origin.kind}:${JSON.stringify(readContent(origin.hostPath, origin.kind))}`;
+  const fd = openSync(
+    origin.hostPath,
+    fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK,
+  );
   try {
     const hash = createHash('sha256');
     const buf = Buffer.alloc(64 * 1024);
@@ -346,7 +369,8 @@ async function fileKey(ctx: EngineContext, record: ContainerRecord, path: string
 function commandRan(check: CommandRanCheck, commands: readonly RanCommand[]): CheckResult {
   const pattern = check.pattern.trim();
   const found = commands.find(
-    (c) => globMatch(pattern, c.command.trim()) && (check.exitCode === undefined || c.exitCode === check.exitCode),
+    (c) =>
+      globMatch(pattern, c.command.trim()) && (check.exitCode === undefined || c.exitCode === check.exitCode),
   );
   if (found) return { pass: true, detail: `ran: ${found.command}` };
   return { pass: false, detail: `no command matching ${JSON.stringify(pattern)} has run yet` };

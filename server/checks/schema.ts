@@ -18,13 +18,16 @@ const containerPath = z
 /** An image reference as a learner types it: `busybox`, `my-image:v1`, an id prefix. */
 const imageRef = text(256);
 const hint = text(500).optional();
-const countRange = z.strictObject({ min: z.number().int().min(0).optional(), max: z.number().int().min(0).optional() });
+const countRange = z.strictObject({
+  min: z.number().int().min(0).optional(),
+  max: z.number().int().min(0).optional(),
+});
 
 /** A path in a diff: `/hello.txt`, or `{ path, kind: 'A' }` to want one kind of change. */
-export const diffPathSchema = z.union([
-  containerPath.transform((path): { path: string; kind?: 'A' | 'C' | 'D' } => ({ path })),
+export const diffPathSchema = z.preprocess(
+  (value) => (typeof value === 'string' ? { path: value } : value),
   z.strictObject({ path: containerPath, kind: z.enum(['A', 'C', 'D']).optional() }),
-]);
+);
 export type DiffPath = z.output<typeof diffPathSchema>;
 
 /** A file in the container's merged view: exists, or holds (or equals) some text. */

@@ -46,8 +46,9 @@ export interface ResetReport {
   pulled: string[];
   /** Ids of the containers created, in the declared order. */
   containers: string[];
-  /** Wall time of the reset. */
+  /** Wall time of the reset, and of its phases (containers removed, images, pulls, containers made). */
   ms: number;
+  phases: { remove: number; images: number; pull: number; create: number };
 }
 
 export interface ResetOptions {
@@ -73,11 +74,13 @@ export async function resetState(
     if (!wantedRefs.includes(c.image)) wantedRefs.push(c.image);
   }
   const names = (to.containers ?? []).map((c) => c.name);
-  if (new Set(names).size !== names.length) throw new InvalidArgumentError('reset: container names must differ');
+  if (new Set(names).size !== names.length)
+    throw new InvalidArgumentError('reset: container names must differ');
 
   // 1. Containers: all of them, at once (each removal takes only its own container's lock).
   const records = await readAllRecords(ctx);
   await Promise.all(records.map((r) => removeContainer(ctx, r.id, { force: true }).catch(ignoreNotFound)));
+  const removed = performance.now();
 
   // 2. Images: keep the declared ones under their declared names only; forget the rest.
   const keepRefs = new Set(wantedRefs.map(fullRef).filter((r): r is string => r !== undefined));
@@ -108,8 +111,11 @@ export async function resetState(
     }
   }
 
+  const imagesDone = performance.now();
+
   // 3. Missing images: pulled in parallel (from the shared store, usually only the manifest).
   await Promise.all(missing.map((ref) => pull(ctx, ref)));
+  const pulled = performance.now();
 
   // 4. Declared containers: created (and started) in parallel.
   const containers = await Promise.all(
@@ -134,6 +140,12 @@ export async function resetState(
     pulled: missing,
     containers,
     ms: Math.round(performance.now() - started),
+    phases: {
+      remove: Math.round(removed - started),
+      images: Math.round(imagesDone - removed),
+      pull: Math.round(pulled - imagesDone),
+      create: Math.round(performance.now() - pulled),
+    },
   };
 }
 

@@ -97,6 +97,20 @@ function unmountAll(dir: string, errors: string[]): void {
  * the root, deletes it and reports anything that survived. Never throws: teardown must go on.
  */
 export async function teardownRoot(ctx: EngineContext): Promise<TeardownReport> {
+  const first = await teardownOnce(ctx);
+  // An engine call that was in flight when teardown began (a create mounting its rootfs) can
+  // leave something behind after the first pass; one more pass catches it.
+  if (first.leftovers.length === 0 && !existsSync(ctx.paths.root)) return first;
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  const second = await teardownOnce(ctx);
+  return {
+    containers: first.containers + second.containers,
+    leftovers: second.leftovers,
+    errors: [...first.errors, ...second.errors],
+  };
+}
+
+async function teardownOnce(ctx: EngineContext): Promise<TeardownReport> {
   const errors: string[] = [];
   let records: Awaited<ReturnType<typeof readAllRecords>> = [];
   try {

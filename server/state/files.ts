@@ -1,7 +1,7 @@
 // Per-file lookups for the pictures: which layer a path of a container's merged view comes from, and
 // the file's content in the image versus in the container (for the content diff beside the stack).
 
-import { closeSync, fstatSync, constants as fsConstants, openSync, readlinkSync, readSync } from 'node:fs';
+import { closeSync, constants as fsConstants, fstatSync, openSync, readlinkSync, readSync } from 'node:fs';
 import { resolveContainer } from '../../engine/container/lifecycle.ts';
 import type { EngineContext } from '../../engine/context.ts';
 import { cleanContainerPath, type EntryKind, findPathOrigin } from '../../engine/inspect/which-layer.ts';
@@ -75,7 +75,11 @@ export interface FileVersions {
 }
 
 /** The content of `path` in the container's image and in the container, for a content diff. */
-export async function fileVersions(ctx: EngineContext, container: string, path: string): Promise<FileVersions> {
+export async function fileVersions(
+  ctx: EngineContext,
+  container: string,
+  path: string,
+): Promise<FileVersions> {
   const clean = cleanContainerPath(path);
   const record = await resolveContainer(ctx, container);
   const stack = await containerStack(ctx, record);
@@ -117,7 +121,8 @@ export function readContent(hostPath: string, kind: EntryKind): FileContent {
       if (n === 0) break;
       read += n;
     }
-    const bytes = buf.subarray(0, read);
+    // A cut at the cap may split a character: the text ends before it.
+    const bytes = size > read ? trimPartialUtf8(buf.subarray(0, read)) : buf.subarray(0, read);
     if (isBinary(bytes)) return { kind: 'binary', size };
     return { kind: 'text', text: bytes.toString('utf8'), size, truncated: size > read };
   } finally {
@@ -129,14 +134,14 @@ export function readContent(hostPath: string, kind: EntryKind): FileContent {
 function isBinary(bytes: Buffer): boolean {
   if (bytes.subarray(0, 8000).includes(0)) return true;
   try {
-    new TextDecoder('utf-8', { fatal: true }).decode(trimPartialUtf8(bytes));
+    new TextDecoder('utf-8', { fatal: true }).decode(bytes);
     return false;
   } catch {
     return true;
   }
 }
 
-/** A cut at MAX_CONTENT_BYTES may split a character: drop an incomplete trailing sequence. */
+/** Drops an incomplete UTF-8 sequence at the end (where a read stopped mid-character). */
 function trimPartialUtf8(bytes: Buffer): Buffer {
   for (let back = 1; back <= 3 && back <= bytes.length; back++) {
     const b = bytes[bytes.length - back]!;

@@ -2,12 +2,12 @@
 // and a container's overlay stack (upper dir, init layer, image layers) labelled the same way.
 
 import { basename, dirname } from 'node:path';
-import { rootfsPaths } from '../../engine/runtime/overlay.ts';
 import type { ContainerRecord } from '../../engine/container/record.ts';
 import { containerDir } from '../../engine/container/state.ts';
 import type { EngineContext } from '../../engine/context.ts';
 import { type Digest, isDigest } from '../../engine/oci/digest.ts';
 import type { History, Image } from '../../engine/oci/types.ts';
+import { rootfsPaths } from '../../engine/runtime/overlay.ts';
 import { loadImage } from '../../engine/store/images.ts';
 
 export interface LayerRef {

@@ -93,7 +93,10 @@ function familiar(full: string): string {
 }
 
 /** The session's images and containers, with layer sharing worked out, for `GET /api/state`. */
-export async function sessionSnapshot(ctx: EngineContext, options: SnapshotOptions = {}): Promise<SessionSnapshot> {
+export async function snapshotState(
+  ctx: EngineContext,
+  options: SnapshotOptions = {},
+): Promise<SessionSnapshot> {
   const records = await listImages(ctx);
   const loaded = await Promise.all(
     records.map(async (record) => ({ record, image: await imageFromManifest(ctx, record.manifestDigest) })),
@@ -190,7 +193,9 @@ async function containerEntries(
     records.map(async (stored): Promise<SnapshotContainer> => {
       const record = await reconcile(ctx, stored);
       const stack = await containerStack(ctx, record, known);
-      const lowers = stack.slice(1).map((s) => (s.source === 'layer' ? { dir: s.dir, diffId: s.layer.diffId } : { dir: s.dir }));
+      const lowers = stack
+        .slice(1)
+        .map((s) => (s.source === 'layer' ? { dir: s.dir, diffId: s.layer.diffId } : { dir: s.dir }));
       const upper = listUpper(rootfsPaths(containerDir(ctx, record.id)).upper, lowers, { maxEntries });
       const image = images.get(record.imageId);
       const imageName = image?.repoTags[0];

@@ -4,9 +4,9 @@
 
 import { type Dirent, lstatSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Digest } from '../../engine/oci/digest.ts';
 import { findPathOrigin } from '../../engine/inspect/which-layer.ts';
 import { isOpaqueDir, isWhiteout } from '../../engine/layer/diff.ts';
+import type { Digest } from '../../engine/oci/digest.ts';
 
 export type UpperKind = 'file' | 'dir' | 'symlink' | 'whiteout' | 'opaque' | 'other';
 

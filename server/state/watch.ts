@@ -66,7 +66,8 @@ export async function watchContainer(
 
   /** Paths present in the upper dir as last reported, with whether each is a whiteout. */
   const known = new Map<string, 'whiteout' | 'entry'>();
-  for (const [path, st] of scanUpper(upper, '', MAX_SCAN)) known.set(path, isWhiteout(st) ? 'whiteout' : 'entry');
+  for (const [path, st] of scanUpper(upper, '', MAX_SCAN))
+    known.set(path, isWhiteout(st) ? 'whiteout' : 'entry');
 
   const pending = new Set<string>();
   let quietTimer: NodeJS.Timeout | undefined;
@@ -145,7 +146,8 @@ export async function watchContainer(
       events.push({ type: 'fs.change', container: containerId, path, kind: 'A' });
     } else {
       // The first appearance of a lower path in the upper dir is overlayfs's copy-up.
-      const copyUp = before !== 'entry' && from.source === 'layer' ? { copyUp: { from: from.layer.diffId } } : {};
+      const copyUp =
+        before !== 'entry' && from.source === 'layer' ? { copyUp: { from: from.layer.diffId } } : {};
       events.push({ type: 'fs.change', container: containerId, path, kind: 'C', ...copyUp });
     }
     // inotify watches a new directory only once it has seen it: what was created inside before

@@ -4,8 +4,8 @@
 
 import type { CommandSpec } from '../../engine/cli/args.ts';
 import { groups, topLevel } from '../../engine/cli/commands/index.ts';
-import type { EngineContext } from '../../engine/context.ts';
 import { listContainers } from '../../engine/container/views.ts';
+import type { EngineContext } from '../../engine/context.ts';
 import { familiarName, parseReference } from '../../engine/reference/reference.ts';
 import { listImages } from '../../engine/store/images.ts';
 import { textWidth } from './width.ts';

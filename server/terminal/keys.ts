@@ -4,27 +4,26 @@
 export type Key = { kind: 'text'; text: string } | { kind: 'paste'; text: string } | { kind: SimpleKey };
 
 export type SimpleKey =
-        | 'enter'
-        | 'backspace'
-        | 'delete'
-        | 'left'
-        | 'right'
-        | 'up'
-        | 'down'
-        | 'home'
-        | 'end'
-        | 'word-left'
-        | 'word-right'
-        | 'kill-end' // Ctrl-K
-        | 'kill-start' // Ctrl-U
-        | 'kill-word' // Ctrl-W
-        | 'clear-screen' // Ctrl-L
-        | 'interrupt' // Ctrl-C
-        | 'eof' // Ctrl-D
-        | 'tab'
-        | 'ignored';
+  | 'enter'
+  | 'backspace'
+  | 'delete'
+  | 'left'
+  | 'right'
+  | 'up'
+  | 'down'
+  | 'home'
+  | 'end'
+  | 'word-left'
+  | 'word-right'
+  | 'kill-end' // Ctrl-K
+  | 'kill-start' // Ctrl-U
+  | 'kill-word' // Ctrl-W
+  | 'clear-screen' // Ctrl-L
+  | 'interrupt' // Ctrl-C
+  | 'eof' // Ctrl-D
+  | 'tab'
+  | 'ignored';
 
-const PASTE_START = '\x1b[200~';
 const PASTE_END = '\x1b[201~';
 /** A paste whose end marker never comes is flushed as text past this size, so input stays bounded. */
 const MAX_PASTE = 64 * 1024;

@@ -286,7 +286,8 @@ export class LineEditor {
     if (end.col === 0 && end.row > 0) out += ' \r\x1b[K';
     const target = this.cellOf(this.cursor, layout);
     if (target.row < end.row) out += `\x1b[${end.row - target.row}A`;
-    if (target.row !== end.row || target.col !== end.col) out += `\r${target.col > 0 ? `\x1b[${target.col}C` : ''}`;
+    if (target.row !== end.row || target.col !== end.col)
+      out += `\r${target.col > 0 ? `\x1b[${target.col}C` : ''}`;
     this.drawnRow = target.row;
     return out;
   }

@@ -1,15 +1,23 @@
 // The server's copy of a terminal's screen: every byte sent to the browser is also fed to an
 // @xterm/headless terminal, so a reconnecting page gets the screen and recent scrollback back.
 
-import xtermHeadless from '@xterm/headless';
 import addonSerialize from '@xterm/addon-serialize';
+import xtermHeadless from '@xterm/headless';
 
 export const SCROLLBACK_LINES = 1000;
+/**
+ * Past this many unparsed bytes new output is not fed to the screen (xterm throws past 50 MB). The
+ * terminal's flow control keeps the backlog far below it; this only guards against a writer that
+ * ignores back-pressure. The page still gets those bytes; only a later replay would miss them.
+ */
+const MAX_BACKLOG = 8 * 1024 * 1024;
 
 export class Screen {
   private readonly term: InstanceType<typeof xtermHeadless.Terminal>;
   private readonly serializer: InstanceType<typeof addonSerialize.SerializeAddon>;
   private pending = 0;
+  /** Chunks written but not parsed yet, oldest first; the parser finishes them in order. */
+  private unparsed: Uint8Array[] = [];
   private waiters: (() => void)[] = [];
   private disposed = false;
   /** Called whenever the parser has caught up with everything written. */
@@ -27,11 +35,13 @@ export class Screen {
   }
 
   write(data: Uint8Array): void {
-    if (this.disposed) return;
+    if (this.disposed || this.pending > MAX_BACKLOG) return;
     const length = data.length;
     this.pending += length;
+    this.unparsed.push(data);
     this.term.write(data, () => {
       this.pending -= length;
+      this.unparsed.shift();
       if (this.pending === 0) {
         const waiters = this.waiters;
         this.waiters = [];
@@ -51,10 +61,14 @@ export class Screen {
     return new Promise((resolve) => this.waiters.push(resolve));
   }
 
-  /** The screen and scrollback as escape sequences that rebuild them on an empty terminal. */
+  /**
+   * The screen and scrollback as escape sequences that rebuild them on an empty terminal, followed by
+   * the bytes the parser has not reached yet, so the result is current even right after a write.
+   */
   serialize(): string {
     if (this.disposed) return '';
-    return this.serializer.serialize({ scrollback: SCROLLBACK_LINES });
+    const parsed = this.serializer.serialize({ scrollback: SCROLLBACK_LINES });
+    return this.unparsed.length === 0 ? parsed : parsed + Buffer.concat(this.unparsed).toString('utf8');
   }
 
   dispose(): void {

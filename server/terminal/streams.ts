@@ -16,22 +16,25 @@ export interface TtyHost {
 
 /** LF → CRLF for every LF not already preceded by CR (a tty's ONLCR, without doubling CRs). */
 export function toCrlf(data: Buffer): Buffer {
-  let lf = data.indexOf(0x0a);
-  if (lf === -1) return data;
-  const parts: Buffer[] = [];
-  let start = 0;
-  while (lf !== -1) {
-    if (lf === 0 || data[lf - 1] !== 0x0d) {
-      parts.push(data.subarray(start, lf), CRLF);
-      start = lf + 1;
-    }
-    lf = data.indexOf(0x0a, lf + 1);
+  let lone = 0;
+  for (let lf = data.indexOf(0x0a); lf !== -1; lf = data.indexOf(0x0a, lf + 1)) {
+    if (lf === 0 || data[lf - 1] !== 0x0d) lone++;
   }
-  if (parts.length === 0) return data;
-  parts.push(data.subarray(start));
-  return Buffer.concat(parts);
+  if (lone === 0) return data;
+  // One allocation and one copy per line: this runs on every chunk a non-tty container writes.
+  const out = Buffer.allocUnsafe(data.length + lone);
+  let from = 0;
+  let to = 0;
+  for (let lf = data.indexOf(0x0a); lf !== -1; lf = data.indexOf(0x0a, lf + 1)) {
+    if (lf > 0 && data[lf - 1] === 0x0d) continue;
+    to += data.copy(out, to, from, lf);
+    out[to++] = 0x0d;
+    out[to++] = 0x0a;
+    from = lf + 1;
+  }
+  data.copy(out, to, from);
+  return out;
 }
-const CRLF = Buffer.from('\r\n');
 
 type WriteCallback = (err?: Error | null) => void;
 

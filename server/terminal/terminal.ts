@@ -2,13 +2,22 @@
 // `layerlab` through the engine CLI's main() with the session's engine context, hands the keyboard
 // to a container's PTY during `run -it`/`exec -it`/`attach`, and streams output with back-pressure.
 
+import type { Streams } from '../../engine/cli/cli.ts';
 import { main } from '../../engine/cli/main.ts';
-import { withOperation } from '../../engine/context.ts';
 import { resolveContainer } from '../../engine/container/lifecycle.ts';
+import { withOperation } from '../../engine/context.ts';
 import type { EngineEvent, EventSink } from '../../engine/events.ts';
 import type { Session, SessionTerminal } from '../sessions/session.ts';
-import { BUILTINS, type CompletionSources, commonPrefix, complete, engineSources, formatColumns, PROGRAMS } from './complete.ts';
-import { KeyDecoder } from './keys.ts';
+import {
+  type BUILTINS,
+  type CompletionSources,
+  commonPrefix,
+  complete,
+  engineSources,
+  formatColumns,
+  PROGRAMS,
+} from './complete.ts';
+import { type Key, KeyDecoder } from './keys.ts';
 import { History, LineEditor } from './line-editor.ts';
 import { Screen } from './screen.ts';
 import { type CommandStreams, createCommandStreams, type TtyHost } from './streams.ts';
@@ -34,8 +43,8 @@ export interface Terminal extends SessionTerminal {
 export interface TerminalOptions {
   cols: number;
   rows: number;
-  /** The terminal's name in the session (for `terminal.command` events). */
-  name: string;
+  /** The terminal's name in the session (for `terminal.command` events); `main` when not given. */
+  name?: string;
   /** Lines of history kept. */
   historySize?: number;
 }
@@ -115,6 +124,7 @@ export function createTerminal(session: TerminalSession, options: TerminalOption
       }
     | undefined;
   let completing = false;
+  const typeahead: Key[] = [];
 
   // Flow control: paused by the socket layer, and/or a screen parser that is behind.
   let paused = false;
@@ -200,16 +210,24 @@ export function createTerminal(session: TerminalSession, options: TerminalOption
     emit(text.replaceAll('\n', '\r\n'));
   }
 
-  function handleKeys(keys: ReturnType<KeyDecoder['feed']>): void {
-    for (const key of keys) {
-      if (running || completing) return; // typed ahead while a command started: dropped
+  function handleKeys(keys: Key[]): void {
+    while (keys.length > 0) {
+      if (running) return; // typed ahead of a command that took over: dropped, as raw input has no line
+      if (completing) {
+        // Keys typed while a completion looks up names wait for it, in order.
+        typeahead.push(...keys);
+        return;
+      }
+      const key = keys.shift()!;
       const result = editor.feed(key);
       emit(result.output);
       const action = result.action;
       if (!action) continue;
       if (action.kind === 'submit') void execute(action.line);
       else if (action.kind === 'eof') {
-        print("\nThis terminal stays open with the page (Ctrl-D does not close it); type 'help' for what works here.\n");
+        print(
+          "\nThis terminal stays open with the page (Ctrl-D does not close it); type 'help' for what works here.\n",
+        );
         emit(editor.begin());
       } else if (action.kind === 'complete') void completeLine(action.before, action.repeated);
     }
@@ -245,6 +263,7 @@ export function createTerminal(session: TerminalSession, options: TerminalOption
       emit(editor.redraw());
     } finally {
       completing = false;
+      if (typeahead.length > 0) handleKeys(typeahead.splice(0));
     }
   }
 
@@ -286,7 +305,7 @@ export function createTerminal(session: TerminalSession, options: TerminalOption
         break;
       default:
         print(
-          `${name}: command not found\nThis prompt runs docker, podman and layerlab commands; for a real shell try: docker run -it busybox sh\n`,
+          `${name}: command not found\nThis prompt runs docker, podman and layerlab commands.\nFor a real shell: docker run -it busybox sh\n`,
         );
         recordCommand(line, 127);
     }
@@ -294,7 +313,7 @@ export function createTerminal(session: TerminalSession, options: TerminalOption
   }
 
   function recordCommand(command: string, exitCode: number): void {
-    session.events.emit({ type: 'terminal.command', terminal: options.name, command, exitCode });
+    session.events.emit({ type: 'terminal.command', terminal: options.name ?? 'main', command, exitCode });
   }
 
   async function runCli(program: Program, args: string[], line: string): Promise<void> {
@@ -317,16 +336,20 @@ export function createTerminal(session: TerminalSession, options: TerminalOption
     const current: NonNullable<typeof running> = { streams, controller, interrupts: 0, cooked: '' };
     running = current;
     current.lookup = targetContainer(args);
-    const sink = (cliEvents?: EventSink): EventSink => (event: EngineEvent) => {
-      if (event.type === 'container.created' && current.container === undefined) current.container = event.id;
-      session.ctx.events(event);
-      cliEvents?.(event);
-    };
+    const sink =
+      (cliEvents?: EventSink): EventSink =>
+      (event: EngineEvent) => {
+        if (event.type === 'container.created' && current.container === undefined)
+          current.container = event.id;
+        session.ctx.events(event);
+        cliEvents?.(event);
+      };
     const context = (cliEvents?: EventSink) =>
       withOperation(session.ctx, { events: sink(cliEvents), signal: controller.signal });
     let status: number;
     try {
-      status = await main(args, streams, controller.signal, { context, program });
+      // The stand-ins implement what the CLI uses of a tty's streams, not all of NodeJS.ReadStream.
+      status = await main(args, streams as unknown as Streams, controller.signal, { context, program });
     } catch (err) {
       // main() reports every error itself; this is a last guard so the prompt always comes back.
       streams.stderr.write(`${program}: ${(err as Error).message}\n`);
@@ -387,7 +410,10 @@ export function createTerminal(session: TerminalSession, options: TerminalOption
   function cookedInput(data: Buffer): void {
     const current = running!;
     for (const char of data.toString('utf8')) {
-      if (char === '\x03') return interrupt();
+      if (char === '\x03') {
+        interrupt();
+        return;
+      }
       if (!current.streams.stdin.reading) continue;
       if (char === '\r' || char === '\n') {
         emit('\r\n');

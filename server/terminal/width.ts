@@ -18,12 +18,13 @@ const WIDE: readonly [number, number][] = [
   [0x20000, 0x3fffd],
 ];
 
-const ZERO = /^[\p{Mn}\p{Me}\u200b-\u200f\ufe00-\ufe0f]$/u;
+const COMBINING = /^[\p{Mn}\p{Me}]$/u;
 
 export function cellWidth(char: string): number {
   const cp = char.codePointAt(0) ?? 0;
   if (cp < 0x300) return cp < 0x20 ? 0 : 1;
-  if (ZERO.test(char)) return 0;
+  // Combining marks, zero-width spaces and joiners, variation selectors.
+  if (COMBINING.test(char) || (cp >= 0x200b && cp <= 0x200f) || (cp >= 0xfe00 && cp <= 0xfe0f)) return 0;
   for (const [lo, hi] of WIDE) if (cp >= lo && cp <= hi) return 2;
   return 1;
 }

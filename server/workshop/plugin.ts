@@ -57,7 +57,8 @@ export function workshopPlugin(options: WorkshopPluginOptions = {}): ServerPlugi
           onDisposed: (listener) => internals.sessions.onDisposed(listener),
         },
         async resetSession(session, to) {
-          if (!modules.resetSession) throw new HttpError(501, 'not_implemented', 'reset is not available in this build');
+          if (!modules.resetSession)
+            throw new HttpError(501, 'not_implemented', 'reset is not available in this build');
           return modules.resetSession(session, to);
         },
       },
@@ -88,9 +89,15 @@ export function workshopPlugin(options: WorkshopPluginOptions = {}): ServerPlugi
     if (options.name !== undefined) {
       const seats = options.seats ?? (Number(process.env.LAYERLAB_WORKSHOP_SEATS) || 30);
       const teacherPassword = options.teacherPassword ?? (process.env.LAYERLAB_TEACHER_PASSWORD || undefined);
-      const started = await service.start({ name: options.name, seats, ...(teacherPassword ? { teacherPassword } : {}) });
+      const started = await service.start({
+        name: options.name,
+        seats,
+        ...(teacherPassword ? { teacherPassword } : {}),
+      });
       internals.workshopInfo = { name: started.workshop.name, code: started.workshop.code };
-      out(`Workshop “${started.workshop.name}”: ${seats} seats, join code ${started.workshop.code} (students open /join/${started.workshop.code})`);
+      out(
+        `Workshop “${started.workshop.name}”: ${seats} seats, join code ${started.workshop.code} (students open /join/${started.workshop.code})`,
+      );
       out(
         started.generated
           ? `Teacher: /teacher, password ${started.teacherPassword} (generated; pass --teacher-password to choose one)`

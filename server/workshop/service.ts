@@ -42,6 +42,9 @@ export interface WorkshopOptions {
 export interface WorkshopService {
   workshops: WorkshopRegistry;
   teachers: TeacherAuth;
+  capacity: CapacityLimits;
+  /** The machine load admission reads (cached briefly). */
+  load(): Promise<MachineLoad>;
   /** `layerlab serve --workshop "Name"`: creates it; the password is generated when not given. */
   start(options: { name: string; seats?: number; teacherPassword?: string }): Promise<{
     workshop: Workshop;
@@ -112,6 +115,8 @@ export async function attachWorkshop(
   return {
     workshops,
     teachers,
+    capacity,
+    load,
     async start({ name, seats = 30, teacherPassword }) {
       const password = teacherPassword ?? generatePassword();
       const workshop = await workshops.create({ name, seats, teacherPassword: password });

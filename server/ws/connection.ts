@@ -50,7 +50,10 @@ export interface ConnectionDeps {
   limits: ServerLimits;
   metrics: Metrics;
   modules: Modules;
-  workshop?: { name: string } & Record<string, unknown>;
+  /** The workshop shown in `welcome`, read when a socket opens (the plugin sets it after start). */
+  workshop: () => ({ name: string } & Record<string, unknown>) | undefined;
+  /** Told about every check that names its lesson step (the workshop's progress view). */
+  onCheck: (sessionId: string, report: { lesson: string; check: string; pass: boolean }) => void;
   log: (message: string) => void;
 }
 
@@ -96,11 +99,8 @@ export class Connection {
       deps.metrics.error();
       deps.log(`session ${session.id}: socket error: ${err.message}`);
     });
-    this.send({
-      type: 'welcome',
-      session: session.id,
-      ...(deps.workshop ? { workshop: deps.workshop } : {}),
-    });
+    const workshop = deps.workshop();
+    this.send({ type: 'welcome', session: session.id, ...(workshop ? { workshop } : {}) });
   }
 
   send(message: ServerMessage): void {
@@ -175,12 +175,22 @@ export class Connection {
         closeTerminal(this.session, message.terminal);
         return;
       }
-      case 'check':
+      case 'check': {
+        const evaluate = modules.evaluateCheck;
         await this.#request(
           message.id,
-          modules.evaluateCheck && (() => modules.evaluateCheck!(this.session, message.check)),
+          evaluate &&
+            (async () => {
+              const result = await evaluate(this.session, message.check);
+              const pass = (result as { pass?: unknown } | null)?.pass;
+              if (message.lesson && message.step && typeof pass === 'boolean') {
+                this.#deps.onCheck(this.session.id, { lesson: message.lesson, check: message.step, pass });
+              }
+              return result;
+            }),
         );
         return;
+      }
       case 'reset':
         await this.#request(
           message.id,

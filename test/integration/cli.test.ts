@@ -105,7 +105,7 @@ describe('layerlab CLI', () => {
     expect(header).toMatch(/^CONTAINER ID {3}IMAGE {5}COMMAND {3,}CREATED {3,}STATUS {3,}PORTS {5}NAMES$/);
     const row = rows.find((r) => r.endsWith(' three'));
     expect(row).toMatch(
-      /^[0-9a-f]{12} {3}busybox {3}"sh -c '?exit 3'?" {3}.+ ago {3,}Exited \(3\) .+ ago {3,}three$/,
+      /^[0-9a-f]{12} {3}busybox {3}"sh -c 'exit 3'" {3}.+ ago {3,}Exited \(3\) .+ ago {3,}three$/,
     );
     const running = await layerlab(['ps', '-q']);
     expect(running.stdout).toBe('');

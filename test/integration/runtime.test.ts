@@ -2,26 +2,23 @@
 // a spec from buildSpec, the shim starting, attaching, exec'ing, resizing and reporting exit codes.
 
 import { execFileSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RuntimeError } from '../../engine/errors.ts';
 import { detectRuntime } from '../../engine/runtime/detect.ts';
-import { isMountPoint, mountRootfs, unmountOverlay, unmountRootfs } from '../../engine/runtime/overlay.ts';
+import { isMountPoint, mountRootfs, unmountOverlay } from '../../engine/runtime/overlay.ts';
 import {
   execShim,
   readExitStatus,
   readLog,
-  runtimeDelete,
   runtimeKill,
   runtimeState,
   type ShimConnection,
   startShim,
 } from '../../engine/runtime/shim.ts';
-import { buildProcess, buildSpec } from '../../engine/runtime/spec.ts';
-import { containerPath, containerRunPath } from '../../engine/store/paths.ts';
-import { makeBusyboxLowerDir } from '../support/containers.ts';
+import { buildProcess } from '../../engine/runtime/spec.ts';
+import { makeBusyboxLowerDir, mountBundle, removeBundle, writeBundleSpec } from '../support/containers.ts';
 import { freshContext, type TestContext } from '../support/context.ts';
 
 let t: TestContext;
@@ -38,51 +35,9 @@ interface Started {
 }
 
 async function prepare(args: string[], opts: { tty?: boolean; seccomp?: boolean } = {}) {
-  const id = randomBytes(32).toString('hex');
-  containers.push(id);
-  const containerDir = containerPath(t.ctx.paths, id);
-  const { merged } = await mountRootfs({
-    lowerDirs: [lower],
-    containerDir,
-    sizeBytes: 16 * 1024 * 1024,
-    rootUid: t.ctx.config.usernsBase,
-  });
-  const bundleDir = join(containerDir, 'bundle');
-  writeSpec(id, bundleDir, merged, args, opts);
-  return {
-    id,
-    containerDir,
-    bundleDir,
-    runDir: containerRunPath(t.ctx.paths, id),
-    logPath: join(containerDir, 'log'),
-  };
-}
-
-function writeSpec(
-  id: string,
-  bundleDir: string,
-  rootfs: string,
-  args: string[],
-  opts: { tty?: boolean; seccomp?: boolean },
-) {
-  mkdirSync(bundleDir, { recursive: true });
-  const spec = buildSpec({
-    id,
-    rootfs,
-    process: {
-      args,
-      env: ['PATH=/bin', 'TERM=xterm', 'HOME=/root'],
-      cwd: '/',
-      uid: 0,
-      gid: 0,
-      terminal: opts.tty ?? false,
-      hostRlimits: { RLIMIT_NOFILE: 20000 },
-    },
-    userns: { base: t.ctx.config.usernsBase, size: t.ctx.config.usernsSize },
-    limits: { memoryBytes: 64 * 1024 * 1024, pids: 64, cpus: 1 },
-    seccomp: opts.seccomp ?? true,
-  });
-  writeFileSync(join(bundleDir, 'config.json'), JSON.stringify(spec));
+  const bundle = await mountBundle(t.ctx, lower, args, opts);
+  containers.push(bundle.id);
+  return bundle;
 }
 
 async function run(
@@ -151,10 +106,7 @@ describe.each(['crun', 'runc'] as const)('with %s', (runtimeName) => {
   });
 
   afterAll(async () => {
-    for (const id of containers) {
-      await runtimeDelete(t.ctx, id).catch(() => {});
-      await unmountRootfs(containerPath(t.ctx.paths, id));
-    }
+    for (const id of containers) await removeBundle(t.ctx, id);
     containers.length = 0;
     t.cleanup();
   });
@@ -251,7 +203,7 @@ describe.each(['crun', 'runc'] as const)('with %s', (runtimeName) => {
         sizeBytes: 16 * 1024 * 1024,
         rootUid: t.ctx.config.usernsBase,
       });
-      writeSpec(p.id, p.bundleDir, merged, ['cat', '/note'], {});
+      writeBundleSpec(t.ctx, p.id, p.bundleDir, merged, ['cat', '/note']);
       const second = await startShim(t.ctx, { ...p, tty: false, attach: true });
       expect(await collect(second.connection!)).toMatchObject({ stdout: 'kept\n', code: 0 });
     });

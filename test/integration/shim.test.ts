@@ -2,28 +2,23 @@
 // protocol, holds back a flood of output when a client does not read, and bounds its log.
 
 import { spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createConnection, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { detectRuntime } from '../../engine/runtime/detect.ts';
-import { mountRootfs, unmountRootfs } from '../../engine/runtime/overlay.ts';
 import {
   attachShim,
   type LogRecord,
   readExitStatus,
   readLog,
   runningShimPid,
-  runtimeDelete,
   runtimeKill,
   runtimeState,
   type ShimConnection,
   startShim,
 } from '../../engine/runtime/shim.ts';
-import { buildSpec } from '../../engine/runtime/spec.ts';
-import { containerPath, containerRunPath } from '../../engine/store/paths.ts';
-import { makeBusyboxLowerDir } from '../support/containers.ts';
+import { makeBusyboxLowerDir, mountBundle, removeBundle } from '../support/containers.ts';
 import { freshContext, type TestContext } from '../support/context.ts';
 
 let t: TestContext;
@@ -38,35 +33,15 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const id of ids) {
-    await runtimeDelete(t.ctx, id).catch(() => {});
-    await unmountRootfs(containerPath(t.ctx.paths, id));
-  }
+  for (const id of ids) await removeBundle(t.ctx, id);
   t.cleanup();
 });
 
 /** A mounted rootfs and a bundle for `args`; returns what startShim takes. */
 async function bundle(args: string[]) {
-  const id = randomBytes(32).toString('hex');
-  ids.push(id);
-  const containerDir = containerPath(t.ctx.paths, id);
-  const { merged } = await mountRootfs({
-    lowerDirs: [lower],
-    containerDir,
-    sizeBytes: 8 * 1024 * 1024,
-    rootUid: t.ctx.config.usernsBase,
-  });
-  const bundleDir = join(containerDir, 'bundle');
-  mkdirSync(bundleDir);
-  const spec = buildSpec({
-    id,
-    rootfs: merged,
-    process: { args, env: ['PATH=/bin'], cwd: '/', uid: 0, gid: 0, terminal: false },
-    userns: { base: t.ctx.config.usernsBase, size: t.ctx.config.usernsSize },
-    limits: { memoryBytes: 64 * 1024 * 1024, pids: 64, cpus: 1 },
-  });
-  writeFileSync(join(bundleDir, 'config.json'), JSON.stringify(spec));
-  return { id, bundleDir, runDir: containerRunPath(t.ctx.paths, id), logPath: join(containerDir, 'log') };
+  const b = await mountBundle(t.ctx, lower, args, { env: ['PATH=/bin'], sizeBytes: 8 * 1024 * 1024 });
+  ids.push(b.id);
+  return b;
 }
 
 function exited(runDir: string): Promise<number> {

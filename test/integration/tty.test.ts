@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { listContainers } from '../../engine/container/index.ts';
 import { pull } from '../../engine/pull.ts';
 import { disposeContainers } from '../support/containers.ts';
 import { freshContext, type TestContext, testRegistryHost } from '../support/context.ts';
@@ -43,11 +44,25 @@ async function waitForScreen(test: (text: string) => boolean, what: string): Pro
 const lastLine = (text: string) => text.split('\n').at(-1) ?? '';
 const atPrompt = (text: string) => lastLine(text) === '/ #' || lastLine(text) === '/ # ';
 
-/** Types a command at the shell prompt and waits for the prompt to come back after `expect`. */
-async function shell(command: string, expect: string): Promise<string> {
-  await tmux('send-keys', '-t', 'tty', '-l', command);
+/**
+ * Types `command` at the prompt, waits for its echo (busybox's line editor asks the terminal for the
+ * cursor position after some output, and keys typed ahead of that answer can be taken for it, in any
+ * terminal), presses Enter and waits for `expected` right under it and the prompt after.
+ */
+async function shell(command: string, expected: string): Promise<string> {
+  await typeLine(command);
+  return waitForScreen(
+    (s) => s.includes(`# ${command}\n${expected}\n`) && atPrompt(s),
+    `"${command}" to print ${expected}`,
+  );
+}
+
+/** Types `line` once the prompt is there, and presses Enter once the line editor has echoed it. */
+async function typeLine(line: string): Promise<void> {
+  await waitForScreen(atPrompt, 'the prompt');
+  await tmux('send-keys', '-t', 'tty', '-l', line);
+  await waitForScreen((s) => lastLine(s).endsWith(line), `the echo of "${line}"`);
   await tmux('send-keys', '-t', 'tty', 'Enter');
-  return waitForScreen((s) => s.includes(expect) && atPrompt(s), `"${command}" to print ${expect}`);
 }
 
 beforeAll(async () => {
@@ -88,9 +103,7 @@ describe('run -it in a terminal', () => {
   });
 
   it('runs vi full-screen: edits and writes a file, and quits without saving with :q!', async () => {
-    await shell('clear', '/ #');
-    await tmux('send-keys', '-t', 'tty', '-l', 'vi /tmp/note');
-    await tmux('send-keys', '-t', 'tty', 'Enter');
+    await typeLine('vi /tmp/note');
     await waitForScreen((s) => /^~/m.test(s) && s.includes('/tmp/note'), 'vi to draw');
     await tmux('send-keys', '-t', 'tty', '-l', 'ihello from vi');
     // Escape on its own, then wait: an Escape followed at once by `:` reads as Alt-: to vi, as in
@@ -102,8 +115,7 @@ describe('run -it in a terminal', () => {
     await waitForScreen(atPrompt, 'vi to quit');
     await shell('cat /tmp/note', 'hello from vi');
 
-    await tmux('send-keys', '-t', 'tty', '-l', 'vi /tmp/note');
-    await tmux('send-keys', '-t', 'tty', 'Enter');
+    await typeLine('vi /tmp/note');
     await waitForScreen((s) => /^~/m.test(s) && s.includes('hello from vi'), 'vi to show the file');
     await tmux('send-keys', '-t', 'tty', '-l', 'ddithrown away');
     await tmux('send-keys', '-t', 'tty', 'Escape');
@@ -115,9 +127,7 @@ describe('run -it in a terminal', () => {
   });
 
   it('draws top and quits it with q', async () => {
-    await shell('clear', '/ #');
-    await tmux('send-keys', '-t', 'tty', '-l', 'top');
-    await tmux('send-keys', '-t', 'tty', 'Enter');
+    await typeLine('top');
     const drawn = await waitForScreen((s) => s.includes('Load average') && /PID\s+PPID/.test(s), 'top');
     expect(drawn).toMatch(/\btop\b/);
     await tmux('send-keys', '-t', 'tty', 'q');
@@ -126,18 +136,15 @@ describe('run -it in a terminal', () => {
   });
 
   it('interrupts a foreground command with Ctrl-C and keeps the shell', async () => {
-    await shell('clear', '/ #');
-    await tmux('send-keys', '-t', 'tty', '-l', 'sleep 100');
-    await tmux('send-keys', '-t', 'tty', 'Enter');
-    await waitForScreen((s) => lastLine(s).startsWith('/ # sleep 100'), 'sleep to start');
+    await typeLine('sleep 100');
+    await waitForScreen((s) => !atPrompt(s), 'sleep to start');
     await tmux('send-keys', '-t', 'tty', 'C-c');
     await waitForScreen((s) => s.includes('^C') && atPrompt(s), 'Ctrl-C to reach sleep');
     await shell('echo code=$?', 'code=130');
   });
 
   it('exits with the shell’s status and leaves the container exited', async () => {
-    await tmux('send-keys', '-t', 'tty', '-l', 'exit 3');
-    await tmux('send-keys', '-t', 'tty', 'Enter');
+    await typeLine('exit 3');
     let status = '';
     for (let i = 0; i < 150 && status === ''; i++) {
       status = (
@@ -146,5 +153,7 @@ describe('run -it in a terminal', () => {
       if (status === '') await new Promise((r) => setTimeout(r, 100));
     }
     expect(status).toBe('3');
+    const [row] = await listContainers(t.ctx, { all: true });
+    expect(row).toMatchObject({ name: 'tty', status: 'exited', exitCode: 3 });
   });
 });

@@ -1,10 +1,17 @@
-// Shared set-up for the integration tests that run containers: a fresh root with busybox in it,
-// a busybox lower dir for the runtime-level tests, and a teardown that leaves no container or mount.
+// Shared set-up for the integration tests that run containers: a fresh root with busybox in it, a
+// busybox lower dir and OCI bundles for the runtime-level tests, and teardowns that leave no container
+// or mount.
 
 import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { chownSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { listContainers, removeContainer } from '../../engine/container/index.ts';
+import type { EngineContext } from '../../engine/context.ts';
+import { mountRootfs, unmountRootfs } from '../../engine/runtime/overlay.ts';
+import { runtimeDelete } from '../../engine/runtime/shim.ts';
+import { buildSpec } from '../../engine/runtime/spec.ts';
+import { containerPath, containerRunPath } from '../../engine/store/paths.ts';
 import { umount2 } from '../../engine/sys/libc.ts';
 import { makeBusyboxImage } from './busybox-image.ts';
 import { freshContext, type TestContext } from './context.ts';
@@ -62,4 +69,85 @@ export function makeBusyboxLowerDir(dir: string, uid: number): void {
   writeFileSync(join(dir, 'etc', 'passwd'), 'root:x:0:0:root:/root:/bin/sh\n');
   execFileSync('chown', ['-R', '-h', `${uid}:${uid}`, dir]);
   chownSync(dir, uid, uid);
+}
+
+export interface BundleOptions {
+  tty?: boolean;
+  /** Docker's seccomp profile (default on). */
+  seccomp?: boolean;
+  env?: string[];
+  /** Size of the tmpfs under the upper dir (default 16 MiB). */
+  sizeBytes?: number;
+}
+
+/** Writes `bundleDir/config.json` for `args` in `rootfs`: busybox as root in the user namespace, small limits. */
+export function writeBundleSpec(
+  ctx: EngineContext,
+  id: string,
+  bundleDir: string,
+  rootfs: string,
+  args: string[],
+  opts: BundleOptions = {},
+): void {
+  mkdirSync(bundleDir, { recursive: true });
+  const spec = buildSpec({
+    id,
+    rootfs,
+    process: {
+      args,
+      env: opts.env ?? ['PATH=/bin', 'TERM=xterm', 'HOME=/root'],
+      cwd: '/',
+      uid: 0,
+      gid: 0,
+      terminal: opts.tty ?? false,
+      hostRlimits: { RLIMIT_NOFILE: 20000 },
+    },
+    userns: { base: ctx.config.usernsBase, size: ctx.config.usernsSize },
+    limits: { memoryBytes: 64 * 1024 * 1024, pids: 64, cpus: 1 },
+    seccomp: opts.seccomp ?? true,
+  });
+  writeFileSync(join(bundleDir, 'config.json'), JSON.stringify(spec));
+}
+
+export interface Bundle {
+  id: string;
+  containerDir: string;
+  bundleDir: string;
+  runDir: string;
+  logPath: string;
+}
+
+/**
+ * An overlay rootfs over `lower` and an OCI bundle for `args`, under a new random container id in
+ * `ctx`'s root: what `startShim` takes. Free it with `removeBundle`.
+ */
+export async function mountBundle(
+  ctx: EngineContext,
+  lower: string,
+  args: string[],
+  opts: BundleOptions = {},
+): Promise<Bundle> {
+  const id = randomBytes(32).toString('hex');
+  const containerDir = containerPath(ctx.paths, id);
+  const { merged } = await mountRootfs({
+    lowerDirs: [lower],
+    containerDir,
+    sizeBytes: opts.sizeBytes ?? 16 * 1024 * 1024,
+    rootUid: ctx.config.usernsBase,
+  });
+  const bundleDir = join(containerDir, 'bundle');
+  writeBundleSpec(ctx, id, bundleDir, merged, args, opts);
+  return {
+    id,
+    containerDir,
+    bundleDir,
+    runDir: containerRunPath(ctx.paths, id),
+    logPath: join(containerDir, 'log'),
+  };
+}
+
+/** Deletes the runtime's container `id` (if any) and unmounts its rootfs. */
+export async function removeBundle(ctx: EngineContext, id: string): Promise<void> {
+  await runtimeDelete(ctx, id).catch(() => {});
+  await unmountRootfs(containerPath(ctx.paths, id));
 }

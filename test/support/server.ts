@@ -22,6 +22,8 @@ export interface TestServer {
   /** `http://127.0.0.1:PORT` */
   url: string;
   root: string;
+  /** What the server logged (errors, teardown leftovers). */
+  logs: string[];
   /** Creates a session through `GET /api/session`. */
   newSession(): Promise<{ session: string; token: string; cookie: string }>;
   /** Opens `/ws` with the token (as `?token=` unless `cookie` is set) and waits for `welcome`. */
@@ -51,18 +53,21 @@ export interface TestClient {
 }
 
 export async function startTestServer(
-  options: { limits?: LimitsOverride } & Partial<Omit<ServerOptions, 'root'>> = {},
+  options: { limits?: LimitsOverride } & Partial<ServerOptions> = {},
 ): Promise<TestServer> {
-  const root = mkdtempSync(join(tmpdir(), 'layerlab-srv-'));
+  /** A given root (e.g. one a "crashed" run left) is used as is; otherwise a fresh temp dir. */
+  const root = options.root ?? mkdtempSync(join(tmpdir(), 'layerlab-srv-'));
   const host = testRegistryHost();
   const config = engineConfigSchema.parse({ mirrors: host ? { 'docker.io': [`http://${host}`] } : {} });
-  const server = createServer({ config, ...options, root });
+  const logs: string[] = [];
+  const server = createServer({ config, log: (m) => logs.push(m), ...options, root });
   await server.listen(0, '127.0.0.1');
   const url = server.url;
   return {
     server,
     url,
     root,
+    logs,
     async newSession() {
       const res = await fetch(`${url}/api/session`);
       if (res.status !== 200) throw new Error(`GET /api/session: ${res.status} ${await res.text()}`);

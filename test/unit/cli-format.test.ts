@@ -1,8 +1,8 @@
 // Docker's output shapes: tabwriter tables, go-units sizes and durations, and pull/push progress lines.
 import { describe, expect, it } from 'vitest';
-import { ago, ellipsis, formatTable, goFormatG, humanDuration, humanSize } from '../../engine/cli/format.ts';
 import { LineBoard, progressBar, pullProgress, pushProgress } from '../../engine/cli/progress.ts';
 import type { EngineEvent } from '../../engine/events.ts';
+import { ago, ellipsis, formatTable, goFormatG, humanDuration, humanSize } from '../../engine/format/text.ts';
 import type { Digest } from '../../engine/oci/digest.ts';
 
 describe('formatTable', () => {

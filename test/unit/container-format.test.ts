@@ -1,6 +1,5 @@
 // `docker ps` text: human durations and sizes, status words, the table and the container names.
 import { describe, expect, it } from 'vitest';
-import { ellipsis, formatTable, humanDuration, humanSize } from '../../engine/container/humanize.ts';
 import { randomName, validateName } from '../../engine/container/names.ts';
 import {
   type ContainerRow,
@@ -8,6 +7,7 @@ import {
   sizeText,
   statusText,
 } from '../../engine/container/views.ts';
+import { commandLine, ellipsis, formatTable, humanDuration, humanSize } from '../../engine/format/text.ts';
 
 describe('humanDuration', () => {
   it.each([
@@ -37,7 +37,7 @@ describe('humanSize', () => {
     [4_260_000, '4.26MB'],
     [2_000_000_000, '2GB'],
   ])('%d bytes is %s', (bytes, text) => {
-    expect(humanSize(bytes)).toBe(text);
+    expect(humanSize(bytes, 3)).toBe(text);
   });
 });
 
@@ -48,7 +48,7 @@ describe('ps', () => {
     name: 'happy_turing',
     image: 'busybox',
     imageId: `sha256:${'b'.repeat(64)}`,
-    command: 'sh -c echo hello world from here',
+    command: commandLine('sh', ['-c', 'echo hello world from here']),
     created: '2026-01-01T11:58:00Z',
     status: 'running',
     exitCode: 0,
@@ -73,10 +73,21 @@ describe('ps', () => {
     const text = formatContainerTable([row], { now, size: true });
     expect(text.split('\n')).toEqual([
       'CONTAINER ID   IMAGE     COMMAND                  CREATED         STATUS         PORTS     NAMES          SIZE',
-      'aaaaaaaaaaaa   busybox   "sh -c echo hello wo…"   2 minutes ago   Up 3 seconds             happy_turing   2B (virtual 4.26MB)',
+      'aaaaaaaaaaaa   busybox   "sh -c \'echo hello w…"   2 minutes ago   Up 3 seconds             happy_turing   2B (virtual 4.26MB)',
+      '',
     ]);
     expect(ellipsis('abc', 3)).toBe('abc');
-    expect(formatTable(['A', 'B'], [['xx', 'y']])).toBe('A         B\nxx        y');
+    expect(formatTable(['A', 'B'], [['xx', 'y']])).toBe('A         B\nxx        y\n');
+  });
+
+  it("quotes arguments with spaces in the COMMAND column, as Docker's daemon does", () => {
+    expect(commandLine('sh', ['-c', 'exit 3'])).toBe("sh -c 'exit 3'");
+    expect(commandLine('echo', ['hi'])).toBe('echo hi');
+    const exited = { ...row, command: commandLine('sh', ['-c', 'exit 3']), status: 'exited' as const };
+    expect(formatContainerTable([exited], { now }).split('\n')[1]).toContain(`"sh -c 'exit 3'"`);
+    expect(formatContainerTable([row], { now, noTrunc: true })).toContain(
+      `"sh -c 'echo hello world from here'"`,
+    );
   });
 
   it('makes and checks names', () => {

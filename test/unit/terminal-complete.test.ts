@@ -2,7 +2,12 @@
 // container names in the positions Docker's own completion offers them.
 import { describe, expect, it } from 'vitest';
 import type { CommandSpec } from '../../engine/cli/args.ts';
-import { commonPrefix, complete, type CompletionSources, formatColumns } from '../../server/terminal/complete.ts';
+import {
+  type CompletionSources,
+  commonPrefix,
+  complete,
+  formatColumns,
+} from '../../server/terminal/complete.ts';
 
 const runSpec: CommandSpec = {
   name: 'run',
@@ -22,7 +27,8 @@ const plain = (name: string): CommandSpec => ({ name, usage: '', description: ''
 
 const sources: CompletionSources = {
   images: async () => ['busybox:latest', 'busybox:1.36', 'alpine:3.20', 'layerlab/big-layer:latest'],
-  containers: async (running) => (running ? ['web', 'a1b2c3d4e5f6'] : ['web', 'a1b2c3d4e5f6', 'old', '0f0f0f0f0f0f']),
+  containers: async (running) =>
+    running ? ['web', 'a1b2c3d4e5f6'] : ['web', 'a1b2c3d4e5f6', 'old', '0f0f0f0f0f0f'],
   spec: async (path) => ({ run: runSpec, exec: execSpec, 'container run': runSpec })[path] ?? plain(path),
 };
 

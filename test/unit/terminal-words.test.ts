@@ -19,7 +19,10 @@ describe('splitWords', () => {
       ok: true,
       words: ['echo', 'a "b" $HOME \\n', 'c d', ''],
     });
-    expect(splitWords(`it's"x"'y'`)).toEqual({ ok: false, error: "unexpected EOF while looking for matching `''" });
+    expect(splitWords(`it's"x"'y'`)).toEqual({
+      ok: false,
+      error: "unexpected EOF while looking for matching `''",
+    });
   });
 
   it('leaves $VAR literal', () => {
@@ -57,7 +60,11 @@ describe('splitPartial', () => {
   it('gives the finished words and the one under the cursor', () => {
     expect(splitPartial('docker ru')).toEqual({ words: ['docker'], current: 'ru' });
     expect(splitPartial('docker run ')).toEqual({ words: ['docker', 'run'], current: '' });
-    expect(splitPartial("docker run 'bus")).toEqual({ words: ['docker', 'run'], current: 'bus', openQuote: "'" });
+    expect(splitPartial("docker run 'bus")).toEqual({
+      words: ['docker', 'run'],
+      current: 'bus',
+      openQuote: "'",
+    });
   });
 });
 
@@ -71,10 +78,9 @@ describe('quoteWord', () => {
 
 describe('commandLines', () => {
   it('splits a code block into commands, joining continuations and dropping comments', () => {
-    expect(commandLines('# pull first\ndocker pull busybox\n\ndocker run --rm \\\n  busybox echo hi\n')).toEqual([
-      'docker pull busybox',
-      'docker run --rm    busybox echo hi',
-    ]);
+    expect(
+      commandLines('# pull first\ndocker pull busybox\n\ndocker run --rm \\\n  busybox echo hi\n'),
+    ).toEqual(['docker pull busybox', 'docker run --rm    busybox echo hi']);
   });
 });
 

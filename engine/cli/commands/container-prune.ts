@@ -1,9 +1,9 @@
 // `layerlab container prune`: remove every stopped container.
 import { pruneContainers } from '../../container/views.ts';
+import { humanSize } from '../../format/text.ts';
 import { bool } from '../args.ts';
 import type { Command } from '../cli.ts';
 import { confirm } from '../confirm.ts';
-import { humanSize } from '../format.ts';
 
 export const command: Command = {
   spec: {

@@ -1,9 +1,10 @@
 // `layerlab history IMAGE`: one row per build step, newest first, as `docker history`.
+
+import { ago, ellipsis, formatTable, humanSize } from '../../format/text.ts';
 import { imageHistory } from '../../image/views.ts';
 import { shortId } from '../../oci/digest.ts';
 import { bool } from '../args.ts';
 import type { Command } from '../cli.ts';
-import { ago, ellipsis, formatTable, humanSize } from '../format.ts';
 
 export const command: Command = {
   spec: {

@@ -1,9 +1,9 @@
 // `layerlab image inspect IMAGE...`: Docker's image inspect JSON.
 
 import { NotFoundError } from '../../errors.ts';
+import { inspectJson } from '../../format/text.ts';
 import { inspectImage } from '../../image/views.ts';
 import type { Command } from '../cli.ts';
-import { inspectJson } from '../format.ts';
 
 export const command: Command = {
   spec: {

@@ -1,9 +1,10 @@
 // `layerlab image prune`: delete dangling images (or, with -a, every image no container uses).
+
+import { humanSize } from '../../format/text.ts';
 import { pruneImages } from '../../image/remove.ts';
 import { bool } from '../args.ts';
 import type { Command } from '../cli.ts';
 import { confirm } from '../confirm.ts';
-import { humanSize } from '../format.ts';
 
 export const command: Command = {
   spec: {

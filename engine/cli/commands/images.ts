@@ -1,11 +1,11 @@
 // `layerlab images`: the image table (REPOSITORY, TAG, IMAGE ID, CREATED, SIZE) as `docker images`.
 import { InvalidArgumentError } from '../../errors.ts';
+import { ago, formatTable, humanSize } from '../../format/text.ts';
 import { type ImageRow, listImagesView } from '../../image/views.ts';
 import { shortId } from '../../oci/digest.ts';
 import { familiarRepository, parseReference } from '../../reference/reference.ts';
 import { bool, list } from '../args.ts';
 import type { Command } from '../cli.ts';
-import { ago, formatTable, humanSize } from '../format.ts';
 
 export const command: Command = {
   spec: {

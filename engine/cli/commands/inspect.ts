@@ -2,10 +2,10 @@
 // a Go-style template per object, `--type` narrows the lookup.
 import { inspectContainer } from '../../container/views.ts';
 import { InvalidArgumentError, InvalidReferenceError, NotFoundError } from '../../errors.ts';
+import { inspectJson } from '../../format/text.ts';
 import { inspectImage } from '../../image/views.ts';
 import { str } from '../args.ts';
 import type { Cli, Command } from '../cli.ts';
-import { inspectJson } from '../format.ts';
 import { renderTemplate } from '../template.ts';
 
 type Kind = 'container' | 'image';

@@ -1,8 +1,7 @@
 // `layerlab ps`: the container table (CONTAINER ID, IMAGE, COMMAND, CREATED, STATUS, PORTS, NAMES).
-import { listContainers, sizeText, statusText } from '../../container/views.ts';
+import { formatContainerTable, listContainers } from '../../container/views.ts';
 import { bool } from '../args.ts';
 import type { Command } from '../cli.ts';
-import { ago, ellipsis, formatTable, goQuote } from '../format.ts';
 
 export const command: Command = {
   spec: {
@@ -36,28 +35,11 @@ export const command: Command = {
       size,
       external: bool(parsed, 'external'),
     });
-    const id = (full: string) => (noTrunc ? full : full.slice(0, 12));
     if (bool(parsed, 'quiet')) {
-      cli.stdout.write(rows.map((r) => `${id(r.id)}\n`).join(''));
+      cli.stdout.write(rows.map((r) => `${noTrunc ? r.id : r.id.slice(0, 12)}\n`).join(''));
       return 0;
     }
-    const now = Date.now();
-    const header = ['CONTAINER ID', 'IMAGE', 'COMMAND', 'CREATED', 'STATUS', 'PORTS', 'NAMES'];
-    if (size) header.push('SIZE');
-    const table = rows.map((r) => {
-      const cells = [
-        id(r.id),
-        r.image,
-        goQuote(noTrunc ? r.command : ellipsis(r.command, 20)),
-        ago(r.created, now),
-        statusText(r, now),
-        '',
-        r.name,
-      ];
-      if (size) cells.push(sizeText(r));
-      return cells;
-    });
-    cli.stdout.write(formatTable(header, table));
+    cli.stdout.write(formatContainerTable(rows, { size, noTrunc }));
     return 0;
   },
 };

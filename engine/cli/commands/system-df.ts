@@ -1,7 +1,8 @@
 // `layerlab system df`: what the store holds and what pruning would free, as `docker system df`.
+
+import { formatTable, humanSize } from '../../format/text.ts';
 import { systemDf } from '../../image/views.ts';
 import type { Command } from '../cli.ts';
-import { formatTable, humanSize } from '../format.ts';
 
 export const command: Command = {
   spec: { name: 'system df', usage: '[OPTIONS]', description: 'Show disk usage', maxArgs: 0, flags: [] },

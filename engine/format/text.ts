@@ -1,5 +1,6 @@
-// Docker's output conventions in one place: tabwriter tables (min width 10, padding 3), decimal
-// human sizes ("4.26MB"), human durations ("2 minutes"), and the "…" truncation of long cells.
+// Docker's text conventions in one place, for the CLI and the engine's views alike: tabwriter tables
+// (min width 10, padding 3), decimal human sizes ("4.26MB"), human durations ("2 minutes"), the "…"
+// truncation of long cells, and the quoting of the ps COMMAND column.
 
 /**
  * Lays out rows as Docker's tabwriter does (`tabwriter.NewWriter(out, 10, 1, 3, ' ', 0)`): every
@@ -94,6 +95,14 @@ export function ago(iso: string | undefined, now = Date.now()): string {
   // Go's zero time (year 1) means unknown; the Unix epoch is a real date (reproducible builds use it).
   if (Number.isNaN(t) || t < 0) return 'N/A';
   return `${humanDuration(Math.max(0, now - t))} ago`;
+}
+
+/**
+ * The command line as Docker's daemon reports it for `ps`: the path, then the arguments, each one that
+ * holds a space wrapped in single quotes (`sh -c 'exit 3'`), without further escaping, as moby does.
+ */
+export function commandLine(path: string, args: readonly string[]): string {
+  return [path, ...args.map((arg) => (arg.includes(' ') ? `'${arg}'` : arg))].join(' ');
 }
 
 /** Go's `strconv.Quote` for the printable ASCII we show (Docker quotes the ps COMMAND column). */

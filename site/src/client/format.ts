@@ -1,0 +1,50 @@
+// Small formatting helpers shared by the pictures: sizes as Docker prints them, short digests, and
+// HTML escaping for text that comes from the engine (file names, commands).
+
+/** `1.98MB`, `6B`: decimal units, as `docker images` shows sizes. */
+export function formatSize(bytes: number): string {
+  if (bytes < 1000) return `${bytes}B`;
+  const units = ['kB', 'MB', 'GB', 'TB'];
+  let value = bytes;
+  let unit = -1;
+  do {
+    value /= 1000;
+    unit++;
+  } while (value >= 1000 && unit < units.length - 1);
+  const digits = value >= 100 ? 0 : value >= 10 ? 1 : 2;
+  return `${value.toFixed(digits).replace(/\.?0+$/, '')}${units[unit]}`;
+}
+
+/** `sha256:dadfa5879ac1…` → `dadfa5879ac1`, as Docker shortens ids. */
+export function shortDigest(digest: string | undefined): string {
+  if (!digest) return '';
+  const hex = digest.includes(':') ? digest.slice(digest.indexOf(':') + 1) : digest;
+  return hex.slice(0, 12);
+}
+
+const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
+
+export function esc(text: unknown): string {
+  return String(text ?? '').replace(/[&<>"']/g, (c) => ESCAPES[c]!);
+}
+
+/** A Dockerfile history line made readable: drops the `/bin/sh -c #(nop) ` noise. */
+export function instruction(createdBy: string | undefined): string {
+  if (!createdBy) return '';
+  return createdBy
+    .replace(/^\/bin\/sh -c #\(nop\)\s*/, '')
+    .replace(/^\/bin\/sh -c /, 'RUN ')
+    .replace(/\s+# buildkit$/, '')
+    .trim();
+}
+
+/** Reads the translated UI strings a component's server side put in `data-strings`. */
+export function strings(el: HTMLElement): (key: string) => string {
+  let table: Record<string, string> = {};
+  try {
+    table = JSON.parse(el.dataset.strings ?? '{}') as Record<string, string>;
+  } catch {
+    // keys are shown as they are
+  }
+  return (key) => table[key] ?? key;
+}

@@ -1,0 +1,46 @@
+// The recording format (written by site/scripts/record.ts, played by the terminals when no engine
+// answers): per lesson and terminal, the screen it started with and, per runnable code block, the
+// output it printed and the session events and state it caused. Shared by recorder and player.
+
+import type { SessionEvent } from '../../../server/protocol.ts';
+import type { SessionSnapshot } from '../../../server/state/snapshot.ts';
+
+export interface RecordedStep {
+  /** The command as the code block has it (what its Run button sends). */
+  command: string;
+  /** Terminal output: `[ms since the step began, text]`. */
+  output: [number, string][];
+  events: [number, SessionEvent][];
+  /** `/api/state` once the step was done. */
+  snapshot?: SessionSnapshot;
+}
+
+export interface Recording {
+  version: 1;
+  lesson: string;
+  terminal: string;
+  cols: number;
+  rows: number;
+  recordedAt: string;
+  /** The terminal's screen before the first step (the prompt). */
+  screen: string;
+  snapshot?: SessionSnapshot;
+  steps: RecordedStep[];
+}
+
+/** The page's lesson id, as recordings are filed: `/03-copy-on-write/` → `03-copy-on-write`. */
+export function lessonIdOf(pathname: string): string {
+  const id = pathname.replace(/^\/+|\/+$/g, '').replace(/\.html$/, '');
+  return id === '' ? 'index' : id;
+}
+
+export async function loadRecording(lesson: string, terminal: string): Promise<Recording | undefined> {
+  try {
+    const res = await fetch(`/recordings/${lesson}/${terminal}.json`);
+    if (!res.ok || !(res.headers.get('content-type') ?? '').includes('json')) return undefined;
+    const rec = (await res.json()) as Recording;
+    return rec.version === 1 && Array.isArray(rec.steps) ? rec : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,83 @@
+// The lesson check language: what it accepts, how it explains a mistake (naming the field), the
+// bounds that keep a browser-sent check cheap, and the glob used by `command-ran`.
+
+import { describe, expect, it } from 'vitest';
+import { checkDepth, globMatch, MAX_CHECK_DEPTH, parseCheck } from '../../server/checks/schema.ts';
+
+describe('parseCheck', () => {
+  it('accepts the issue examples and normalises diff paths', () => {
+    const a = parseCheck({ kind: 'container', image: 'busybox', diff: { has: ['/hello.txt'] } });
+    expect(a).toEqual({
+      ok: true,
+      check: { kind: 'container', image: 'busybox', diff: { has: [{ path: '/hello.txt' }] } },
+    });
+    expect(parseCheck({ kind: 'image', tag: 'my-image', topLayerAdds: '/hello.txt' }).ok).toBe(true);
+    expect(parseCheck({ kind: 'containers-differ', image: 'busybox', path: '/etc/motd' }).ok).toBe(true);
+    expect(
+      parseCheck({
+        all: [
+          { kind: 'container', state: 'running', count: { min: 2 } },
+          { any: [{ kind: 'command-ran', pattern: 'docker ps*' }, { not: { kind: 'image', tag: 'x' } }] },
+        ],
+        hint: 'Start two containers.',
+      }).ok,
+    ).toBe(true);
+  });
+
+  it('names the field that is wrong', () => {
+    expect(parseCheck({ kind: 'container', diff: { has: ['hello.txt'] } })).toEqual({
+      ok: false,
+      message: 'check (container): diff.has.0.path: must be an absolute path such as /hello.txt',
+    });
+    expect(parseCheck({ kind: 'image', tagg: 'x' })).toMatchObject({
+      ok: false,
+      message: expect.stringMatching(/^check \(image\): .*tagg/),
+    });
+    expect(parseCheck({ kind: 'volume' })).toEqual({
+      ok: false,
+      message:
+        'check: unknown kind "volume" (expected one of: container, image, containers-differ, command-ran, or all/any/not)',
+    });
+    expect(parseCheck('busybox')).toEqual({ ok: false, message: 'check must be an object' });
+    expect(parseCheck({ image: 'busybox' })).toMatchObject({
+      ok: false,
+      message: expect.stringContaining('needs a "kind"'),
+    });
+    expect(parseCheck({ kind: 'container', state: 'paused' })).toMatchObject({
+      ok: false,
+      message: expect.stringMatching(/^check \(container\): state: /),
+    });
+  });
+
+  it('refuses deep nesting and long lists before parsing them', () => {
+    let deep: unknown = { kind: 'container' };
+    for (let i = 0; i < 50; i++) deep = { not: deep };
+    expect(checkDepth(deep)).toBe(MAX_CHECK_DEPTH + 1);
+    expect(parseCheck(deep)).toEqual({
+      ok: false,
+      message: `check nests all/any/not deeper than ${MAX_CHECK_DEPTH} levels`,
+    });
+    const wide = { any: Array.from({ length: 100 }, () => ({ kind: 'container' })) };
+    expect(parseCheck(wide).ok).toBe(false);
+    expect(parseCheck({ kind: 'command-ran', pattern: 'x'.repeat(501) }).ok).toBe(false);
+  });
+});
+
+describe('globMatch', () => {
+  it('matches whole strings with * and ?', () => {
+    expect(globMatch('docker run * busybox *', 'docker run -d --name b busybox sleep 1')).toBe(true);
+    expect(globMatch('docker run*', 'docker run')).toBe(true);
+    expect(globMatch('docker ps', 'docker ps -a')).toBe(false);
+    expect(globMatch('d?cker ps', 'docker ps')).toBe(true);
+    expect(globMatch('*commit*my-image*', 'docker commit hello my-image')).toBe(true);
+    expect(globMatch('', '')).toBe(true);
+    expect(globMatch('*', '')).toBe(true);
+  });
+
+  it('stays linear on patterns that make regular expressions backtrack', () => {
+    const started = performance.now();
+    expect(globMatch(`${'*a'.repeat(200)}b`, 'a'.repeat(5000))).toBe(false);
+    // Not a speed assertion: a backtracking matcher would not finish at all.
+    expect(performance.now() - started).toBeLessThan(10_000);
+  });
+});
