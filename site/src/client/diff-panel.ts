@@ -1,0 +1,103 @@
+// <layerlab-diff-panel container="box">: what `docker diff` would print for the container, live (A
+// added, C changed, D deleted); choosing a file shows the image's version beside the container's.
+
+import { defineOnce } from './define.ts';
+import { esc, formatSize, strings } from './format.ts';
+import { diffKind, pickContainers } from './pick.ts';
+import { type SessionSnapshot, stateStore } from './state.ts';
+import { connection } from './connection.ts';
+
+interface FileVersion {
+  source: unknown;
+  content:
+    | { kind: 'text'; text: string; size: number; truncated: boolean }
+    | { kind: 'binary'; size: number }
+    | { kind: 'symlink'; target: string }
+    | { kind: 'dir' }
+    | { kind: 'other' };
+}
+
+export class LayerlabDiffPanel extends HTMLElement {
+  #off: (() => void)[] = [];
+  #selected: string | undefined;
+  #container: string | undefined;
+  #t: (k: string) => string = (k) => k;
+
+  connectedCallback(): void {
+    this.#t = strings(this);
+    const list = this.querySelector<HTMLElement>('[data-body]')!;
+    this.#off.push(stateStore().subscribe((snap) => this.#render(snap, list)));
+    const onClick = (e: Event) => {
+      const button = (e.target as Element).closest<HTMLButtonElement>('button[data-path]');
+      if (!button) return;
+      this.#selected = button.dataset.path;
+      for (const b of this.querySelectorAll('button[data-path]'))
+        b.setAttribute('aria-pressed', String(b === button));
+      void this.#showFile();
+    };
+    this.addEventListener('click', onClick);
+    this.#off.push(() => this.removeEventListener('click', onClick));
+  }
+
+  disconnectedCallback(): void {
+    for (const off of this.#off.splice(0)) off();
+  }
+
+  #render(snap: SessionSnapshot, list: HTMLElement): void {
+    const c = pickContainers(snap, this.getAttribute('container'), false)[0];
+    const t = this.#t;
+    if (!c) {
+      list.innerHTML = `<p class="ll-muted">${esc(t('ll.layers.noContainer'))}</p>`;
+      return;
+    }
+    this.#container = c.name;
+    if (c.upper.entries.length === 0) {
+      list.innerHTML = `<p class="ll-muted">${esc(t('ll.diff.none'))}</p>`;
+      return;
+    }
+    const rows = c.upper.entries.map((e) => {
+      const kind = diffKind(e);
+      const pressed = e.path === this.#selected;
+      const clickable = e.kind === 'file' || e.kind === 'symlink' || kind === 'D';
+      const path = `<code>${esc(e.path)}</code>`;
+      return `<li class="ll-diff__row ll-entry--${kind}"><span class="ll-badge ll-badge--${kind}">${kind}</span>${
+        clickable
+          ? `<button type="button" class="ll-diff__file" data-path="${esc(e.path)}" aria-pressed="${pressed}">${path}</button>`
+          : path
+      }${e.kind === 'file' ? ` <span class="ll-muted">${formatSize(e.size)}</span>` : ''}</li>`;
+    });
+    list.innerHTML = `<p class="ll-diff__cmd"><code>docker diff ${esc(c.name)}</code></p><ul class="ll-diff__list">${rows.join('')}</ul>`;
+    if (this.#selected) void this.#showFile();
+  }
+
+  async #showFile(): Promise<void> {
+    const out = this.querySelector<HTMLElement>('[data-file]')!;
+    const t = this.#t;
+    const path = this.#selected;
+    if (!path || !this.#container) return;
+    if (connection().status === 'replay') {
+      out.innerHTML = `<p class="ll-muted">${esc(t('ll.diff.liveOnly'))}</p>`;
+      return;
+    }
+    const q = new URLSearchParams({ container: this.#container, path });
+    const res = await fetch(`/api/state/file?${q}`, { credentials: 'same-origin' }).catch(() => undefined);
+    if (!res?.ok) {
+      out.innerHTML = `<p class="ll-muted">${esc(res ? await res.text() : 'offline')}</p>`;
+      return;
+    }
+    const v = (await res.json()) as { image: FileVersion | null; container: FileVersion | null };
+    const show = (f: FileVersion | null) => {
+      if (!f) return `<p class="ll-muted">${esc(t('ll.diff.absent'))}</p>`;
+      const c = f.content;
+      if (c.kind === 'text') return `<pre>${esc(c.text)}${c.truncated ? '\n…' : ''}</pre>`;
+      if (c.kind === 'binary') return `<p class="ll-muted">${esc(t('ll.diff.binary'))} ${formatSize(c.size)}</p>`;
+      if (c.kind === 'symlink') return `<pre>→ ${esc(c.target)}</pre>`;
+      return `<p class="ll-muted">${esc(c.kind)}</p>`;
+    };
+    out.innerHTML = `<div class="ll-diff__versions">
+      <section><h4>${esc(t('ll.diff.image'))}</h4>${show(v.image)}</section>
+      <section><h4>${esc(t('ll.diff.container'))}</h4>${show(v.container)}</section></div>`;
+  }
+}
+
+defineOnce('layerlab-diff-panel', LayerlabDiffPanel);
