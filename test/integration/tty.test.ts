@@ -2,7 +2,7 @@
 // programs (vi, top), Ctrl-C, window resizes and the exit status go through the CLI's raw mode and PTY.
 
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -72,20 +72,21 @@ beforeAll(async () => {
   await pull(t.ctx, 'busybox');
   socketDir = mkdtempSync(join(tmpdir(), 'layerlab-tmux-'));
   socket = join(socketDir, 'sock');
-  // The pane runs the CLI with the Node that runs the tests, under a shell that prints its exit status
-  // (tmux's own pane_dead_status is not always filled in: it can miss the exit of a threaded process).
-  const cli = `${process.execPath} ${MAIN} --root ${t.root} run -it --name tty busybox sh`;
-  await tmux(
-    'new-session',
-    '-d',
-    '-s',
-    'tty',
-    '-x',
-    '80',
-    '-y',
-    '24',
-    `sh -c '${cli}; echo "layerlab exited with $?"; sleep 600'`,
+  // The pane runs the CLI with the Node that runs the tests, under a shell that then prints its exit
+  // status (tmux's own pane_dead_status can miss the exit of a threaded process) and whether the
+  // terminal is back in canonical mode, as the CLI must leave it.
+  const script = join(socketDir, 'pane.sh');
+  writeFileSync(
+    script,
+    [
+      `${process.execPath} ${MAIN} --root ${t.root} run -it --name tty busybox sh`,
+      'echo "layerlab exited with $?"',
+      'stty -a | grep -q -- " -icanon" && echo "terminal left raw" || echo "terminal restored"',
+      'sleep 600',
+      '',
+    ].join('\n'),
   );
+  await tmux('new-session', '-d', '-s', 'tty', '-x', '80', '-y', '24', `sh ${script}`);
 });
 
 afterAll(async () => {
@@ -143,9 +144,13 @@ describe('run -it in a terminal', () => {
     await shell('echo code=$?', 'code=130');
   });
 
-  it('exits with the shell’s status and leaves the container exited', async () => {
+  it('exits with the shell’s status, restores the terminal and leaves the container exited', async () => {
     await typeLine('exit 3');
-    await waitForScreen((text) => text.includes('layerlab exited with 3'), 'the CLI to exit with 3');
+    const after = await waitForScreen(
+      (text) => /^terminal (restored|left raw)$/m.test(text),
+      'the CLI to exit',
+    );
+    expect(after).toContain('layerlab exited with 3\nterminal restored');
     const [row] = await listContainers(t.ctx, { all: true });
     expect(row).toMatchObject({ name: 'tty', status: 'exited', exitCode: 3 });
   });

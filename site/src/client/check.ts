@@ -1,0 +1,96 @@
+// <layerlab-check>: a lesson step's goal with a Check button (the server evaluates the declared
+// condition on the session's state) and a reset to the lesson's starting state. A pass is remembered
+// in localStorage, so coming back to the lesson shows what is done.
+
+import { connection } from './connection.ts';
+import { defineOnce } from './define.ts';
+import { strings } from './format.ts';
+import { lessonIdOf } from './recording.ts';
+import { stateStore } from './state.ts';
+
+export class LayerlabCheck extends HTMLElement {
+  #off: (() => void)[] = [];
+
+  get #key(): string {
+    return `layerlab:check:${lessonIdOf(location.pathname)}:${this.dataset.id}`;
+  }
+
+  connectedCallback(): void {
+    const t = strings(this);
+    const checkButton = this.querySelector<HTMLButtonElement>('[data-check-button]')!;
+    const resetButton = this.querySelector<HTMLButtonElement>('[data-reset-button]');
+    const out = this.querySelector<HTMLElement>('[data-result]')!;
+    const show = (state: 'pass' | 'fail' | 'busy' | 'idle' | 'earlier', text: string, hint?: string) => {
+      this.dataset.state = state;
+      out.textContent = text;
+      if (hint) {
+        const h = document.createElement('span');
+        h.className = 'll-check__hint';
+        h.textContent = hint;
+        out.append(' ', h);
+      }
+    };
+    if (localStorage.getItem(this.#key) === 'pass') show('earlier', t('ll.check.doneBefore'));
+
+    const conn = connection();
+    this.#off.push(
+      conn.onStatus((s) => {
+        const live = s === 'live';
+        checkButton.disabled = !live;
+        if (resetButton) resetButton.disabled = !live;
+        if (s === 'replay' && this.dataset.state !== 'earlier') show('idle', t('ll.check.liveOnly'));
+      }),
+    );
+
+    const onCheck = async () => {
+      show('busy', t('ll.check.checking'));
+      try {
+        const check = JSON.parse(this.dataset.check ?? 'null') as unknown;
+        const result = await conn.request({
+          type: 'check',
+          check,
+          lesson: lessonIdOf(location.pathname).slice(0, 100),
+          ...(this.dataset.id ? { step: this.dataset.id.slice(0, 100) } : {}),
+        });
+        if (!result.ok) throw new Error(result.error?.message ?? 'check failed');
+        const data = result.data as { pass: boolean; hint?: string };
+        if (data.pass) {
+          localStorage.setItem(this.#key, 'pass');
+          show('pass', t('ll.check.pass'));
+        } else {
+          show('fail', t('ll.check.notYet'), data.hint ?? this.dataset.hint);
+        }
+      } catch (err) {
+        show('fail', (err as Error).message);
+      }
+    };
+    const onReset = async () => {
+      show('busy', t('ll.check.resetting'));
+      try {
+        const to = this.dataset.reset ? (JSON.parse(this.dataset.reset) as unknown) : undefined;
+        const res = await fetch('/api/reset', {
+          method: 'POST',
+          credentials: 'same-origin',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify(to === undefined ? {} : { to }),
+        });
+        if (!res.ok) throw new Error(((await res.json().catch(() => ({}))) as { error?: { message?: string } }).error?.message ?? `${res.status}`);
+        localStorage.removeItem(this.#key);
+        show('idle', t('ll.check.resetDone'));
+        void stateStore().refresh();
+      } catch (err) {
+        show('fail', (err as Error).message);
+      }
+    };
+    checkButton.addEventListener('click', onCheck);
+    resetButton?.addEventListener('click', onReset);
+    this.#off.push(() => checkButton.removeEventListener('click', onCheck));
+    if (resetButton) this.#off.push(() => resetButton.removeEventListener('click', onReset));
+  }
+
+  disconnectedCallback(): void {
+    for (const off of this.#off.splice(0)) off();
+  }
+}
+
+defineOnce('layerlab-check', LayerlabCheck);
