@@ -173,7 +173,7 @@ export async function uploadBlob(
   const put = await fetch(url, {
     method: 'PUT',
     headers: { ...headers, 'Content-Type': 'application/octet-stream' },
-    body: bytes,
+    body: new Uint8Array(bytes),
   });
   await put.body?.cancel();
   if (put.status !== 201) throw new Error(`upload ${digest}: ${put.status}`);
@@ -189,7 +189,7 @@ export async function putManifest(
   const response = await fetch(`${baseUrl}/v2/${repository}/manifests/${reference}`, {
     method: 'PUT',
     headers: { ...headers, 'Content-Type': manifest.mediaType },
-    body: manifest.bytes,
+    body: new Uint8Array(manifest.bytes),
   });
   const text = await response.text();
   if (response.status !== 201) throw new Error(`put manifest ${reference}: ${response.status} ${text}`);
