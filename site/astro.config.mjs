@@ -1,10 +1,10 @@
 // The Layerlab site: Starlight over the MDX lessons in ../content/lessons, with the live components
 // (terminals, pictures, checks) and the click-to-run code blocks. `npx astro build --root site`.
 
+import { fileURLToPath } from 'node:url';
 import mdx from '@astrojs/mdx';
 import starlight from '@astrojs/starlight';
 import { defineConfig } from 'astro/config';
-import { fileURLToPath } from 'node:url';
 import { pluginRunButton } from './src/plugins/run-button.mjs';
 
 export default defineConfig({

@@ -2,8 +2,8 @@
 // the glossary and the sandbox. Lessons can then be added or renumbered without touching the config,
 // and prev/next links follow the same order.
 
-import { defineRouteMiddleware, type StarlightRouteData } from '@astrojs/starlight/route-data';
 import { getCollection } from 'astro:content';
+import { defineRouteMiddleware, type StarlightRouteData } from '@astrojs/starlight/route-data';
 
 type Link = Extract<StarlightRouteData['sidebar'][number], { type: 'link' }>;
 type Group = Extract<StarlightRouteData['sidebar'][number], { type: 'group' }>;

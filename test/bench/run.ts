@@ -28,6 +28,7 @@ import { ensureLayer } from '../../engine/store/layers.ts';
 import { buildNative } from '../../scripts/setup/native.ts';
 import { startTestRegistry } from '../support/registry.ts';
 import { measure, measurePrepared, ms, peerAvailable, run, type Sample } from './measure.ts';
+import { benchServer } from './server.ts';
 
 const repoRoot = join(import.meta.dirname, '..', '..');
 const RUNS = Number(process.env.BENCH_RUNS ?? 7);
@@ -253,6 +254,8 @@ async function main(): Promise<void> {
       `${row.operation}: layerlab ${ms(row.layerlab.median)}${parts.length ? `; ${parts.join('; ')}` : ''}`,
     );
   }
+  console.log('\nserver (test/bench/server.ts)\n');
+  for (const line of await benchServer()) console.log(line);
 }
 
 // The engine unrefs its exit watchers (a detached `run` must not keep the CLI alive); hold the loop open.

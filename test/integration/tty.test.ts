@@ -31,9 +31,9 @@ async function screen(): Promise<string> {
 }
 
 /** Polls the screen until `test` holds (the program needs a moment to draw); fails with the screen. */
-async function waitForScreen(test: (text: string) => boolean, what: string): Promise<string> {
+async function waitForScreen(test: (text: string) => boolean, what: string, seconds = 30): Promise<string> {
   let last = '';
-  for (let i = 0; i < 150; i++) {
+  for (let i = 0; i < seconds * 10; i++) {
     last = await screen();
     if (test(last)) return last;
     await new Promise((r) => setTimeout(r, 100));
@@ -57,9 +57,18 @@ async function shell(command: string, expected: string): Promise<string> {
   );
 }
 
-/** Types `line` once the prompt is there, and presses Enter once the line editor has echoed it. */
+/**
+ * Types `line` once the prompt is there, and presses Enter once the line editor has echoed it. On a
+ * loaded machine the terminal's answer to busybox's cursor-position query can come after busybox
+ * stopped waiting for it and land on the command line as text (`/ # ^[[6;5R`), as it would in any
+ * terminal: Ctrl-U clears the line first.
+ */
 async function typeLine(line: string): Promise<void> {
-  await waitForScreen(atPrompt, 'the prompt');
+  const before = await waitForScreen((s) => lastLine(s).startsWith('/ #'), 'the prompt');
+  if (!atPrompt(before)) {
+    await tmux('send-keys', '-t', 'tty', 'C-u');
+    await waitForScreen(atPrompt, 'an empty command line');
+  }
   await tmux('send-keys', '-t', 'tty', '-l', line);
   await waitForScreen((s) => lastLine(s).endsWith(line), `the echo of "${line}"`);
   await tmux('send-keys', '-t', 'tty', 'Enter');
@@ -97,7 +106,8 @@ afterAll(async () => {
 
 describe('run -it in a terminal', () => {
   it('gives a shell whose size follows the window', async () => {
-    await waitForScreen(atPrompt, 'the busybox prompt');
+    // Node's start and the container's on a busy two-core machine: a generous first bound.
+    await waitForScreen(atPrompt, 'the busybox prompt', 120);
     expect(lastLine(await shell('stty size', '24 80'))).toMatch(/^\/ #/);
     await tmux('resize-window', '-t', 'tty', '-x', '120', '-y', '40');
     await shell('stty size', '40 120');
@@ -137,8 +147,10 @@ describe('run -it in a terminal', () => {
   });
 
   it('interrupts a foreground command with Ctrl-C and keeps the shell', async () => {
-    await typeLine('sleep 100');
-    await waitForScreen((s) => !atPrompt(s), 'sleep to start');
+    // Ctrl-C must come after the shell has left its line editor: sent with the Enter, it would wait in
+    // the editor's read-ahead while sleep runs. `started` on the screen says the line is running.
+    await typeLine('echo started; sleep 100');
+    await waitForScreen((s) => /\nstarted$/.test(s), 'sleep to start');
     await tmux('send-keys', '-t', 'tty', 'C-c');
     await waitForScreen((s) => s.includes('^C') && atPrompt(s), 'Ctrl-C to reach sleep');
     await shell('echo code=$?', 'code=130');

@@ -1,10 +1,12 @@
 // The classroom model without a server: join codes, display names, seats, progress, passwords and
 // the admission decision.
+import type { IncomingMessage } from 'node:http';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_CAPACITY, decideAdmission } from '../../server/workshop/admission.ts';
 import { uniqueDisplayName, validateDisplayName } from '../../server/workshop/display-name.ts';
 import { generateJoinCode, JOIN_CODE_ALPHABET, normalizeJoinCode } from '../../server/workshop/join-code.ts';
 import { generatePassword, hashPassword, verifyPassword } from '../../server/workshop/password.ts';
+import { TeacherAuth } from '../../server/workshop/teacher-auth.ts';
 import { recordProgress, WorkshopError, WorkshopRegistry } from '../../server/workshop/workshop.ts';
 
 describe('join codes', () => {
@@ -195,5 +197,43 @@ describe('admission', () => {
     const memory = decideAdmission(open, limits, { ...idle, freeMemoryBytes: 2 ** 20 });
     expect(memory).toMatchObject({ reason: 'memory', retryAfterSeconds: 30 });
     if (!memory.ok) expect(memory.message).toMatch(/full/);
+  });
+});
+
+describe('teacher sign-in', () => {
+  const request = (cookie?: string) => ({ headers: cookie ? { cookie } : {} }) as IncomingMessage;
+
+  it('grants an HttpOnly SameSite=Strict cookie that maps back to the workshop until it expires', () => {
+    let now = 1_000_000;
+    const auth = new TeacherAuth({ now: () => now });
+    const token = auth.grant('w1');
+    const cookie = auth.cookie(token, false);
+    expect(cookie).toMatch(/^layerlab_teacher=[A-Za-z0-9_-]{43}; Path=\/; HttpOnly; SameSite=Strict/);
+    const header = cookie.split(';')[0]!;
+    expect(auth.workshopOf(request(header))).toBe('w1');
+    expect(auth.workshopOf(request(`${header}x`))).toBeUndefined();
+    expect(auth.workshopOf(request())).toBeUndefined();
+    now += 13 * 60 * 60 * 1000;
+    expect(auth.workshopOf(request(header))).toBeUndefined();
+  });
+
+  it('revokes by workshop', () => {
+    const auth = new TeacherAuth();
+    const header = auth.cookie(auth.grant('w1'), false).split(';')[0]!;
+    auth.revokeWorkshop('w1');
+    expect(auth.workshopOf(request(header))).toBeUndefined();
+  });
+
+  it('limits wrong passwords per address per window', () => {
+    let now = 0;
+    const auth = new TeacherAuth({ now: () => now, maxFailures: 3, windowMs: 1000 });
+    for (let i = 0; i < 3; i++) {
+      expect(auth.mayTry('10.0.0.1')).toBe(true);
+      auth.failed('10.0.0.1');
+    }
+    expect(auth.mayTry('10.0.0.1')).toBe(false);
+    expect(auth.mayTry('10.0.0.2')).toBe(true);
+    now += 1001;
+    expect(auth.mayTry('10.0.0.1')).toBe(true);
   });
 });

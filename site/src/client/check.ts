@@ -74,7 +74,11 @@ export class LayerlabCheck extends HTMLElement {
           headers: { 'content-type': 'application/json' },
           body: JSON.stringify(to === undefined ? {} : { to }),
         });
-        if (!res.ok) throw new Error(((await res.json().catch(() => ({}))) as { error?: { message?: string } }).error?.message ?? `${res.status}`);
+        if (!res.ok)
+          throw new Error(
+            ((await res.json().catch(() => ({}))) as { error?: { message?: string } }).error?.message ??
+              `${res.status}`,
+          );
         localStorage.removeItem(this.#key);
         show('idle', t('ll.check.resetDone'));
         void stateStore().refresh();

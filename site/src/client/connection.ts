@@ -136,7 +136,10 @@ export class Connection {
   async #connect(): Promise<void> {
     let token: string;
     try {
-      const res = await fetch('/api/session', { credentials: 'same-origin', headers: { accept: 'application/json' } });
+      const res = await fetch('/api/session', {
+        credentials: 'same-origin',
+        headers: { accept: 'application/json' },
+      });
       const type = res.headers.get('content-type') ?? '';
       if (!res.ok || !type.includes('application/json')) {
         // A static copy of the site (404 or an HTML page): there is no engine to talk to.

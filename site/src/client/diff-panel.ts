@@ -1,11 +1,11 @@
 // <layerlab-diff-panel container="box">: what `docker diff` would print for the container, live (A
 // added, C changed, D deleted); choosing a file shows the image's version beside the container's.
 
+import { connection } from './connection.ts';
 import { defineOnce } from './define.ts';
 import { esc, formatSize, strings } from './format.ts';
 import { diffKind, pickContainers } from './pick.ts';
 import { type SessionSnapshot, stateStore } from './state.ts';
-import { connection } from './connection.ts';
 
 interface FileVersion {
   source: unknown;
@@ -90,7 +90,8 @@ export class LayerlabDiffPanel extends HTMLElement {
       if (!f) return `<p class="ll-muted">${esc(t('ll.diff.absent'))}</p>`;
       const c = f.content;
       if (c.kind === 'text') return `<pre>${esc(c.text)}${c.truncated ? '\n…' : ''}</pre>`;
-      if (c.kind === 'binary') return `<p class="ll-muted">${esc(t('ll.diff.binary'))} ${formatSize(c.size)}</p>`;
+      if (c.kind === 'binary')
+        return `<p class="ll-muted">${esc(t('ll.diff.binary'))} ${formatSize(c.size)}</p>`;
       if (c.kind === 'symlink') return `<pre>→ ${esc(c.target)}</pre>`;
       return `<p class="ll-muted">${esc(c.kind)}</p>`;
     };

@@ -22,7 +22,13 @@ export function shortDigest(digest: string | undefined): string {
   return hex.slice(0, 12);
 }
 
-const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
+const ESCAPES: Record<string, string> = {
+  '&': '&amp;',
+  '<': '&lt;',
+  '>': '&gt;',
+  '"': '&quot;',
+  "'": '&#39;',
+};
 
 export function esc(text: unknown): string {
   return String(text ?? '').replace(/[&<>"']/g, (c) => ESCAPES[c]!);
@@ -47,4 +53,9 @@ export function strings(el: HTMLElement): (key: string) => string {
     // keys are shown as they are
   }
   return (key) => table[key] ?? key;
+}
+
+/** Escapes `text` and sets its `backticked` parts as code: UI strings may name commands. */
+export function rich(text: string): string {
+  return esc(text).replace(/`([^`]+)`/g, '<code>$1</code>');
 }

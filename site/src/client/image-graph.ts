@@ -25,7 +25,14 @@ const GAP_Y = 26;
 function build(snap: SessionSnapshot): Node[] {
   const roots: Node[] = [];
   const byKey = new Map<string, Node>();
-  const node = (key: string, kind: Node['kind'], label: string, sub: string, title: string, parent?: Node): Node => {
+  const node = (
+    key: string,
+    kind: Node['kind'],
+    label: string,
+    sub: string,
+    title: string,
+    parent?: Node,
+  ): Node => {
     let n = byKey.get(key);
     if (!n) {
       n = { key, kind, label, sub, title, children: [], x: 0, y: 0 };
@@ -48,7 +55,14 @@ function build(snap: SessionSnapshot): Node[] {
         parent,
       );
     }
-    const imageNode = node(`I${img.id}`, 'image', img.repoTags[0] ?? shortDigest(img.id), shortDigest(img.id), img.id, parent);
+    const imageNode = node(
+      `I${img.id}`,
+      'image',
+      img.repoTags[0] ?? shortDigest(img.id),
+      shortDigest(img.id),
+      img.id,
+      parent,
+    );
     for (const c of snap.containers.filter((c) => c.imageId === img.id)) {
       node(`C${c.id}`, 'container', c.name, c.state, c.id, imageNode);
     }
@@ -73,7 +87,11 @@ function layout(roots: Node[]): { width: number; height: number; nodes: Node[] }
     n.x = (n.children[0]!.x + n.children[n.children.length - 1]!.x) / 2;
   };
   for (const r of roots) place(r, 0);
-  return { width: Math.max(1, next) * (W + GAP_X) - GAP_X, height: (depthMax + 1) * (H + GAP_Y) - GAP_Y, nodes };
+  return {
+    width: Math.max(1, next) * (W + GAP_X) - GAP_X,
+    height: (depthMax + 1) * (H + GAP_Y) - GAP_Y,
+    nodes,
+  };
 }
 
 export class LayerlabImageGraph extends HTMLElement {

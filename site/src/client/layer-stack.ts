@@ -5,8 +5,8 @@
 // stand side by side over the same lower boxes.
 
 import { defineOnce } from './define.ts';
-import { diffKind, pickContainers } from './pick.ts';
 import { esc, formatSize, instruction, shortDigest, strings } from './format.ts';
+import { diffKind, pickContainers } from './pick.ts';
 import { type SessionSnapshot, stateStore } from './state.ts';
 
 const MAX_ENTRIES = 40;
@@ -42,24 +42,31 @@ export class LayerlabLayerStack extends HTMLElement {
 
     const uppers = group
       .map((c) => {
-        const entries = c.upper.entries.filter((e) => e.kind !== 'dir' || !e.copiedUpFrom);
+        const entries = c.upper.entries;
         const items = entries.slice(0, MAX_ENTRIES).map((e) => {
           const kind = diffKind(e);
           const key = `${c.id}:${e.path}:${kind}`;
           const isNew = !this.#seen.has(key);
-          if (isNew) fresh.push({ key, container: c.id, path: e.path, ...(e.copiedUpFrom ? { from: e.copiedUpFrom } : {}) });
+          if (isNew)
+            fresh.push({
+              key,
+              container: c.id,
+              path: e.path,
+              ...(e.copiedUpFrom ? { from: e.copiedUpFrom } : {}),
+            });
           const note =
             kind === 'D'
               ? `${t('ll.layers.whiteout')} <code>${esc(shortDigest(e.hides))}</code>`
               : kind === 'C'
                 ? `${t('ll.layers.copiedFrom')} <code>${esc(shortDigest(e.copiedUpFrom))}</code>`
                 : t('ll.layers.new');
-          return `<li class="ll-entry ll-entry--${kind}${isNew && !this.#first ? ' is-new' : ''}" data-key="${esc(key)}">
+          return `<li class="ll-entry ll-entry--${kind}${e.kind === 'dir' ? ' ll-entry--dir' : ''}${isNew && !this.#first ? ' is-new' : ''}" data-key="${esc(key)}">
             <span class="ll-badge ll-badge--${kind}" aria-hidden="true">${kind}</span>
             <code class="ll-entry__path">${esc(e.path)}</code>
             <span class="ll-entry__note">${note}</span></li>`;
         });
-        const more = entries.length > MAX_ENTRIES ? `<li class="ll-muted">+ ${entries.length - MAX_ENTRIES}</li>` : '';
+        const more =
+          entries.length > MAX_ENTRIES ? `<li class="ll-muted">+ ${entries.length - MAX_ENTRIES}</li>` : '';
         return `<section class="ll-stack__upper" aria-label="${esc(t('ll.layers.upper'))}: ${esc(c.name)}">
           <h4 class="ll-stack__label">${esc(t('ll.layers.upper'))} · <strong>${esc(c.name)}</strong>
             <span class="ll-muted">${formatSize(c.sizeRw)}</span></h4>

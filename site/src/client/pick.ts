@@ -4,7 +4,10 @@
 import type { SessionSnapshot, SnapshotContainer } from './state.ts';
 
 export function findContainer(snap: SessionSnapshot, ref: string): SnapshotContainer | undefined {
-  return snap.containers.find((c) => c.name === ref || c.id === ref) ?? snap.containers.find((c) => c.id.startsWith(ref));
+  return (
+    snap.containers.find((c) => c.name === ref || c.id === ref) ??
+    snap.containers.find((c) => c.id.startsWith(ref))
+  );
 }
 
 export function newest(snap: SessionSnapshot): SnapshotContainer | undefined {
@@ -15,7 +18,11 @@ export function newest(snap: SessionSnapshot): SnapshotContainer | undefined {
  * The containers to draw: an explicit list keeps its order; otherwise the newest container and, when
  * `siblings` is set, up to two more from the same image (they share its lower layers).
  */
-export function pickContainers(snap: SessionSnapshot, attr: string | null, siblings: boolean): SnapshotContainer[] {
+export function pickContainers(
+  snap: SessionSnapshot,
+  attr: string | null,
+  siblings: boolean,
+): SnapshotContainer[] {
   const refs = (attr ?? '')
     .split(',')
     .map((s) => s.trim())

@@ -3,7 +3,7 @@
 // `pull.exchange`, `pull.layer` and `pull.done` events; kept for the tab so the next page shows it too.
 
 import { defineOnce } from './define.ts';
-import { esc, formatSize, shortDigest, strings } from './format.ts';
+import { esc, formatSize, rich, shortDigest, strings } from './format.ts';
 import type { SessionEvent } from './state.ts';
 import { stateStore } from './state.ts';
 
@@ -71,20 +71,22 @@ export class LayerlabPullInspector extends HTMLElement {
   #render(body: HTMLElement, t: (k: string) => string): void {
     const p = this.#pull;
     if (!p) {
-      body.innerHTML = `<p class="ll-muted">${esc(t('ll.pull.none'))}</p>`;
+      body.innerHTML = `<p class="ll-muted">${rich(t('ll.pull.none'))}</p>`;
       return;
     }
     const path = (url: string) => {
       try {
         const u = new URL(url);
-        return `${u.pathname}${u.search ? '?…' : ''}`;
+        return `${u.pathname.replace(/(sha256:[0-9a-f]{12})[0-9a-f]{52}/g, '$1…')}${u.search ? '?…' : ''}`;
       } catch {
         return url;
       }
     };
     const steps = p.exchanges
       .map(
-        (x) => `<li class="ll-pull__step"><span class="ll-pull__what">${esc(STEP_LABEL[x.step] ?? x.step)}</span>
+        (
+          x,
+        ) => `<li class="ll-pull__step"><span class="ll-pull__what">${esc(STEP_LABEL[x.step] ?? x.step)}</span>
         <code class="ll-pull__url">GET ${esc(path(x.url))}</code>
         <span class="ll-pull__status ${x.status < 300 ? 'is-ok' : 'is-other'}">${x.status}</span>
         ${x.digest ? `<code class="ll-muted">${esc(shortDigest(x.digest))}</code>` : ''}</li>`,
@@ -93,7 +95,12 @@ export class LayerlabPullInspector extends HTMLElement {
     const layers = Object.values(p.layers)
       .map((l) => {
         const existed = l.state === 'exists';
-        const pct = existed || l.state === 'complete' ? 100 : l.size ? Math.round(((l.current ?? 0) / l.size) * 100) : 0;
+        const pct =
+          existed || l.state === 'complete'
+            ? 100
+            : l.size
+              ? Math.round(((l.current ?? 0) / l.size) * 100)
+              : 0;
         return `<li class="ll-pull__layer"><code>${esc(shortDigest(l.digest))}</code>
           <span class="ll-muted">${formatSize(l.size)}</span>
           <span class="ll-progress" role="progressbar" aria-valuenow="${pct}" aria-valuemin="0" aria-valuemax="100" aria-label="${esc(shortDigest(l.digest))}"><span style="width:${pct}%"></span></span>

@@ -34,7 +34,19 @@ export function lessonIdOf(pathname: string): string {
   return id === '' ? 'index' : id;
 }
 
+let index: Promise<string[]> | undefined;
+
+/** Which recordings the build has (fetched once per page). */
+function recordingIndex(): Promise<string[]> {
+  index ??= fetch('/recordings/index.json')
+    .then((r) => (r.ok ? (r.json() as Promise<{ recordings: string[] }>) : { recordings: [] }))
+    .then((j) => j.recordings)
+    .catch(() => []);
+  return index;
+}
+
 export async function loadRecording(lesson: string, terminal: string): Promise<Recording | undefined> {
+  if (!(await recordingIndex()).includes(`${lesson}/${terminal}.json`)) return undefined;
   try {
     const res = await fetch(`/recordings/${lesson}/${terminal}.json`);
     if (!res.ok || !(res.headers.get('content-type') ?? '').includes('json')) return undefined;

@@ -6,12 +6,12 @@ import type { SessionEvent } from '../../../server/protocol.ts';
 import type { SessionSnapshot } from '../../../server/state/snapshot.ts';
 import { connection } from './connection.ts';
 
-export type { SessionEvent, SessionSnapshot };
 export type {
   SnapshotContainer,
   SnapshotImage,
   SnapshotLayer,
 } from '../../../server/state/snapshot.ts';
+export type { SessionEvent, SessionSnapshot };
 
 type Listener<T> = (value: T) => void;
 
@@ -68,7 +68,10 @@ export class StateStore {
     }
     this.#inflight = true;
     try {
-      const res = await fetch('/api/state', { credentials: 'same-origin', headers: { accept: 'application/json' } });
+      const res = await fetch('/api/state', {
+        credentials: 'same-origin',
+        headers: { accept: 'application/json' },
+      });
       if (res.ok) this.set((await res.json()) as SessionSnapshot);
     } catch {
       // The connection's reconnect will refresh again.

@@ -5,8 +5,8 @@
 
 import type { ITheme, Terminal as XTerm } from '@xterm/xterm';
 import { type Connection, type ConnectionStatus, connection } from './connection.ts';
-import { strings } from './format.ts';
-import { lessonIdOf, loadRecording, type Recording, type RecordedStep } from './recording.ts';
+import { rich, strings } from './format.ts';
+import { lessonIdOf, loadRecording, type RecordedStep, type Recording } from './recording.ts';
 import { stateStore } from './state.ts';
 
 const LIGHT: ITheme = {
@@ -22,15 +22,15 @@ const LIGHT: ITheme = {
   blue: '#2f5f9a',
   magenta: '#86468f',
   cyan: '#2a7a80',
-  white: '#d9d5cc',
+  white: '#5f5b54',
   brightBlack: '#6b675f',
-  brightRed: '#c4524a',
-  brightGreen: '#4a8c48',
-  brightYellow: '#9c7a1c',
+  brightRed: '#b03f38',
+  brightGreen: '#367335',
+  brightYellow: '#7a5d0f',
   brightBlue: '#3f70ad',
   brightMagenta: '#9a56a3',
-  brightCyan: '#378b92',
-  brightWhite: '#f3f1ec',
+  brightCyan: '#266f75',
+  brightWhite: '#45433e',
 };
 const DARK: ITheme = {
   background: '#1b1d21',
@@ -38,7 +38,7 @@ const DARK: ITheme = {
   cursor: '#d8d6d0',
   cursorAccent: '#1b1d21',
   selectionBackground: '#3b4a5c',
-  black: '#1b1d21',
+  black: '#8f8b83',
   red: '#e07a72',
   green: '#8cc084',
   yellow: '#d8b866',
@@ -46,7 +46,7 @@ const DARK: ITheme = {
   magenta: '#c79ad0',
   cyan: '#7cc3c8',
   white: '#d8d6d0',
-  brightBlack: '#7d7a73',
+  brightBlack: '#9a968d',
   brightRed: '#eb8f87',
   brightGreen: '#a1d099',
   brightYellow: '#e6c97d',
@@ -132,7 +132,11 @@ export class LayerlabTerminal extends HTMLElement {
       this.#playCommand(command);
       return;
     }
-    if (conn && this.#channel !== undefined && conn.send({ type: 'terminal.run', terminal: this.terminalName, command }))
+    if (
+      conn &&
+      this.#channel !== undefined &&
+      conn.send({ type: 'terminal.run', terminal: this.terminalName, command })
+    )
       return;
     this.#pendingRuns.push(command); // sent once the terminal is open
   }
@@ -189,7 +193,13 @@ export class LayerlabTerminal extends HTMLElement {
       }, 80);
     });
 
-    const observer = new ResizeObserver(() => this.#fit(fit));
+    let lastWidth = 0;
+    const observer = new ResizeObserver(() => {
+      // Only width changes refit: the height is fixed, and refitting on it could loop.
+      if (this.#screen.clientWidth === lastWidth) return;
+      lastWidth = this.#screen.clientWidth;
+      this.#fit(fit);
+    });
     observer.observe(this.#screen);
     this.#disposers.push(() => observer.disconnect());
     const themeObserver = new MutationObserver(() => {
@@ -207,7 +217,9 @@ export class LayerlabTerminal extends HTMLElement {
       conn.on('terminal.mode', (m) => {
         if (m.terminal !== this.terminalName) return;
         this.#mode.textContent =
-          m.mode === 'container' ? `${this.#t('ll.terminal.container')} ${m.container ?? ''}`.trim() : '';
+          m.mode === 'container'
+            ? `${this.#t('ll.terminal.container')} ${(m.container ?? '').slice(0, 12)}`.trim()
+            : '';
       }),
       conn.on('terminal.closed', (m) => {
         if (m.terminal !== this.terminalName) return;
@@ -238,7 +250,8 @@ export class LayerlabTerminal extends HTMLElement {
     this.#offChannel = this.#conn!.onChannel(channel, (bytes) => term.write(bytes));
     this.#disposers.push(() => this.#offChannel?.());
     const runs = this.#pendingRuns.splice(0);
-    for (const command of runs) this.#conn!.send({ type: 'terminal.run', terminal: this.terminalName, command });
+    for (const command of runs)
+      this.#conn!.send({ type: 'terminal.run', terminal: this.terminalName, command });
   }
 
   #detach(): void {
@@ -254,7 +267,12 @@ export class LayerlabTerminal extends HTMLElement {
     const term = this.#term;
     if (!term) return;
     if (status === 'live') {
-      this.#conn?.send({ type: 'terminal.open', terminal: this.terminalName, cols: term.cols, rows: term.rows });
+      this.#conn?.send({
+        type: 'terminal.open',
+        terminal: this.terminalName,
+        cols: term.cols,
+        rows: term.rows,
+      });
     } else {
       this.#detach();
     }
@@ -267,10 +285,10 @@ export class LayerlabTerminal extends HTMLElement {
     this.#recording = await loadRecording(lessonIdOf(location.pathname), this.terminalName);
     this.#note.hidden = false;
     if (!this.#recording) {
-      this.#note.textContent = this.#t('ll.terminal.noRecording');
+      this.#note.innerHTML = rich(this.#t('ll.terminal.noRecording'));
       return;
     }
-    this.#note.textContent = this.#t('ll.terminal.replayNote');
+    this.#note.innerHTML = rich(this.#t('ll.terminal.replayNote'));
     term.reset();
     term.write(this.#recording.screen);
     if (this.#recording.snapshot) stateStore().set(this.#recording.snapshot);
@@ -324,7 +342,8 @@ export class LayerlabTerminal extends HTMLElement {
     const all = [
       ...document.querySelectorAll<HTMLElement>('a[href], button:not([disabled]), input, select, textarea'),
     ].filter((el) => !this.contains(el) && el.offsetParent !== null);
-    const after = (el: HTMLElement) => Boolean(this.compareDocumentPosition(el) & Node.DOCUMENT_POSITION_FOLLOWING);
+    const after = (el: HTMLElement) =>
+      Boolean(this.compareDocumentPosition(el) & Node.DOCUMENT_POSITION_FOLLOWING);
     const target = direction > 0 ? all.find(after) : all.filter((el) => !after(el)).pop();
     target?.focus();
   }

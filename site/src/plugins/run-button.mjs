@@ -24,6 +24,9 @@ export function pluginRunButton() {
     baseStyles: `
       .ll-run-bar { display: flex; align-items: center; justify-content: flex-end; gap: 0.75rem;
         padding: 0.35rem 0.5rem; border-top: 1px solid var(--ec-brdCol); background: var(--ec-frm-edBg); }
+      .ll-run-bar.in-header { position: absolute; inset-block-start: 0; inset-inline-end: 0; z-index: 1;
+        padding: 0.2rem 0.4rem; border: 0; background: none; }
+      .ll-run-bar.in-header .ll-run { padding: 0.15rem 0.7rem; }
       .ll-run-note { font-size: 0.8rem; opacity: 0.8; }
       .ll-run { font: inherit; font-size: 0.8rem; font-weight: 600; line-height: 1.2; cursor: pointer;
         padding: 0.3rem 0.8rem; border-radius: 999px; border: 1px solid var(--ll-run-border, currentColor);
@@ -43,9 +46,13 @@ export function pluginRunButton() {
           .map((line) => line.replace(/^\$ /, ''))
           .join('\n')
           .trim();
+        // A terminal frame has a title bar with room on the right: the button sits there.
+        const hasHeader = renderData.blockAst.children.some(
+          (c) => c.type === 'element' && c.tagName === 'figcaption',
+        );
         const label = terminal === 'main' ? 'Run' : `Run in ${terminal}`;
         renderData.blockAst.children.push(
-          h('div', { className: 'll-run-bar' }, [
+          h('div', { className: hasHeader ? 'll-run-bar in-header' : 'll-run-bar' }, [
             h('span', { className: 'll-run-note', role: 'status' }),
             h(
               'button',

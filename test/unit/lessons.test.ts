@@ -1,0 +1,254 @@
+// The lessons as data: every page's frontmatter, every click-to-run block and every <Check> must be
+// something the site, the browser terminal and the engine accept, so a typo fails here, not in front
+// of a reader.
+
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import yaml from 'js-yaml';
+import { describe, expect, it } from 'vitest';
+import { type CommandSpec, parseArgs } from '../../engine/cli/args.ts';
+import { groups, topLevel } from '../../engine/cli/commands/index.ts';
+import { parseCheck } from '../../server/checks/schema.ts';
+import { resetTargetSchema } from '../../server/reset/reset.ts';
+import { commandLines } from '../../server/terminal/terminal.ts';
+import { splitWords } from '../../server/terminal/words.ts';
+
+const LESSONS = join(import.meta.dirname, '../../content/lessons');
+const CONTEXTS = join(LESSONS, 'contexts');
+const IMAGES = join(import.meta.dirname, '../../content/images');
+/** Where the server shows `content/lessons/contexts/<name>` to sessions (read-only). */
+const CONTEXT_MOUNT = '/lessons/';
+const PROGRAMS = new Set(['docker', 'podman', 'layerlab']);
+const COMPONENTS = ['Terminal', 'Check', 'LayerStack', 'DiffPanel', 'ImageGraph', 'SizeBars', 'PullInspector'];
+
+interface Page {
+  file: string;
+  source: string;
+  body: string;
+  data: Record<string, unknown>;
+}
+
+function readPages(): Page[] {
+  return readdirSync(LESSONS)
+    .filter((f) => f.endsWith('.mdx') || f.endsWith('.md'))
+    .sort()
+    .map((file) => {
+      const source = readFileSync(join(LESSONS, file), 'utf8');
+      const match = /^---\n([\s\S]*?)\n---\n/.exec(source);
+      if (!match) throw new Error(`${file}: no frontmatter`);
+      return {
+        file,
+        source,
+        body: source.slice(match[0].length),
+        data: (yaml.load(match[1]!) ?? {}) as Record<string, unknown>,
+      };
+    });
+}
+
+interface RunBlock {
+  terminal: string;
+  code: string;
+  line: number;
+}
+
+/** Fenced blocks whose meta holds `run` or `run=<terminal>`, as the site's run-button plugin reads them. */
+function runBlocks(body: string): RunBlock[] {
+  const blocks: RunBlock[] = [];
+  const fence = /^```(\S*)([^\n]*)\n([\s\S]*?)^```\s*$/gm;
+  for (let m = fence.exec(body); m; m = fence.exec(body)) {
+    const meta = m[2]!.trim().split(/\s+/);
+    const run = meta.find((w) => w === 'run' || w.startsWith('run='));
+    if (!run) continue;
+    blocks.push({
+      terminal: run === 'run' ? 'main' : run.slice('run='.length),
+      code: m[3]!.replace(/^\$ /gm, ''),
+      line: body.slice(0, m.index).split('\n').length,
+    });
+  }
+  return blocks;
+}
+
+/** The text of the JS object literal given to a JSX attribute `name={{ … }}`, for each occurrence. */
+function objectProps(body: string, tag: string, name: string): { text: string; tagSource: string }[] {
+  const found: { text: string; tagSource: string }[] = [];
+  const open = new RegExp(`<${tag}\\b`, 'g');
+  for (let m = open.exec(body); m; m = open.exec(body)) {
+    const attr = body.indexOf(`${name}={{`, m.index);
+    const close = body.indexOf('>', m.index);
+    if (attr === -1) continue;
+    let depth = 0;
+    let i = attr + name.length + 1;
+    for (; i < body.length; i++) {
+      if (body[i] === '{') depth++;
+      else if (body[i] === '}' && --depth === 0) break;
+    }
+    const end = body.indexOf('>', i);
+    if (close !== -1 && close < attr) continue;
+    found.push({ text: body.slice(attr + name.length + 2, i), tagSource: body.slice(m.index, end + 1) });
+  }
+  return found;
+}
+
+/** Evaluates a lesson's own object literal (trusted content from this repository). */
+function evaluateLiteral(text: string): unknown {
+  return new Function(`return (${text});`)();
+}
+
+async function specFor(words: readonly string[]): Promise<{ spec: CommandSpec; rest: string[] }> {
+  const [first, second] = words;
+  const group = first === undefined ? undefined : groups[first];
+  if (group) {
+    const loader = second === undefined ? undefined : group.commands[second];
+    if (!loader) throw new Error(`unknown command: ${first} ${second}`);
+    return { spec: (await loader()).command.spec, rest: words.slice(2) };
+  }
+  const loader = first === undefined ? undefined : topLevel[first];
+  if (!loader) throw new Error(`unknown command: ${first}`);
+  return { spec: (await loader()).command.spec, rest: words.slice(1) };
+}
+
+const pages = readPages();
+
+describe('lesson pages', () => {
+  it('are there, with a title and a description each', () => {
+    expect(pages.length).toBeGreaterThanOrEqual(17);
+    for (const page of pages) {
+      expect(typeof page.data.title, page.file).toBe('string');
+      expect(typeof page.data.description, page.file).toBe('string');
+    }
+  });
+
+  it('number the lessons as their file names do, once each', () => {
+    const orders = new Set<number>();
+    for (const page of pages) {
+      const prefix = /^(\d+)-/.exec(page.file)?.[1];
+      const lesson = page.data.lesson as { order?: number } | undefined;
+      if (prefix === undefined) {
+        expect(lesson, `${page.file} is not a numbered lesson`).toBeUndefined();
+        continue;
+      }
+      expect(lesson?.order, page.file).toBe(Number(prefix));
+      expect(orders.has(Number(prefix)), `${page.file}: order used twice`).toBe(false);
+      orders.add(Number(prefix));
+    }
+    expect([...orders].sort((a, b) => a - b)).toEqual(Array.from({ length: 15 }, (_, i) => i + 1));
+  });
+
+  it('declare only known lesson fields, images that the registry is seeded with, and valid resets', () => {
+    for (const page of pages) {
+      const lesson = page.data.lesson as Record<string, unknown> | undefined;
+      if (!lesson) continue;
+      expect(Object.keys(lesson).filter((k) => !['order', 'images', 'reset'].includes(k)), page.file).toEqual([]);
+      const images = (lesson.images ?? []) as string[];
+      expect(Array.isArray(images), page.file).toBe(true);
+      for (const image of images) {
+        const dir = image.replace(/^layerlab\//, '').replace(/:.*$/, '');
+        expect(existsSync(join(IMAGES, dir, 'Dockerfile')), `${page.file}: image ${image} is not seeded`).toBe(true);
+      }
+      if (lesson.reset !== undefined) {
+        const reset = resetTargetSchema.safeParse(lesson.reset);
+        expect(reset.success, `${page.file}: ${reset.error?.message}`).toBe(true);
+      }
+    }
+  });
+
+  it('import every component they use', () => {
+    for (const page of pages) {
+      for (const name of COMPONENTS) {
+        if (!new RegExp(`<${name}\\b`).test(page.body)) continue;
+        const imported = new RegExp(`^import \\{[^}]*\\b${name}\\b[^}]*\\} from '\\.\\./\\.\\./site/src/components/index\\.ts';`, 'm');
+        expect(imported.test(page.body), `${page.file} uses <${name}> without importing it`).toBe(true);
+      }
+    }
+  });
+});
+
+describe('click-to-run blocks', () => {
+  const cases = pages.flatMap((page) =>
+    runBlocks(page.body).flatMap((block) =>
+      commandLines(block.code).map((command) => ({ page, block, command })),
+    ),
+  );
+
+  it('exist', () => {
+    expect(cases.length).toBeGreaterThan(60);
+  });
+
+  it('name a terminal the page has', () => {
+    for (const { page, block } of cases) {
+      const terminal = new RegExp(`<Terminal\\b[^>]*\\bname="${block.terminal}"`);
+      expect(terminal.test(page.body), `${page.file}:${block.line}: no <Terminal name="${block.terminal}">`).toBe(true);
+    }
+  });
+
+  it('are commands the browser terminal splits and the engine CLI parses', async () => {
+    for (const { page, block, command } of cases) {
+      const where = `${page.file}:${block.line}: ${command}`;
+      const split = splitWords(command);
+      if (!split.ok) throw new Error(`${where}: ${split.error}`);
+      const [program, ...words] = split.words;
+      expect(PROGRAMS.has(program ?? ''), `${where}: not a docker/podman/layerlab command`).toBe(true);
+      expect(words[0]?.startsWith('-'), `${where}: global flags are not available in the browser`).toBe(false);
+      const { spec, rest } = await specFor(words).catch((err: Error) => {
+        throw new Error(`${where}: ${err.message}`);
+      });
+      try {
+        const parsed = parseArgs(spec, rest);
+        expect(parsed.help, where).toBe(false);
+      } catch (err) {
+        throw new Error(`${where}: ${(err as Error).message}`);
+      }
+    }
+  });
+
+  it('build only the lesson contexts the server exposes', async () => {
+    for (const { page, block, command } of cases) {
+      const split = splitWords(command);
+      if (!split.ok) continue;
+      const words = split.words.slice(1);
+      const build = words[0] === 'build' ? words.slice(1) : words[0] === 'image' && words[1] === 'build' ? words.slice(2) : undefined;
+      if (!build) continue;
+      const { spec } = await specFor(['build']);
+      const context = parseArgs(spec, build).args[0]!;
+      const where = `${page.file}:${block.line}: ${command}`;
+      expect(context.startsWith(CONTEXT_MOUNT), `${where}: a build context must be under ${CONTEXT_MOUNT}`).toBe(true);
+      const dir = join(CONTEXTS, context.slice(CONTEXT_MOUNT.length));
+      expect(existsSync(join(dir, 'Dockerfile')) && statSync(dir).isDirectory(), `${where}: no ${dir}/Dockerfile`).toBe(true);
+    }
+  });
+});
+
+describe('<Check> goals', () => {
+  const checks = pages.flatMap((page) =>
+    objectProps(page.body, 'Check', 'check').map((prop) => ({ page, ...prop })),
+  );
+
+  it('exist on every lesson and on the start page', () => {
+    for (const page of pages) {
+      if (page.data.lesson === undefined && page.file !== 'start-here.mdx') continue;
+      expect(
+        checks.some((c) => c.page === page),
+        `${page.file} has no <Check>`,
+      ).toBe(true);
+    }
+  });
+
+  it('parse with the check schema', () => {
+    for (const { page, text } of checks) {
+      const parsed = parseCheck(evaluateLiteral(text));
+      expect(parsed.ok ? '' : parsed.message, `${page.file}: ${text}`).toBe('');
+    }
+  });
+
+  it('have an id unique on their page, and a hint', () => {
+    const seen = new Set<string>();
+    for (const { page, tagSource } of checks) {
+      const id = /\bid="([A-Za-z0-9_.-]+)"/.exec(tagSource)?.[1];
+      expect(id, `${page.file}: a <Check> without an id`).toBeDefined();
+      const key = `${page.file}#${id}`;
+      expect(seen.has(key), `${key} is used twice`).toBe(false);
+      seen.add(key);
+      expect(/\bhint="[^"]+"/.test(tagSource), `${key} has no hint`).toBe(true);
+    }
+  });
+});
