@@ -19,7 +19,15 @@ const IMAGES = join(import.meta.dirname, '../../content/images');
 /** Where the server shows `content/lessons/contexts/<name>` to sessions (read-only). */
 const CONTEXT_MOUNT = '/lessons/';
 const PROGRAMS = new Set(['docker', 'podman', 'layerlab']);
-const COMPONENTS = ['Terminal', 'Check', 'LayerStack', 'DiffPanel', 'ImageGraph', 'SizeBars', 'PullInspector'];
+const COMPONENTS = [
+  'Terminal',
+  'Check',
+  'LayerStack',
+  'DiffPanel',
+  'ImageGraph',
+  'SizeBars',
+  'PullInspector',
+];
 
 interface Page {
   file: string;
@@ -138,12 +146,18 @@ describe('lesson pages', () => {
     for (const page of pages) {
       const lesson = page.data.lesson as Record<string, unknown> | undefined;
       if (!lesson) continue;
-      expect(Object.keys(lesson).filter((k) => !['order', 'images', 'reset'].includes(k)), page.file).toEqual([]);
+      expect(
+        Object.keys(lesson).filter((k) => !['order', 'images', 'reset'].includes(k)),
+        page.file,
+      ).toEqual([]);
       const images = (lesson.images ?? []) as string[];
       expect(Array.isArray(images), page.file).toBe(true);
       for (const image of images) {
         const dir = image.replace(/^layerlab\//, '').replace(/:.*$/, '');
-        expect(existsSync(join(IMAGES, dir, 'Dockerfile')), `${page.file}: image ${image} is not seeded`).toBe(true);
+        expect(
+          existsSync(join(IMAGES, dir, 'Dockerfile')),
+          `${page.file}: image ${image} is not seeded`,
+        ).toBe(true);
       }
       if (lesson.reset !== undefined) {
         const reset = resetTargetSchema.safeParse(lesson.reset);
@@ -156,7 +170,10 @@ describe('lesson pages', () => {
     for (const page of pages) {
       for (const name of COMPONENTS) {
         if (!new RegExp(`<${name}\\b`).test(page.body)) continue;
-        const imported = new RegExp(`^import \\{[^}]*\\b${name}\\b[^}]*\\} from '\\.\\./\\.\\./site/src/components/index\\.ts';`, 'm');
+        const imported = new RegExp(
+          `^import \\{[^}]*\\b${name}\\b[^}]*\\} from '\\.\\./\\.\\./site/src/components/index\\.ts';`,
+          'm',
+        );
         expect(imported.test(page.body), `${page.file} uses <${name}> without importing it`).toBe(true);
       }
     }
@@ -177,7 +194,10 @@ describe('click-to-run blocks', () => {
   it('name a terminal the page has', () => {
     for (const { page, block } of cases) {
       const terminal = new RegExp(`<Terminal\\b[^>]*\\bname="${block.terminal}"`);
-      expect(terminal.test(page.body), `${page.file}:${block.line}: no <Terminal name="${block.terminal}">`).toBe(true);
+      expect(
+        terminal.test(page.body),
+        `${page.file}:${block.line}: no <Terminal name="${block.terminal}">`,
+      ).toBe(true);
     }
   });
 
@@ -188,7 +208,9 @@ describe('click-to-run blocks', () => {
       if (!split.ok) throw new Error(`${where}: ${split.error}`);
       const [program, ...words] = split.words;
       expect(PROGRAMS.has(program ?? ''), `${where}: not a docker/podman/layerlab command`).toBe(true);
-      expect(words[0]?.startsWith('-'), `${where}: global flags are not available in the browser`).toBe(false);
+      expect(words[0]?.startsWith('-'), `${where}: global flags are not available in the browser`).toBe(
+        false,
+      );
       const { spec, rest } = await specFor(words).catch((err: Error) => {
         throw new Error(`${where}: ${err.message}`);
       });
@@ -206,14 +228,25 @@ describe('click-to-run blocks', () => {
       const split = splitWords(command);
       if (!split.ok) continue;
       const words = split.words.slice(1);
-      const build = words[0] === 'build' ? words.slice(1) : words[0] === 'image' && words[1] === 'build' ? words.slice(2) : undefined;
+      const build =
+        words[0] === 'build'
+          ? words.slice(1)
+          : words[0] === 'image' && words[1] === 'build'
+            ? words.slice(2)
+            : undefined;
       if (!build) continue;
       const { spec } = await specFor(['build']);
       const context = parseArgs(spec, build).args[0]!;
       const where = `${page.file}:${block.line}: ${command}`;
-      expect(context.startsWith(CONTEXT_MOUNT), `${where}: a build context must be under ${CONTEXT_MOUNT}`).toBe(true);
+      expect(
+        context.startsWith(CONTEXT_MOUNT),
+        `${where}: a build context must be under ${CONTEXT_MOUNT}`,
+      ).toBe(true);
       const dir = join(CONTEXTS, context.slice(CONTEXT_MOUNT.length));
-      expect(existsSync(join(dir, 'Dockerfile')) && statSync(dir).isDirectory(), `${where}: no ${dir}/Dockerfile`).toBe(true);
+      expect(
+        existsSync(join(dir, 'Dockerfile')) && statSync(dir).isDirectory(),
+        `${where}: no ${dir}/Dockerfile`,
+      ).toBe(true);
     }
   });
 });
