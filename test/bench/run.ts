@@ -156,7 +156,7 @@ async function main(): Promise<void> {
         });
         await r.exited;
       }),
-      peers: { [`raw runtime`]: await benchRawRuntime(ctx) },
+      peers: { 'raw runtime': await benchRawRuntime(ctx) },
     };
     if (peers.docker.ok) {
       runRow.peers.docker = await measure(RUNS, async () => {
