@@ -1,5 +1,6 @@
-// Two projects: fast unit tests with no system effects, and integration tests that drive the real
-// registry, runtime and kernel (run as root, sharing one seeded registry started by the global setup).
+// Three projects: fast unit tests with no system effects; integration tests that drive the real
+// registry, runtime and kernel (as root, sharing one seeded registry started by the global setup); and
+// browser tests of the built site against a real server in headless Chromium.
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
@@ -21,6 +22,18 @@ export default defineConfig({
           hookTimeout: 300_000,
           pool: 'forks',
           maxWorkers: 2,
+        },
+      },
+      {
+        test: {
+          name: 'browser',
+          include: ['test/browser/**/*.test.ts'],
+          globalSetup: ['test/browser/global-setup.ts'],
+          testTimeout: 120_000,
+          hookTimeout: 300_000,
+          pool: 'forks',
+          maxWorkers: 1,
+          fileParallelism: false,
         },
       },
     ],

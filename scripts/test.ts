@@ -1,4 +1,4 @@
-// `npm test`: lint (biome), types (tsc), then the unit and integration tests (vitest), stopping at the
+// `npm test`: lint (biome), types (tsc), then the unit, integration and browser tests (vitest), stopping at the
 // first stage that fails. Arguments after `--` go to vitest (`npm test -- test/unit/args.test.ts`).
 
 import { spawnSync } from 'node:child_process';
@@ -17,7 +17,7 @@ const stages: Stage[] = [
   { title: 'Lint and format (biome check .)', command: bin('biome'), args: ['check', '.'] },
   { title: 'Types (tsc --noEmit -p .)', command: bin('tsc'), args: ['--noEmit', '-p', '.'] },
   {
-    title: 'Tests (vitest run: unit, integration)',
+    title: 'Tests (vitest run: unit, integration, browser)',
     command: bin('vitest'),
     args: ['run', ...process.argv.slice(2)],
   },

@@ -20,7 +20,7 @@ export const REQUIRED_PACKAGES = [
  * Only the integration tests use these: the interoperability tests push to and pull from podman and
  * skopeo, and the terminal tests drive `run -it` through tmux. Setup for `npm start` never installs them.
  */
-export const TEST_PACKAGES = ['podman', 'skopeo', 'tmux'] as const;
+export const TEST_PACKAGES = ['podman', 'skopeo', 'tmux', 'chromium'] as const;
 
 /** True when dpkg reports `pkg` as installed. */
 export function isInstalled(pkg: string): boolean {

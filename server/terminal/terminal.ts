@@ -9,6 +9,13 @@ import { withOperation } from '../../engine/context.ts';
 import type { EngineEvent, EventSink } from '../../engine/events.ts';
 import type { Session, SessionTerminal } from '../sessions/session.ts';
 import {
+  listPath,
+  removeFile,
+  sessionWorkspace,
+  type Workspace,
+  WorkspaceError,
+} from '../sessions/workspace.ts';
+import {
   type BUILTINS,
   type CompletionSources,
   commonPrefix,
@@ -19,6 +26,7 @@ import {
 } from './complete.ts';
 import { type Key, KeyDecoder } from './keys.ts';
 import { History, LineEditor } from './line-editor.ts';
+import { type PreparedCommand, preparePathArgs } from './path-args.ts';
 import { Screen } from './screen.ts';
 import { type CommandStreams, createCommandStreams, type TtyHost } from './streams.ts';
 import { splitWords } from './words.ts';
@@ -47,6 +55,8 @@ export interface TerminalOptions {
   name?: string;
   /** Lines of history kept. */
   historySize?: number;
+  /** The files `build`, `save -o`, `load -i` and `ls` see; the session's workspace when not given. */
+  workspace?: Workspace;
 }
 
 /** The part of a session a terminal uses. */
@@ -71,27 +81,23 @@ and container names; Up and Down recall earlier commands; Ctrl-C cancels a
 pull or a build. Pipes, redirection and other programs need a real shell:
 start one inside a container with 'docker run -it busybox sh'.
 
-Builtins: help, clear, history, exit.
+Files: 'docker save -o image.tar busybox' writes into your workspace (~) and
+'docker load -i image.tar' reads from it; 'docker build -t NAME /lessons/NAME'
+builds a lesson's context. 'ls' lists your workspace, 'ls /lessons' the
+contexts, 'rm FILE' removes a file from the workspace.
+
+Builtins: help, clear, history, ls, rm, exit.
 `;
 
-/** Commands refused at this prompt because they would touch the server's own files or processes. */
+/**
+ * Commands refused at this prompt because they would reach the server's own state or processes.
+ * Path arguments of build, save and load are not refused: path-args.ts maps them into the workspace.
+ */
 function refusal(program: string, words: readonly string[]): string | undefined {
   const globals = words.filter((w) => w === '--root' || w.startsWith('--root='));
   if (globals.length > 0) return `${program}: --root is not available in the browser terminal`;
   const command = words.find((w) => !w.startsWith('-'));
   if (command === 'serve') return `${program}: 'serve' is not available in the browser terminal`;
-  const hostPaths: Record<string, string> = {
-    build: 'a build context',
-    save: 'an archive file',
-    load: 'an archive file',
-  };
-  const group = command === 'image' ? words[words.indexOf(command) + 1] : command;
-  if (group && hostPaths[group]) {
-    const tar = group === 'save' || group === 'load';
-    if (!tar || words.some((w) => /^(-o|-i|--output|--input)(=|$)|^-[a-z]*[oi]/.test(w))) {
-      return `${program}: '${group}' with ${hostPaths[group]} on the server is not available in the browser terminal`;
-    }
-  }
   return undefined;
 }
 
@@ -103,6 +109,7 @@ export function createTerminal(session: TerminalSession, options: TerminalOption
   const editor = new LineEditor({ prompt: PROMPT, promptWidth: PROMPT_WIDTH, columns: cols, history });
   const decoder = new KeyDecoder();
   const sources: CompletionSources = engineSources(session.ctx);
+  const workspace = options.workspace ?? sessionWorkspace(session.ctx);
   const outputListeners = new Set<(data: Buffer) => void>();
   const modeListeners = new Set<(mode: TerminalMode, container?: string) => void>();
   const idleWaiters: (() => void)[] = [];
@@ -121,9 +128,13 @@ export function createTerminal(session: TerminalSession, options: TerminalOption
         lookup?: Promise<string | undefined>;
         /** Typed text waiting for Enter when a non-raw command reads input (a tty's cooked mode). */
         cooked: string;
+        /** Turns host paths in the output back into the names the reader typed. */
+        rewrite?: (data: Buffer) => Buffer;
       }
     | undefined;
   let completing = false;
+  /** An `ls` or `rm` builtin is reading the disk. */
+  let fileBusy = false;
   const typeahead: Key[] = [];
 
   // Flow control: paused by the socket layer, and/or a screen parser that is behind.
@@ -213,8 +224,8 @@ export function createTerminal(session: TerminalSession, options: TerminalOption
   function handleKeys(keys: Key[]): void {
     while (keys.length > 0) {
       if (running) return; // typed ahead of a command that took over: dropped, as raw input has no line
-      if (completing) {
-        // Keys typed while a completion looks up names wait for it, in order.
+      if (completing || fileBusy) {
+        // Keys typed while a completion looks up names (or `ls` reads) wait for it, in order.
         typeahead.push(...keys);
         return;
       }
@@ -298,6 +309,18 @@ export function createTerminal(session: TerminalSession, options: TerminalOption
         print(entries.map((e, i) => `  ${String(i + 1).padStart(width)}  ${e}\n`).join(''));
         break;
       }
+      case 'ls':
+      case 'rm': {
+        // These touch the disk: until they finish, keys wait and click-to-run queues, as for a command.
+        fileBusy = true;
+        const status = await fileBuiltin(name, args).finally(() => {
+          fileBusy = false;
+        });
+        recordCommand(line, status);
+        showPrompt();
+        if (typeahead.length > 0) handleKeys(typeahead.splice(0));
+        return;
+      }
       case 'exit':
         print(
           "This terminal belongs to the page and cannot be closed from here. Inside a container, 'exit' leaves its shell.\n",
@@ -312,6 +335,43 @@ export function createTerminal(session: TerminalSession, options: TerminalOption
     showPrompt();
   }
 
+  /** `ls [PATH…]` and `rm FILE…` over the workspace and the lesson contexts; returns the exit status. */
+  async function fileBuiltin(name: string, args: readonly string[]): Promise<number> {
+    let status = 0;
+    const fail = (err: unknown) => {
+      // Only the workspace's own messages reach the page; anything else is reported without detail.
+      print(`${err instanceof WorkspaceError ? err.message : `${name}: ${(err as Error).message}`}\n`);
+      status = 1;
+    };
+    if (name === 'rm') {
+      if (args.length === 0) {
+        print('rm: missing operand\n');
+        return 1;
+      }
+      for (const arg of args) await removeFile(workspace, arg).catch(fail);
+      return status;
+    }
+    const paths = args.length === 0 ? ['.'] : args;
+    for (const path of paths) {
+      try {
+        const entries = await listPath(workspace, path);
+        if (paths.length > 1) print(`${path}:\n`);
+        const width = Math.max(0, ...entries.map((e) => String(e.size).length));
+        print(
+          entries
+            .map(
+              (e) =>
+                `${e.dir ? '-'.padStart(width) : String(e.size).padStart(width)}  ${e.name}${e.dir ? '/' : ''}\n`,
+            )
+            .join(''),
+        );
+      } catch (err) {
+        fail(err);
+      }
+    }
+    return status;
+  }
+
   function recordCommand(command: string, exitCode: number): void {
     session.events.emit({ type: 'terminal.command', terminal: options.name ?? 'main', command, exitCode });
   }
@@ -319,7 +379,7 @@ export function createTerminal(session: TerminalSession, options: TerminalOption
   async function runCli(program: Program, args: string[], line: string): Promise<void> {
     const controller = new AbortController();
     const host: TtyHost = {
-      output: (data) => (current === running ? emit(data) : true),
+      output: (data) => (current === running ? emit(current.rewrite ? current.rewrite(data) : data) : true),
       rawMode: (raw) => {
         if (current !== running || !current) return;
         if (!raw) return setMode('shell');
@@ -347,11 +407,23 @@ export function createTerminal(session: TerminalSession, options: TerminalOption
     const context = (cliEvents?: EventSink) =>
       withOperation(session.ctx, { events: sink(cliEvents), signal: controller.signal });
     let status: number;
+    let prepared: PreparedCommand | undefined;
     try {
+      prepared = await preparePathArgs(workspace, args);
+      current.rewrite = prepared.rewriteOutput;
       // The stand-ins implement what the CLI uses of a tty's streams, not all of NodeJS.ReadStream.
-      status = await main(args, streams as unknown as Streams, controller.signal, { context, program });
+      status = await main(prepared.argv, streams as unknown as Streams, controller.signal, {
+        context,
+        program,
+      });
     } catch (err) {
-      // main() reports every error itself; this is a last guard so the prompt always comes back.
+      // main() reports every error itself; this guard reports a refused path and keeps the prompt coming back.
+      streams.stderr.write(`${program}: ${(err as Error).message}\n`);
+      status = 1;
+    }
+    try {
+      await prepared?.finish(status);
+    } catch (err) {
       streams.stderr.write(`${program}: ${(err as Error).message}\n`);
       status = 1;
     }
@@ -460,7 +532,7 @@ export function createTerminal(session: TerminalSession, options: TerminalOption
       const lines = commandLines(command);
       if (disposed) return { status: 'busy', queued: runQueue.length };
       if (runQueue.length + lines.length > MAX_RUN_QUEUE) return { status: 'busy', queued: runQueue.length };
-      const busy = running !== undefined || completing;
+      const busy = running !== undefined || completing || fileBusy;
       runQueue.push(...lines);
       if (busy) return { status: 'queued', queued: runQueue.length };
       const next = runQueue.shift();
@@ -482,7 +554,7 @@ export function createTerminal(session: TerminalSession, options: TerminalOption
       return screen.settled();
     },
     idle() {
-      if (!running && runQueue.length === 0) return Promise.resolve();
+      if (!running && !fileBusy && runQueue.length === 0) return Promise.resolve();
       return new Promise((resolve) => idleWaiters.push(resolve));
     },
     pause() {

@@ -110,8 +110,8 @@ describe('browser terminal', () => {
   it('speaks as the program typed and explains what is not here', async () => {
     let screen = await t.command('podman frobnicate');
     expect(screen).toContain("podman: 'frobnicate' is not a podman command.");
-    screen = await t.command('ls -la');
-    expect(screen).toContain('ls: command not found');
+    screen = await t.command('cat -A notes.txt');
+    expect(screen).toContain('cat: command not found');
     expect(screen).toContain('docker run -it busybox sh');
     screen = await t.command('docker images | head -1');
     expect(screen).toContain('`|` is not supported here');
