@@ -12,6 +12,7 @@ import { detail, SetupError, step } from './setup/log.ts';
 import { buildNative } from './setup/native.ts';
 import { ensurePackages } from './setup/packages.ts';
 import { ensureRegistry } from './setup/registry.ts';
+import { ensureSiteBuilt } from './setup/site.ts';
 
 const repoRoot = join(import.meta.dirname, '..');
 
@@ -48,6 +49,9 @@ async function setup(): Promise<void> {
     },
   });
   detail(`${seeded.length} image(s) in the registry`);
+
+  step('Site (astro build, when its sources changed)');
+  detail(ensureSiteBuilt(repoRoot, { quiet: true }) ? 'built into site/dist' : 'up to date');
 
   step('Container runtime');
   const runtime = await detectRuntime(createContext(root));

@@ -105,12 +105,17 @@ describe('the terminal workspace', () => {
       ['docker save -o ../../x.tar busybox', '../../x.tar'],
       ['docker load -i /etc/passwd', '/etc/passwd'],
       ['docker image build -f /etc/passwd /lessons/hello-build', '/etc/passwd'],
-    ]) {
+    ] as const) {
       const result = await command(line);
       expect(result.exitCode, line).toBe(1);
       expect(result.out.replace(/\s*\n\s*/g, ' '), line).toContain(`path ${path} ${OUTSIDE}`);
     }
     expect(existsSync(join(root, 'sessions', 'x.tar'))).toBe(false);
+    // An engine error about a mapped path names it as the reader does, never by its host path.
+    const noDockerfile = await command('docker build /lessons');
+    expect(noDockerfile.exitCode).toBe(1);
+    expect(noDockerfile.out).toContain('/lessons');
+    expect(noDockerfile.out).not.toContain(sessionWorkspace(session.ctx).contexts);
     const readonly = await command('docker save -o /lessons/hello-build/x.tar busybox');
     expect(readonly.out).toContain('is read-only');
     expect((await command('docker --root /tmp images')).out).toContain('--root is not available');
