@@ -2,6 +2,7 @@
 // unpacked layers are shared between images, so only what nothing else references is deleted.
 
 import { readAllRecords } from '../container/record.ts';
+import { reconcile } from '../container/state.ts';
 import type { EngineContext } from '../context.ts';
 import { ConflictError } from '../errors.ts';
 import { type Digest, shortId } from '../oci/digest.ts';
@@ -124,7 +125,10 @@ export async function removeImage(
     const record = await getImageRecord(ctx, image.id);
     const tags = (record?.repoTags ?? []).map(normalise);
     const byTag = namedTag(ref, tags);
-    const users = (await readAllRecords(ctx)).filter((c) => c.imageId === image.id);
+    // Reconciled, so a container whose shim died counts as exited rather than blocking rmi as running.
+    const users = await Promise.all(
+      (await readAllRecords(ctx)).filter((c) => c.imageId === image.id).map((c) => reconcile(ctx, c)),
+    );
     const running = users.find((c) => c.state.status === 'running');
     const lines: string[] = [];
     const untag = async (full: string) => {
