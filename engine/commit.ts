@@ -63,6 +63,9 @@ export async function commit(ctx: EngineContext, idOrName: string, opts: CommitO
         ...(opts.author ? { author: opts.author } : {}),
       },
       config,
+      // Stored as a plain tar like Docker's local layers; push compresses it.
+      compression: 'none',
+      unpack: false,
       ...(opts.author ? { author: opts.author } : {}),
       ...(tag ? { tag } : {}),
     });

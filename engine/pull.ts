@@ -1,6 +1,8 @@
 // `docker pull`: resolve a reference to a manifest (choosing a platform from an index), store the
 // manifest, config and layer blobs, unpack the layers, then record and tag the image.
 
+import { once } from 'node:events';
+import { PassThrough } from 'node:stream';
 import type { EngineContext } from './context.ts';
 import { withOperation } from './context.ts';
 import { CancelledError, LayerlabError, RegistryError, SizeExceededError } from './errors.ts';
@@ -29,7 +31,7 @@ import { RegistryClient, type RegistryClientOptions } from './registry/client.ts
 import { hostPlatform, selectManifest } from './registry/platform.ts';
 import { hasBlob, readBlob, writeBlob, writeBlobBytes } from './store/blobs.ts';
 import { recordImage } from './store/images.ts';
-import { ensureLayer, layerExists } from './store/layers.ts';
+import { ensureLayer, ensureLayerFrom, layerExists } from './store/layers.ts';
 
 export interface PullOptions {
   /** Defaults to linux and the host's architecture. */
@@ -212,8 +214,21 @@ async function fetchLayers(
     const d = layer.descriptor;
     if (await hasBlob(ctx, d.digest)) {
       event(d, 'exists');
-    } else {
+    } else if (await layerExists(ctx, layer.diffId)) {
       await downloadBlob(ctx, client, ref, d, (state, current) => event(d, state, current));
+      return;
+    } else {
+      // Unpack while downloading: the bytes go to the blob store and to the unpacker at once.
+      try {
+        await downloadAndUnpack(ctx, client, ref, layer, (state, current) => event(d, state, current));
+        event(d, 'complete');
+        return;
+      } catch (err) {
+        const transient = err instanceof RegistryError && err.status === undefined;
+        if (!transient || ctx.signal?.aborted) throw err;
+        // A broken connection: the retrying download, then an unpack from the stored blob.
+        await downloadBlob(ctx, client, ref, d, (state, current) => event(d, state, current));
+      }
     }
     if (!(await layerExists(ctx, layer.diffId))) {
       event(d, 'extracting');
@@ -239,6 +254,67 @@ async function fetchLayers(
   };
   await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, unique.length)) }, worker));
   if (firstError !== undefined) throw firstError;
+}
+
+/**
+ * One download feeding two consumers: the blob store (hash, size, write, fsync) and the unpacker
+ * (decompress, diff_id, tar). The slower one sets the pace; the layer is kept only if the blob
+ * verifies. Docker's pull also extracts as it downloads, which is why it looked 6x faster.
+ */
+async function downloadAndUnpack(
+  ctx: EngineContext,
+  client: RegistryClient,
+  ref: Reference,
+  layer: Layer,
+  report: (state: 'downloading' | 'verifying' | 'extracting', current: number) => void,
+): Promise<void> {
+  const d = layer.descriptor;
+  const step = Math.max(64 * 1024, Math.floor(d.size / 50));
+  const stream = await client.fetchBlob(ref, d);
+  report('downloading', 0);
+  const toBlob = new PassThrough({ highWaterMark: 1 << 20 });
+  const toLayer = new PassThrough({ highWaterMark: 1 << 20 });
+  // Failures reach us through the consumers' promises; a branch nobody reads yet must not crash.
+  for (const branch of [toBlob, toLayer]) branch.on('error', () => {});
+  let reported = 0;
+  const stored = writeBlob(ctx, toBlob, { digest: d.digest, size: d.size }, (bytes) => {
+    if (bytes - reported >= step || bytes === d.size) {
+      reported = bytes;
+      report('downloading', bytes);
+    }
+  });
+  stored.catch(() => {});
+  const unpacked = ensureLayerFrom(ctx, layer, toLayer, stored);
+  unpacked.catch(() => {});
+  const signal = failedSoon(stored, unpacked);
+  try {
+    for await (const chunk of stream as AsyncIterable<Buffer>) {
+      const a = toBlob.write(chunk);
+      const b = toLayer.write(chunk);
+      if (!a) await once(toBlob, 'drain', { signal });
+      if (!b) await once(toLayer, 'drain', { signal });
+    }
+    toBlob.end();
+    toLayer.end();
+  } catch (err) {
+    toBlob.destroy(err as Error);
+    toLayer.destroy(err as Error);
+    await Promise.allSettled([stored, unpacked]);
+    // A consumer that failed first (digest mismatch, bad tar) says more than the aborted wait.
+    for (const p of [stored, unpacked]) await p;
+    throw err;
+  }
+  await stored;
+  report('verifying', d.size);
+  report('extracting', d.size);
+  await unpacked;
+}
+
+/** An AbortSignal that fires when either consumer fails, so a wait for `drain` cannot hang. */
+function failedSoon(...consumers: Promise<unknown>[]): AbortSignal {
+  const controller = new AbortController();
+  for (const p of consumers) p.catch((err: unknown) => controller.abort(err));
+  return controller.signal;
 }
 
 /** A connection that broke mid-download is worth another try; a wrong digest or size is not. */

@@ -1,10 +1,13 @@
 // `docker push`: upload the image's layers and config that the registry lacks (a HEAD first, as Docker
-// does: "Layer already exists"), then put the exact manifest bytes we store under the tag.
+// does: "Layer already exists"), then put the manifest under the tag: the exact bytes we store, or,
+// when some layers are stored as plain tars (commit), the same manifest with those layers gzipped.
 
+import { createReadStream } from 'node:fs';
 import type { EngineContext } from './context.ts';
 import { NotFoundError } from './errors.ts';
+import { type CompressedLayer, compressLayerBlob } from './image/layer-blob.ts';
 import type { Digest } from './oci/digest.ts';
-import { MediaType } from './oci/media-types.ts';
+import { layerCompression, MediaType } from './oci/media-types.ts';
 import type { Descriptor } from './oci/types.ts';
 import {
   familiarName,
@@ -38,24 +41,56 @@ export async function push(
       input,
     );
   });
-  const manifestBytes = await readBlob(ctx, image.manifestDigest);
+  const storedBytes = await readBlob(ctx, image.manifestDigest);
   const mediaType = image.manifest.mediaType ?? sniffManifestType(image.manifest.config.mediaType);
   const client = new RegistryClient(ctx, options.client ?? {});
 
-  // Layers first, then the config, as Docker does; the manifest only once all its blobs are there.
-  const unique = [...new Map(image.manifest.layers.map((d) => [d.digest, d])).values()];
-  for (const d of [...unique, image.manifest.config]) event(ctx, name, d, 'preparing');
-  await eachLimited(unique, options.concurrency ?? 3, (d) => pushBlob(ctx, client, ref, name, d));
-  await pushBlob(ctx, client, ref, name, image.manifest.config);
+  // Plain-tar layers go out gzipped with fixed settings, so the same image always pushes the same
+  // digests; the config (diff_ids) is unchanged, so the image id is too.
+  const gzipType =
+    mediaType === MediaType.dockerManifest ? MediaType.dockerLayerGzip : MediaType.ociLayerGzip;
+  const compressed = new Map<Digest, CompressedLayer>();
+  try {
+    const layers: Descriptor[] = [];
+    for (const d of image.manifest.layers) {
+      if (layerCompression(d.mediaType) !== 'none') {
+        layers.push(d);
+        continue;
+      }
+      let gz = compressed.get(d.digest);
+      if (!gz) {
+        gz = await compressLayerBlob(ctx, d.digest);
+        compressed.set(d.digest, gz);
+      }
+      layers.push({ ...d, mediaType: gzipType, digest: gz.digest, size: gz.size });
+    }
+    // The stored document itself (not the parsed one) with only `layers` replaced: every other field
+    // and the key order survive, so the bytes match what a gzip-at-build engine would have written.
+    const manifestBytes =
+      compressed.size === 0
+        ? storedBytes
+        : Buffer.from(JSON.stringify({ ...(JSON.parse(storedBytes.toString('utf8')) as object), layers }));
+    const sources = new Map([...compressed.values()].map((gz) => [gz.digest, gz.path]));
 
-  const digest = await client.putManifest(ref, manifestBytes, mediaType);
-  // As Docker does, remember the image by its digest in the registry it went to.
-  await recordImage(ctx, {
-    manifestDigest: image.manifestDigest,
-    repoDigest: formatReference(withDigest(ref, digest)),
-  });
-  ctx.events({ type: 'push.done', ref: name, manifestDigest: digest, size: manifestBytes.length });
-  return { digest, size: manifestBytes.length };
+    // Layers first, then the config, as Docker does; the manifest only once all its blobs are there.
+    const unique = [...new Map(layers.map((d) => [d.digest, d])).values()];
+    for (const d of [...unique, image.manifest.config]) event(ctx, name, d, 'preparing');
+    await eachLimited(unique, options.concurrency ?? 3, (d) =>
+      pushBlob(ctx, client, ref, name, d, sources.get(d.digest)),
+    );
+    await pushBlob(ctx, client, ref, name, image.manifest.config);
+
+    const digest = await client.putManifest(ref, manifestBytes, mediaType);
+    // As Docker does, remember the image by its digest in the registry it went to.
+    await recordImage(ctx, {
+      manifestDigest: image.manifestDigest,
+      repoDigest: formatReference(withDigest(ref, digest)),
+    });
+    ctx.events({ type: 'push.done', ref: name, manifestDigest: digest, size: manifestBytes.length });
+    return { digest, size: manifestBytes.length };
+  } finally {
+    await Promise.all([...compressed.values()].map((gz) => gz.release()));
+  }
 }
 
 async function pushBlob(
@@ -64,6 +99,8 @@ async function pushBlob(
   ref: Reference,
   name: string,
   d: Descriptor,
+  /** A file holding the blob's bytes when it is not in the store (a gzipped plain-tar layer). */
+  source?: string,
 ): Promise<void> {
   if (await client.blobExists(ref, d.digest)) {
     event(ctx, name, d, 'exists');
@@ -72,7 +109,9 @@ async function pushBlob(
   event(ctx, name, d, 'pushing', 0);
   const step = Math.max(64 * 1024, Math.floor(d.size / 50));
   await client.uploadBlob(ref, d, () =>
-    counted(openBlob(ctx, d.digest), step, (n) => event(ctx, name, d, 'pushing', n)),
+    counted(source ? createReadStream(source) : openBlob(ctx, d.digest), step, (n) =>
+      event(ctx, name, d, 'pushing', n),
+    ),
   );
   event(ctx, name, d, 'pushed', d.size);
 }

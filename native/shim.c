@@ -16,7 +16,7 @@
  *   layerlab-shim -i ID -r RUNDIR -s STATUSFD (-b BUNDLE | -e PROCESS_JSON)
  *                 [-l LOG [-L MAXBYTES]] [-t [-R ROWS -C COLS]] [-I] [-w] -- RUNTIME [ARGS...]
  *
- *   -b BUNDLE   container mode: `RUNTIME create --bundle BUNDLE --pid-file ... ID`, then `start ID`;
+ *   -b BUNDLE   container mode: `RUNTIME run --detach --bundle BUNDLE --pid-file ... ID` (one exec);
  *               when the container exits: `RUNTIME delete --force ID`.
  *   -e FILE     exec mode: `RUNTIME exec --detach --process FILE --pid-file ... ID`.
  *   -t          the process has a terminal (process.terminal must be true in its config).
@@ -573,11 +573,13 @@ int main(int argc, char **argv) {
     }
 
     char errbuf[8192];
-    /* `create` (container) or `exec --detach` (exec); with a terminal, the console socket. */
+    /* `run --detach` (container: create and start in one runtime exec, which saves a whole runtime
+     * start-up per container) or `exec --detach` (exec); with a terminal, the console socket. */
     const char *args[16];
     int na = 0;
     if (opt.bundle) {
-        args[na++] = "create";
+        args[na++] = "run";
+        args[na++] = "--detach";
         args[na++] = "--bundle";
         args[na++] = opt.bundle;
     } else {
@@ -633,20 +635,6 @@ int main(int argc, char **argv) {
         fail("the runtime wrote no pid file");
     }
 
-    if (opt.bundle) {
-        int sp[2];
-        if (pipe2(sp, O_CLOEXEC) < 0) fail("pipe: %s", strerror(errno));
-        const char *start[] = { "start", opt.id, NULL };
-        rc = run_runtime(start, devnull, devnull, sp[1]);
-        close(sp[1]);
-        if (rc != 0) {
-            read_available(sp[0], errbuf, sizeof errbuf);
-            const char *del[] = { "delete", "--force", opt.id, NULL };
-            run_runtime(del, devnull, devnull, devnull);
-            fail("%s", errbuf[0] ? errbuf : "the runtime failed to start the container");
-        }
-        close(sp[0]);
-    }
     close(errpipe[0]);
     status("R %d\n", child);
     status_close();

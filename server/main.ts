@@ -14,12 +14,11 @@ export interface ServeOptions {
   out?: (line: string) => void;
 }
 
-/** Loads the workshop plugin (server/workshop/plugin.ts, S4) when classroom mode is asked for. */
+/** Loads classroom mode only when asked for, so a reader's server does not carry it. */
 async function workshopPlugins(name: string | undefined): Promise<ServerPlugin[]> {
   if (name === undefined) return [];
-  const path = './workshop/plugin.ts'; // S4's module; a variable so the type check does not require it
-  const mod = (await import(path)) as { workshopPlugin(options: { name: string }): ServerPlugin };
-  return [mod.workshopPlugin({ name })];
+  const { workshopPlugin } = await import('./workshop/plugin.ts');
+  return [workshopPlugin({ name })];
 }
 
 /** Serves until `signal` aborts or the process gets SIGINT/SIGTERM; resolves once shut down. */

@@ -1,6 +1,7 @@
 // The `layerlab` command: global flags (--root, --debug), then one subcommand from commands/index.ts.
 // Parsing, error wording and exit statuses follow Docker's CLI; the work is done by the engine.
 
+import { enableCompileCache } from 'node:module';
 import { rootFromEnv } from '../config.ts';
 import type { EngineContext } from '../context.ts';
 import type { EventSink } from '../events.ts';
@@ -8,6 +9,10 @@ import { type CommandSpec, formatHelp, parseArgs, UsageError } from './args.ts';
 import { type Command, createCli, type Streams } from './cli.ts';
 import { groups, type Loader, summaries, topLevel } from './commands/index.ts';
 import { reportError } from './report.ts';
+
+// V8's code cache for the command modules and the engine they load (dynamic imports, after this
+// line): a warm CLI start skips parsing and compiling them. Node keeps it under os.tmpdir().
+enableCompileCache();
 
 const MAIN_HELP_FLAGS = `Global Options:
       --root string   Engine state directory (default "$LAYERLAB_ROOT" or "/var/lib/layerlab")

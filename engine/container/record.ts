@@ -83,7 +83,10 @@ export function recordPath(ctx: EngineContext, id: string): string {
 }
 
 export async function writeRecord(ctx: EngineContext, record: ContainerRecord): Promise<void> {
-  await writeFileAtomic(recordPath(ctx, record.id), `${JSON.stringify(record, null, 2)}\n`);
+  // Atomic but not fsynced: a record is runtime state, and reconcile() re-derives it after a crash.
+  await writeFileAtomic(recordPath(ctx, record.id), `${JSON.stringify(record, null, 2)}\n`, {
+    durable: false,
+  });
 }
 
 /** The stored record, or undefined when the directory has none (being created or removed). */

@@ -1,6 +1,7 @@
 // The container's state on disk reconciled with reality: a container recorded as running whose shim
 // has written its exit file (or died without one) is exited. Also waiting for that exit.
 
+import { type FSWatcher, watch } from 'node:fs';
 import { join } from 'node:path';
 import type { EngineContext } from '../context.ts';
 import { CancelledError } from '../errors.ts';
@@ -75,8 +76,10 @@ export async function reconcile(ctx: EngineContext, record: ContainerRecord): Pr
 
 /**
  * Resolves with the exit code once the container has exited, including a container started by
- * another process: the shim's exit file is polled (cheap: one stat per tick). With `unref` the
- * polling does not keep the process alive (a detached `run` must not wait for its container).
+ * another process: the shim's exit file is polled (cheap: one stat per tick), and an inotify watch
+ * on the run dir wakes the wait as soon as the shim renames the file into place, so a short-lived
+ * container is seen gone within a millisecond rather than at the next tick. With `unref` neither
+ * the polling nor the watch keeps the process alive (a detached `run` must not wait for it).
  */
 export async function waitForExit(
   ctx: EngineContext,
@@ -86,17 +89,34 @@ export async function waitForExit(
   const deadline =
     options.timeoutMs === undefined ? Number.POSITIVE_INFINITY : Date.now() + options.timeoutMs;
   let delay = 10;
-  for (;;) {
-    const record = await readRecord(ctx, id);
-    if (record === undefined) return undefined;
-    const current = await reconcile(ctx, record);
-    if (current.state.status !== 'running') return current.state.exitCode;
-    if (options.signal?.aborted) throw new CancelledError(`wait ${id.slice(0, 12)}`);
-    if (Date.now() >= deadline) return undefined;
-    await new Promise((r) => {
-      const timer = setTimeout(r, Math.min(delay, Math.max(0, deadline - Date.now())));
-      if (options.unref) timer.unref();
-    });
-    delay = Math.min(delay * 2, 100);
+  let wake: (() => void) | undefined;
+  let watcher: FSWatcher | undefined;
+  try {
+    watcher = watch(runDir(ctx, id), { persistent: !options.unref }, () => wake?.());
+    watcher.on('error', () => {}); // the dir went away: the polling below still sees the end
+  } catch {
+    watcher = undefined; // no run dir (yet) or no inotify: polling alone
+  }
+  try {
+    for (;;) {
+      const record = await readRecord(ctx, id);
+      if (record === undefined) return undefined;
+      const current = await reconcile(ctx, record);
+      if (current.state.status !== 'running') return current.state.exitCode;
+      if (options.signal?.aborted) throw new CancelledError(`wait ${id.slice(0, 12)}`);
+      if (Date.now() >= deadline) return undefined;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(() => resolve(), Math.min(delay, Math.max(0, deadline - Date.now())));
+        if (options.unref) timer.unref();
+        wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      wake = undefined;
+      delay = Math.min(delay * 2, 100);
+    }
+  } finally {
+    watcher?.close();
   }
 }

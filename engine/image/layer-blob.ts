@@ -1,13 +1,18 @@
-// Turns an uncompressed layer tar into a stored blob in one pass: the tar is hashed (its diff_id),
-// gzipped with fixed settings, and the gzip stream is hashed and written by the blob store.
+// Turns an uncompressed layer tar into a stored blob in one pass: the tar is hashed (its diff_id) and
+// stored as is (local layers, as Docker keeps them) or gzipped with fixed settings (push, load).
 
 import { createHash } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline, Transform } from 'node:stream';
+import { pipeline as pipelineAsync } from 'node:stream/promises';
 import { createGzip, constants as zlibConstants } from 'node:zlib';
 import type { EngineContext } from '../context.ts';
 import { type Digest, digestFromHash } from '../oci/digest.ts';
-import { writeBlob } from '../store/blobs.ts';
+import { tempName } from '../store/atomic.ts';
+import { openBlob, writeBlob } from '../store/blobs.ts';
 
 /** Fixed so that the same tar always gives the same blob digest. */
 export const GZIP_LEVEL = 6;
@@ -34,12 +39,20 @@ export function deterministicGzip() {
   });
 }
 
-/** Stores `tar` as a gzip layer blob and returns both of its digests. */
+/**
+ * Stores `tar` as a layer blob and returns both of its digests. `none` stores the tar itself (one
+ * hash, no compression: the blob digest is the diff_id), as Docker keeps local layers; push gzips it.
+ */
 export async function writeLayerBlob(
   ctx: EngineContext,
   tar: Readable,
   onProgress?: (bytes: number) => void,
+  compression: 'gzip' | 'none' = 'gzip',
 ): Promise<LayerBlob> {
+  if (compression === 'none') {
+    const blob = await writeBlob(ctx, tar, {}, onProgress);
+    return { ...blob, diffId: blob.digest, uncompressedSize: blob.size };
+  }
   const tarHash = createHash('sha256');
   let uncompressedSize = 0;
   const hashTar = new Transform({
@@ -63,4 +76,43 @@ export async function writeLayerBlob(
   }
   if (failure) throw failure;
   return { ...blob, diffId: digestFromHash(tarHash), uncompressedSize };
+}
+
+/** A gzip rendering of a stored uncompressed layer, in a temp file until `release()`. */
+export interface CompressedLayer {
+  digest: Digest;
+  size: number;
+  path: string;
+  release(): Promise<void>;
+}
+
+/**
+ * Gzips the stored uncompressed blob `digest` with the fixed settings into a temp file, hashing the
+ * output as it is written: the same tar always gives the same digest, so pushes are reproducible.
+ */
+export async function compressLayerBlob(ctx: EngineContext, digest: Digest): Promise<CompressedLayer> {
+  await mkdir(ctx.paths.tmp, { recursive: true });
+  const path = join(ctx.paths.tmp, tempName('gzip'));
+  const hash = createHash('sha256');
+  let size = 0;
+  const hashOut = new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      hash.update(chunk);
+      size += chunk.length;
+      callback(null, chunk);
+    },
+  });
+  try {
+    await pipelineAsync(
+      openBlob(ctx, digest),
+      deterministicGzip(),
+      hashOut,
+      createWriteStream(path, { flags: 'wx' }),
+      ctx.signal ? { signal: ctx.signal } : {},
+    );
+  } catch (err) {
+    await rm(path, { force: true });
+    throw err;
+  }
+  return { digest: digestFromHash(hash), size, path, release: () => rm(path, { force: true }) };
 }

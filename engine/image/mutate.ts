@@ -19,7 +19,11 @@ export interface AppendOptions {
   config?: Partial<ContainerConfig>;
   /** ISO timestamp for the config and history; fixed by reproducible builds. */
   created?: string;
-  compression?: 'gzip';
+  /**
+   * `none` stores the layer as a plain tar (Docker's local layers: one hash, no CPU spent on gzip);
+   * push gzips it. Default `gzip`.
+   */
+  compression?: 'gzip' | 'none';
   /** Reference to tag the result with (`busybox:mine`). */
   tag?: string;
   /** Unpack the new layer now so containers can use it at once (default true). */
@@ -126,9 +130,12 @@ export async function appendLayer(
   if (layerTar === null) {
     history.empty_layer = true;
   } else {
-    const blob = await writeLayerBlob(ctx, layerTar);
+    const plain = opts.compression === 'none';
+    const blob = await writeLayerBlob(ctx, layerTar, undefined, plain ? 'none' : 'gzip');
+    // Docker's schema2 has no plain-tar type we read; the OCI one is local only (push gzips it).
+    const gzipType = docker ? MediaType.dockerLayerGzip : MediaType.ociLayerGzip;
     const descriptor: Descriptor = {
-      mediaType: docker ? MediaType.dockerLayerGzip : MediaType.ociLayerGzip,
+      mediaType: plain ? MediaType.ociLayer : gzipType,
       digest: blob.digest,
       size: blob.size,
     };

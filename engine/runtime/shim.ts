@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import type { EngineContext } from '../context.ts';
 import { NotFoundError, RuntimeError } from '../errors.ts';
-import { detectRuntime, runtimeCommand } from './detect.ts';
+import { detectRuntime, runtimeCommand, runtimeStateDir } from './detect.ts';
 import type { OciProcess } from './spec.ts';
 
 const execFileAsync = promisify(execFile);
@@ -592,6 +592,9 @@ export async function runtimeState(ctx: EngineContext, id: string): Promise<Runt
 
 /** Deletes the runtime's record of the container (killing it if it runs); quiet when already gone. */
 export async function runtimeDelete(ctx: EngineContext, id: string): Promise<void> {
+  // The shim deletes the container itself once it exits; with no state dir left (crun and runc
+  // both keep it at <root>/<id>) there is nothing to delete, and a runtime exec is saved.
+  if (!existsSync(join(runtimeStateDir(ctx, await detectRuntime(ctx)), id))) return;
   try {
     await runtime(ctx, ['delete', '--force', id]);
   } catch (err) {

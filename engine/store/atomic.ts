@@ -24,8 +24,17 @@ export async function syncDir(dir: string): Promise<void> {
   }
 }
 
-/** Replaces `path` with `data` atomically (temp file in the same directory, fsync, rename). */
-export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
+/**
+ * Replaces `path` with `data` atomically (temp file in the same directory, fsync, rename). With
+ * `durable: false` the fsyncs are skipped: readers still see the old file or the new one, never half,
+ * but a power cut may lose the update (container records: state, not content; re-derived on start).
+ */
+export async function writeFileAtomic(
+  path: string,
+  data: string | Uint8Array,
+  options: { durable?: boolean } = {},
+): Promise<void> {
+  const durable = options.durable !== false;
   const dir = dirname(path);
   await mkdir(dir, { recursive: true });
   const tmp = join(dir, tempName(basename(path)));
@@ -33,7 +42,7 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array): 
     const handle = await open(tmp, 'wx', 0o644);
     try {
       await handle.writeFile(data);
-      await handle.sync();
+      if (durable) await handle.sync();
     } finally {
       await handle.close();
     }
@@ -42,7 +51,7 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array): 
     await rm(tmp, { force: true });
     throw err;
   }
-  await syncDir(dir);
+  if (durable) await syncDir(dir);
 }
 
 /** Reads and parses a JSON file, or returns `undefined` when it does not exist. */

@@ -3,15 +3,16 @@
 // diff_id is always complete and verified; a crashed unpack leaves only a `.tmp-*` dir nobody uses.
 
 import { randomBytes } from 'node:crypto';
-import { readdir, rename, rm, stat } from 'node:fs/promises';
+import { readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { Readable } from 'node:stream';
 import type { EngineContext } from '../context.ts';
 import { DigestMismatchError, InvalidArgumentError } from '../errors.ts';
 import { unpackLayer } from '../layer/unpack.ts';
 import { type Digest, digestHex, isDigest } from '../oci/digest.ts';
 import { layerCompression } from '../oci/media-types.ts';
 import type { Layer } from '../oci/types.ts';
-import { readJsonIfExists, syncDir, writeFileAtomic } from './atomic.ts';
+import { readJsonIfExists, syncDir } from './atomic.ts';
 import { openBlob } from './blobs.ts';
 import { layerPath } from './paths.ts';
 
@@ -77,12 +78,43 @@ export function ensureLayer(ctx: EngineContext, layer: Layer): Promise<string> {
   return pending;
 }
 
-async function unpackOnce(ctx: EngineContext, layer: Layer): Promise<string> {
+/**
+ * Unpacks `layer` from `source`, the blob's bytes as they arrive from the registry, while the same
+ * bytes are being stored (pull tees the download): the layer is only renamed into place once
+ * `stored` resolves, i.e. once the blob store has verified the blob's digest and size. When the layer
+ * is already there or being unpacked, `source` is drained and that result shared.
+ */
+export function ensureLayerFrom(
+  ctx: EngineContext,
+  layer: Layer,
+  source: Readable,
+  stored: Promise<unknown>,
+): Promise<string> {
+  const key = `${ctx.root}\0${layer.diffId}`;
+  const pending = inFlight.get(key);
+  if (pending) {
+    source.resume();
+    return pending;
+  }
+  const mine = unpackOnce(ctx, layer, { source, stored }).finally(() => inFlight.delete(key));
+  inFlight.set(key, mine);
+  return mine;
+}
+
+async function unpackOnce(
+  ctx: EngineContext,
+  layer: Layer,
+  from?: { source: Readable; stored: Promise<unknown> },
+): Promise<string> {
   const { diffId, descriptor } = layer;
   const final = layerPath(ctx.paths, diffId);
-  if (await layerExists(ctx, diffId)) return join(final, 'diff');
+  if (await layerExists(ctx, diffId)) {
+    from?.source.resume();
+    return join(final, 'diff');
+  }
   const compression = layerCompression(descriptor.mediaType);
   if (compression === undefined) {
+    from?.source.destroy();
     throw new InvalidArgumentError(
       `unsupported layer media type ${descriptor.mediaType}`,
       descriptor.mediaType,
@@ -93,10 +125,13 @@ async function unpackOnce(ctx: EngineContext, layer: Layer): Promise<string> {
     `.tmp-${digestHex(diffId).slice(0, 12)}-${randomBytes(6).toString('hex')}`,
   );
   try {
-    const result = await unpackLayer(ctx, openBlob(ctx, descriptor.digest), compression, join(tmp, 'diff'));
+    const source = from?.source ?? openBlob(ctx, descriptor.digest);
+    const result = await unpackLayer(ctx, source, compression, join(tmp, 'diff'));
     if (result.diffId !== diffId) {
       throw new DigestMismatchError(diffId, result.diffId, `layer ${descriptor.digest} (diff_id)`);
     }
+    // Unpacked from bytes still in flight: only a verified blob makes the layer real.
+    await from?.stored;
     const info: LayerInfo = {
       diffId,
       digest: descriptor.digest,
@@ -105,7 +140,9 @@ async function unpackOnce(ctx: EngineContext, layer: Layer): Promise<string> {
       entries: result.entries,
       unpackedAt: new Date().toISOString(),
     };
-    await writeFileAtomic(join(tmp, 'layer.json'), `${JSON.stringify(info, null, 2)}\n`);
+    // The directory is renamed into place and the parent fsynced below; layer.json needs no own fsync
+    // round (a crash before the parent's fsync loses the whole layer, which is re-unpacked).
+    await writeFile(join(tmp, 'layer.json'), `${JSON.stringify(info, null, 2)}\n`);
     try {
       await rename(tmp, final);
     } catch (err) {
@@ -117,6 +154,7 @@ async function unpackOnce(ctx: EngineContext, layer: Layer): Promise<string> {
     await syncDir(ctx.paths.layers);
     return join(final, 'diff');
   } catch (err) {
+    from?.source.destroy();
     await rm(tmp, { recursive: true, force: true });
     throw err;
   }
