@@ -36,6 +36,8 @@ const limitsSchema = z.object({
     .positive()
     .default(2 * 1024 * 1024 * 1024),
   layerEntries: z.number().int().positive().default(500_000),
+  /** Containers one state root may hold at once (the server sets it per session); unlimited if absent. */
+  maxContainers: z.number().int().positive().optional(),
 });
 
 export const engineConfigSchema = z.object({

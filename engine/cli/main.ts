@@ -20,9 +20,10 @@ const MAIN_HELP_FLAGS = `Global Options:
   -h, --help          Print usage
   -v, --version       Print version information and quit`;
 
-function mainHelp(): string {
-  const width = Math.max(...summaries.map(([name]) => name.length)) + 3;
-  const rows = summaries.map(([name, text]) => `  ${name.padEnd(width)}${text}`);
+function mainHelp(extra: readonly ExtraCommand[]): string {
+  const all = [...summaries, ...extra.map((c) => [c.name, c.summary] as const)];
+  const width = Math.max(...all.map(([name]) => name.length)) + 3;
+  const rows = all.map(([name, text]) => `  ${name.padEnd(width)}${text}`);
   const groupRows = Object.entries(groups).map(([name, g]) => `  ${name.padEnd(width)}${g.description}`);
   return [
     'Usage:  layerlab [OPTIONS] COMMAND',
@@ -96,7 +97,10 @@ export function parseGlobal(argv: readonly string[], env: NodeJS.ProcessEnv = pr
 }
 
 /** Picks the command for `words`: a top-level verb or `group verb`. */
-function resolve(words: readonly string[]): { name: string; loader: Loader; rest: string[] } | string {
+function resolve(
+  words: readonly string[],
+  extra: readonly ExtraCommand[],
+): { name: string; loader: Loader; rest: string[] } | string {
   const [first, second] = words;
   if (first === undefined) return 'help';
   const group = groups[first];
@@ -106,12 +110,21 @@ function resolve(words: readonly string[]): { name: string; loader: Loader; rest
     if (!loader) return `unknown:${first} ${second}`;
     return { name: `${first} ${second}`, loader, rest: words.slice(2) };
   }
-  const loader = topLevel[first];
+  const loader = topLevel[first] ?? extra.find((c) => c.name === first)?.loader;
   if (!loader) return `unknown:${first}`;
   return { name: first, loader, rest: words.slice(1) };
 }
 
+/** A top-level command added by whoever embeds the CLI (the server adds `serve`). */
+export interface ExtraCommand {
+  name: string;
+  summary: string;
+  loader: Loader;
+}
+
 export interface MainOptions {
+  /** Commands beyond the engine's own, so the engine never has to import what provides them. */
+  commands?: readonly ExtraCommand[];
   /** The engine context to run against instead of `--root`'s (the server passes a session's). */
   context?: (events?: EventSink) => EngineContext;
   /** The name the user typed (`docker`, `podman`, `layerlab`), used in hints and usage lines. */
@@ -138,16 +151,17 @@ export async function main(
   options: MainOptions = {},
 ): Promise<number> {
   const { program } = options;
+  const extra = options.commands ?? [];
   let spec: CommandSpec | undefined;
   let debug = argv.includes('--debug') || argv.includes('-D');
   try {
     const global = parseGlobal(argv);
     debug = global.debug;
     if (global.version) argv = ['version'];
-    const target = resolve(global.version ? ['version'] : global.rest);
+    const target = resolve(global.version ? ['version'] : global.rest, extra);
     if (typeof target === 'string') {
       if (target === 'help') {
-        streams.stdout.write(asProgram(mainHelp(), program));
+        streams.stdout.write(asProgram(mainHelp(extra), program));
         return 0;
       }
       if (target.startsWith('group:')) {
@@ -203,7 +217,7 @@ async function loadCommand(loader: Loader, name: string): Promise<Command> {
 }
 
 /** Entry point: wires the process streams, Ctrl-C and the exit status. */
-export async function runProcess(): Promise<void> {
+export async function runProcess(commands: readonly ExtraCommand[] = []): Promise<void> {
   const controller = new AbortController();
   const onSigint = () => {
     if (controller.signal.aborted) process.exit(130);
@@ -221,6 +235,7 @@ export async function runProcess(): Promise<void> {
     process.argv.slice(2),
     { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr },
     controller.signal,
+    { commands },
   );
   process.off('SIGINT', onSigint);
   // Let piped output drain before exiting; engine handles (sockets, timers) must not keep us alive.
@@ -229,8 +244,8 @@ export async function runProcess(): Promise<void> {
   process.exit(status);
 }
 
-// Not awaited at the top level: `serve` loads the server, whose terminals import this module; a
-// pending top-level await here would make that import wait for the server to end (a deadlock).
+// The engine-only CLI when run directly; the package's `layerlab` (server/bin.js) adds `serve`. Not
+// awaited at the top level, so a module importing this one never waits on a running command.
 if (import.meta.main) {
   runProcess().catch((err: unknown) => {
     process.stderr.write(`layerlab: ${err instanceof Error ? err.message : String(err)}\n`);

@@ -31,6 +31,7 @@ import {
   findRecord,
   newContainerId,
   OWNER_LABEL,
+  readAllRecords,
   readRecord,
   uniqueRandomName,
   writeRecord,
@@ -110,6 +111,13 @@ export async function createContainer(ctx: EngineContext, opts: CreateOptions): 
   if (opts.owner !== undefined) labels[OWNER_LABEL] = opts.owner;
 
   const record = await withLock(ctx, NAMES_LOCK, async () => {
+    const max = ctx.config.limits.maxContainers;
+    if (max !== undefined && (await readAllRecords(ctx)).length >= max) {
+      throw new ConflictError(
+        `container limit reached: this session may keep at most ${max} containers; remove some with \`docker rm\` or \`docker container prune\``,
+        opts.image,
+      );
+    }
     let name: string;
     if (opts.name !== undefined) {
       name = validateName(opts.name);

@@ -225,6 +225,7 @@ export class SessionManager {
           pids: limits.container.pids,
           cpus: limits.container.cpus,
           containerDiskBytes: limits.container.diskBytes,
+          maxContainers: limits.maxContainersPerSession,
         },
       },
       limits,

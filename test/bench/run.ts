@@ -170,7 +170,7 @@ async function main(): Promise<void> {
     }
     rows.push(runRow);
     // The package's executable (bin.js turns the compile cache on before anything else loads).
-    const cli = [join(repoRoot, 'engine/cli/bin.js'), '--root', ctx.root];
+    const cli = [join(repoRoot, 'server/bin.js'), '--root', ctx.root];
     rows.push({
       operation: 'run --rm busybox true (CLI process)',
       layerlab: await measure(RUNS, async () => {

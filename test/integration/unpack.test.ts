@@ -3,6 +3,7 @@
 // without touching anything outside the target and without leaving a layer behind.
 
 import { execFileSync, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -288,9 +289,10 @@ describe('unpacking', () => {
   });
 
   it('leaves only a temp dir when killed mid-unpack, and cleans it up', async () => {
+    // Incompressible content, so the trickled blob takes seconds to arrive and the kill lands mid-unpack.
     const entries: EntrySpec[] = Array.from({ length: 400 }, (_, i) => ({
       name: `d${i % 20}/f${i}`,
-      data: Buffer.alloc(8192, i),
+      data: i === 7 ? Buffer.alloc(8192, 7) : randomBytes(8192),
     }));
     const tarBytes = await buildTar(entries);
     const layer = await storeLayer(compress(tarBytes, 'gzip'), 'gzip', sha256(tarBytes));
@@ -326,13 +328,15 @@ describe('unpacking', () => {
     child.stderr.on('data', (d: Buffer) => {
       stderr += d.toString();
     });
+    const closed = new Promise<number | null>((resolve) => child.once('close', resolve));
     await new Promise<void>((resolve, reject) => {
       child.stdout.once('data', () => resolve());
-      child.once('close', () => reject(new Error(`unpacker exited early: ${stderr}`)));
+      closed.then(() => reject(new Error(`unpacker exited early: ${stderr}`)));
     });
     await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(child.exitCode).toBeNull(); // still unpacking: the kill below interrupts it
     child.kill('SIGKILL');
-    await new Promise((resolve) => child.once('close', resolve));
+    await closed;
     // Its GNU tar outlives it until it reads EOF on the pipe; wait for that orphan to finish.
     for (let i = 0; i < 100 && tarStillRunning(tmp); i++) await new Promise((r) => setTimeout(r, 50));
     expect(readdirSync(tmp)).toEqual(['diff']);

@@ -37,7 +37,6 @@ const systemDf: Loader = () => import('./system-df.ts');
 const systemCheck: Loader = () => import('./system-check.ts');
 const info: Loader = () => import('./info.ts');
 const version: Loader = () => import('./version.ts');
-const serve: Loader = () => import('./serve.ts');
 
 export const topLevel: Readonly<Record<string, Loader>> = {
   attach,
@@ -61,7 +60,6 @@ export const topLevel: Readonly<Record<string, Loader>> = {
   rmi,
   run,
   save,
-  serve,
   start,
   stop,
   tag,
@@ -129,7 +127,6 @@ export const summaries: readonly [string, string][] = [
   ['images', 'List images'],
   ['info', 'Display system-wide information'],
   ['version', 'Show the Layerlab version information'],
-  ['serve', 'Start the Layerlab server (the lessons site)'],
   ['attach', 'Attach local standard input, output, and error streams to a running container'],
   ['commit', "Create a new image from a container's changes"],
   ['create', 'Create a new container'],

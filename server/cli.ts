@@ -1,0 +1,16 @@
+// The full `layerlab` command: the engine's CLI with the server's `serve` added, composed here so
+// that data flows one way (server → engine) and the engine never imports the server.
+
+import { type ExtraCommand, runProcess } from '../engine/cli/main.ts';
+
+export const serverCommands: readonly ExtraCommand[] = [
+  {
+    name: 'serve',
+    summary: 'Start the Layerlab server (the lessons site)',
+    loader: () => import('./serve-command.ts'),
+  },
+];
+
+export function runLayerlab(): Promise<void> {
+  return runProcess(serverCommands);
+}
