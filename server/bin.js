@@ -1,9 +1,16 @@
 #!/usr/bin/env node
 // The package's `layerlab` executable: the engine's Docker-style CLI plus `serve`, which belongs to
-// the server. Node 24 strips the TypeScript types, so no build step is needed. The compile cache goes
-// on before anything else loads (hence the dynamic import).
-import { enableCompileCache } from 'node:module';
+// the server. Node strips the TypeScript types, so there is no build step; that needs Node 22.6 or
+// later, hence the check before anything TypeScript is loaded. The compile cache goes on first.
+import * as nodeModule from 'node:module';
 
-enableCompileCache();
+const [major, minor] = process.versions.node.split('.').map(Number);
+if (major < 22 || (major === 22 && minor < 18)) {
+  process.stderr.write(
+    `layerlab needs Node 22.18 or later (this is ${process.version}); run it through npm (\`npx layerlab\`), which uses the project's Node 24.\n`,
+  );
+  process.exit(1);
+}
+nodeModule.enableCompileCache?.();
 const { runLayerlab } = await import('./cli.ts');
 await runLayerlab();

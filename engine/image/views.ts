@@ -4,6 +4,7 @@
 import { buildCacheEntries } from '../build/cache.ts';
 import { readAllRecords } from '../container/record.ts';
 import { reconcile } from '../container/state.ts';
+import { writableSize } from '../container/views.ts';
 import type { EngineContext } from '../context.ts';
 import type { Digest } from '../oci/digest.ts';
 import { type Image, imageLayers } from '../oci/types.ts';
@@ -127,6 +128,7 @@ export async function systemDf(ctx: EngineContext): Promise<DfRow[]> {
   // Reconciled with their shims: a record still says `running` when its shim died without telling.
   const containers = await Promise.all((await readAllRecords(ctx)).map((r) => reconcile(ctx, r)));
   const usedImages = new Set(containers.map((c) => c.imageId));
+  const containerSizes = await Promise.all(containers.map((c) => writableSize(ctx, c.id).catch(() => 0)));
   const layerSizes = new Map((await listLayers(ctx)).map((l) => [l.diffId, l.size]));
   // Shared layers count once, and are reclaimable only if no image in use holds them.
   const activeLayers = new Set<Digest>();
@@ -153,9 +155,11 @@ export async function systemDf(ctx: EngineContext): Promise<DfRow[]> {
       type: 'Containers',
       total: containers.length,
       active: containers.filter((c) => c.state.status === 'running').length,
-      // Container writable layers live on per-container tmpfs that vanish with them.
-      size: 0,
-      reclaimable: 0,
+      // Writable layers, as `ps -s` sizes them; a stopped container's is what `container prune` frees.
+      size: containerSizes.reduce((a, b) => a + b, 0),
+      reclaimable: containerSizes
+        .filter((_, i) => containers[i]!.state.status !== 'running')
+        .reduce((a, b) => a + b, 0),
     },
     { type: 'Local Volumes', total: 0, active: 0, size: 0, reclaimable: 0 },
     { type: 'Build Cache', total: cache.length, active: 0, size: 0, reclaimable: 0 },

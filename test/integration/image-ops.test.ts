@@ -1,9 +1,11 @@
 // Image operations with Docker's rules: tag, rmi (untag vs delete, containers that hold an image),
 // shared layers surviving a delete, history, images, prune, system df and inspect.
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createContainer, removeContainer, runContainer } from '../../engine/container/lifecycle.ts';
+import { containerDir } from '../../engine/container/state.ts';
 import type { EngineContext } from '../../engine/context.ts';
 import { appendLayer, mutateConfig } from '../../engine/image/mutate.ts';
 import { pruneImages, removeImage } from '../../engine/image/remove.ts';
@@ -11,6 +13,7 @@ import { tag } from '../../engine/image/tag.ts';
 import { imageHistory, inspectImage, listImagesView, systemDf } from '../../engine/image/views.ts';
 import { shortId } from '../../engine/oci/digest.ts';
 import { type Image, imageLayers } from '../../engine/oci/types.ts';
+import { rootfsPaths } from '../../engine/runtime/overlay.ts';
 import { hasBlob } from '../../engine/store/blobs.ts';
 import { listImages, loadImage } from '../../engine/store/images.ts';
 import { ensureLayer, layerDiffDir } from '../../engine/store/layers.ts';
@@ -168,7 +171,10 @@ describe('views', () => {
     expect(df[0]).toMatchObject({ total: 2, active: 1 });
     // Only x.txt's layer is reclaimable: busybox's is in use.
     expect(df[0]?.reclaimable).toBe(5);
-    expect(df[1]).toMatchObject({ total: 1, active: 0 });
+    expect(df[1]).toMatchObject({ total: 1, active: 0, size: 0 });
+    // A write in the container's writable layer counts, and a stopped container's is reclaimable.
+    writeFileSync(join(rootfsPaths(containerDir(ctx, container.id)).upper, 'note.txt'), '12345678');
+    expect((await systemDf(ctx))[1]).toMatchObject({ size: 8, reclaimable: 8 });
 
     const inspect = await inspectImage(ctx, 'x:1');
     expect(inspect).toMatchObject({
