@@ -38,6 +38,8 @@ const limitsSchema = z.object({
   layerEntries: z.number().int().positive().default(500_000),
   /** Containers one state root may hold at once (the server sets it per session); unlimited if absent. */
   maxContainers: z.number().int().positive().optional(),
+  /** Image records one state root may hold (build steps count); unlimited if absent. */
+  maxImages: z.number().int().positive().optional(),
 });
 
 export const engineConfigSchema = z.object({

@@ -6,6 +6,8 @@ export interface ServerLimits {
   maxSessions: number;
   /** Containers (any state) one session may hold. */
   maxContainersPerSession: number;
+  /** Images (records, including build steps) one session may hold. */
+  maxImagesPerSession: number;
   /** Terminals one session may hold open. */
   maxTerminalsPerSession: number;
   /** WebSockets one session may hold (tabs). */
@@ -38,6 +40,7 @@ export interface ServerLimits {
 export const DEFAULT_LIMITS: ServerLimits = {
   maxSessions: 200,
   maxContainersPerSession: 10,
+  maxImagesPerSession: 60,
   maxTerminalsPerSession: 8,
   maxSocketsPerSession: 8,
   container: { memoryBytes: 256 * 1024 * 1024, pids: 256, cpus: 1, diskBytes: 128 * 1024 * 1024 },

@@ -5,7 +5,13 @@
 import { readdir, rm } from 'node:fs/promises';
 import { z } from 'zod';
 import type { EngineContext } from '../context.ts';
-import { InvalidArgumentError, InvalidReferenceError, NotFoundError, StoreError } from '../errors.ts';
+import {
+  ConflictError,
+  InvalidArgumentError,
+  InvalidReferenceError,
+  NotFoundError,
+  StoreError,
+} from '../errors.ts';
 import { type Digest, digestHex, isDigest } from '../oci/digest.ts';
 import { type Image, imageConfigSchema, manifestSchema } from '../oci/types.ts';
 import { familiarName, parseReference, type Reference, repositoryName } from '../reference/reference.ts';
@@ -58,6 +64,20 @@ export interface RecordImageOptions {
  * Records the image whose manifest (and config) are already in the store, tagging it when asked.
  * Idempotent: recording the same manifest again only adds the new names.
  */
+/** `limits.maxImages` (the server's per-session cap): refuse a new image record past it. */
+async function assertImageRoom(ctx: EngineContext): Promise<void> {
+  const max = ctx.config.limits.maxImages;
+  if (max === undefined) return;
+  const count = (await readdir(ctx.paths.images).catch(() => [] as string[])).filter((n) =>
+    n.endsWith('.json'),
+  ).length;
+  if (count >= max) {
+    throw new ConflictError(
+      `image limit reached: this session may keep at most ${max} images (build steps count too); remove some with \`docker rmi\` or \`docker image prune\``,
+    );
+  }
+}
+
 export async function recordImage(ctx: EngineContext, options: RecordImageOptions): Promise<Image> {
   const image = await imageFromManifest(ctx, options.manifestDigest);
   let size = 0;
@@ -79,6 +99,7 @@ export async function recordImage(ctx: EngineContext, options: RecordImageOption
   let created = false;
   await withLock(ctx, LOCK, async () => {
     const existing = await readStoredRecord(ctx, image.id);
+    if (!existing) await assertImageRoom(ctx);
     if (!existing || existing.manifestDigest !== record.manifestDigest || existing.size !== record.size) {
       created = !existing;
       await writeFileAtomic(

@@ -226,6 +226,7 @@ export class SessionManager {
           cpus: limits.container.cpus,
           containerDiskBytes: limits.container.diskBytes,
           maxContainers: limits.maxContainersPerSession,
+          maxImages: limits.maxImagesPerSession,
         },
       },
       limits,
