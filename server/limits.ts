@@ -13,7 +13,14 @@ export interface ServerLimits {
   /** WebSockets one session may hold (tabs). */
   maxSocketsPerSession: number;
   /** Per-container cgroup and disk limits, given to the session's engine config. */
-  container: { memoryBytes: number; pids: number; cpus: number; diskBytes: number };
+  container: {
+    memoryBytes: number;
+    pids: number;
+    cpus: number;
+    diskBytes: number;
+    /** A running container is stopped after this long (checked every `reapIntervalMs`). */
+    maxRunMs: number;
+  };
   /** A session with no socket for this long is disposed. */
   idleTimeoutMs: number;
   /** How often idle sessions are looked for. */
@@ -43,7 +50,13 @@ export const DEFAULT_LIMITS: ServerLimits = {
   maxImagesPerSession: 60,
   maxTerminalsPerSession: 8,
   maxSocketsPerSession: 8,
-  container: { memoryBytes: 256 * 1024 * 1024, pids: 256, cpus: 1, diskBytes: 128 * 1024 * 1024 },
+  container: {
+    memoryBytes: 256 * 1024 * 1024,
+    pids: 256,
+    cpus: 1,
+    diskBytes: 128 * 1024 * 1024,
+    maxRunMs: 60 * 60 * 1000,
+  },
   idleTimeoutMs: 30 * 60 * 1000,
   reapIntervalMs: 60 * 1000,
   ws: {

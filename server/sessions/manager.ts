@@ -6,6 +6,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { copyFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { EngineConfig } from '../../engine/config.ts';
+import { listContainers, stopContainer } from '../../engine/container/index.ts';
 import { createContext, type EngineContext } from '../../engine/context.ts';
 import type { EngineEvent } from '../../engine/events.ts';
 import { sessionRoot } from '../../engine/store/paths.ts';
@@ -270,9 +271,29 @@ export class SessionManager {
     return idle.map((s) => s.id);
   }
 
+  /**
+   * Stops (SIGTERM, then SIGKILL) every container that has run longer than the per-container run
+   * time, so a forgotten `sleep infinity` or a busy loop does not hold the machine for ever.
+   */
+  async stopOverdue(now = Date.now()): Promise<string[]> {
+    const limit = this.#options.limits.container.maxRunMs;
+    const stopped: string[] = [];
+    for (const session of this.list().filter((s) => !s.disposed)) {
+      for (const row of await listContainers(session.ctx, { all: false, external: true })) {
+        const started = Date.parse(row.startedAt ?? '');
+        if (Number.isFinite(started) && now - started >= limit) {
+          await stopContainer(session.ctx, row.id, { timeout: 2 }).catch(() => {});
+          stopped.push(row.id);
+        }
+      }
+    }
+    return stopped;
+  }
+
   startReaper(): void {
     this.#reaper ??= setInterval(() => {
       this.reapIdle().catch((err: Error) => this.#options.log?.(`idle reaping: ${err.message}`));
+      this.stopOverdue().catch((err: Error) => this.#options.log?.(`run time limit: ${err.message}`));
     }, this.#options.limits.reapIntervalMs);
     this.#reaper.unref();
   }

@@ -23,9 +23,13 @@ afterAll(async () => {
   for (const s of servers) await s.close();
 });
 
-async function until(probe: () => boolean, timeoutMs: number, what: string): Promise<void> {
+async function until(
+  probe: () => boolean | Promise<boolean>,
+  timeoutMs: number,
+  what: string,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (!probe()) {
+  while (!(await probe())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 50));
   }
@@ -105,6 +109,22 @@ describe('sessions', () => {
     expect(((await res.json()) as { session: string }).session).not.toBe(idle.session);
     client.send({ type: 'ping' });
     await client.next('pong');
+    await client.close();
+  });
+
+  it('stops a container that outlives the per-container run time, and leaves the session', async () => {
+    const srv = await startTestServer({ limits: { reapIntervalMs: 100, container: { maxRunMs: 500 } } });
+    servers.push(srv);
+    const { session: id, token } = await srv.newSession();
+    const client = await srv.connect(token);
+    const session = srv.server.sessions.get(id) as ServerSession;
+    const c = await busyContainer(session.ctx, 'forgotten');
+    await until(
+      async () => (await resolveContainer(session.ctx, c.id)).state.status === 'exited',
+      20_000,
+      'the overdue container to be stopped',
+    );
+    expect(srv.server.sessions.get(id)).toBeDefined();
     await client.close();
   });
 
