@@ -224,9 +224,10 @@ describe('back-pressure', () => {
     try {
       // A slow consumer: after every 256 KiB it pauses the terminal for 30 ms, as a congested socket would.
       let budget = 256 * 1024;
+      let throttling = true;
       flood.terminal.onOutput((data) => {
         budget -= data.length;
-        if (budget > 0) return;
+        if (!throttling || budget > 0) return;
         budget = 256 * 1024;
         flood.terminal.pause();
         setTimeout(() => flood.terminal.resume(), 30);
@@ -238,7 +239,10 @@ describe('back-pressure', () => {
       // Another terminal in the same process still echoes keystrokes.
       other.type('echo-check');
       await other.waitFor(/\$ echo-check$/m, 5000);
-      // Fully paused: nothing more reaches the page and memory stays flat.
+      // Fully paused: nothing more reaches the page and memory stays flat. The slow consumer stops
+      // first, and its last pending resume fires, so it cannot undo the pause below.
+      throttling = false;
+      await new Promise((r) => setTimeout(r, 100));
       flood.terminal.pause();
       await new Promise((r) => setTimeout(r, 200));
       const before = flood.received();
