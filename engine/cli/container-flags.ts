@@ -1,4 +1,4 @@
-// The flags `create` and `run` share, and how they become the engine's CreateOptions; also the image
+// The flags `create`, `run` and (in part) `exec` share, and how they become the engine's CreateOptions; also the image
 // lookup that pulls first, as `docker run` does ("Unable to find image … locally").
 
 import type { CreateOptions } from '../container/lifecycle.ts';
@@ -9,15 +9,10 @@ import { bool, type FlagSpec, list, type ParsedArgs, str } from './args.ts';
 import type { Cli } from './cli.ts';
 import { pullWithProgress } from './pulling.ts';
 
-export const CREATE_FLAGS: readonly FlagSpec[] = [
+/** How the process runs (`-i`, `-t`, `-e`, `-w`, `-u`): shared by `create`/`run` and `exec`. */
+export const PROCESS_FLAGS: readonly FlagSpec[] = [
   { name: 'interactive', short: 'i', type: 'bool', description: 'Keep STDIN open even if not attached' },
   { name: 'tty', short: 't', type: 'bool', description: 'Allocate a pseudo-TTY' },
-  {
-    name: 'rm',
-    type: 'bool',
-    description: 'Automatically remove the container and its associated anonymous volumes when it exits',
-  },
-  { name: 'name', type: 'string', description: 'Assign a name to the container' },
   { name: 'env', short: 'e', type: 'list', description: 'Set environment variables' },
   { name: 'workdir', short: 'w', type: 'string', description: 'Working directory inside the container' },
   {
@@ -26,6 +21,16 @@ export const CREATE_FLAGS: readonly FlagSpec[] = [
     type: 'string',
     description: 'Username or UID (format: "<name|uid>[:<group|gid>]")',
   },
+];
+
+export const CREATE_FLAGS: readonly FlagSpec[] = [
+  {
+    name: 'rm',
+    type: 'bool',
+    description: 'Automatically remove the container and its associated anonymous volumes when it exits',
+  },
+  { name: 'name', type: 'string', description: 'Assign a name to the container' },
+  ...PROCESS_FLAGS,
   { name: 'entrypoint', type: 'string', description: 'Overwrite the default ENTRYPOINT of the image' },
   { name: 'label', short: 'l', type: 'list', description: 'Set meta data on a container' },
 ];

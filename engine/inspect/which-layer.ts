@@ -2,10 +2,10 @@
 // dirs are searched top first, and a whiteout or an opaque directory on the way hides what is below.
 // Nothing is mounted or walked: one lstat per path component per layer, at most.
 
-import { lstatSync, type Stats } from 'node:fs';
+import type { Stats } from 'node:fs';
 import { join, posix } from 'node:path';
 import { InvalidArgumentError } from '../errors.ts';
-import { isOpaqueDir, isWhiteout } from '../layer/diff.ts';
+import { isOpaqueDir, isWhiteout, lstatQuiet } from '../layer/diff.ts';
 
 export type EntryKind = 'file' | 'dir' | 'symlink' | 'other';
 
@@ -32,16 +32,6 @@ export function entryKind(st: Stats): EntryKind {
   if (st.isFile()) return 'file';
   if (st.isSymbolicLink()) return 'symlink';
   return 'other';
-}
-
-function lstatQuiet(path: string): Stats | undefined {
-  try {
-    return lstatSync(path);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
-    throw err;
-  }
 }
 
 /**

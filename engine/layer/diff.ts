@@ -119,7 +119,8 @@ function visibleDirs(below: readonly LowerEntry[], path: string): string[] {
   return dirs;
 }
 
-function lstatQuiet(path: string): Stats | undefined {
+/** `lstat`, or undefined when nothing is at `path` (a missing entry or a parent that is not a dir). */
+export function lstatQuiet(path: string): Stats | undefined {
   try {
     return lstatSync(path);
   } catch (err) {

@@ -3,6 +3,7 @@
 import { execContainer } from '../../container/lifecycle.ts';
 import { bool, list, str } from '../args.ts';
 import type { Command } from '../cli.ts';
+import { PROCESS_FLAGS } from '../container-flags.ts';
 import { runSession } from '../session.ts';
 
 export const command: Command = {
@@ -14,21 +15,12 @@ export const command: Command = {
     stopAtPositional: true,
     aliases: ['container exec'],
     flags: [
-      { name: 'interactive', short: 'i', type: 'bool', description: 'Keep STDIN open even if not attached' },
-      { name: 'tty', short: 't', type: 'bool', description: 'Allocate a pseudo-TTY' },
+      ...PROCESS_FLAGS,
       {
         name: 'detach',
         short: 'd',
         type: 'bool',
         description: 'Detached mode: run command in the background',
-      },
-      { name: 'env', short: 'e', type: 'list', description: 'Set environment variables' },
-      { name: 'workdir', short: 'w', type: 'string', description: 'Working directory inside the container' },
-      {
-        name: 'user',
-        short: 'u',
-        type: 'string',
-        description: 'Username or UID (format: "<name|uid>[:<group|gid>]")',
       },
     ],
   },
