@@ -2,6 +2,7 @@
 // WebSocket on one port, and on SIGINT/SIGTERM (or the caller's signal) disposes every session.
 
 import { createServer, type ServerPlugin } from './app.ts';
+import type { LimitsOverride } from './limits.ts';
 
 export interface ServeOptions {
   root: string;
@@ -10,6 +11,8 @@ export interface ServeOptions {
   signal?: AbortSignal;
   /** Start in classroom mode with this workshop name. */
   workshop?: string;
+  /** Overrides of the default limits (`--limits FILE`). */
+  limits?: LimitsOverride;
   /** Where to print the address line (default stdout). */
   out?: (line: string) => void;
 }
@@ -28,6 +31,7 @@ export async function serve(options: ServeOptions): Promise<void> {
   const server = createServer({
     root: options.root,
     ...(options.workshop !== undefined ? { workshop: options.workshop } : {}),
+    ...(options.limits !== undefined ? { limits: options.limits } : {}),
     plugins: await workshopPlugins(options.workshop),
   });
   await server.listen(options.port, host);
