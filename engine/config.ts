@@ -52,6 +52,8 @@ export const engineConfigSchema = z.object({
   usernsSize: z.number().int().positive().default(65_536),
   /** Preferred OCI runtime; `auto` picks crun, then runc, whichever works here. */
   runtime: z.enum(['auto', 'crun', 'runc']).default('auto'),
+  /** How long a registry may keep us waiting for response headers, or for the next chunk of a body. */
+  registryTimeoutMs: z.number().int().positive().default(30_000),
   limits: limitsSchema.default(limitsSchema.parse({})),
 });
 export type EngineConfig = z.infer<typeof engineConfigSchema>;

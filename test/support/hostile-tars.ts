@@ -42,6 +42,37 @@ export function compress(tarBytes: Buffer, compression: Compression): Buffer {
   return tarBytes;
 }
 
+/**
+ * One raw 512-byte header with a type flag tar-stream will not write for us (GNU `L`, bare `x`), its
+ * checksum filled in, followed by `body` padded to a block.
+ */
+export function rawEntry(flag: string, name: string, body: Buffer): Buffer {
+  const header = Buffer.alloc(512);
+  header.write(name, 0, 100, 'latin1');
+  header.write('0000644\0', 100, 8, 'latin1');
+  header.write('0000000\0', 108, 8, 'latin1');
+  header.write('0000000\0', 116, 8, 'latin1');
+  header.write(`${body.length.toString(8).padStart(11, '0')}\0`, 124, 12, 'latin1');
+  header.write('00000000000\0', 136, 12, 'latin1');
+  header.write(flag, 156, 1, 'latin1');
+  header.write('ustar\x0000', 257, 8, 'latin1');
+  header.fill(32, 148, 156);
+  let sum = 0;
+  for (const byte of header) sum += byte;
+  header.write(sum.toString(8).padStart(6, '0'), 148, 6, 'latin1');
+  header[154] = 0;
+  const padding = Buffer.alloc((512 - (body.length % 512)) % 512);
+  return Buffer.concat([header, body, padding]);
+}
+
+/** One PAX record, `<len> <key>=<value>\n`, its length counting itself. */
+export function paxRecord(key: string, value: string): Buffer {
+  const rest = 1 + key.length + 1 + value.length + 1;
+  let len = rest + String(rest).length;
+  if (String(len).length !== String(rest).length) len = rest + String(len).length;
+  return Buffer.from(`${len} ${key}=${value}\n`, 'latin1');
+}
+
 /** A tar holding one file of `size` zero bytes, compressed to a few KB: a decompression bomb. */
 export async function zeroFileBomb(size: number, compression: 'gzip' | 'zstd'): Promise<Buffer> {
   const header = Buffer.alloc(512);
@@ -191,6 +222,82 @@ export async function hostileCases(outside: string, capBytes: number): Promise<H
       [{ name: 'f', data: 'x', uid: 70000 }],
       refused(/outside the container's id range/),
     ),
+    await plain(
+      'absolute path with dot-dot',
+      [{ name: '/../../etc/escaped', data: 'x' }],
+      refused(/leaves the layer root/),
+    ),
+    await plain(
+      'whiteout through a symlink',
+      [
+        { name: 'esc', type: 'symlink', linkname: outside },
+        { name: 'esc/.wh.victim', data: '' },
+      ],
+      refused(/parent "esc" is a symlink/),
+    ),
+    await plain(
+      'opaque whiteout through a symlink',
+      [
+        { name: 'esc', type: 'symlink', linkname: outside },
+        { name: 'esc/.wh..wh..opq', data: '' },
+      ],
+      refused(/parent "esc" is a symlink/),
+    ),
+    await plain(
+      'duplicate entry: a file replacing a directory',
+      [
+        { name: 'd/', type: 'directory' },
+        { name: 'd/keep', data: 'k' },
+        { name: 'd', data: 'flat' },
+      ],
+      refused(/would replace a directory/),
+    ),
+    {
+      name: 'enormous GNU long name',
+      blob: Buffer.concat([
+        rawEntry('L', '././@LongLink', Buffer.alloc(2 * 1024 * 1024, 0x61)),
+        await buildTar([{ name: 'f', data: 'x' }]),
+      ]),
+      compression: 'none',
+      outcome: refused(/extended header is \d+ bytes, over the limit/),
+    },
+    {
+      // Each under the per-header cap, together 3 MB held for one entry: the cap is on the sum.
+      name: 'PAX headers that add up',
+      blob: Buffer.concat([
+        ...Array.from({ length: 6 }, (_, i) =>
+          rawEntry('x', 'PaxHeader', paxRecord(`comment${i}`, 'A'.repeat(512 * 1024))),
+        ),
+        await buildTar([{ name: 'f', data: 'x' }]),
+      ]),
+      compression: 'none',
+      outcome: refused(/extended header is \d+ bytes, over the limit/),
+    },
+    {
+      name: 'truncated gzip stream',
+      blob: gzipSync(await buildTar([{ name: 'big', data: Buffer.alloc(64 * 1024, 1) }])).subarray(0, 40),
+      compression: 'gzip',
+      outcome: refused(/gzip stream is truncated or corrupt/),
+    },
+    {
+      name: 'truncated zstd stream',
+      blob: zstdCompressSync(await buildTar([{ name: 'big', data: Buffer.alloc(64 * 1024, 1) }])).subarray(
+        0,
+        30,
+      ),
+      compression: 'zstd',
+      outcome: refused(/zstd stream is truncated or corrupt/),
+    },
+    {
+      name: 'corrupt gzip stream',
+      blob: (() => {
+        const gz = gzipSync(good);
+        gz.fill(0x55, 10, gz.length - 8);
+        return gz;
+      })(),
+      compression: 'gzip',
+      outcome: refused(/gzip stream is truncated or corrupt/),
+    },
     {
       name: 'truncated tar',
       blob: (await buildTar([{ name: 'big', data: Buffer.alloc(4096, 1) }])).subarray(0, 2048),
@@ -240,5 +347,42 @@ export async function acceptedOddities(): Promise<Record<string, Buffer>> {
       { name: 'f', data: 'first' },
       { name: 'f', data: 'second' },
     ]),
+  };
+}
+
+/**
+ * Layers that unpack, each naming `outside` (a host directory) through a symlink; the tests check
+ * that nothing lands there. A two-element array is an image of two layers.
+ */
+export async function outsidePointingLayers(outside: string): Promise<Record<string, Buffer[]>> {
+  return {
+    // The file replaces the symlink: nothing is written through it.
+    fileOverOutsideSymlink: [
+      await buildTar([
+        { name: 'f', type: 'symlink', linkname: `${outside}/target` },
+        { name: 'f', data: 'inside' },
+      ]),
+    ],
+    // The same behind 512 KB of other content: large enough for GNU tar rather than the in-process writer.
+    fileOverOutsideSymlinkLarge: [
+      await buildTar([
+        { name: 'pad', data: Buffer.alloc(512 * 1024, 1) },
+        { name: 'f', type: 'symlink', linkname: `${outside}/target` },
+        { name: 'f', data: 'inside' },
+      ]),
+    ],
+    // A hard link to the symlink links the symlink itself, not what it points at.
+    hardlinkToOutsideSymlink: [
+      await buildTar([
+        { name: 'esc', type: 'symlink', linkname: outside },
+        { name: 'alias', type: 'link', linkname: 'esc' },
+      ]),
+    ],
+    // Each layer is unpacked into its own empty directory, so the lower layer's symlink is not there
+    // to follow when the upper layer writes `esc/pwned`: overlayfs shows the upper directory instead.
+    symlinkInLowerLayerWrittenThroughInUpper: [
+      await buildTar([{ name: 'esc', type: 'symlink', linkname: outside }]),
+      await buildTar([{ name: 'esc/pwned', data: 'x' }]),
+    ],
   };
 }
