@@ -2,15 +2,24 @@
 // its config and every layer must be well-formed and agree with the bytes the store holds.
 
 import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { readdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip, createZstdDecompress } from 'node:zlib';
+import { type ContainerRecord, readRecord } from './container/record.ts';
 import type { EngineContext } from './context.ts';
 import { StoreError } from './errors.ts';
 import { type Digest, digestFromHash, isDigest, sha256 } from './oci/digest.ts';
 import { layerCompression, MediaType } from './oci/media-types.ts';
 import type { Image } from './oci/types.ts';
-import { hasBlob, openBlob, readBlob } from './store/blobs.ts';
+import { frozen, mountsUnder } from './recover.ts';
+import { detectRuntime, type RuntimeInfo, runtimeStateDir } from './runtime/detect.ts';
+import { isTempName, readJsonIfExists } from './store/atomic.ts';
+import { hasBlob, openBlob, readBlob, verifyBlobs } from './store/blobs.ts';
+import { loadImage } from './store/images.ts';
+import { containerPath, containerRunPath } from './store/paths.ts';
 
 // RFC 3339 date-time, as the spec requires for `created`.
 const RFC3339_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
@@ -290,5 +299,201 @@ export async function validateImage(ctx: EngineContext, image: Image): Promise<v
         input: image.id,
       },
     );
+  }
+}
+
+/** What `checkStore` found, section by section; `problems` holds every one, worded for a user. */
+export interface StoreCheck {
+  blobs: { checked: number; problems: number };
+  images: { checked: number; problems: number };
+  layers: { checked: number; problems: number };
+  containers: { checked: number; problems: number };
+  /** Run dirs, runtime states, shims and mounts under the root that no container owns. */
+  orphans: number;
+  /** Temp files of writes in progress (or, without recovery, of writes that were killed). */
+  temps: string[];
+  problems: string[];
+}
+
+const ID_RE = /^[a-f0-9]{64}$/;
+
+/**
+ * Verifies a whole state root: every blob re-hashed; every image record → manifest → config →
+ * layer blobs present and agreeing (`checkImage`); every tag naming a recorded image; every unpacked
+ * layer dir complete (layer.json naming its own diff_id, a diff/ dir); every container record
+ * readable, its lower dirs complete layers, a running one not frozen, a created one not half-started;
+ * no run dir, runtime state, shim or mount without a container. Temp files are listed, not counted
+ * as problems: another engine process may be writing them right now.
+ */
+export async function checkStore(ctx: EngineContext): Promise<StoreCheck> {
+  const check: StoreCheck = {
+    blobs: { checked: 0, problems: 0 },
+    images: { checked: 0, problems: 0 },
+    layers: { checked: 0, problems: 0 },
+    containers: { checked: 0, problems: 0 },
+    orphans: 0,
+    temps: [],
+    problems: [],
+  };
+  const problem = (section: { problems: number } | undefined, text: string) => {
+    if (section) section.problems++;
+    else check.orphans++;
+    check.problems.push(text);
+  };
+
+  const blobs = await verifyBlobs(ctx);
+  check.blobs.checked = blobs.checked;
+  for (const { digest, actual } of blobs.corrupt)
+    problem(check.blobs, `blob ${digest}: content hashes to ${actual}`);
+
+  const imageIds = new Set<string>();
+  for (const name of await listDir(ctx.paths.images)) {
+    if (isTempName(name)) {
+      check.temps.push(join(ctx.paths.images, name));
+      continue;
+    }
+    const id = `sha256:${name.replace(/\.json$/, '')}`;
+    if (!name.endsWith('.json') || !isDigest(id)) continue;
+    imageIds.add(id);
+    check.images.checked++;
+    const found = await loadImage(ctx, id)
+      .then((image) => checkImage(ctx, image))
+      .catch((err: Error) => [err.message]);
+    for (const p of found) problem(check.images, `image ${id}: ${p}`);
+  }
+  const repos = (await readJsonIfExists(ctx.paths.repositories).catch((err: Error) => {
+    problem(check.images, `${ctx.paths.repositories}: ${err.message}`);
+    return undefined;
+  })) as { refs?: Record<string, string> } | undefined;
+  for (const [ref, id] of Object.entries(repos?.refs ?? {})) {
+    if (!imageIds.has(id)) problem(check.images, `tag ${ref}: names ${id}, which has no image record`);
+  }
+
+  const completeLayers = new Set<string>();
+  for (const name of await listDir(ctx.paths.layers)) {
+    const dir = join(ctx.paths.layers, name);
+    if (isTempName(name)) {
+      check.temps.push(dir);
+      continue;
+    }
+    check.layers.checked++;
+    const info = (await readJsonIfExists(join(dir, 'layer.json')).catch(() => null)) as {
+      diffId?: string;
+    } | null;
+    if (!ID_RE.test(name)) problem(check.layers, `layer dir ${dir}: not named by a diff_id`);
+    else if (info === undefined || info === null)
+      problem(check.layers, `layer ${name.slice(0, 12)}: no readable layer.json (a half-unpacked dir)`);
+    else if (info.diffId !== `sha256:${name}`)
+      problem(check.layers, `layer ${name.slice(0, 12)}: layer.json names ${String(info.diffId)}`);
+    else if (!(await isDir(join(dir, 'diff'))))
+      problem(check.layers, `layer ${name.slice(0, 12)}: no diff/ dir`);
+    else completeLayers.add(join(dir, 'diff'));
+  }
+
+  const containerIds = new Set<string>();
+  const runtime = await detectRuntime(ctx).catch(() => undefined);
+  for (const id of (await listDir(ctx.paths.containers)).filter((n) => ID_RE.test(n))) {
+    containerIds.add(id);
+    check.containers.checked++;
+    const short = id.slice(0, 12);
+    for (const name of (await listDir(containerPath(ctx.paths, id))).filter(isTempName))
+      check.temps.push(join(containerPath(ctx.paths, id), name));
+    let record: ContainerRecord | undefined;
+    try {
+      record = await readRecord(ctx, id);
+    } catch (err) {
+      problem(check.containers, (err as Error).message);
+      continue;
+    }
+    if (record === undefined) {
+      problem(
+        check.containers,
+        `container ${short}: a directory without container.json (an interrupted create)`,
+      );
+      continue;
+    }
+    const where = `container ${short} (${record.name})`;
+    const [init, ...layers] = record.lowerDirs;
+    if (init !== join(containerPath(ctx.paths, id), 'init') || !(await isDir(init)))
+      problem(check.containers, `${where}: init layer ${init ?? '(none)'} is missing`);
+    for (const dir of layers) {
+      if (!completeLayers.has(dir))
+        problem(check.containers, `${where}: layer ${dir} is missing or incomplete`);
+    }
+    if (record.state.status === 'running' && frozen(id))
+      problem(check.containers, `${where}: frozen (a commit was interrupted before it resumed it)`);
+    const runDir = containerRunPath(ctx.paths, id);
+    if (record.state.status === 'created' && (existsSync(runDir) || runtimeKnows(ctx, runtime, id)))
+      problem(
+        check.containers,
+        `${where}: created, but a start left a run dir or runtime state (an interrupted start)`,
+      );
+  }
+
+  const shortIds = new Set([...containerIds].map((id) => id.slice(0, 12)));
+  for (const name of await listDir(ctx.paths.run)) {
+    if (/^[a-f0-9]{12}$/.test(name) && !shortIds.has(name))
+      problem(undefined, `run dir ${join(ctx.paths.run, name)}: no container owns it`);
+  }
+  if (runtime) {
+    const stateDir = runtimeStateDir(ctx, runtime);
+    for (const id of (await listDir(stateDir)).filter((n) => ID_RE.test(n))) {
+      if (!containerIds.has(id))
+        problem(undefined, `runtime state ${join(stateDir, id)}: no container owns it`);
+    }
+  }
+  for (const point of mountsUnder(ctx.root)) {
+    const match = /\/containers\/([a-f0-9]{64})\/(rw|merged)$/.exec(point);
+    if (!match || !containerIds.has(match[1]!) || !point.startsWith(ctx.paths.containers))
+      problem(undefined, `mount ${point}: no container owns it`);
+  }
+  for (const pid of shimsUnder(ctx.paths.run)) {
+    const id = shimContainer(pid);
+    if (id === undefined || !containerIds.has(id))
+      problem(undefined, `shim pid ${pid}: no container owns it`);
+  }
+
+  for (const name of await listDir(ctx.paths.tmp)) check.temps.push(join(ctx.paths.tmp, name));
+  for (const name of (await listDir(ctx.root)).filter(isTempName)) check.temps.push(join(ctx.root, name));
+  return check;
+}
+
+async function listDir(dir: string): Promise<string[]> {
+  return (await readdir(dir).catch(() => [] as string[])).sort();
+}
+
+async function isDir(path: string): Promise<boolean> {
+  return (await stat(path).catch(() => undefined))?.isDirectory() ?? false;
+}
+
+function runtimeKnows(ctx: EngineContext, runtime: RuntimeInfo | undefined, id: string): boolean {
+  return runtime !== undefined && existsSync(join(runtimeStateDir(ctx, runtime), id));
+}
+
+/** Pids of live layerlab-shim processes whose run dir is under `runDir`. */
+function shimsUnder(runDir: string): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const argv = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
+      if (!argv[0]?.endsWith('layerlab-shim')) continue;
+      const r = argv.indexOf('-r');
+      if (r !== -1 && argv[r + 1]?.startsWith(`${runDir}/`)) pids.push(Number(entry));
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return pids;
+}
+
+/** The container id a shim serves (its `-i` argument). */
+function shimContainer(pid: number): string | undefined {
+  try {
+    const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    const i = argv.indexOf('-i');
+    return i === -1 ? undefined : argv[i + 1];
+  } catch {
+    return undefined;
   }
 }

@@ -16,6 +16,7 @@ import type { Duplex } from 'node:stream';
 import { type EngineConfig, loadConfig } from '../engine/config.ts';
 import { createContext } from '../engine/context.ts';
 import { collectGarbage } from '../engine/gc.ts';
+import { closeRoot } from '../engine/recover.ts';
 import { detectRuntime, type RuntimeInfo } from '../engine/runtime/detect.ts';
 import { cleanupPreviousRun } from './cleanup.ts';
 import { createRouter, HttpError, type Router, SESSION_COOKIE, sendJson } from './http/router.ts';
@@ -330,6 +331,8 @@ export function createServer(options: ServerOptions): LayerlabServer {
         await new Promise<void>((resolve) => h.close(() => resolve()));
       }
       await sessions?.disposeAll();
+      // Drops this server's liveness lock on the root, so a later engine process may recover it.
+      closeRoot(createContext(root, { config: engineConfig() }));
     },
   };
   return server;

@@ -103,14 +103,17 @@ function resolve(
 ): { name: string; loader: Loader; rest: string[] } | string {
   const [first, second] = words;
   if (first === undefined) return 'help';
-  const group = groups[first];
+  // Own keys only: the tables are plain objects, and `constructor` or `__proto__` must not resolve.
+  const group = Object.hasOwn(groups, first) ? groups[first] : undefined;
   if (group) {
     if (second === undefined || second === '--help' || second === '-h') return `group:${first}`;
-    const loader = group.commands[second];
+    const loader = Object.hasOwn(group.commands, second) ? group.commands[second] : undefined;
     if (!loader) return `unknown:${first} ${second}`;
     return { name: `${first} ${second}`, loader, rest: words.slice(2) };
   }
-  const loader = topLevel[first] ?? extra.find((c) => c.name === first)?.loader;
+  const loader =
+    (Object.hasOwn(topLevel, first) ? topLevel[first] : undefined) ??
+    extra.find((c) => c.name === first)?.loader;
   if (!loader) return `unknown:${first}`;
   return { name: first, loader, rest: words.slice(1) };
 }
@@ -170,7 +173,7 @@ export async function main(
       }
       const name = target.slice('unknown:'.length);
       const [group] = name.split(' ');
-      const hint = groups[group!] ? `layerlab ${group} --help` : 'layerlab --help';
+      const hint = Object.hasOwn(groups, group!) ? `layerlab ${group} --help` : 'layerlab --help';
       streams.stderr.write(
         asProgram(`layerlab: '${name}' is not a layerlab command.\nSee '${hint}'\n`, program),
       );
@@ -190,6 +193,10 @@ export async function main(
       signal,
       ...(options.context ? { context: options.context } : {}),
     });
+    // Recovers what a killed engine process left on the root, and marks this one alive on it.
+    if (!options.context && target.name !== 'version') {
+      await (await import('../recover.ts')).openRoot(cli.context());
+    }
     return await command.run(cli, parsed);
   } catch (err) {
     const report = reportError(err, spec, debug);
