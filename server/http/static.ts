@@ -5,6 +5,8 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { extname, join, normalize, sep } from 'node:path';
+import { pipeline } from 'node:stream';
+import { createGzip } from 'node:zlib';
 
 const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -21,6 +23,9 @@ const TYPES: Record<string, string> = {
   '.xml': 'application/xml',
   '.webmanifest': 'application/manifest+json',
 };
+
+/** Text worth compressing: a lesson page's CSS blocks its first paint, and xterm.js is 350 kB raw. */
+const COMPRESSIBLE = /^(text\/|application\/(json|xml|manifest\+json)|image\/svg\+xml)/;
 
 const PLACEHOLDER = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Layerlab</title></head>
@@ -75,13 +80,18 @@ export async function serveStatic(siteDir: string, req: IncomingMessage, res: Se
     else res.end('Not found\n');
     return;
   }
+  const type = TYPES[extname(found.path)] ?? 'application/octet-stream';
+  const compressible = COMPRESSIBLE.test(type) && found.size > 1024;
+  const gzip = compressible && /\bgzip\b/.test(String(req.headers['accept-encoding'] ?? ''));
   res.writeHead(200, {
-    'content-type': TYPES[extname(found.path)] ?? 'application/octet-stream',
-    'content-length': found.size,
+    'content-type': type,
+    ...(gzip ? { 'content-encoding': 'gzip' } : { 'content-length': found.size }),
+    ...(compressible ? { vary: 'accept-encoding' } : {}),
     'x-content-type-options': 'nosniff',
     // Astro's hashed assets never change; pages do.
     'cache-control': pathname.startsWith('/_astro/') ? 'public, max-age=31536000, immutable' : 'no-cache',
   });
   if (req.method === 'HEAD') res.end();
+  else if (gzip) pipeline(createReadStream(found.path), createGzip(), res, () => {});
   else createReadStream(found.path).pipe(res);
 }

@@ -1,79 +1,58 @@
 // Records the lessons' terminals for the replay mode of a site without an engine. For each lesson
 // (content/lessons/**/*.mdx) it starts a session on a real server (port 0, a temporary state root),
-// resets it to the lesson's starting state, runs every runnable code block (```sh run / run=<name>)
-// in its terminal in order, and saves per terminal the output, the session events and the state
-// after each step to site/recordings/<lesson>/<terminal>.json.
+// resets it to the lesson's starting state (what the page's Reset restores), runs every runnable code
+// block (```sh run / run=<name>) in its terminal in order, as the browser walk does (each finishes
+// before the next in its terminal; a block for another terminal starts while it runs), and saves per
+// terminal the output, the session events and the state after each step to
+// site/recordings/<lesson>/<terminal>.json.
 //
 // Needs what `layerlab serve` needs: root, a container runtime, and the seeded registry.
 //   npx node site/scripts/record.ts [--registry 127.0.0.1:5000] [lesson-id …]
 // Run it after `npm run setup` (which starts the registry), then rebuild the site.
 
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
 import { engineConfigSchema } from '../../engine/config.ts';
 import { createServer } from '../../server/app.ts';
 import type { ServerMessage, SessionEvent } from '../../server/protocol.ts';
 import type { RecordedStep, Recording } from '../src/client/recording.ts';
+import { type LessonSource, type RunBlock, readLessons } from './lesson-source.ts';
 
-const REPO = join(import.meta.dirname, '..', '..');
-const LESSONS = join(REPO, 'content', 'lessons');
-const OUT = join(REPO, 'site', 'recordings');
+const OUT = join(import.meta.dirname, '..', 'recordings');
 const COLS = 100;
-/** A step ends when its command reports done, the terminal enters a container, or output stops. */
+/** A step in a container's shell ends when its output stops for this long. */
 const QUIET_MS = 1500;
 const STEP_MAX_MS = 120_000;
+/** Before a block for another terminal is sent, the running one has printed and had this long. */
+const OVERLAP_MS = 1000;
 
-interface Block {
-  terminal: string;
-  command: string;
+type Incoming = ServerMessage | { binary: number; text: string };
+
+/** One block being recorded: its step, and a promise that settles when the block is done. */
+interface Running {
+  block: RunBlock;
+  step: RecordedStep;
+  t0: number;
+  commands: number;
+  started: Promise<void>;
+  done: Promise<void>;
 }
 
-function lessonFiles(dir: string): string[] {
-  return readdirSync(dir).flatMap((name) => {
-    const full = join(dir, name);
-    if (statSync(full).isDirectory()) return lessonFiles(full);
-    return /\.mdx?$/.test(name) ? [full] : [];
-  });
-}
-
-/** The runnable code blocks of a lesson, in order, and the rows of each `<Terminal>`. */
-export function parseLesson(source: string): { blocks: Block[]; rows: Map<string, number> } {
-  const blocks: Block[] = [];
-  for (const m of source.matchAll(/^(`{3,})[\w-]*([^\n]*)\n([\s\S]*?)\n\1\s*$/gm)) {
-    const meta = m[2] ?? '';
-    const run = /(?:^|\s)run(?:=([A-Za-z0-9_.-]+))?(?=\s|$)/.exec(meta);
-    if (!run) continue;
-    const command = (m[3] ?? '')
-      .split('\n')
-      .map((l) => l.replace(/^\$ /, ''))
-      .join('\n')
-      .trim();
-    blocks.push({ terminal: run[1] ?? 'main', command });
-  }
-  const rows = new Map<string, number>();
-  for (const m of source.matchAll(/<Terminal\b([^>]*)\/?>/g)) {
-    const attrs = m[1] ?? '';
-    const name = /name=["']([^"']+)["']/.exec(attrs)?.[1] ?? 'main';
-    const r = /rows=\{?["']?(\d+)/.exec(attrs)?.[1];
-    rows.set(name, r ? Number(r) : 14);
-  }
-  return { blocks, rows };
-}
-
-function lessonId(file: string): string {
-  return relative(LESSONS, file)
-    .replace(/\.mdx?$/, '')
-    .toLowerCase();
-}
-
-async function recordLesson(url: string, id: string, source: string): Promise<void> {
-  const { blocks, rows } = parseLesson(source);
+async function recordLesson(url: string, lesson: LessonSource): Promise<void> {
+  const { id, blocks } = lesson;
   if (blocks.length === 0) return;
   const session = (await (await fetch(`${url}/api/session`)).json()) as { token: string };
   const q = `token=${encodeURIComponent(session.token)}`;
+  const reset = await fetch(`${url}/api/reset?${q}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ to: lesson.start }),
+  });
+  if (!reset.ok)
+    throw new Error(`${id}: reset to ${JSON.stringify(lesson.start)}: ${reset.status} ${await reset.text()}`);
 
   const ws = new WebSocket(`${url.replace(/^http/, 'ws')}/ws?${q}`, {
     origin: url,
@@ -81,10 +60,10 @@ async function recordLesson(url: string, id: string, source: string): Promise<vo
   });
   const start = Date.now();
   const channels = new Map<string, number>();
-  const listeners = new Set<(m: ServerMessage | { binary: number; text: string }) => void>();
+  const listeners = new Set<(m: Incoming) => void>();
   ws.on('message', (data, isBinary) => {
     const buf = Buffer.isBuffer(data) ? data : Buffer.from(data as ArrayBuffer);
-    const msg = isBinary
+    const msg: Incoming = isBinary
       ? { binary: buf[0]!, text: buf.subarray(1).toString('utf8') }
       : (JSON.parse(buf.toString('utf8')) as ServerMessage);
     for (const l of [...listeners]) l(msg);
@@ -97,10 +76,10 @@ async function recordLesson(url: string, id: string, source: string): Promise<vo
 
   const recordings = new Map<string, Recording>();
   for (const name of new Set(blocks.map((b) => b.terminal))) {
-    const r = rows.get(name) ?? 14;
+    const rows = lesson.terminals.get(name) ?? 14;
     let screen = '';
     const opened = new Promise<void>((resolve) => {
-      const l = (m: ServerMessage | { binary: number; text: string }) => {
+      const l = (m: Incoming) => {
         if ('type' in m && m.type === 'terminal.opened' && m.terminal === name) {
           channels.set(name, m.channel);
           screen = m.replay;
@@ -110,10 +89,10 @@ async function recordLesson(url: string, id: string, source: string): Promise<vo
       };
       listeners.add(l);
     });
-    ws.send(JSON.stringify({ type: 'terminal.open', terminal: name, cols: COLS, rows: r }));
+    ws.send(JSON.stringify({ type: 'terminal.open', terminal: name, cols: COLS, rows }));
     await opened;
     const channel = channels.get(name)!;
-    const collect = (m: ServerMessage | { binary: number; text: string }) => {
+    const collect = (m: Incoming) => {
       if ('binary' in m && m.binary === channel) screen += m.text;
     };
     listeners.add(collect);
@@ -124,7 +103,7 @@ async function recordLesson(url: string, id: string, source: string): Promise<vo
       lesson: id,
       terminal: name,
       cols: COLS,
-      rows: r,
+      rows,
       recordedAt: new Date().toISOString(),
       screen,
       snapshot: (await state()) as Recording['snapshot'],
@@ -132,25 +111,36 @@ async function recordLesson(url: string, id: string, source: string): Promise<vo
     });
   }
 
-  for (const block of blocks) {
+  /** The blocks still running, by terminal; session events go to the one started last. */
+  const running = new Map<string, Running>();
+  let latest: Running | undefined;
+
+  const begin = (block: RunBlock): Running => {
     const channel = channels.get(block.terminal)!;
     const step: RecordedStep = { command: block.command, output: [], events: [] };
     const t0 = Date.now();
-    await new Promise<void>((resolve) => {
+    let markStarted = () => {};
+    const started = new Promise<void>((r) => {
+      markStarted = r;
+    });
+    const run: Running = { block, step, t0, commands: 0, started, done: Promise.resolve() };
+    run.done = new Promise<void>((resolve) => {
       let quiet: ReturnType<typeof setTimeout> | undefined;
       let inContainer = false;
       const finish = () => {
         clearTimeout(quiet);
         clearTimeout(limit);
         listeners.delete(l);
+        markStarted();
         resolve();
       };
       const limit = setTimeout(finish, STEP_MAX_MS);
-      const l = (m: ServerMessage | { binary: number; text: string }) => {
+      const l = (m: Incoming) => {
         const at = Date.now() - t0;
         if ('binary' in m) {
           if (m.binary !== channel) return;
           step.output.push([at, m.text]);
+          if (step.output.length > 1) markStarted(); // past the echo of the command line
           if (inContainer) {
             clearTimeout(quiet);
             quiet = setTimeout(finish, QUIET_MS);
@@ -159,8 +149,12 @@ async function recordLesson(url: string, id: string, source: string): Promise<vo
         }
         if (m.type === 'event') {
           const event = m.event as SessionEvent;
+          const mine = event.type === 'terminal.command' ? event.terminal === block.terminal : latest === run;
+          if (!mine) return;
           step.events.push([at, event]);
-          if (event.type === 'terminal.command' && event.terminal === block.terminal) setTimeout(finish, 200);
+          // Every line of the block reports once; the last one's trailing output comes just after.
+          if (event.type === 'terminal.command' && ++run.commands >= block.lines.length)
+            setTimeout(finish, 200);
         } else if (m.type === 'terminal.mode' && m.terminal === block.terminal) {
           inContainer = m.mode === 'container';
           clearTimeout(quiet);
@@ -170,10 +164,33 @@ async function recordLesson(url: string, id: string, source: string): Promise<vo
       listeners.add(l);
       ws.send(JSON.stringify({ type: 'terminal.run', terminal: block.terminal, command: block.command }));
     });
-    step.snapshot = (await state()) as RecordedStep['snapshot'];
-    recordings.get(block.terminal)!.steps.push(step);
-    console.log(`  ${id} [${block.terminal}] ${block.command.split('\n')[0]} (${Date.now() - t0} ms)`);
+    return run;
+  };
+
+  const complete = async (run: Running) => {
+    await run.done;
+    run.step.snapshot = (await state()) as RecordedStep['snapshot'];
+    recordings.get(run.block.terminal)!.steps.push(run.step);
+    if (running.get(run.block.terminal) === run) running.delete(run.block.terminal);
+    console.log(`  ${id} [${run.block.terminal}] ${run.block.lines[0]} (${Date.now() - run.t0} ms)`);
+  };
+
+  for (const [index, block] of blocks.entries()) {
+    const before = running.get(block.terminal);
+    if (before) await complete(before);
+    const run = begin(block);
+    running.set(block.terminal, run);
+    latest = run;
+    const next = blocks[index + 1];
+    if (next && next.terminal !== block.terminal) {
+      // The lesson shows this one from another terminal while it runs (a build watched with ps).
+      await run.started;
+      await new Promise((r) => setTimeout(r, OVERLAP_MS));
+    } else {
+      await complete(run);
+    }
   }
+  for (const run of [...running.values()]) await complete(run);
   ws.close();
   for (const rec of recordings.values()) {
     mkdirSync(join(OUT, id), { recursive: true });
@@ -189,7 +206,9 @@ async function main(): Promise<void> {
       registry: { type: 'string', default: `127.0.0.1:${process.env.LAYERLAB_REGISTRY_PORT ?? 5000}` },
     },
   });
-  const root = mkdtempSync(join(tmpdir(), 'layerlab-record-'));
+  // Short: a session's attach sockets live under <root>/sessions/<id>/run/…, and unix socket paths
+  // are capped at 108 bytes.
+  const root = mkdtempSync(join(tmpdir(), 'llrec-'));
   const config = engineConfigSchema.parse({ mirrors: { 'docker.io': [`http://${values.registry}`] } });
   const server = createServer({
     root,
@@ -199,10 +218,9 @@ async function main(): Promise<void> {
   });
   await server.listen(0, '127.0.0.1');
   try {
-    for (const file of lessonFiles(LESSONS)) {
-      const id = lessonId(file);
-      if (positionals.length > 0 && !positionals.includes(id)) continue;
-      await recordLesson(server.url, id, readFileSync(file, 'utf8'));
+    for (const lesson of readLessons()) {
+      if (positionals.length > 0 && !positionals.includes(lesson.id)) continue;
+      await recordLesson(server.url, lesson);
     }
   } finally {
     await server.close();

@@ -214,4 +214,29 @@ describe('the lesson site without an engine', () => {
       await site.close();
     }
   });
+
+  it('replays a lesson’s recorded steps, pictures included, when its Run buttons are pressed', async () => {
+    const site = await startStaticSite();
+    try {
+      const p = await openPage(browser, `${site.url}/05-copy-on-write/`);
+      opened.push(p);
+      const { page } = p;
+      await page.waitForFunction(
+        () => document.querySelector('layerlab-terminal')?.getAttribute('data-status') === 'replay',
+        undefined,
+        { timeout: 15_000 },
+      );
+      // The first two blocks: start `cow` and read /etc/motd, then append to it (the copy-up).
+      await page.locator('button.ll-run').nth(0).click();
+      await waitForTerminalText(page, 'main', /Welcome to Layerlab/, 15_000);
+      await page.locator('button.ll-run').nth(1).click();
+      await waitForTerminalText(page, 'main', /Edited inside the container\./, 15_000);
+      const stack = page.locator('layerlab-layer-stack');
+      await stack.locator('.ll-entry--C', { hasText: '/etc/motd' }).waitFor({ timeout: 15_000 });
+      expect(p.errors.filter((e) => !e.includes('/api/session'))).toEqual([]);
+      await screenshot(page, 'copy-on-write-replay-light-1280');
+    } finally {
+      await site.close();
+    }
+  });
 });

@@ -4,7 +4,7 @@
 import { mkdirSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import { serveStatic } from '../../server/http/static.ts';
 
@@ -29,7 +29,13 @@ export interface OpenedPage {
 export async function openPage(
   browser: Browser,
   url: string,
-  options: { width?: number; height?: number; theme?: 'light' | 'dark' } = {},
+  options: {
+    width?: number;
+    height?: number;
+    theme?: 'light' | 'dark';
+    /** Runs on the new page before it navigates (e.g. to listen to its WebSocket). */
+    before?: (page: Page) => void;
+  } = {},
 ): Promise<OpenedPage> {
   const context = await browser.newContext({
     viewport: { width: options.width ?? 1280, height: options.height ?? 900 },
@@ -47,6 +53,7 @@ export async function openPage(
   page.on('response', (r) => {
     if (r.status() >= 400 && !r.url().includes('/recordings/')) errors.push(`${r.status()} ${r.url()}`);
   });
+  options.before?.(page);
   await page.goto(url);
   return { page, context, errors, close: () => context.close() };
 }
@@ -89,8 +96,8 @@ export async function typeLine(page: Page, text: string): Promise<void> {
 }
 
 export async function screenshot(page: Page, name: string): Promise<string> {
-  mkdirSync(SCREENSHOTS, { recursive: true });
   const path = join(SCREENSHOTS, `${name}.png`);
+  mkdirSync(dirname(path), { recursive: true });
   await page.screenshot({ path, fullPage: true });
   return path;
 }

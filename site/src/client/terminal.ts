@@ -56,6 +56,8 @@ const DARK: ITheme = {
   brightWhite: '#f3f1ec',
 };
 
+/** Lets the browser run other work (input, paint) between the steps of a long job. */
+const nextTask = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
 const isDark = () => document.documentElement.dataset.theme === 'dark';
 const encoder = new TextEncoder();
 
@@ -75,6 +77,7 @@ export class LayerlabTerminal extends HTMLElement {
   #playing: Promise<void> = Promise.resolve();
   #pendingRuns: string[] = [];
   #escapeArmed = false;
+  #mounting: Promise<void> | undefined;
 
   get terminalName(): string {
     return this.getAttribute('name') || 'main';
@@ -118,7 +121,23 @@ export class LayerlabTerminal extends HTMLElement {
     const leave = () => this.#dispose();
     addEventListener('pagehide', leave);
     this.#disposers.push(() => removeEventListener('pagehide', leave));
-    void this.#mount();
+    // xterm.js is most of a lesson page's script: it loads when the terminal comes near the screen
+    // (or a Run button or focus needs it), so a reader starting at the top is not kept waiting.
+    const near = new IntersectionObserver(
+      (entries) => {
+        if (entries.some((e) => e.isIntersecting)) this.#ensureMounted();
+      },
+      { rootMargin: '50% 0px' },
+    );
+    near.observe(this);
+    this.#disposers.push(() => near.disconnect());
+    const onFocus = () => this.#ensureMounted();
+    this.addEventListener('focusin', onFocus);
+    this.#disposers.push(() => this.removeEventListener('focusin', onFocus));
+  }
+
+  #ensureMounted(): void {
+    this.#mounting ??= this.#mount();
   }
 
   disconnectedCallback(): void {
@@ -127,9 +146,12 @@ export class LayerlabTerminal extends HTMLElement {
 
   /** Runs a command: live, the server types it at the prompt; in a replay, plays its recorded step. */
   run(command: string): void {
+    this.#ensureMounted();
     const conn = this.#conn;
     if (conn?.status === 'replay') {
-      this.#playCommand(command);
+      if (!this.#recording)
+        this.#pendingRuns.push(command); // played once the recording is here
+      else this.#playCommand(command);
       return;
     }
     if (
@@ -142,7 +164,11 @@ export class LayerlabTerminal extends HTMLElement {
   }
 
   async #mount(): Promise<void> {
+    // The page paints and settles first; then xterm loads and opens in short tasks, not one long one.
+    if (document.readyState !== 'complete')
+      await new Promise((r) => addEventListener('load', r, { once: true }));
     const { Terminal, FitAddon, Unicode11Addon, WebLinksAddon } = await import('./xterm.ts');
+    await nextTask();
     if (!this.isConnected) return;
     const rows = Number(this.getAttribute('rows')) || 14;
     const term = new Terminal({
@@ -163,9 +189,13 @@ export class LayerlabTerminal extends HTMLElement {
     term.loadAddon(new Unicode11Addon());
     term.unicode.activeVersion = '11';
     term.loadAddon(new WebLinksAddon());
+    await nextTask();
+    if (!this.isConnected) return term.dispose();
     term.open(this.#screen);
     this.#term = term;
     this.#disposers.push(() => term.dispose());
+    await nextTask();
+    if (this.#term !== term) return; // left the page meanwhile
     this.#fit(fit);
 
     // Escape then Tab leaves the terminal, so the page stays usable from the keyboard alone.
@@ -293,6 +323,7 @@ export class LayerlabTerminal extends HTMLElement {
     term.write(this.#recording.screen);
     if (this.#recording.snapshot) stateStore().set(this.#recording.snapshot);
     this.#next.hidden = this.#recording.steps.length === 0;
+    for (const command of this.#pendingRuns.splice(0)) this.#playCommand(command);
   }
 
   #playCommand(command: string): void {
