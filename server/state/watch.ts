@@ -1,5 +1,5 @@
-// Live `fs.change` events: each container's upper dir is watched (inotify, through fs.watch's
-// recursive mode) while it can change, and every changed path is classified as overlayfs sees it —
+// Live `fs.change` events: each container's upper dir is watched (inotify, one watch per directory,
+// capped) while it can change, and every changed path is classified as overlayfs sees it —
 // added, changed (with the copy-up from the lower layer on its first write) or deleted (whiteout).
 // Bursts are coalesced per path and capped per second; past the cap the page gets `fs.resync`.
 
@@ -39,6 +39,12 @@ const DEFAULTS = { debounceMs: 40, maxDelayMs: 250, maxEventsPerSecond: 100, pol
 /** Paths pending at once, and entries scanned when a new directory appears or a poll runs. */
 const MAX_PENDING = 5000;
 const MAX_SCAN = 5000;
+/**
+ * Directories watched per container; past it the container is polled instead. Node's own recursive
+ * mode is not used: on Linux it walks and re-walks the whole tree synchronously, so a container
+ * creating a few thousand files could stall the server's event loop for seconds.
+ */
+const MAX_WATCHED_DIRS = 1000;
 
 export interface ContainerWatch {
   readonly container: string;
@@ -92,6 +98,8 @@ export async function watchContainer(
 
   const overflow = () => {
     pending.clear();
+    // Directories made during the burst were never classified, so they have no watch yet.
+    rewatchSoon();
     if (!resyncSent) {
       resyncSent = true;
       emit({ type: 'fs.resync', container: containerId });
@@ -129,6 +137,7 @@ export async function watchContainer(
     if (st === undefined) {
       // Gone from the upper dir without a whiteout: it was the container's own (created, then
       // removed), so the merged view no longer has it.
+      unwatchDir(path);
       if (before === undefined) return [];
       known.delete(path);
       for (const k of [...known.keys()]) if (k.startsWith(`${path}/`)) known.delete(k);
@@ -150,6 +159,7 @@ export async function watchContainer(
         before !== 'entry' && from.source === 'layer' ? { copyUp: { from: from.layer.diffId } } : {};
       events.push({ type: 'fs.change', container: containerId, path, kind: 'C', ...copyUp });
     }
+    if (st.isDirectory()) watchDir(path);
     // inotify watches a new directory only once it has seen it: what was created inside before
     // then would be missed, so a directory new to us is scanned.
     if (st.isDirectory() && before === undefined) {
@@ -159,12 +169,17 @@ export async function watchContainer(
     return events;
   };
 
-  let watcher: FSWatcher | undefined;
+  /** One inotify watch per directory of the upper dir, keyed by its path ('' is the upper dir). */
+  const dirWatchers = new Map<string, FSWatcher>();
   let pollTimer: NodeJS.Timeout | undefined;
+  let rewatchTimer: NodeJS.Timeout | undefined;
   let mode: ContainerWatch['mode'] = 'inotify';
 
   const startPolling = () => {
+    if (mode === 'poll' || closed) return;
     mode = 'poll';
+    for (const w of dirWatchers.values()) w.close();
+    dirWatchers.clear();
     let previous = signature(upper);
     pollTimer = setInterval(() => {
       const next = signature(upper);
@@ -175,21 +190,51 @@ export async function watchContainer(
     pollTimer.unref();
   };
 
+  function watchDir(rel: string): void {
+    const key = rel === '/' ? '' : rel;
+    if (closed || mode === 'poll' || dirWatchers.has(key)) return;
+    if (dirWatchers.size >= MAX_WATCHED_DIRS) {
+      startPolling();
+      return;
+    }
+    try {
+      const w = watch(join(upper, key), { persistent: false }, (_type, filename) => {
+        if (typeof filename === 'string' && filename !== '') queue(`${key}/${filename}`);
+      });
+      w.on('error', () => {
+        // The directory went away (its parent reports that), or inotify gave up on the upper dir.
+        w.close();
+        dirWatchers.delete(key);
+        if (key === '' && !closed && lstatQuiet(upper)) startPolling();
+      });
+      dirWatchers.set(key, w);
+    } catch {
+      if (key === '') startPolling();
+    }
+  }
+
+  function unwatchDir(rel: string): void {
+    for (const [key, w] of dirWatchers) {
+      if (key === rel || key.startsWith(`${rel}/`)) {
+        w.close();
+        dirWatchers.delete(key);
+      }
+    }
+  }
+
+  function rewatchSoon(): void {
+    if (rewatchTimer || mode === 'poll') return;
+    rewatchTimer = setTimeout(() => {
+      rewatchTimer = undefined;
+      for (const [path, st] of scanUpper(upper, '', MAX_SCAN)) if (st.isDirectory()) watchDir(path);
+    }, opts.maxDelayMs);
+    rewatchTimer.unref();
+  }
+
   if (options.poll) startPolling();
   else {
-    try {
-      watcher = watch(upper, { recursive: true, persistent: false }, (_type, filename) => {
-        if (typeof filename === 'string' && filename !== '') queue(filename);
-      });
-      watcher.on('error', () => {
-        // inotify gave up (the upper dir went away, or the watch limit): scan instead, if it still exists.
-        watcher?.close();
-        watcher = undefined;
-        if (!closed && lstatQuiet(upper)) startPolling();
-      });
-    } catch {
-      startPolling();
-    }
+    watchDir('');
+    for (const [path, st] of scanUpper(upper, '', MAX_SCAN)) if (st.isDirectory()) watchDir(path);
   }
 
   return {
@@ -200,8 +245,10 @@ export async function watchContainer(
     close() {
       if (closed) return;
       closed = true;
-      watcher?.close();
+      for (const w of dirWatchers.values()) w.close();
+      dirWatchers.clear();
       if (pollTimer) clearInterval(pollTimer);
+      if (rewatchTimer) clearTimeout(rewatchTimer);
       if (quietTimer) clearTimeout(quietTimer);
       pending.clear();
     },
