@@ -9,6 +9,7 @@
 
 import { execFile } from 'node:child_process';
 import {
+  chmodSync,
   closeSync,
   existsSync,
   fstatSync,
@@ -97,6 +98,10 @@ export async function openRoot(ctx: EngineContext): Promise<RecoveryReport> {
     held.delete(root);
   }
   mkdirSync(rootPaths(root).locks, { recursive: true });
+  // Unpacked layers keep the setuid files of their images, owned by the namespace's root (a host
+  // uid): only host root may reach them, or a local user could run one and become that uid.
+  mkdirSync(rootPaths(root).layers, { recursive: true, mode: 0o700 });
+  chmodSync(rootPaths(root).layers, 0o700);
   // Node opens with O_CLOEXEC: children (shims, tar, the runtime) never inherit the lock.
   const fd = openSync(path, 'a', 0o644);
   let report = emptyReport(false);

@@ -307,6 +307,11 @@ export function createServer(options: ServerOptions): LayerlabServer {
         edge?.handleUpgrade(req, socket, head);
       });
       h.on('clientError', (_err, socket) => socket.destroy());
+      // Connections that never finish a request (or an upgrade) are dropped after 10 s, and the
+      // total is capped below the process's descriptor limit: WebSockets plus room for page loads.
+      h.headersTimeout = 10_000;
+      h.requestTimeout = 30_000;
+      h.maxConnections = limits.ws.maxConnections + 1000;
       http = h;
       await new Promise<void>((resolve, reject) => {
         h.once('error', reject);

@@ -39,6 +39,10 @@ export interface ServerLimits {
     highWaterMark: number;
     /** Bytes queued below which paused output resumes. */
     lowWaterMark: number;
+    /** Open WebSockets on this server; the next upgrade gets 503 (idle sockets cannot pile up). */
+    maxConnections: number;
+    /** Open WebSockets from one remote address (a classroom behind one NAT shares one). */
+    maxConnectionsPerIp: number;
   };
   /** Request bodies of the HTTP API. */
   maxBodyBytes: number;
@@ -67,6 +71,8 @@ export const DEFAULT_LIMITS: ServerLimits = {
     abuseLimit: 200,
     highWaterMark: 256 * 1024,
     lowWaterMark: 64 * 1024,
+    maxConnections: 2000,
+    maxConnectionsPerIp: 512,
   },
   maxBodyBytes: 64 * 1024,
 };

@@ -54,6 +54,8 @@ type State = 'header' | 'meta' | 'data' | 'end';
 
 interface Pending {
   pax: Map<string, Buffer>;
+  /** Bytes of every extended header read for the next entry: many small ones are one big one. */
+  metaBytes?: number;
   longName?: string;
   longLink?: string;
 }
@@ -134,14 +136,16 @@ export class TarParser {
     }
     verifyChecksum(h);
     const flag = String.fromCharCode(h[156]!);
-    const size = readNumber(h, 124, 12);
+    const size = readCount(h, 124, 12, 'size');
     if (flag === 'x' || flag === 'g' || flag === 'L' || flag === 'K') {
-      if (size > this.limits.maxMetaBytes) {
+      const metaBytes = (this.pending.metaBytes ?? 0) + size;
+      if (metaBytes > this.limits.maxMetaBytes) {
         throw new UnsafeLayerError(
           readString(h, 0, 100),
-          `its extended header is ${size} bytes, over the limit of ${this.limits.maxMetaBytes}`,
+          `its extended header is ${metaBytes} bytes, over the limit of ${this.limits.maxMetaBytes}`,
         );
       }
+      this.pending.metaBytes = metaBytes;
       this.metaKind = flag;
       this.metaSize = size;
       this.meta = [];
@@ -163,8 +167,8 @@ export class TarParser {
       path: paxString(pax, 'path') ?? this.pending.longName ?? name,
       linkpath: paxString(pax, 'linkpath') ?? this.pending.longLink ?? readString(h, 157, 100),
       mode: readNumber(h, 100, 8) & 0o7777,
-      uid: paxNumber(pax, 'uid') ?? readNumber(h, 108, 8),
-      gid: paxNumber(pax, 'gid') ?? readNumber(h, 116, 8),
+      uid: paxNumber(pax, 'uid') ?? readCount(h, 108, 8, 'uid'),
+      gid: paxNumber(pax, 'gid') ?? readCount(h, 116, 8, 'gid'),
       size: paxNumber(pax, 'size') ?? size,
       mtime: readNumber(h, 136, 12),
       devmajor: readNumber(h, 329, 8),
@@ -179,7 +183,7 @@ export class TarParser {
     for (const [key, value] of pax) {
       if (key.startsWith('SCHILY.xattr.')) entry.xattrs.set(key.slice(13), value);
       else if (key.startsWith('LIBARCHIVE.xattr.')) {
-        entry.xattrs.set(decodeURIComponent(key.slice(17)), Buffer.from(value.toString('latin1'), 'base64'));
+        entry.xattrs.set(xattrName(key.slice(17)), Buffer.from(value.toString('latin1'), 'base64'));
       } else if (key.startsWith('GNU.sparse.'))
         throw new UnsafeLayerError(entry.path, 'sparse files are not supported');
     }
@@ -276,6 +280,24 @@ export function readNumber(b: Buffer, offset: number, length: number): number {
     value = value * 8 + (c - 48);
   }
   return value;
+}
+
+/** A size or an owner: GNU base-256 can spell negatives, which would shift an id below the userns base. */
+function readCount(b: Buffer, offset: number, length: number, field: string): number {
+  const value = readNumber(b, offset, length);
+  if (value < 0 || !Number.isSafeInteger(value)) {
+    throw new UnsafeLayerError('(layer)', `not a tar stream (negative or oversized ${field} ${value})`);
+  }
+  return value;
+}
+
+/** libarchive percent-encodes xattr names; a malformed escape is a malformed header, not a URIError. */
+function xattrName(encoded: string): string {
+  try {
+    return decodeURIComponent(encoded);
+  } catch {
+    throw new UnsafeLayerError('(layer)', `malformed LIBARCHIVE.xattr name ${JSON.stringify(encoded)}`);
+  }
 }
 
 /** PAX records: `<len> <key>=<value>\n`; values kept as bytes (xattr values are binary). */

@@ -1,5 +1,6 @@
-// The WebSocket edge: authenticates in the HTTP `upgrade` handler (origin, then session token)
-// before any socket exists, then hands the socket to a Connection. Heartbeats end silent sockets.
+// The WebSocket edge: authenticates in the HTTP `upgrade` handler (origin, then session token) and
+// applies the connection caps (per session, per remote address, server-wide) before any socket exists,
+// then hands the socket to a Connection. Heartbeats end silent sockets.
 
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -56,6 +57,8 @@ export function createWsEdge(options: {
     clientTracking: false,
   });
   const connections = new Set<Connection>();
+  /** Open sockets per remote address, for `ws.maxConnectionsPerIp`. */
+  const perAddress = new Map<string, number>();
   const heartbeat = setInterval(() => {
     for (const c of connections) {
       if (!c.alive) {
@@ -86,6 +89,21 @@ export function createWsEdge(options: {
       if (session.sockets >= deps.limits.maxSocketsPerSession) {
         return reject(socket, 503, `at most ${deps.limits.maxSocketsPerSession} connections per session`);
       }
+      const { maxConnections, maxConnectionsPerIp } = deps.limits.ws;
+      if (connections.size >= maxConnections) {
+        deps.metrics.error();
+        return reject(socket, 503, `the server has too many connections (at most ${maxConnections})`);
+      }
+      const address = req.socket.remoteAddress ?? 'unknown';
+      const fromAddress = perAddress.get(address) ?? 0;
+      if (fromAddress >= maxConnectionsPerIp) {
+        deps.metrics.error();
+        return reject(
+          socket,
+          503,
+          `too many connections from ${address} (at most ${maxConnectionsPerIp} per address)`,
+        );
+      }
       wss.handleUpgrade(req, socket, head, (ws) => {
         if (session.disposed) {
           ws.close(4000, 'session ended');
@@ -93,13 +111,20 @@ export function createWsEdge(options: {
         }
         const connection = new Connection(ws, session, deps);
         connections.add(connection);
-        ws.on('close', () => connections.delete(connection));
+        perAddress.set(address, (perAddress.get(address) ?? 0) + 1);
+        ws.on('close', () => {
+          if (!connections.delete(connection)) return;
+          const left = (perAddress.get(address) ?? 1) - 1;
+          if (left > 0) perAddress.set(address, left);
+          else perAddress.delete(address);
+        });
       });
     },
     close() {
       clearInterval(heartbeat);
       for (const c of connections) c.ws.terminate();
       connections.clear();
+      perAddress.clear();
       wss.close();
     },
   };

@@ -2,7 +2,7 @@
 // (busybox's own tools, plus a static C probe built into an image with a setuid-root copy), each
 // refused or harmless, with the host side checked directly: uids, processes, files and sockets.
 
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
 import { lstatSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { networkInterfaces, tmpdir } from 'node:os';
@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { build } from '../../engine/build/build.ts';
 import { removeContainer, runContainer } from '../../engine/container/index.ts';
 import { imageLayers } from '../../engine/oci/types.ts';
+import { closeRoot, openRoot } from '../../engine/recover.ts';
 import { DENIED_SYSCALLS } from '../../engine/runtime/spec.ts';
 import { loadImage } from '../../engine/store/images.ts';
 import { layerDiffDir } from '../../engine/store/layers.ts';
@@ -363,6 +364,26 @@ describe('users and setuid files', () => {
     } finally {
       await held.remove();
     }
+  });
+
+  it('keeps unpacked layers, setuid files and all, out of reach of the host’s other users', async () => {
+    // Opening a root (every CLI command, the server at start) makes layers/ root-only: a local user
+    // who could run an image's setuid file there would become the namespace's root uid on the host.
+    await openRoot(t.ctx);
+    closeRoot(t.ctx);
+    expect(lstatSync(t.ctx.paths.layers).mode & 0o777).toBe(0o700);
+    const image = await loadImage(t.ctx, 'probe');
+    const probe = join(layerDiffDir(t.ctx, imageLayers(image).at(-1)!.diffId), 'bin', 'suid-probe');
+    // Through a shell: setpriv given the path itself looks it up before it drops its rights.
+    const asNobody = spawnSync(
+      'setpriv',
+      ['--reuid=65534', '--regid=65534', '--clear-groups', 'sh', '-c', `${probe} ids`],
+      { encoding: 'utf8' },
+    );
+    expect(asNobody.status, asNobody.stdout).not.toBe(0);
+    expect(asNobody.stderr).toMatch(/Permission denied/);
+    // Containers still see their layers: the overlay reaches them with the engine's own rights.
+    expect((await inside(['ls', '/bin/suid-probe'])).code).toBe(0);
   });
 
   it('keeps setuid files made at run time on a nosuid tmpfs, owned by the shifted uid', async () => {
