@@ -13,9 +13,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../../engine/cli/main.ts';
 import type { EngineContext } from '../../engine/context.ts';
 import { DigestMismatchError, LayerlabError, RegistryError, SizeExceededError } from '../../engine/errors.ts';
 import { sha256 } from '../../engine/oci/digest.ts';
@@ -25,6 +23,7 @@ import { hasBlob } from '../../engine/store/blobs.ts';
 import { listImages, loadImage } from '../../engine/store/images.ts';
 import { layerDiffDir } from '../../engine/store/layers.ts';
 import { checkImage } from '../../engine/validate.ts';
+import { runCli } from '../support/cli.ts';
 import { freshContext, testRegistryHost } from '../support/context.ts';
 import {
   type BuiltImage,
@@ -90,19 +89,8 @@ async function cli(
   args: string[],
   context?: EngineContext,
 ): Promise<{ code: number; out: string; err: string }> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (d: Buffer) => (out += d.toString()));
-  stderr.on('data', (d: Buffer) => (err += d.toString()));
-  const code = await main(
-    context ? args : ['--root', t.root, ...args],
-    { stdin: new PassThrough(), stdout, stderr } as never,
-    new AbortController().signal,
-    context ? { context: () => context } : {},
-  );
-  return { code, out, err };
+  const r = await runCli(context ? args : ['--root', t.root, ...args], context);
+  return { code: r.status, out: r.stdout, err: r.stderr };
 }
 
 describe('the hostile registry itself', () => {

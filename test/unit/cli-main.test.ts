@@ -1,31 +1,12 @@
-// The CLI entry without an engine: global flags, help, unknown commands and usage errors with
-// Docker's wording and exit statuses, and inspect's template subset.
-import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { UsageError } from '../../engine/cli/args.ts';
-import { main, parseGlobal } from '../../engine/cli/main.ts';
+import { parseGlobal } from '../../engine/cli/main.ts';
 import { reportError, runFailureStatus } from '../../engine/cli/report.ts';
 import { renderTemplate } from '../../engine/cli/template.ts';
 import { InvalidReferenceError, NotFoundError, RuntimeError } from '../../engine/errors.ts';
+import { runCli } from '../support/cli.ts';
 
-async function cli(argv: string[]): Promise<{ status: number; stdout: string; stderr: string }> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (d: Buffer) => (out += d.toString()));
-  stderr.on('data', (d: Buffer) => (err += d.toString()));
-  const status = await main(
-    argv,
-    {
-      stdin: new PassThrough() as unknown as NodeJS.ReadStream,
-      stdout: stdout as unknown as NodeJS.WriteStream,
-      stderr: stderr as unknown as NodeJS.WriteStream,
-    },
-    new AbortController().signal,
-  );
-  return { status, stdout: out, stderr: err };
-}
+const cli = (argv: string[]) => runCli(argv);
 
 describe('parseGlobal', () => {
   it('reads --root, --debug and stops at the command', () => {

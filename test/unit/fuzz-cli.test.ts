@@ -6,13 +6,12 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CommandSpec, parseArgs, UsageError } from '../../engine/cli/args.ts';
 import { groups, topLevel } from '../../engine/cli/commands/index.ts';
-import { main } from '../../engine/cli/main.ts';
 import { fuzz, parsesOrRefuses } from '../fuzz/budget.ts';
+import { runCli } from '../support/cli.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'layerlab-fuzz-cli-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -88,24 +87,7 @@ describe('fuzz: parseArgs over every command spec', () => {
   });
 });
 
-async function cli(argv: string[]): Promise<{ status: number; stdout: string; stderr: string }> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (d: Buffer) => (out += d.toString()));
-  stderr.on('data', (d: Buffer) => (err += d.toString()));
-  const status = await main(
-    argv,
-    {
-      stdin: new PassThrough() as unknown as NodeJS.ReadStream,
-      stdout: stdout as unknown as NodeJS.WriteStream,
-      stderr: stderr as unknown as NodeJS.WriteStream,
-    },
-    new AbortController().signal,
-  );
-  return { status, stdout: out, stderr: err };
-}
+const cli = (argv: string[]) => runCli(argv);
 
 /** What main() may answer: help (0), an unknown command (1), a usage error (125 or 1 with usage). */
 function expectWorded(r: { status: number; stdout: string; stderr: string }, argv: string[]): void {
