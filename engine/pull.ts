@@ -71,28 +71,37 @@ export async function pull(ctx: EngineContext, input: string, options: PullOptio
     },
   });
 
-  const { manifest, manifestDigest, topDigest } = await resolveManifest(
-    op,
-    client,
-    ref,
-    options.platform ?? hostPlatform(),
-  );
-  const config = await fetchConfig(op, client, ref, name, manifest);
-  if (config.rootfs.diff_ids.length !== manifest.layers.length) {
-    throw new LayerlabError(
-      'UNSUPPORTED',
-      `${name}: manifest has ${manifest.layers.length} layers but the config lists ${config.rootfs.diff_ids.length} diff_ids`,
-      { input: name },
-    );
-  }
-  const layers: Layer[] = manifest.layers.map((descriptor, i) => ({
-    descriptor,
-    diffId: config.rootfs.diff_ids[i]!,
-  }));
+  // Manifests and the config are stored (each write fsynced) while the pull goes on; the image is
+  // recorded only once every one of them is in the store, and a failed pull waits for them too, so
+  // no temp file outlives it.
+  const stores = new PendingStores();
+  let manifestDigest: Digest;
+  let topDigest: Digest;
   try {
-    await fetchLayers(op, client, ref, name, layers, options.concurrency ?? 3, failed);
+    const resolved = await resolveManifest(op, client, ref, options.platform ?? hostPlatform(), stores);
+    ({ manifestDigest, topDigest } = resolved);
+    const { manifest } = resolved;
+    const config = await fetchConfig(op, client, ref, name, manifest, stores);
+    if (config.rootfs.diff_ids.length !== manifest.layers.length) {
+      throw new LayerlabError(
+        'UNSUPPORTED',
+        `${name}: manifest has ${manifest.layers.length} layers but the config lists ${config.rootfs.diff_ids.length} diff_ids`,
+        { input: name },
+      );
+    }
+    const layers: Layer[] = manifest.layers.map((descriptor, i) => ({
+      descriptor,
+      diffId: config.rootfs.diff_ids[i]!,
+    }));
+    try {
+      await fetchLayers(op, client, ref, name, layers, options.concurrency ?? 3, failed);
+    } catch (err) {
+      if (ctx.signal?.aborted) throw new CancelledError(`pull ${name}`);
+      throw err;
+    }
+    await stores.settled();
   } catch (err) {
-    if (ctx.signal?.aborted) throw new CancelledError(`pull ${name}`);
+    await stores.quiet();
     throw err;
   }
 
@@ -114,10 +123,11 @@ async function resolveManifest(
   client: RegistryClient,
   ref: Reference,
   platform: Platform,
+  stores: PendingStores,
 ): Promise<{ manifest: Manifest; manifestDigest: Digest; topDigest: Digest }> {
   let current = await client.getManifest(ref);
   const topDigest = current.digest;
-  await writeBlobBytes(ctx, current.bytes, { digest: current.digest });
+  stores.add(writeBlobBytes(ctx, current.bytes, { digest: current.digest }));
   for (let depth = 0; INDEX_TYPES.includes(current.mediaType); depth++) {
     if (depth >= MAX_INDEX_DEPTH) {
       const what = familiarName(ref);
@@ -128,7 +138,7 @@ async function resolveManifest(
     const index = parseDocument(indexSchema, current.bytes, `index ${current.digest}`);
     const chosen = selectManifest(index, platform);
     current = await client.getManifest(withDigest(ref, chosen.digest));
-    await writeBlobBytes(ctx, current.bytes, { digest: current.digest });
+    stores.add(writeBlobBytes(ctx, current.bytes, { digest: current.digest }));
   }
   const manifest = parseDocument(manifestSchema, current.bytes, `manifest ${current.digest}`);
   if (!CONFIG_TYPES.includes(manifest.config.mediaType as (typeof CONFIG_TYPES)[number])) {
@@ -158,12 +168,17 @@ async function fetchConfig(
   ref: Reference,
   name: string,
   manifest: Manifest,
+  stores: PendingStores,
 ): Promise<ImageConfig> {
   const descriptor = manifest.config;
   const limit = ctx.config.limits.manifestBytes;
   if (descriptor.size > limit) throw new SizeExceededError(`config ${descriptor.digest}`, limit);
-  if (!(await hasBlob(ctx, descriptor.digest))) {
-    await downloadBlob(ctx, client, ref, descriptor, undefined, (url, status) =>
+  let bytes: Buffer;
+  if (await hasBlob(ctx, descriptor.digest)) {
+    bytes = await readBlob(ctx, descriptor.digest);
+  } else {
+    // Small (capped above) and verified by the client: parsed from memory while it is being stored.
+    bytes = await fetchSmallBlob(ctx, client, ref, descriptor, (url, status) =>
       ctx.events({
         type: 'pull.exchange',
         ref: name,
@@ -174,12 +189,29 @@ async function fetchConfig(
         mediaType: descriptor.mediaType,
       }),
     );
+    stores.add(writeBlobBytes(ctx, bytes, { digest: descriptor.digest, size: descriptor.size }));
   }
-  return parseDocument(
-    imageConfigSchema,
-    await readBlob(ctx, descriptor.digest),
-    `config ${descriptor.digest}`,
-  );
+  return parseDocument(imageConfigSchema, bytes, `config ${descriptor.digest}`);
+}
+
+/** Blob writes the pull does not wait for at once; `settled` waits for all and throws the first failure. */
+class PendingStores {
+  private readonly pending: Promise<unknown>[] = [];
+
+  add(write: Promise<unknown>): void {
+    // Observed now so an early failure is not an unhandled rejection; reported by `settled`.
+    write.catch(() => {});
+    this.pending.push(write);
+  }
+
+  async settled(): Promise<void> {
+    await Promise.all(this.pending);
+  }
+
+  /** Waits for every write to finish or fail, throwing nothing (the pull is failing already). */
+  async quiet(): Promise<void> {
+    await Promise.allSettled(this.pending);
+  }
 }
 
 /** Downloads missing layer blobs, `concurrency` at a time, unpacking each once it is stored. */
@@ -270,7 +302,8 @@ async function downloadAndUnpack(
 ): Promise<void> {
   const d = layer.descriptor;
   const step = Math.max(64 * 1024, Math.floor(d.size / 50));
-  const stream = await client.fetchBlob(ref, d);
+  // One hash of the compressed bytes, the blob store's: it refuses the blob, and with it the layer.
+  const stream = await client.fetchBlob(ref, d, undefined, { digestVerifiedBy: 'caller' });
   report('downloading', 0);
   const toBlob = new PassThrough({ highWaterMark: 1 << 20 });
   const toLayer = new PassThrough({ highWaterMark: 1 << 20 });
@@ -289,19 +322,24 @@ async function downloadAndUnpack(
   const signal = failedSoon(stored, unpacked);
   try {
     for await (const chunk of stream as AsyncIterable<Buffer>) {
-      const a = toBlob.write(chunk);
-      const b = toLayer.write(chunk);
-      if (!a) await once(toBlob, 'drain', { signal });
-      if (!b) await once(toLayer, 'drain', { signal });
+      toBlob.write(chunk);
+      toLayer.write(chunk);
+      // Asked after each wait: one branch may drain while we wait for the other, and its 'drain'
+      // will not come again.
+      if (toBlob.writableNeedDrain) await once(toBlob, 'drain', { signal });
+      if (toLayer.writableNeedDrain) await once(toLayer, 'drain', { signal });
     }
     toBlob.end();
     toLayer.end();
   } catch (err) {
     toBlob.destroy(err as Error);
     toLayer.destroy(err as Error);
-    await Promise.allSettled([stored, unpacked]);
-    // A consumer that failed first (digest mismatch, bad tar) says more than the aborted wait.
-    for (const p of [stored, unpacked]) await p;
+    // A consumer that failed for a reason (digest mismatch, bad tar) says more than the aborted wait,
+    // or than the other consumer, which only saw its input cut (an AbortError from its stream).
+    const settled = await Promise.allSettled([stored, unpacked]);
+    for (const s of settled) {
+      if (s.status === 'rejected' && (s.reason as Error)?.name !== 'AbortError') throw s.reason;
+    }
     throw err;
   }
   await stored;
@@ -325,23 +363,44 @@ async function downloadBlob(
   client: RegistryClient,
   ref: Reference,
   d: Descriptor,
-  report: ((state: 'downloading' | 'verifying', current: number) => void) | undefined,
-  onResponse?: (url: string, status: number) => void,
+  report: (state: 'downloading' | 'verifying', current: number) => void,
 ): Promise<void> {
   const step = Math.max(64 * 1024, Math.floor(d.size / 50));
   for (let attempt = 1; ; attempt++) {
     try {
-      const stream = await client.fetchBlob(ref, d, onResponse);
-      report?.('downloading', 0);
+      const stream = await client.fetchBlob(ref, d, undefined, { digestVerifiedBy: 'caller' });
+      report('downloading', 0);
       let reported = 0;
       await writeBlob(ctx, stream, { digest: d.digest, size: d.size }, (bytes) => {
         if (bytes - reported >= step || bytes === d.size) {
           reported = bytes;
-          report?.('downloading', bytes);
+          report('downloading', bytes);
         }
       });
-      report?.('verifying', d.size);
+      report('verifying', d.size);
       return;
+    } catch (err) {
+      const transient = err instanceof RegistryError && err.status === undefined;
+      if (!transient || attempt >= DOWNLOAD_ATTEMPTS || ctx.signal?.aborted) throw err;
+    }
+  }
+}
+
+/** A small blob (a config) into memory, digest-checked by the client, retried like a layer download. */
+async function fetchSmallBlob(
+  ctx: EngineContext,
+  client: RegistryClient,
+  ref: Reference,
+  d: Descriptor,
+  onResponse: (url: string, status: number) => void,
+): Promise<Buffer> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const parts: Buffer[] = [];
+      for await (const chunk of (await client.fetchBlob(ref, d, onResponse)) as AsyncIterable<Buffer>) {
+        parts.push(chunk);
+      }
+      return Buffer.concat(parts);
     } catch (err) {
       const transient = err instanceof RegistryError && err.status === undefined;
       if (!transient || attempt >= DOWNLOAD_ATTEMPTS || ctx.signal?.aborted) throw err;

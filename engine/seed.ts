@@ -20,7 +20,7 @@ import { build } from './build/build.ts';
 import type { EngineContext } from './context.ts';
 import { RuntimeError } from './errors.ts';
 import { tag } from './image/tag.ts';
-import type { Digest } from './oci/digest.ts';
+import { type Digest, isDigest } from './oci/digest.ts';
 import { push } from './push.ts';
 import { parseReference } from './reference/reference.ts';
 import { RegistryClient } from './registry/client.ts';
@@ -149,9 +149,26 @@ export interface SeedOptions {
   images?: readonly LessonImage[];
 }
 
+/** The manifest digest and image id (config digest) the registry holds under `ref`, if any. */
+async function remoteImage(
+  client: RegistryClient,
+  ref: string,
+): Promise<{ manifestDigest: Digest; imageId: Digest } | undefined> {
+  try {
+    const manifest = await client.getManifest(parseReference(ref));
+    const doc = JSON.parse(manifest.bytes.toString('utf8')) as { config?: { digest?: unknown } };
+    const imageId = doc.config?.digest;
+    return typeof imageId === 'string' && isDigest(imageId)
+      ? { manifestDigest: manifest.digest, imageId }
+      : undefined;
+  } catch {
+    return undefined; // not there yet (or unreadable, or an index): push it
+  }
+}
+
 /**
  * Builds every lesson image in `ctx` (tagging `busybox`, `layerlab/webapp`, … locally) and pushes it
- * to the registry unless it already has the same manifest. Returns the references seeded.
+ * to the registry unless it already holds the same image (same id). Returns the references seeded.
  */
 export async function seedRegistry(ctx: EngineContext, opts: SeedOptions): Promise<string[]> {
   const host = opts.registry ?? new URL(opts.registryUrl ?? '').host;
@@ -172,14 +189,11 @@ export async function seedRegistry(ctx: EngineContext, opts: SeedOptions): Promi
     }
     opts.onProgress?.({ repository: image.repository, state: 'built', digest: built.manifestDigest });
     const remote = `${host}/${image.repository}:latest`;
-    let current: Digest | undefined;
-    try {
-      current = (await client.getManifest(parseReference(remote))).digest;
-    } catch {
-      current = undefined; // not there yet (or unreadable): push it
-    }
-    if (current === built.manifestDigest) {
-      opts.onProgress?.({ repository: image.repository, state: 'exists', digest: current });
+    const current = await remoteImage(client, remote);
+    // The built image keeps its layers as plain tars and push gzips them, so the manifests differ;
+    // the config (the image id: diff_ids, history, settings) says whether the registry has this image.
+    if (current?.imageId === built.id) {
+      opts.onProgress?.({ repository: image.repository, state: 'exists', digest: current.manifestDigest });
       results.push(remote);
       continue;
     }

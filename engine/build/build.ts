@@ -27,6 +27,13 @@ import { loadDockerignore } from './dockerignore.ts';
 import { runStep } from './run-step.ts';
 import { tarDigest } from './tar-digest.ts';
 
+/**
+ * Layers are stored as plain tars, as Docker keeps local layers and as `commit` does: one hash (the
+ * blob digest is the diff_id) and no gzip per step. `push` gzips them with fixed settings, so the same
+ * build pushes the same digests.
+ */
+const LAYER_COMPRESSION = 'none';
+
 export const DEFAULT_PATH_ENV = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 const DEFAULT_SHELL = ['/bin/sh', '-c'];
 
@@ -343,6 +350,7 @@ class Builder {
           history: { created: this.created, created_by: createdBy },
           created: this.created,
           config: changes,
+          compression: LAYER_COMPRESSION,
         }),
     );
   }
@@ -381,6 +389,7 @@ class Builder {
           appendLayer(this.ctx, base, layerTar, {
             history: { created: this.created, created_by: createdBy },
             created: this.created,
+            compression: LAYER_COMPRESSION,
           }),
       });
       if (result.exitCode !== 0) {

@@ -16,7 +16,7 @@ import {
   StoreError,
 } from '../errors.ts';
 import { type Digest, digestAlgorithm, digestFromHash, isDigest } from '../oci/digest.ts';
-import { syncDir, tempName } from './atomic.ts';
+import { tempName } from './atomic.ts';
 import { blobPath } from './paths.ts';
 
 export interface BlobExpectation {
@@ -89,9 +89,11 @@ export async function writeBlob(
     const target = blobPath(ctx.paths, digest);
     if (!existsSync(target)) {
       await mkdir(join(ctx.paths.blobs, algorithm), { recursive: true });
+      // No fsync of the directory: it would only make the name durable sooner, and a blob lost with
+      // its name is simply absent (pulled again), never wrong. The content was synced above, so a
+      // name that survives always holds exactly its bytes.
       await rename(tmp, target);
       committed = true;
-      await syncDir(join(ctx.paths.blobs, algorithm));
     }
     return { digest, size };
   } catch (err) {

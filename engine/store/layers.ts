@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { EngineContext } from '../context.ts';
 import { DigestMismatchError, InvalidArgumentError } from '../errors.ts';
-import { unpackLayer } from '../layer/unpack.ts';
+import { IN_PROCESS_BYTES, unpackLayer } from '../layer/unpack.ts';
 import { type Digest, digestHex, isDigest } from '../oci/digest.ts';
 import { layerCompression } from '../oci/media-types.ts';
 import type { Layer } from '../oci/types.ts';
@@ -126,7 +126,9 @@ async function unpackOnce(
   );
   try {
     const source = from?.source ?? openBlob(ctx, descriptor.digest);
-    const result = await unpackLayer(ctx, source, compression, join(tmp, 'diff'));
+    const result = await unpackLayer(ctx, source, compression, join(tmp, 'diff'), {
+      inProcessBytes: IN_PROCESS_BYTES,
+    });
     if (result.diffId !== diffId) {
       throw new DigestMismatchError(diffId, result.diffId, `layer ${descriptor.digest} (diff_id)`);
     }

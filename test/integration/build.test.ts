@@ -55,7 +55,10 @@ async function topLayerHeaders(ctx: EngineContext, image: Image): Promise<tar.He
     body.resume();
     body.on('end', () => next());
   });
-  openBlob(ctx, image.manifest.layers.at(-1)!.digest).pipe(createGunzip()).pipe(extract);
+  // Built layers are stored as plain tars (push gzips them); pulled ones are gzipped.
+  const top = image.manifest.layers.at(-1)!;
+  const blob = openBlob(ctx, top.digest);
+  (top.mediaType.endsWith('gzip') ? blob.pipe(createGunzip()) : blob).pipe(extract);
   await new Promise<void>((ok) => extract.on('finish', () => ok()));
   return names;
 }
