@@ -3,8 +3,8 @@
  * process) for its whole life, in the spirit of podman's conmon. It exists because:
  *
  *   - a detached container must outlive the CLI that started it, and someone must wait(2) for the
- *     container's init to learn its exit status: the shim detaches (double fork + setsid) and makes
- *     itself a child subreaper, so the container (whose parent, the runtime, exits right away) is
+ *     container's init to learn its exit status: the shim detaches (its own session, see detach()) and
+ *     makes itself a child subreaper, so the container (whose parent, the runtime, exits right away) is
  *     re-parented to the shim;
  *   - with a terminal, the OCI runtime hands the PTY master over a unix socket with SCM_RIGHTS
  *     (--console-socket), which Node cannot receive; the shim keeps the master and serves it;
@@ -17,7 +17,7 @@
  *                 [-l LOG [-L MAXBYTES]] [-t [-R ROWS -C COLS]] [-I] [-w] -- RUNTIME [ARGS...]
  *
  *   -b BUNDLE   container mode: `RUNTIME run --detach --bundle BUNDLE --pid-file ... ID` (one exec);
- *               when the container exits: `RUNTIME delete --force ID`.
+ *               when the container exits, after the exit file: `RUNTIME delete --force ID`.
  *   -e FILE     exec mode: `RUNTIME exec --detach --process FILE --pid-file ... ID`.
  *   -t          the process has a terminal (process.terminal must be true in its config).
  *   -I          keep stdin open (docker -i); without it the process reads /dev/null (no TTY) .
@@ -25,7 +25,9 @@
  *   -l LOG      append output records to LOG; when it passes MAXBYTES it is renamed LOG.1.
  *
  * Files in RUNDIR: attach.sock (clients), console.sock (transient), container.pid, shim.pid,
- * shim.log (the shim's own diagnostics), exit (JSON, written atomically once the process is gone).
+ * shim.log (the shim's own diagnostics), exit (JSON, written atomically once the process is gone
+ * and its output drained). shim.pid is removed last, after the runtime has deleted the container:
+ * a run dir with `exit` and no live shim.pid is one the engine may tear down.
  *
  * Status pipe (STATUSFD, inherited from the starter), text lines:
  *   "P <shim pid>\n"      the shim is detached and running
@@ -60,7 +62,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/sendfile.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -216,6 +220,40 @@ static int listen_unix(const char *path) {
 
 /* ---------- running the runtime ---------- */
 
+/* The seals runc and crun look for on /proc/self/exe before they copy themselves (see below). */
+#define SEALED (F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE)
+
+/*
+ * A sealed in-memory copy of the runtime binary (an absolute path), or -1. runc and crun guard
+ * against CVE-2019-5736 (a container overwriting the host's runtime binary through
+ * /proc/self/exe) by running from such a copy: unless they already run from a sealed memfd, each
+ * start makes one and re-executes itself, which for crun means a read-only bind mount and a second
+ * exec and dynamic link (~1.5 ms, twice per container: `run` and `delete`). Executing them from the
+ * sealed copy ourselves keeps the same protection and saves that. The copy (~0.5 MB for crun) lives
+ * only while the runtime command runs.
+ */
+static int runtime_clone(const char *path) {
+    if (path[0] != '/') return -1;
+    int in = open(path, O_RDONLY | O_CLOEXEC);
+    if (in < 0) return -1;
+    struct stat st;
+    int fd = fstat(in, &st) == 0 ? memfd_create("runtime", MFD_CLOEXEC | MFD_ALLOW_SEALING) : -1;
+    off_t off = 0;
+    while (fd >= 0 && off < st.st_size) {
+        ssize_t n = sendfile(fd, in, &off, (size_t)(st.st_size - off));
+        if (n <= 0) {
+            close(fd);
+            fd = -1;
+        }
+    }
+    close(in);
+    if (fd >= 0 && fcntl(fd, F_ADD_SEALS, SEALED) < 0) {
+        close(fd);
+        fd = -1;
+    }
+    return fd;
+}
+
 /*
  * Runs `RUNTIME <global options> <args...>` with the given stdio and waits for it. SIGCHLD is
  * blocked in the shim (it is read through a signalfd), so the child gets a clean mask back.
@@ -227,6 +265,7 @@ static int run_runtime(const char *const *args, int in, int out, int err) {
     for (int i = 0; args[i] && argc < 63; i++) argv[argc++] = (char *)args[i];
     argv[argc] = NULL;
 
+    int exe = runtime_clone(argv[0]);
     pid_t pid = fork();
     if (pid < 0) fail("fork: %s", strerror(errno));
     if (pid == 0) {
@@ -237,11 +276,15 @@ static int run_runtime(const char *const *args, int in, int out, int err) {
         dup2(in, 0);
         dup2(out, 1);
         dup2(err, 2);
-        syscall(SYS_close_range, 3, ~0U, 0); /* the runtime must not inherit our sockets or pipes */
+        /* The runtime must not inherit our sockets or pipes; the copy closes itself on exec. */
+        if (exe > 3) syscall(SYS_close_range, 3, exe - 1, 0);
+        syscall(SYS_close_range, exe >= 3 ? exe + 1 : 3, ~0U, 0);
+        if (exe >= 0) execveat(exe, "", argv, environ, AT_EMPTY_PATH);
         execvp(argv[0], argv);
         fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
         _exit(127);
     }
+    if (exe >= 0) close(exe);
     int st;
     while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
     }
@@ -448,8 +491,7 @@ static void write_exit_file(int code) {
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) return;
     write_all(fd, buf, (size_t)n);
-    fsync(fd);
-    close(fd);
+    close(fd); /* not fsynced: runtime state, not content (a crash loses the shim too; see reconcile) */
     rename(tmp, path_exit);
 }
 
@@ -486,21 +528,18 @@ static void parse_args(int argc, char **argv) {
     if (opt.log_max < 4096) opt.log_max = 4096;
 }
 
-/* Double fork + setsid: the shim leaves the starter's process group and session, and is re-parented
- * to init (or the nearest subreaper) so the starter may exit; the first process waits for the
- * middle one so the starter never sees a zombie. */
+/* Leaves the starter's session so its signals and its exit do not touch us. A starter that already
+ * made us a session leader (Node's `spawn({ detached: true })` does) gets no fork at all: it reaps us
+ * when we exit, or init (or the nearest subreaper) does once it is gone. Otherwise fork once; the
+ * starter reaps the parent at once and the child, re-parented, carries on. A forkless start saves a
+ * fork and a scheduling round trip per container. No tty is ever opened by path here, so a session
+ * leader cannot acquire a controlling terminal and the classic second fork is not needed. */
 static void detach(void) {
+    if (getsid(0) == getpid()) return;
     pid_t pid = fork();
     if (pid < 0) fail("fork: %s", strerror(errno));
-    if (pid > 0) {
-        int st;
-        waitpid(pid, &st, 0);
-        _exit(WIFEXITED(st) ? WEXITSTATUS(st) : 1);
-    }
-    setsid();
-    pid = fork();
-    if (pid < 0) _exit(1);
     if (pid > 0) _exit(0);
+    setsid();
 }
 
 int main(int argc, char **argv) {
@@ -745,23 +784,31 @@ int main(int argc, char **argv) {
         }
     }
 
-    /* The process is gone: remove the container, record the status, tell the clients, leave. */
-    if (opt.bundle) {
-        const char *del[] = { "delete", "--force", opt.id, NULL };
-        run_runtime(del, devnull, devnull, 2);
-    }
+    /* The process is gone. Record the status and tell the clients first, so whoever waits learns the
+     * exit at once and can take the filesystem down while the runtime deletes the container; stop
+     * taking clients; then have the runtime delete it. shim.pid goes last: a run dir whose shim.pid
+     * is gone (or names a dead process) is free, and the runtime no longer knows the container (what
+     * `waitShimGone` in engine/runtime/shim.ts waits for). Neither the exit file nor the log is
+     * fsynced: runtime state and output, not content (Docker's json-file logs are not either). */
     write_exit_file(exit_code);
     unsigned char code[4];
     put_be32(code, (uint32_t)exit_code);
     broadcast(F_EXIT, code, sizeof code);
+    for (int i = nclients - 1; i >= 0; i--)
+        if (!client_flush(&clients[i]) || clients[i].out_len == 0) client_drop(i);
+    close(listen_fd);
+    unlink(path_sock);
+    if (opt.bundle) {
+        const char *del[] = { "delete", "--force", opt.id, NULL };
+        run_runtime(del, devnull, devnull, 2);
+    }
     int64_t deadline = now_ms() + 2000;
     while (nclients > 0 && now_ms() < deadline) {
         for (int i = nclients - 1; i >= 0; i--)
             if (!client_flush(&clients[i]) || clients[i].out_len == 0) client_drop(i);
         if (nclients > 0) usleep(5000);
     }
-    unlink(path_sock);
-    if (log_fd >= 0) fsync(log_fd);
     logmsg("process %d exited with %d", child, exit_code);
+    unlink(path_shim_pid);
     return 0;
 }

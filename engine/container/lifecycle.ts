@@ -1,9 +1,9 @@
 // The container lifecycle, Docker's verbs over the record, the overlay and the shim: create, start,
 // run, attach, exec, stop, kill, wait, restart, remove.
 
-import { existsSync, rmdirSync } from 'node:fs';
-import { chown, mkdir, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, renameSync, rmdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { basename, join, relative } from 'node:path';
 import type { EngineContext } from '../context.ts';
 import { ConflictError, InvalidArgumentError, RuntimeError } from '../errors.ts';
 import { type Image, imageLayers } from '../oci/types.ts';
@@ -13,13 +13,15 @@ import {
   attachShim,
   type ExecShim,
   execShim,
-  removeRunDir,
+  readExitStatus,
   runtimeDelete,
   runtimeKill,
   type ShimConnection,
   startShim,
+  waitShimGone,
 } from '../runtime/shim.ts';
 import { buildProcess, buildSpec, type ProcessInput } from '../runtime/spec.ts';
+import { tempName } from '../store/atomic.ts';
 import { loadImage } from '../store/images.ts';
 import { ensureLayer } from '../store/layers.ts';
 import { withLock } from '../store/lock.ts';
@@ -75,22 +77,17 @@ async function lowerDirsOf(ctx: EngineContext, image: Image): Promise<string[]> 
 /**
  * Docker's "init layer": a per-container lower between the image and the writable layer holding the
  * mount points the runtime needs (/proc, /sys, /dev). Without it the runtime would create them in
- * the upper dir, and every `diff` and `commit` would show `A /proc`.
+ * the upper dir, and every `diff` and `commit` would show `A /proc`. `containers/<id>/init` (the
+ * path the record lists) is a symlink to `rw/init` on the container's tmpfs, where `mountRootfs`
+ * makes the three dirs: no directory is made on (or removed from) the disk for it.
  */
 function initLayerDir(ctx: EngineContext, id: string): string {
   return join(containerDir(ctx, id), 'init');
 }
 
-const INIT_DIRS = ['dev', 'proc', 'sys'];
-
-async function makeInitLayer(ctx: EngineContext, id: string): Promise<void> {
-  const root = initLayerDir(ctx, id);
-  await mkdir(root, { recursive: true });
-  for (const dir of INIT_DIRS) {
-    const path = join(root, dir);
-    await mkdir(path, { recursive: true, mode: 0o755 });
-    await chown(path, rootOwner(ctx), rootOwner(ctx));
-  }
+function makeInitLayer(ctx: EngineContext, id: string): void {
+  const dir = containerDir(ctx, id);
+  symlinkSync(relative(dir, rootfsPaths(dir).init), initLayerDir(ctx, id));
 }
 
 function rootOwner(ctx: EngineContext): number {
@@ -111,8 +108,9 @@ export async function createContainer(ctx: EngineContext, opts: CreateOptions): 
   if (opts.owner !== undefined) labels[OWNER_LABEL] = opts.owner;
 
   const record = await withLock(ctx, NAMES_LOCK, async () => {
+    const existing = await readAllRecords(ctx);
     const max = ctx.config.limits.maxContainers;
-    if (max !== undefined && (await readAllRecords(ctx)).length >= max) {
+    if (max !== undefined && existing.length >= max) {
       throw new ConflictError(
         `container limit reached: this session may keep at most ${max} containers; remove some with \`docker rm\` or \`docker container prune\``,
         opts.image,
@@ -121,9 +119,9 @@ export async function createContainer(ctx: EngineContext, opts: CreateOptions): 
     let name: string;
     if (opts.name !== undefined) {
       name = validateName(opts.name);
-      await assertNameFree(ctx, name);
+      assertNameFree(existing, name);
     } else {
-      name = await uniqueRandomName(ctx, randomName);
+      name = uniqueRandomName(existing, randomName);
     }
     const record: ContainerRecord = {
       id,
@@ -160,8 +158,8 @@ export async function createContainer(ctx: EngineContext, opts: CreateOptions): 
     };
     // The record goes in last: a directory without one (a create that crashed) is invisible to ps.
     const dir = containerDir(ctx, id);
-    await mkdir(dir, { recursive: true, mode: 0o711 });
-    await makeInitLayer(ctx, id);
+    mkdirSync(dir, { recursive: true, mode: 0o711 });
+    makeInitLayer(ctx, id);
     await writeRecord(ctx, record);
     return record;
   });
@@ -256,10 +254,16 @@ export async function startContainer(
       rootUid: rootOwner(ctx),
     };
     // The tmpfs with the changes is gone only after a reboot; then the container starts afresh.
-    const paths = isMountPoint(rootfsPaths(dir).rw)
-      ? await remountRootfs(mountOptions)
-      : await mountRootfs(mountOptions);
-    if (record.state.status === 'exited') await runtimeDelete(ctx, record.id);
+    const paths =
+      record.state.status === 'created' || !isMountPoint(rootfsPaths(dir).rw)
+        ? await mountRootfs(mountOptions)
+        : await remountRootfs(mountOptions);
+    if (record.state.status === 'exited') {
+      // The last run's shim may still be having the runtime delete the container: the run dir and
+      // the runtime's name for it are free only once it is gone.
+      await waitShimGone(runDir(ctx, record.id));
+      await runtimeDelete(ctx, record.id);
+    }
 
     const input = processInput(record, paths.merged, {
       args: [record.path, ...record.args],
@@ -279,8 +283,8 @@ export async function startContainer(
       limits: ctx.config.limits,
     });
     const bundle = bundleDir(ctx, record.id);
-    await mkdir(bundle, { recursive: true });
-    await writeFile(join(bundle, 'config.json'), JSON.stringify(spec, null, 2));
+    mkdirSync(bundle, { recursive: true });
+    writeFileSync(join(bundle, 'config.json'), JSON.stringify(spec, null, 2));
 
     const started = await startShim(ctx, {
       id: record.id,
@@ -504,14 +508,47 @@ export async function removeContainer(
   ctx.events({ type: 'container.removed', id: record.id });
 }
 
-/** Tears down everything a container has on the host; safe on a half-created container. */
+/**
+ * Tears down everything a container has on the host; safe on a half-created container. Once the
+ * container's init has exited its filesystem is no one's: the overlay and tmpfs come off, and the
+ * container's directory goes, while the shim is still having the runtime delete the container; the
+ * removal returns once that is done too, so no mount, cgroup, runtime state or shim is left.
+ */
 async function destroy(ctx: EngineContext, id: string): Promise<void> {
-  await runtimeDelete(ctx, id).catch(() => {});
-  const dir = containerDir(ctx, id);
-  await unmountRootfs(dir);
-  await removeRunDir(runDir(ctx, id));
-  await rm(dir, { recursive: true, force: true });
+  const run = runDir(ctx, id);
+  // Not known to have exited (never started, or a kill that did not land): the runtime kills it first.
+  if ((await readExitStatus(run).catch(() => undefined)) === undefined) {
+    await runtimeDelete(ctx, id).catch(() => {});
+  }
+  const released = waitShimGone(run).then(() => runtimeDelete(ctx, id).catch(() => {}));
+  try {
+    const dir = containerDir(ctx, id);
+    await unmountRootfs(dir, { keepDirs: true });
+    discard(ctx, dir);
+  } finally {
+    await released;
+  }
+  discard(ctx, run);
   removeCgroupDirs(id);
+}
+
+/**
+ * Removes a directory the way Docker's graph drivers do: one rename to a temp name in the state root
+ * takes it out of every listing at once (the record with it, so `ps -a` never lists a container half
+ * gone, and its name and run dir are free again), then its files are deleted in the background. Each
+ * unlink on a busy disk can take a millisecond; the rename is one. A crash before the deletion ends
+ * leaves a `.tmp-*` that start-up recovery removes. Never called with anything mounted below `dir`.
+ */
+function discard(ctx: EngineContext, dir: string): void {
+  const trash = join(ctx.root, tempName(basename(dir)));
+  try {
+    renameSync(dir, trash);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+    rmSync(dir, { recursive: true, force: true }); // not renameable (another filesystem): delete in place
+    return;
+  }
+  rm(trash, { recursive: true, force: true }).catch(() => {});
 }
 
 /** The runtime removes the cgroup on delete; a container killed mid-start can leave empty ones. */

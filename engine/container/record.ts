@@ -2,14 +2,18 @@
 // (atomically) and found by id, name or id prefix.
 
 import { randomBytes } from 'node:crypto';
+import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { z } from 'zod';
 import type { EngineContext } from '../context.ts';
 import { ConflictError, InvalidArgumentError, NotFoundError, StoreError } from '../errors.ts';
 import { digestSchema } from '../oci/types.ts';
-import { readJsonIfExists, writeFileAtomic } from '../store/atomic.ts';
+import { tempName } from '../store/atomic.ts';
 import { containerPath } from '../store/paths.ts';
+
+/** A container id: 64 lowercase hex digits, also its directory's name. */
+const ID_PATTERN = /^[a-f0-9]{64}$/;
 
 /** Docker's zero time: never started, never finished. */
 export const ZERO_TIMESTAMP = '0001-01-01T00:00:00Z';
@@ -50,7 +54,7 @@ export const containerConfigRecordSchema = z.object({
 export type ContainerConfigRecord = z.infer<typeof containerConfigRecordSchema>;
 
 export const containerRecordSchema = z.object({
-  id: z.string().regex(/^[a-f0-9]{64}$/),
+  id: z.string().regex(ID_PATTERN),
   /** Without Docker's leading slash. */
   name: z.string(),
   created: z.string(),
@@ -82,16 +86,36 @@ export function recordPath(ctx: EngineContext, id: string): string {
   return join(containerPath(ctx.paths, id), 'container.json');
 }
 
+/**
+ * Replaces the record atomically (a temp file renamed over it) but without fsync: a record is runtime
+ * state, and reconcile() re-derives it after a crash. Synchronous, as a record is a couple of KB and
+ * `run` writes it three times: two syscalls beat five trips through the thread pool. The container's
+ * directory must exist: a record is never written into a container that is being removed.
+ */
 export async function writeRecord(ctx: EngineContext, record: ContainerRecord): Promise<void> {
-  // Atomic but not fsynced: a record is runtime state, and reconcile() re-derives it after a crash.
-  await writeFileAtomic(recordPath(ctx, record.id), `${JSON.stringify(record, null, 2)}\n`, {
-    durable: false,
-  });
+  const path = recordPath(ctx, record.id);
+  const tmp = join(dirname(path), tempName(basename(path)));
+  try {
+    writeFileSync(tmp, `${JSON.stringify(record, null, 2)}\n`, { flag: 'wx', mode: 0o644 });
+    renameSync(tmp, path);
+  } catch (err) {
+    rmSync(tmp, { force: true });
+    throw err;
+  }
+}
+
+function readJsonIfExists(path: string): unknown {
+  try {
+    return JSON.parse(readFileSync(path, 'utf8'));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
 }
 
 /** The stored record, or undefined when the directory has none (being created or removed). */
 export async function readRecord(ctx: EngineContext, id: string): Promise<ContainerRecord | undefined> {
-  const raw = await readJsonIfExists(recordPath(ctx, id));
+  const raw = readJsonIfExists(recordPath(ctx, id));
   if (raw === undefined) return undefined;
   const parsed = containerRecordSchema.safeParse(raw);
   if (!parsed.success) {
@@ -116,7 +140,7 @@ export async function readAllRecords(ctx: EngineContext): Promise<ContainerRecor
   }
   const records: ContainerRecord[] = [];
   for (const id of ids) {
-    if (!/^[a-f0-9]{64}$/.test(id)) continue;
+    if (!ID_PATTERN.test(id)) continue;
     const record = await readRecord(ctx, id);
     if (record) records.push(record);
   }
@@ -129,6 +153,11 @@ export async function readAllRecords(ctx: EngineContext): Promise<ContainerRecor
  */
 export async function findRecord(ctx: EngineContext, idOrName: string): Promise<ContainerRecord> {
   if (idOrName === '') throw new InvalidArgumentError('No such container: ', idOrName);
+  // A full id names its directory: one record read, not all of them (the engine's own calls).
+  if (ID_PATTERN.test(idOrName)) {
+    const record = await readRecord(ctx, idOrName);
+    if (record) return record;
+  }
   const records = await readAllRecords(ctx);
   const byId = records.find((r) => r.id === idOrName);
   if (byId) return byId;
@@ -145,9 +174,9 @@ export async function findRecord(ctx: EngineContext, idOrName: string): Promise<
   throw new NotFoundError(`No such container: ${idOrName}`, idOrName);
 }
 
-/** Throws Docker's conflict error when `name` is taken. Call under the `containers` lock. */
-export async function assertNameFree(ctx: EngineContext, name: string): Promise<void> {
-  const taken = (await readAllRecords(ctx)).find((r) => r.name === name);
+/** Throws Docker's conflict error when `name` is taken among `records` (read under the `containers` lock). */
+export function assertNameFree(records: readonly ContainerRecord[], name: string): void {
+  const taken = records.find((r) => r.name === name);
   if (taken) {
     throw new ConflictError(
       `Conflict. The container name "/${name}" is already in use by container "${taken.id}". ` +
@@ -157,9 +186,9 @@ export async function assertNameFree(ctx: EngineContext, name: string): Promise<
   }
 }
 
-/** A random name not already in use. */
-export async function uniqueRandomName(ctx: EngineContext, random: () => string): Promise<string> {
-  const taken = new Set((await readAllRecords(ctx)).map((r) => r.name));
+/** A random name not used by any of `records`. */
+export function uniqueRandomName(records: readonly ContainerRecord[], random: () => string): string {
+  const taken = new Set(records.map((r) => r.name));
   for (let i = 0; i < 100; i++) {
     const name = random();
     if (!taken.has(name)) return name;

@@ -4,14 +4,26 @@
 //   containers/<id>/rw/        tmpfs (size = the container's disk limit), lives as long as the container
 //   containers/<id>/rw/upper   what the container changed: the layer `commit` turns into a tar
 //   containers/<id>/rw/work    overlayfs's private work dir
+//   containers/<id>/rw/init    the mount points the runtime needs (dev, proc, sys), for an init layer
 //   containers/<id>/merged/    the overlay, mounted for each start and unmounted when it stops
 //   containers/<id>/l/         short symlinks to the lowers, when the option string would not fit
 //
 // The tmpfs stays mounted while the container exists, stopped or not, so its changes survive a stop
 // and a second start (`remountRootfs` mounts only the overlay again); `unmountRootfs` drops both.
+//
+// Every call here is a handful of small metadata syscalls on the hot path of `run`, so they are made
+// synchronously: each is microseconds, less than one trip through libuv's thread pool.
 
-import { existsSync, readFileSync } from 'node:fs';
-import { chmod, chown, mkdir, rm, stat, symlink } from 'node:fs/promises';
+import {
+  chmodSync,
+  chownSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+} from 'node:fs';
 import { dirname, join } from 'node:path';
 import { RuntimeError } from '../errors.ts';
 import { MNT, MS, mount, SysError, umount2 } from '../sys/libc.ts';
@@ -20,6 +32,8 @@ export interface RootfsPaths {
   rw: string;
   upper: string;
   work: string;
+  /** Empty dev/, proc/ and sys/ owned by container root: a lower the caller may stack on top. */
+  init: string;
   merged: string;
 }
 
@@ -33,28 +47,51 @@ export interface MountRootfsOptions {
   rootUid: number;
 }
 
+/** The mount points the runtime mounts proc, sysfs and the /dev tmpfs on. */
+const INIT_DIRS = ['dev', 'proc', 'sys'];
+
 /** The mount option string must fit in one page (the kernel copies at most PAGE_SIZE). */
 const MAX_OPTIONS = 4000;
 
 export function rootfsPaths(containerDir: string): RootfsPaths {
   const rw = join(containerDir, 'rw');
-  return { rw, upper: join(rw, 'upper'), work: join(rw, 'work'), merged: join(containerDir, 'merged') };
+  return {
+    rw,
+    upper: join(rw, 'upper'),
+    work: join(rw, 'work'),
+    init: join(rw, 'init'),
+    merged: join(containerDir, 'merged'),
+  };
 }
 
 /** Mounts the tmpfs (if not already) and the overlay; idempotent when both are already mounted. */
 export async function mountRootfs(options: MountRootfsOptions): Promise<RootfsPaths> {
   const paths = rootfsPaths(options.containerDir);
-  await mkdir(paths.rw, { recursive: true });
-  await mkdir(paths.merged, { recursive: true });
+  mkdirSync(paths.rw, { recursive: true });
+  mkdirSync(paths.merged, { recursive: true });
   // The container's root (a host uid in the user namespace) must reach merged/ through its parents.
   await ensureTraversable(paths.merged);
-  if (!isMountPoint(paths.rw)) {
-    mount('tmpfs', paths.rw, 'tmpfs', MS.NOSUID | MS.NODEV, `size=${options.sizeBytes},mode=0755`);
+  if (!hasOwnMount(paths.rw)) {
+    // Empty files take no bytes, only inodes (about 1 KiB of kernel memory each, kept across
+    // restarts): without an inode cap a loop of `touch` could pin memory the size cap never sees.
+    const inodes = Math.max(16_384, Math.floor(options.sizeBytes / 4096));
+    mount(
+      'tmpfs',
+      paths.rw,
+      'tmpfs',
+      MS.NOSUID | MS.NODEV,
+      `size=${options.sizeBytes},nr_inodes=${inodes},mode=0755`,
+    );
   }
-  for (const dir of [paths.upper, paths.work]) await mkdir(dir, { recursive: true });
+  for (const dir of [paths.upper, paths.work]) mkdirSync(dir, { recursive: true });
   // Upper's root becomes the container's `/`: container root must be able to create files in it.
-  await chown(paths.upper, options.rootUid, options.rootUid);
-  await chmod(paths.upper, 0o755);
+  chownSync(paths.upper, options.rootUid, options.rootUid);
+  chmodSync(paths.upper, 0o755);
+  for (const name of INIT_DIRS) {
+    const dir = join(paths.init, name);
+    mkdirSync(dir, { recursive: true, mode: 0o755 });
+    chownSync(dir, options.rootUid, options.rootUid);
+  }
   await remountRootfs(options);
   return paths;
 }
@@ -62,15 +99,15 @@ export async function mountRootfs(options: MountRootfsOptions): Promise<RootfsPa
 /** Mounts the overlay again over the existing tmpfs (a stopped container started again). */
 export async function remountRootfs(options: MountRootfsOptions): Promise<RootfsPaths> {
   const paths = rootfsPaths(options.containerDir);
-  if (isMountPoint(paths.merged)) return paths;
-  if (!isMountPoint(paths.rw)) {
+  if (hasOwnMount(paths.merged)) return paths;
+  if (!hasOwnMount(paths.rw)) {
     throw new RuntimeError(`container filesystem ${paths.rw} is not mounted`, { input: paths.rw });
   }
   let lowers = options.lowerDirs;
   if (lowers.length === 0) {
     // overlayfs needs at least one lower: scratch gets an empty, read-only-by-use directory.
     const empty = join(options.containerDir, 'empty');
-    await mkdir(empty, { recursive: true });
+    mkdirSync(empty, { recursive: true });
     lowers = [empty];
   }
   const data = overlayOptions(lowers, paths);
@@ -81,11 +118,11 @@ export async function remountRootfs(options: MountRootfsOptions): Promise<Rootfs
   // Many layers: name each lower by a short symlink (l/0, l/1, …) and mount with paths relative to
   // the container dir, so each lower costs a few bytes of the one-page option string.
   const linkDir = join(options.containerDir, 'l');
-  await rm(linkDir, { recursive: true, force: true });
-  await mkdir(linkDir);
+  rmSync(linkDir, { recursive: true, force: true });
+  mkdirSync(linkDir);
   const links: string[] = [];
   for (const [i, lower] of lowers.entries()) {
-    await symlink(lower, join(linkDir, i.toString(36)));
+    symlinkSync(lower, join(linkDir, i.toString(36)));
     links.push(`l/${i.toString(36)}`);
   }
   const short = overlayOptions(links, { ...paths, upper: 'rw/upper', work: 'rw/work' });
@@ -135,30 +172,51 @@ export async function unmountOverlay(containerDir: string): Promise<void> {
   unmountIfMounted(rootfsPaths(containerDir).merged);
 }
 
-/** Unmounts overlay and tmpfs and removes the directories; safe to call again or on a partial state. */
-export async function unmountRootfs(containerDir: string): Promise<void> {
+/**
+ * Unmounts overlay and tmpfs (two umount2 calls: upper and work go with the tmpfs that holds them)
+ * and removes the directories; safe to call again or on a partial state. With `keepDirs` the empty
+ * mount points stay, for a caller that removes the whole container dir anyway.
+ */
+export async function unmountRootfs(
+  containerDir: string,
+  options: { keepDirs?: boolean } = {},
+): Promise<void> {
   const paths = rootfsPaths(containerDir);
   unmountIfMounted(paths.merged);
   unmountIfMounted(paths.rw);
+  if (options.keepDirs) return;
   for (const dir of [paths.merged, paths.rw, join(containerDir, 'l'), join(containerDir, 'empty')]) {
-    await rm(dir, { recursive: true, force: true });
+    rmSync(dir, { recursive: true, force: true });
   }
 }
 
+/**
+ * Takes every mount off `target` (a mount point can hold stacked mounts), asking the kernel rather
+ * than reading /proc/self/mountinfo: umount2 says EINVAL once nothing is mounted there any more.
+ */
 function unmountIfMounted(target: string): void {
-  // A mount point can hold stacked mounts; take them all off.
-  while (isMountPoint(target)) {
+  for (;;) {
     try {
       umount2(target, 0);
     } catch (err) {
-      if (err instanceof SysError && err.errno === 'EBUSY') {
-        umount2(target, MNT.DETACH); // something still has it open: detach, the kernel finishes later
-      } else if (err instanceof SysError && err.errno === 'EINVAL') {
-        return; // not a mount point after all
-      } else {
-        throw err;
-      }
+      if (!(err instanceof SysError)) throw err;
+      if (err.errno === 'EINVAL' || err.errno === 'ENOENT') return; // not (or no longer) a mount point
+      if (err.errno !== 'EBUSY') throw err;
+      umount2(target, MNT.DETACH); // something still has it open: detach, the kernel finishes later
     }
+  }
+}
+
+/**
+ * Whether something is mounted on `path`, for the two mount points of this module only: a tmpfs or
+ * an overlay is a filesystem of its own, so its root has another device number than its parent. Two
+ * stats, where `isMountPoint` reads and parses the whole mount table.
+ */
+function hasOwnMount(path: string): boolean {
+  try {
+    return statSync(path).dev !== statSync(dirname(path)).dev;
+  } catch {
+    return false;
   }
 }
 
@@ -185,8 +243,8 @@ export async function ensureTraversable(path: string): Promise<void> {
   let dir = path;
   for (;;) {
     try {
-      const info = await stat(dir);
-      if ((info.mode & 0o001) === 0) await chmod(dir, (info.mode & 0o7777) | 0o001);
+      const info = statSync(dir);
+      if ((info.mode & 0o001) === 0) chmodSync(dir, (info.mode & 0o7777) | 0o001);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
     }

@@ -6,7 +6,7 @@
 
 import { execFile, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, type FSWatcher, mkdirSync, readFileSync, rmSync, statSync, watch } from 'node:fs';
 import { mkdir, open, readFile, rm, unlink, writeFile } from 'node:fs/promises';
 import { createConnection, type Socket } from 'node:net';
 import { join } from 'node:path';
@@ -156,8 +156,11 @@ export function ensureShimBuilt(): string {
  */
 export async function startShim(ctx: EngineContext, options: StartShimOptions): Promise<ShimStarted> {
   const runtime = await detectRuntime(ctx);
-  await mkdir(options.runDir, { recursive: true });
-  await rm(join(options.runDir, 'exit'), { force: true });
+  // The last run's shim reports the exit before the runtime has deleted the container: the run dir
+  // and the container's name in the runtime are free for a new start only once that shim is gone.
+  await waitShimGone(options.runDir);
+  mkdirSync(options.runDir, { recursive: true });
+  rmSync(join(options.runDir, 'exit'), { force: true });
   const args = ['-i', options.id, '-r', options.runDir, '-s', '3', '-b', options.bundleDir];
   args.push('-l', options.logPath, '-L', String(options.logMaxBytes ?? DEFAULT_LOG_MAX));
   args.push(...terminalArgs(options));
@@ -400,11 +403,14 @@ function connectionOver(socket: Socket, runDir: string): ShimConnection {
   };
 }
 
-/** The exit status the shim recorded, or undefined while the process runs (or never ran). */
+/**
+ * The exit status the shim recorded, or undefined while the process runs (or never ran). Read
+ * synchronously: a file of a few dozen bytes, read on every wake of a wait for the exit.
+ */
 export async function readExitStatus(runDir: string): Promise<ExitStatus | undefined> {
   let text: string;
   try {
-    text = await readFile(join(runDir, 'exit'), 'utf8');
+    text = readFileSync(join(runDir, 'exit'), 'utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw err;
@@ -421,6 +427,42 @@ export function runningShimPid(runDir: string): number | undefined {
     return cmdline.includes('layerlab-shim') ? pid : undefined;
   } catch {
     return undefined;
+  }
+}
+
+/**
+ * Resolves once the shim of `runDir` is gone, true then, false after `timeoutMs`. The shim writes the
+ * exit file first (so waiters learn the status at once), then has the runtime delete the container,
+ * and removes shim.pid last: from then on the runtime's state and the run dir are free to go or to
+ * be reused by the next start. An inotify watch on the run dir wakes the wait when shim.pid goes; a
+ * backed-off poll covers a shim that died without removing it.
+ */
+export async function waitShimGone(runDir: string, options: { timeoutMs?: number } = {}): Promise<boolean> {
+  if (runningShimPid(runDir) === undefined) return true;
+  const deadline = Date.now() + (options.timeoutMs ?? 30_000);
+  let wake: (() => void) | undefined;
+  let watcher: FSWatcher | undefined;
+  try {
+    watcher = watch(runDir, { persistent: false }, () => wake?.());
+    watcher.on('error', () => {});
+  } catch {
+    watcher = undefined; // the run dir is gone: the poll below sees the shim gone too
+  }
+  try {
+    for (let delay = 5; ; delay = Math.min(delay * 2, 100)) {
+      if (runningShimPid(runDir) === undefined) return true;
+      if (Date.now() >= deadline) return false;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, Math.min(delay, Math.max(0, deadline - Date.now())));
+        wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      wake = undefined;
+    }
+  } finally {
+    watcher?.close();
   }
 }
 

@@ -19,7 +19,7 @@ import type { EngineEvent } from '../../engine/events.ts';
 import { seedRegistry } from '../../engine/image/seed.ts';
 import { imageLayers } from '../../engine/oci/types.ts';
 import { pull } from '../../engine/pull.ts';
-import { detectRuntime, runtimeCommand } from '../../engine/runtime/detect.ts';
+import { detectRuntime, readHostRlimits, runtimeCommand } from '../../engine/runtime/detect.ts';
 import { mountRootfs, unmountRootfs } from '../../engine/runtime/overlay.ts';
 import { buildSpec } from '../../engine/runtime/spec.ts';
 import { LESSON_IMAGES } from '../../engine/seed.ts';
@@ -56,8 +56,18 @@ function freshEngine(registryHost: string): EngineContext {
   });
 }
 
-async function benchRawRuntime(ctx: EngineContext): Promise<Sample> {
-  // The same sandbox Layerlab generates, on an already-mounted rootfs: only the runtime is timed.
+interface RawRuntime {
+  /** One `crun run` (foreground: create, start, wait, delete) of `true`. */
+  step(i: number): Promise<void>;
+  dispose(): Promise<void>;
+}
+
+/**
+ * The raw runtime beside Layerlab: the very config Layerlab generates for `run busybox true` (same
+ * namespaces, cgroups, seccomp, capabilities, rlimits, hostname) on an already-mounted rootfs, so only
+ * the runtime is timed.
+ */
+async function rawRuntime(ctx: EngineContext): Promise<RawRuntime> {
   const runtime = await detectRuntime(ctx);
   const image = await loadImage(ctx, 'busybox');
   const lowerDirs = (await Promise.all(imageLayers(image).map((l) => ensureLayer(ctx, l)))).reverse();
@@ -69,25 +79,98 @@ async function benchRawRuntime(ctx: EngineContext): Promise<Sample> {
     sizeBytes: ctx.config.limits.containerDiskBytes,
     rootUid: ctx.config.usernsBase,
   });
-  try {
-    return await measure(RUNS, async (i) => {
+  const [cmd, ...args] = runtimeCommand(ctx, runtime);
+  return {
+    async step(i) {
       const id = `bench-raw-${process.pid}-${i}`;
       const spec = buildSpec({
         id,
         rootfs: rootfs.merged,
-        process: { args: ['true'], env: ['PATH=/bin'], cwd: '/', uid: 0, gid: 0, terminal: false },
+        process: {
+          args: ['true'],
+          env: ['PATH=/bin', `HOSTNAME=${id.slice(0, 12)}`, 'HOME=/root'],
+          cwd: '/',
+          uid: 0,
+          gid: 0,
+          additionalGids: [],
+          terminal: false,
+          hostRlimits: readHostRlimits(),
+        },
         userns: { base: ctx.config.usernsBase, size: ctx.config.usernsSize },
         limits: ctx.config.limits,
-      } as Parameters<typeof buildSpec>[0]);
+      });
       const bundle = join(dir, id);
       mkdirSync(bundle, { recursive: true });
       writeFileSync(join(bundle, 'config.json'), JSON.stringify(spec));
-      const [cmd, ...args] = runtimeCommand(ctx, runtime);
       await run(cmd!, [...args, 'run', '--bundle', bundle, id]);
       rmSync(bundle, { recursive: true, force: true });
-    });
-  } finally {
-    await unmountRootfs(dir);
+    },
+    dispose: () => unmountRootfs(dir),
+  };
+}
+
+/**
+ * Times several steps side by side: round after round, each step once, so a change in the machine's
+ * load hits all of them alike and their ratio stays fair. A first untimed round warms each one up
+ * (runtime detection, caches).
+ */
+async function sideBySide(
+  runs: number,
+  steps: Record<string, (i: number) => Promise<void>>,
+): Promise<Record<string, Sample>> {
+  const times = Object.fromEntries(Object.keys(steps).map((name) => [name, [] as number[]]));
+  for (let i = -1; i < runs; i++) {
+    for (const [name, step] of Object.entries(steps)) {
+      const round = await measure(1, () => step(i));
+      if (i >= 0) times[name]!.push(round.median);
+    }
+  }
+  const samples: Record<string, Sample> = {};
+  for (const [name, runTimes] of Object.entries(times)) {
+    const sorted = [...runTimes].sort((a, b) => a - b);
+    const mid = Math.floor(sorted.length / 2);
+    const median = sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+    samples[name] = { median, runs: runTimes };
+  }
+  return samples;
+}
+
+/** The median of timed rounds, as `measure` reports it. */
+function sampleOf(runs: number[]): Sample {
+  const sorted = [...runs].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  const median = sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+  return { median, runs };
+}
+
+/** `127.0.0.1:<any port>/<lesson repository>:<tag>`: what this bench (and earlier runs of it) pulled. */
+const LESSON_TAG = new RegExp(
+  `^127\\.0\\.0\\.1:\\d+/(${LESSON_IMAGES.map((i) => i.repository.replace(/[.]/g, '\\.')).join('|')}):`,
+);
+
+/**
+ * Empties a peer's store of the lesson images, as Layerlab's pull starts from an empty root. Removing
+ * only this run's tags is not enough: the same images tagged by an earlier run (another registry
+ * port) keep their layers, and the pull timed would fetch manifests only. Fails when any lesson layer
+ * is still in the store afterwards, so a figure that is not from an empty store is never reported.
+ */
+async function emptyPeerStore(peer: 'docker' | 'podman', diffIds: Set<string>): Promise<void> {
+  const tags = (await run(peer, ['images', '--format', '{{.Repository}}:{{.Tag}}']))
+    .split('\n')
+    .filter((t) => LESSON_TAG.test(t));
+  if (tags.length > 0) await run(peer, ['rmi', '-f', ...tags]).catch(() => '');
+  await run(peer, ['image', 'prune', '-f']).catch(() => '');
+  const ids = (await run(peer, ['images', '-a', '-q', '--no-trunc'])).split('\n').filter(Boolean);
+  if (ids.length === 0) return;
+  const layers = (
+    await run(peer, ['image', 'inspect', '--format', '{{range .RootFS.Layers}}{{.}} {{end}}', ...ids])
+  )
+    .split(/\s+/)
+    .filter((l) => diffIds.has(l));
+  if (layers.length > 0) {
+    throw new Error(
+      `not measured: ${peer}'s store still holds lesson layer ${layers[0]} (an image or container uses it)`,
+    );
   }
 }
 
@@ -108,55 +191,79 @@ async function main(): Promise<void> {
     const imageRefs = LESSON_IMAGES.map((i) => i.repository.replace(/^library\//, ''));
     const remote = (ref: string) => `${registry.host}/${ref.includes('/') ? ref : `library/${ref}`}`;
 
-    // 1. pull + unpack of every lesson image into an empty store.
+    // 1. pull + unpack of every lesson image into an empty store: round after round, Layerlab then
+    // each peer (its store emptied, untimed, before each of its rounds), after an untimed warm-up
+    // round of each, so a change in the machine's load hits them alike.
+    const pullLayerlab = async () => {
+      const pullCtx = freshEngine(registry.host);
+      for (const ref of imageRefs) await pull(pullCtx, ref);
+      return pullCtx;
+    };
+    const warm = await pullLayerlab();
+    const lessonDiffIds = new Set<string>();
+    for (const ref of imageRefs) {
+      for (const layer of imageLayers(await loadImage(warm, ref))) lessonDiffIds.add(layer.diffId);
+    }
+    const pullPeers = (['docker', 'podman'] as const).filter((peer) => peers[peer].ok);
+    const pullTimes: Record<string, number[]> = Object.fromEntries(
+      ['layerlab', ...pullPeers].map((name) => [name, [] as number[]]),
+    );
+    const pullRefused: Record<string, string> = {};
+    for (let i = -1; i < Math.min(RUNS, 5); i++) {
+      const layerlabTime = (await measure(1, () => pullLayerlab().then(() => {}))).median;
+      if (i >= 0) pullTimes.layerlab!.push(layerlabTime);
+      for (const peer of pullPeers) {
+        if (pullRefused[peer] !== undefined) continue;
+        try {
+          await emptyPeerStore(peer, lessonDiffIds);
+        } catch (err) {
+          pullRefused[peer] = (err as Error).message;
+          continue;
+        }
+        const pullArgs = peer === 'docker' ? ['pull', '-q'] : ['pull', '-q', '--tls-verify=false'];
+        const peerTime = (
+          await measure(1, async () => {
+            for (const ref of imageRefs) await run(peer, [...pullArgs, remote(ref)]);
+          })
+        ).median;
+        if (i >= 0) pullTimes[peer]!.push(peerTime);
+      }
+    }
     const pullRow: Row = {
       operation: `pull + unpack of the ${imageRefs.length} lesson images`,
-      layerlab: await measure(Math.min(RUNS, 5), async () => {
-        const ctx = freshEngine(registry.host);
-        for (const ref of imageRefs) await pull(ctx, ref);
-      }),
-      peers: {},
+      layerlab: sampleOf(pullTimes.layerlab!),
+      peers: Object.fromEntries(
+        pullPeers.map((peer) => [peer, pullRefused[peer] ?? sampleOf(pullTimes[peer] ?? [])]),
+      ),
     };
-    if (peers.docker.ok) {
-      pullRow.peers.docker = await measurePrepared(
-        Math.min(RUNS, 5),
-        async () => {
-          await run('docker', ['rmi', '-f', ...imageRefs.map(remote)]).catch(() => '');
-          await run('docker', ['image', 'prune', '-f']).catch(() => '');
-        },
-        async () => {
-          for (const ref of imageRefs) await run('docker', ['pull', '-q', remote(ref)]);
-        },
-      );
-    }
-    if (peers.podman.ok) {
-      pullRow.peers.podman = await measurePrepared(
-        Math.min(RUNS, 5),
-        async () => {
-          await run('podman', ['rmi', '-f', ...imageRefs.map(remote)]).catch(() => '');
-        },
-        async () => {
-          for (const ref of imageRefs) await run('podman', ['pull', '-q', '--tls-verify=false', remote(ref)]);
-        },
-      );
-    }
     rows.push(pullRow);
 
     // 2. run --rm busybox true.
     const ctx = freshEngine(registry.host);
     await pull(ctx, 'busybox');
+    const raw = await rawRuntime(ctx);
+    let timed: Record<string, Sample>;
+    try {
+      // A round takes a tenth of a second: more of them steady the median against the machine's load.
+      timed = await sideBySide(Math.max(RUNS, 21), {
+        layerlab: async () => {
+          const r = await runContainer(ctx, {
+            image: 'busybox',
+            cmd: ['true'],
+            autoRemove: true,
+            detach: true,
+          });
+          await r.exited;
+        },
+        raw: raw.step,
+      });
+    } finally {
+      await raw.dispose();
+    }
     const runRow: Row = {
       operation: 'run --rm busybox true (library call)',
-      layerlab: await measure(RUNS, async () => {
-        const r = await runContainer(ctx, {
-          image: 'busybox',
-          cmd: ['true'],
-          autoRemove: true,
-          detach: true,
-        });
-        await r.exited;
-      }),
-      peers: { 'raw runtime': await benchRawRuntime(ctx) },
+      layerlab: timed.layerlab!,
+      peers: { 'raw runtime': timed.raw! },
     };
     if (peers.docker.ok) {
       runRow.peers.docker = await measure(RUNS, async () => {
@@ -244,7 +351,9 @@ async function main(): Promise<void> {
     await registry.stop();
   }
 
-  console.log(`\nmedians of ${RUNS} runs (pull and commit: up to 5)\n`);
+  console.log(
+    `\nmedians of ${RUNS} runs (pull and commit: up to 5; the run library call: ${Math.max(RUNS, 21)} rounds, alternating with the raw runtime)\n`,
+  );
   for (const row of rows) {
     const parts = Object.entries(row.peers).map(([name, s]) =>
       typeof s === 'string'

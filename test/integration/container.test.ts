@@ -1,7 +1,8 @@
 // The container lifecycle against the real runtime: create/start/run/exec/stop/rm, diff, commit,
 // ps and inspect, on a busybox image made in a fresh state root.
 
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { createGunzip } from 'node:zlib';
 import tar from 'tar-stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -24,8 +25,12 @@ import {
 import type { EngineContext } from '../../engine/context.ts';
 import { formatChanges } from '../../engine/layer/diff.ts';
 import type { Image } from '../../engine/oci/types.ts';
+import { recoverRoot } from '../../engine/recover.ts';
+import { detectRuntime, runtimeStateDir } from '../../engine/runtime/detect.ts';
+import { isTempName } from '../../engine/store/atomic.ts';
 import { openBlob } from '../../engine/store/blobs.ts';
 import { loadImage } from '../../engine/store/images.ts';
+import { containerRunPath } from '../../engine/store/paths.ts';
 import { busyboxContext, disposeContainers, mountsUnder } from '../support/containers.ts';
 import type { TestContext } from '../support/context.ts';
 
@@ -256,18 +261,83 @@ describe('containers', () => {
   });
 
   it('leaves nothing behind with --rm', async () => {
-    const { record, exited } = await runContainer(ctx, {
-      image: 'busybox',
-      cmd: ['true'],
-      autoRemove: true,
-      detach: true,
-    });
-    expect(await exited).toBe(0);
-    await expect(resolveContainer(ctx, record.id)).rejects.toThrow('No such container');
-    expect(mountsUnder(`${t.root}/containers/${record.id}`)).toEqual([]);
-    for (const controller of ['memory', 'pids', 'cpu', 'devices', 'freezer']) {
-      expect(existsSync(`/sys/fs/cgroup/${controller}/layerlab/${record.id}`)).toBe(false);
+    // The shim reports the exit before the runtime has deleted the container; removal waits for both.
+    for (const code of [0, 3, 0, 7]) {
+      const { record, exited } = await runContainer(ctx, {
+        image: 'busybox',
+        cmd: ['sh', '-c', `exit ${code}`],
+        autoRemove: true,
+        detach: true,
+      });
+      expect(await exited).toBe(code);
+      await expect(resolveContainer(ctx, record.id)).rejects.toThrow('No such container');
+      expect(mountsUnder(`${t.root}/containers/${record.id}`)).toEqual([]);
+      for (const controller of ['memory', 'pids', 'cpu', 'devices', 'freezer', 'unified']) {
+        expect(existsSync(`/sys/fs/cgroup/${controller}/layerlab/${record.id}`)).toBe(false);
+      }
+      expect(existsSync(`${t.root}/containers/${record.id}`)).toBe(false);
+      expect(existsSync(containerRunPath(ctx.paths, record.id))).toBe(false);
+      expect(existsSync(runtimeStateDir(ctx, await detectRuntime(ctx)) + `/${record.id}`)).toBe(false);
     }
-    expect(existsSync(`${t.root}/containers/${record.id}`)).toBe(false);
+    expect(shimsOf(t.root)).toEqual([]);
+    // The removed dirs were renamed out of the way at once; their files are deleted in the background.
+    const deadline = Date.now() + 10_000;
+    while (readdirSync(t.root).some(isTempName) && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    expect(readdirSync(t.root).filter(isTempName)).toEqual([]);
+  });
+
+  it('leaves a removal cut short to start-up recovery', async () => {
+    // `rm` renames the container's dir to a temp name and deletes its files in the background; a
+    // process killed before that ends leaves the temp, which the next start-up's recovery removes.
+    const own = await busyboxContext();
+    try {
+      const { record, exited } = await runContainer(own.ctx, {
+        image: 'busybox',
+        cmd: ['sh', '-c', 'echo hi'],
+        autoRemove: true,
+        detach: true,
+      });
+      expect(await exited).toBe(0);
+      const leftover = join(own.root, `.tmp-${record.id}-cut`);
+      mkdirSync(join(leftover, 'bundle'), { recursive: true });
+      writeFileSync(join(leftover, 'bundle', 'config.json'), '{}');
+      writeFileSync(join(leftover, 'log'), 'hi\n');
+      const report = await recoverRoot(own.ctx);
+      expect(report.temps).toContain(leftover);
+      expect(existsSync(leftover)).toBe(false);
+    } finally {
+      await disposeContainers(own);
+    }
+  });
+
+  it('starts an exited container again at once, with exact exit codes', async () => {
+    // Each exit is reported before the last run's shim has had the runtime delete the container, so
+    // the next start must wait for that shim instead of racing it for the runtime's name.
+    const { record, code } = await runToEnd(['sh', '-c', 'echo x >> /n; exit $(wc -l < /n)']);
+    expect(code).toBe(1);
+    for (const expected of [2, 3, 4]) {
+      await startContainer(ctx, record.id);
+      expect(await waitContainer(ctx, record.id)).toBe(expected);
+    }
+    expect((await resolveContainer(ctx, record.id)).state).toMatchObject({ status: 'exited', exitCode: 4 });
+    await removeContainer(ctx, record.id);
+    expect(existsSync(containerRunPath(ctx.paths, record.id))).toBe(false);
   });
 });
+
+/** Live layerlab-shim processes whose command line names a run dir under `root`. */
+function shimsOf(root: string): number[] {
+  const pids: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const cmdline = readFileSync(`/proc/${name}/cmdline`, 'utf8');
+      if (cmdline.includes('layerlab-shim') && cmdline.includes(root)) pids.push(Number(name));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return pids;
+}

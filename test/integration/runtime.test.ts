@@ -16,6 +16,7 @@ import {
   runtimeState,
   type ShimConnection,
   startShim,
+  waitShimGone,
 } from '../../engine/runtime/shim.ts';
 import { buildProcess } from '../../engine/runtime/spec.ts';
 import { makeBusyboxLowerDir, mountBundle, removeBundle, writeBundleSpec } from '../support/containers.ts';
@@ -169,6 +170,8 @@ describe.each(['crun', 'runc'] as const)('with %s', (runtimeName) => {
       await runtimeKill(t.ctx, c.id, 'KILL');
       await waitUntil(async () => (await readExitStatus(c.runDir)) !== undefined);
       expect((await readExitStatus(c.runDir))?.exitCode).toBe(137);
+      // The exit is reported first; the shim then deletes the container and leaves.
+      expect(await waitShimGone(c.runDir)).toBe(true);
       expect(await runtimeState(t.ctx, c.id)).toBeUndefined(); // the shim deleted it
     });
 
