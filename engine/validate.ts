@@ -414,8 +414,12 @@ export async function checkStore(ctx: EngineContext): Promise<StoreCheck> {
     }
     const where = `container ${short} (${record.name})`;
     const [init, ...layers] = record.lowerDirs;
-    if (init !== join(containerPath(ctx.paths, id), 'init') || !(await isDir(init)))
-      problem(check.containers, `${where}: init layer ${init ?? '(none)'} is missing`);
+    // The init layer lives on the container's tmpfs (containers/<id>/init is a link to it): after a
+    // reboot that tmpfs is gone until the next start remounts it, so only a running container needs it.
+    if (init !== join(containerPath(ctx.paths, id), 'init'))
+      problem(check.containers, `${where}: init layer ${init ?? '(none)'} is not the container's own`);
+    else if (record.state.status === 'running' && !(await isDir(init)))
+      problem(check.containers, `${where}: init layer ${init} is missing`);
     for (const dir of layers) {
       if (!completeLayers.has(dir))
         problem(check.containers, `${where}: layer ${dir} is missing or incomplete`);
