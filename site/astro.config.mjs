@@ -14,12 +14,20 @@ export default defineConfig({
   vite: {
     server: { fs: { allow: ['..'] } },
     resolve: {
-      alias: {
+      alias: [
         // Astro 7.3.0's image module imports this path, which its package.json does not export.
-        'astro/_internal/logger': fileURLToPath(
-          new URL('../node_modules/astro/dist/core/logger/core.js', import.meta.url),
-        ),
-      },
+        {
+          find: 'astro/_internal/logger',
+          replacement: fileURLToPath(
+            new URL('../node_modules/astro/dist/core/logger/core.js', import.meta.url),
+          ),
+        },
+        // Starlight's search UI is built when the reader reaches for search, not on every page load.
+        {
+          find: /^@pagefind\/default-ui$/,
+          replacement: fileURLToPath(new URL('./src/client/pagefind-ui.ts', import.meta.url)),
+        },
+      ],
     },
   },
   integrations: [

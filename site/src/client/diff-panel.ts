@@ -5,6 +5,7 @@ import { connection } from './connection.ts';
 import { defineOnce } from './define.ts';
 import { esc, formatSize, strings } from './format.ts';
 import { diffKind, pickContainers } from './pick.ts';
+import { redrawer } from './schedule.ts';
 import { type SessionSnapshot, stateStore } from './state.ts';
 
 interface FileVersion {
@@ -26,7 +27,11 @@ export class LayerlabDiffPanel extends HTMLElement {
   connectedCallback(): void {
     this.#t = strings(this);
     const list = this.querySelector<HTMLElement>('[data-body]')!;
-    this.#off.push(stateStore().subscribe((snap) => this.#render(snap, list)));
+    const redraw = redrawer(this);
+    this.#off.push(
+      stateStore().subscribe((snap) => redraw(() => this.#render(snap, list))),
+      () => redraw.cancel(),
+    );
     const onClick = (e: Event) => {
       const button = (e.target as Element).closest<HTMLButtonElement>('button[data-path]');
       if (!button) return;

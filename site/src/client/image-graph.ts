@@ -4,6 +4,7 @@
 
 import { defineOnce } from './define.ts';
 import { esc, formatSize, instruction, shortDigest, strings } from './format.ts';
+import { redrawer } from './schedule.ts';
 import { type SessionSnapshot, stateStore } from './state.ts';
 
 interface Node {
@@ -95,18 +96,22 @@ function layout(roots: Node[]): { width: number; height: number; nodes: Node[] }
 }
 
 export class LayerlabImageGraph extends HTMLElement {
-  #off: (() => void) | undefined;
+  #off: (() => void)[] = [];
   #seen = new Set<string>();
   #first = true;
 
   connectedCallback(): void {
     const t = strings(this);
     const body = this.querySelector<HTMLElement>('[data-body]')!;
-    this.#off = stateStore().subscribe((snap) => this.#render(snap, body, t));
+    const redraw = redrawer(this);
+    this.#off.push(
+      stateStore().subscribe((snap) => redraw(() => this.#render(snap, body, t))),
+      () => redraw.cancel(),
+    );
   }
 
   disconnectedCallback(): void {
-    this.#off?.();
+    for (const off of this.#off.splice(0)) off();
   }
 
   #render(snap: SessionSnapshot, body: HTMLElement, t: (k: string) => string): void {

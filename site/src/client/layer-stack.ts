@@ -7,6 +7,7 @@
 import { defineOnce } from './define.ts';
 import { esc, formatSize, instruction, shortDigest, strings } from './format.ts';
 import { diffKind, pickContainers } from './pick.ts';
+import { redrawer } from './schedule.ts';
 import { type SessionSnapshot, stateStore } from './state.ts';
 
 const MAX_ENTRIES = 40;
@@ -19,8 +20,11 @@ export class LayerlabLayerStack extends HTMLElement {
   connectedCallback(): void {
     const t = strings(this);
     const body = this.querySelector<HTMLElement>('[data-body]')!;
-    const store = stateStore();
-    this.#off.push(store.subscribe((snap) => this.#render(snap, body, t)));
+    const redraw = redrawer(this);
+    this.#off.push(
+      stateStore().subscribe((snap) => redraw(() => this.#render(snap, body, t))),
+      () => redraw.cancel(),
+    );
   }
 
   disconnectedCallback(): void {

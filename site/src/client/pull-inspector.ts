@@ -4,6 +4,7 @@
 
 import { defineOnce } from './define.ts';
 import { esc, formatSize, rich, shortDigest, strings } from './format.ts';
+import { redrawer } from './schedule.ts';
 import type { SessionEvent } from './state.ts';
 import { stateStore } from './state.ts';
 
@@ -27,9 +28,8 @@ const STEP_LABEL: Record<Exchange['step'], string> = {
 };
 
 export class LayerlabPullInspector extends HTMLElement {
-  #off: (() => void) | undefined;
+  #off: (() => void)[] = [];
   #pull: PullView | undefined;
-  #frame = 0;
 
   connectedCallback(): void {
     const t = strings(this);
@@ -39,17 +39,19 @@ export class LayerlabPullInspector extends HTMLElement {
     } catch {
       this.#pull = undefined;
     }
-    this.#render(body, t);
-    this.#off = stateStore().onEvent((e) => {
-      if (!this.#apply(e)) return;
-      cancelAnimationFrame(this.#frame);
-      this.#frame = requestAnimationFrame(() => this.#render(body, t));
-    });
+    // Events come in bursts during a pull: they are applied at once and drawn once per task.
+    const redraw = redrawer(this);
+    redraw(() => this.#render(body, t));
+    this.#off.push(
+      stateStore().onEvent((e) => {
+        if (this.#apply(e)) redraw(() => this.#render(body, t));
+      }),
+      () => redraw.cancel(),
+    );
   }
 
   disconnectedCallback(): void {
-    this.#off?.();
-    cancelAnimationFrame(this.#frame);
+    for (const off of this.#off.splice(0)) off();
   }
 
   #apply(e: SessionEvent): boolean {

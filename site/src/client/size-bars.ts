@@ -3,6 +3,7 @@
 
 import { defineOnce } from './define.ts';
 import { esc, formatSize, shortDigest, strings } from './format.ts';
+import { redrawer } from './schedule.ts';
 import { type SessionSnapshot, stateStore } from './state.ts';
 
 function bar(parts: { value: number; cls: string; label: string }[], max: number): string {
@@ -17,16 +18,20 @@ function bar(parts: { value: number; cls: string; label: string }[], max: number
 }
 
 export class LayerlabSizeBars extends HTMLElement {
-  #off: (() => void) | undefined;
+  #off: (() => void)[] = [];
 
   connectedCallback(): void {
     const t = strings(this);
     const body = this.querySelector<HTMLElement>('[data-body]')!;
-    this.#off = stateStore().subscribe((snap) => this.#render(snap, body, t));
+    const redraw = redrawer(this);
+    this.#off.push(
+      stateStore().subscribe((snap) => redraw(() => this.#render(snap, body, t))),
+      () => redraw.cancel(),
+    );
   }
 
   disconnectedCallback(): void {
-    this.#off?.();
+    for (const off of this.#off.splice(0)) off();
   }
 
   #render(snap: SessionSnapshot, body: HTMLElement, t: (k: string) => string): void {

@@ -7,7 +7,9 @@ import type { ITheme, Terminal as XTerm } from '@xterm/xterm';
 import { type Connection, type ConnectionStatus, connection } from './connection.ts';
 import { rich, strings } from './format.ts';
 import { lessonIdOf, loadRecording, type RecordedStep, type Recording } from './recording.ts';
+import { afterLoad, nextTask, whenIdle } from './schedule.ts';
 import { stateStore } from './state.ts';
+import { fittedSize, type TerminalFont } from './terminal-size.ts';
 
 const LIGHT: ITheme = {
   background: '#fbfaf7',
@@ -56,8 +58,11 @@ const DARK: ITheme = {
   brightWhite: '#f3f1ec',
 };
 
-/** Lets the browser run other work (input, paint) between the steps of a long job. */
-const nextTask = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
+const FONT: TerminalFont = {
+  fontFamily: 'ui-monospace, "JetBrains Mono", "DejaVu Sans Mono", Menlo, Consolas, monospace',
+  fontSize: 14,
+  lineHeight: 1.15,
+};
 const isDark = () => document.documentElement.dataset.theme === 'dark';
 const encoder = new TextEncoder();
 
@@ -78,6 +83,8 @@ export class LayerlabTerminal extends HTMLElement {
   #pendingRuns: string[] = [];
   #escapeArmed = false;
   #mounting: Promise<void> | undefined;
+  /** Nothing written to the screen yet: the first attach need not reset it. */
+  #blank = true;
 
   get terminalName(): string {
     return this.getAttribute('name') || 'main';
@@ -121,16 +128,17 @@ export class LayerlabTerminal extends HTMLElement {
     const leave = () => this.#dispose();
     addEventListener('pagehide', leave);
     this.#disposers.push(() => removeEventListener('pagehide', leave));
-    // xterm.js is most of a lesson page's script: it loads when the terminal comes near the screen
-    // (or a Run button or focus needs it), so a reader starting at the top is not kept waiting.
-    const near = new IntersectionObserver(
-      (entries) => {
-        if (entries.some((e) => e.isIntersecting)) this.#ensureMounted();
-      },
-      { rootMargin: '50% 0px' },
-    );
-    near.observe(this);
-    this.#disposers.push(() => near.disconnect());
+    // xterm.js is most of a lesson page's script and its start the page's longest work: it starts
+    // when the terminal is on screen (or a Run button or focus needs it), not for a reader who
+    // never scrolls down to it.
+    const seen = new IntersectionObserver((entries) => {
+      if (entries.some((e) => e.isIntersecting)) {
+        seen.disconnect();
+        this.#ensureMounted();
+      }
+    });
+    seen.observe(this);
+    this.#disposers.push(() => seen.disconnect());
     const onFocus = () => this.#ensureMounted();
     this.addEventListener('focusin', onFocus);
     this.#disposers.push(() => this.removeEventListener('focusin', onFocus));
@@ -164,26 +172,28 @@ export class LayerlabTerminal extends HTMLElement {
   }
 
   async #mount(): Promise<void> {
-    // The page paints and settles first; then xterm loads and opens in short tasks, not one long one.
-    if (document.readyState !== 'complete')
-      await new Promise((r) => addEventListener('load', r, { once: true }));
+    // The page paints and settles first; then xterm loads and starts in short tasks, not one long one.
+    // A Run button pressed or a focused terminal does not wait for an idle moment.
+    await afterLoad();
+    if (this.#pendingRuns.length === 0 && !this.contains(document.activeElement)) await whenIdle(500);
     const { Terminal, FitAddon, Unicode11Addon, WebLinksAddon } = await import('./xterm.ts');
     await nextTask();
     if (!this.isConnected) return;
-    const rows = Number(this.getAttribute('rows')) || 14;
-    const term = new Terminal({
-      rows,
+    const size = fittedSize(this.#screen, FONT) ?? {
       cols: 80,
+      rows: Number(this.getAttribute('rows')) || 14,
+    };
+    const term = new Terminal({
+      ...size,
+      ...FONT,
       allowProposedApi: true,
       convertEol: false,
       cursorBlink: false,
-      fontFamily: 'ui-monospace, "JetBrains Mono", "DejaVu Sans Mono", Menlo, Consolas, monospace',
-      fontSize: 14,
-      lineHeight: 1.15,
       scrollback: 3000,
       screenReaderMode: localStorage.getItem('layerlab:screen-reader') === '1',
       theme: isDark() ? DARK : LIGHT,
     });
+    await nextTask();
     const fit = new FitAddon();
     term.loadAddon(fit);
     term.loadAddon(new Unicode11Addon());
@@ -197,6 +207,8 @@ export class LayerlabTerminal extends HTMLElement {
     await nextTask();
     if (this.#term !== term) return; // left the page meanwhile
     this.#fit(fit);
+    await nextTask();
+    if (this.#term !== term) return;
 
     // Escape then Tab leaves the terminal, so the page stays usable from the keyboard alone.
     term.attachCustomKeyEventHandler((e) => {
@@ -263,6 +275,11 @@ export class LayerlabTerminal extends HTMLElement {
     if (this.#screen.clientWidth > 0) fit.fit();
   }
 
+  #write(term: XTerm, data: string | Uint8Array): void {
+    this.#blank = false;
+    term.write(data);
+  }
+
   #input(bytes: Uint8Array): void {
     if (this.#channel === undefined) return;
     this.#conn?.sendBytes(this.#channel, bytes);
@@ -275,9 +292,9 @@ export class LayerlabTerminal extends HTMLElement {
     if (!term) return;
     this.#offChannel?.();
     this.#channel = channel;
-    term.reset();
-    if (replay) term.write(replay);
-    this.#offChannel = this.#conn!.onChannel(channel, (bytes) => term.write(bytes));
+    if (!this.#blank) term.reset();
+    if (replay) this.#write(term, replay);
+    this.#offChannel = this.#conn!.onChannel(channel, (bytes) => this.#write(term, bytes));
     this.#disposers.push(() => this.#offChannel?.());
     const runs = this.#pendingRuns.splice(0);
     for (const command of runs)
@@ -319,8 +336,8 @@ export class LayerlabTerminal extends HTMLElement {
       return;
     }
     this.#note.innerHTML = rich(this.#t('ll.terminal.replayNote'));
-    term.reset();
-    term.write(this.#recording.screen);
+    if (!this.#blank) term.reset();
+    this.#write(term, this.#recording.screen);
     if (this.#recording.snapshot) stateStore().set(this.#recording.snapshot);
     this.#next.hidden = this.#recording.steps.length === 0;
     for (const command of this.#pendingRuns.splice(0)) this.#playCommand(command);
@@ -354,7 +371,7 @@ export class LayerlabTerminal extends HTMLElement {
     if (!term) return;
     const store = stateStore();
     const timeline: [number, () => void][] = [
-      ...step.output.map(([ms, text]): [number, () => void] => [ms, () => term.write(text)]),
+      ...step.output.map(([ms, text]): [number, () => void] => [ms, () => this.#write(term, text)]),
       ...step.events.map(([ms, event]): [number, () => void] => [ms, () => store.emit(event)]),
     ].sort((a, b) => a[0] - b[0]);
     let clock = 0;
