@@ -239,7 +239,11 @@ async function recoverContainers(ctx: EngineContext, report: RecoveryReport): Pr
   return remaining;
 }
 
-/** Run dirs, shims and runtime states of containers that no longer exist. */
+/**
+ * Run dirs, shims and runtime states of containers that no longer exist. Only this root's own run
+ * dir root is listed: /run/layerlab holds every root's (each under a hash of its path, see
+ * runRootOf), and another root's shims are none of this recovery's business.
+ */
 async function recoverRunDirs(ctx: EngineContext, ids: Set<string>, report: RecoveryReport): Promise<void> {
   const shortIds = new Set([...ids].map((id) => id.slice(0, 12)));
   for (const name of list(ctx.paths.run)) {

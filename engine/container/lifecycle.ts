@@ -528,14 +528,15 @@ async function destroy(ctx: EngineContext, id: string): Promise<void> {
   } finally {
     await released;
   }
-  discard(ctx, run);
+  // The run dir is on tmpfs (see runRootOf in engine/store/paths.ts): its few files go in place.
+  rmSync(run, { recursive: true, force: true });
   removeCgroupDirs(id);
 }
 
 /**
  * Removes a directory the way Docker's graph drivers do: one rename to a temp name in the state root
  * takes it out of every listing at once (the record with it, so `ps -a` never lists a container half
- * gone, and its name and run dir are free again), then its files are deleted in the background. Each
+ * gone, and its name is free again), then its files are deleted in the background. Each
  * unlink on a busy disk can take a millisecond; the rename is one. A crash before the deletion ends
  * leaves a `.tmp-*` that start-up recovery removes. Never called with anything mounted below `dir`.
  */

@@ -2,13 +2,14 @@
 // running one tiny sandboxed container. The verdict is cached per runtime binary and version.
 
 import { execFile, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, statfsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { EngineContext } from '../context.ts';
 import { RuntimeError } from '../errors.ts';
-import { MS, mount } from '../sys/libc.ts';
+import { RUN_BASE } from '../store/paths.ts';
+import { flock, LOCK, MS, mount } from '../sys/libc.ts';
 import { ensureTraversable } from './overlay.ts';
 import { buildSpec, type HostRlimits, parseProcLimits } from './spec.ts';
 
@@ -28,7 +29,10 @@ const HINTS: Record<RuntimeName, string> = {
   runc: 'install it with `apt-get install runc`',
 };
 
-/** The runtime command with its global options: state lives under the engine root, not /run. */
+/**
+ * The runtime command with its global options: its state lives in the root's own run dir root
+ * (`/run/layerlab/<hash>/crun`, see runRootOf), not in the runtime's shared default under /run.
+ */
 export function runtimeCommand(ctx: EngineContext, runtime: RuntimeInfo): string[] {
   return [runtime.path, '--root', runtimeStateDir(ctx, runtime)];
 }
@@ -83,6 +87,36 @@ export function prepareHost(): string[] {
     }
   }
   return done;
+}
+
+const TMPFS_MAGIC = 0x01021994;
+
+/**
+ * Puts the run dirs on tmpfs where /run is not one (a minimal VM or a container whose /run is part
+ * of the root disk): a start and an exit write a handful of small files there, each a disk write
+ * otherwise, and they describe processes that a reboot ends anyway. Only an empty /run/layerlab is
+ * mounted over (never hiding live run dirs), under a lock so two engines starting together mount
+ * once. Returns what was done, for diagnostics.
+ */
+export function prepareRunBase(ctx: EngineContext): string[] {
+  if (!ctx.paths.run.startsWith(`${RUN_BASE}/`)) return []; // no writable /run: the run dirs are on the root
+  try {
+    mkdirSync(RUN_BASE, { recursive: true, mode: 0o700 });
+    if (statfsSync(RUN_BASE).type === TMPFS_MAGIC) return [];
+    const fd = openSync(`${RUN_BASE}.lock`, 'a', 0o600);
+    try {
+      flock(fd, LOCK.EX, `${RUN_BASE}.lock`);
+      if (statfsSync(RUN_BASE).type === TMPFS_MAGIC) return [];
+      if (readdirSync(RUN_BASE).length > 0) return [`${RUN_BASE} is not empty: left on disk`];
+      // As systemd mounts /run: no set-uid files, no devices; mode 0700 keeps the sockets root's.
+      mount('tmpfs', RUN_BASE, 'tmpfs', MS.NOSUID | MS.NODEV, 'mode=0700,size=64m');
+      return [`mounted a tmpfs at ${RUN_BASE}`];
+    } finally {
+      closeSync(fd);
+    }
+  } catch (err) {
+    return [`could not put ${RUN_BASE} on tmpfs: ${(err as Error).message}`];
+  }
 }
 
 /** This process's hard rlimits (the container may not exceed them); empty when unreadable. */
@@ -175,7 +209,7 @@ export function detectRuntime(ctx: EngineContext): Promise<RuntimeInfo> {
 
 async function detect(ctx: EngineContext): Promise<RuntimeInfo> {
   const wanted: RuntimeName[] = ctx.config.runtime === 'auto' ? ['crun', 'runc'] : [ctx.config.runtime];
-  const prepared = prepareHost();
+  const prepared = [...prepareHost(), ...prepareRunBase(ctx)];
   const cachePath = join(ctx.paths.run, 'runtime.json');
   let verdicts: Verdicts = {};
   try {

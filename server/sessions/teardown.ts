@@ -54,7 +54,7 @@ export function cgroupDirsOf(id: string): string[] {
   return dirs;
 }
 
-/** Live shim processes whose run dirs are under `runDir` (the session's `run/`). */
+/** Live shim processes whose run dirs are under `runDir` (the session's `paths.run`). */
 export function shimPidsUnder(runDir: string): number[] {
   let names: string[];
   try {
@@ -135,6 +135,14 @@ async function teardownOnce(ctx: EngineContext): Promise<TeardownReport> {
       // already gone
     }
   }
+  // The run dirs and runtime state live off the root (runRootOf in engine/store/paths.ts); they go
+  // before the root, so a crash in between leaves the root, by which the next start finds them.
+  const runElsewhere = !ctx.paths.run.startsWith(`${ctx.paths.root}/`);
+  if (runElsewhere) {
+    await rm(ctx.paths.run, { recursive: true, force: true }).catch((err: Error) => {
+      errors.push(`remove ${ctx.paths.run}: ${err.message}`);
+    });
+  }
   unmountAll(ctx.paths.root, errors);
   const stillMounted = mountsUnder(ctx.paths.root);
   // Never rm -rf through a mount: a bind or overlay could expose shared content below it.
@@ -149,6 +157,7 @@ async function teardownOnce(ctx: EngineContext): Promise<TeardownReport> {
     ...(await settledShims(shimsBefore)).map((pid) => `shim pid ${pid}`),
   ];
   if (existsSync(ctx.paths.root) && stillMounted.length === 0) leftovers.push(`dir ${ctx.paths.root}`);
+  if (runElsewhere && existsSync(ctx.paths.run)) leftovers.push(`dir ${ctx.paths.run}`);
   return { containers: ids.length, leftovers, errors };
 }
 

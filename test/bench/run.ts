@@ -1,5 +1,6 @@
 // `npm run bench`: Layerlab beside the raw OCI runtime and, where they answer on this machine, Docker
 // and podman, in one run. Prints medians and ratios; docs/PERFORMANCE.md records a run.
+// BENCH_ONLY=run (a comma list of pull, run, diff, commit, server) measures only those sections.
 
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -32,6 +33,14 @@ import { benchServer } from './server.ts';
 
 const repoRoot = join(import.meta.dirname, '..', '..');
 const RUNS = Number(process.env.BENCH_RUNS ?? 7);
+const SECTIONS = ['pull', 'run', 'diff', 'commit', 'server'] as const;
+const ONLY = (process.env.BENCH_ONLY ?? SECTIONS.join(',')).split(',').map((s) => s.trim());
+for (const name of ONLY) {
+  if (!(SECTIONS as readonly string[]).includes(name))
+    throw new Error(`BENCH_ONLY: unknown section ${name} (sections: ${SECTIONS.join(', ')})`);
+}
+/** Whether BENCH_ONLY asks for this section (all of them when it is unset). */
+const measured = (section: (typeof SECTIONS)[number]) => ONLY.includes(section);
 const scratch = mkdtempSync(join(tmpdir(), 'layerlab-bench-'));
 // podman here needs runc and ulimits within the hard limits (no CAP_SYS_RESOURCE); keep that to the bench.
 const podmanConf = join(scratch, 'containers.conf');
@@ -190,163 +199,180 @@ async function main(): Promise<void> {
     });
     const imageRefs = LESSON_IMAGES.map((i) => i.repository.replace(/^library\//, ''));
     const remote = (ref: string) => `${registry.host}/${ref.includes('/') ? ref : `library/${ref}`}`;
-
-    // 1. pull + unpack of every lesson image into an empty store: round after round, Layerlab then
-    // each peer (its store emptied, untimed, before each of its rounds), after an untimed warm-up
-    // round of each, so a change in the machine's load hits them alike.
-    const pullLayerlab = async () => {
-      const pullCtx = freshEngine(registry.host);
-      for (const ref of imageRefs) await pull(pullCtx, ref);
-      return pullCtx;
-    };
-    const warm = await pullLayerlab();
-    const lessonDiffIds = new Set<string>();
-    for (const ref of imageRefs) {
-      for (const layer of imageLayers(await loadImage(warm, ref))) lessonDiffIds.add(layer.diffId);
-    }
-    const pullPeers = (['docker', 'podman'] as const).filter((peer) => peers[peer].ok);
-    const pullTimes: Record<string, number[]> = Object.fromEntries(
-      ['layerlab', ...pullPeers].map((name) => [name, [] as number[]]),
-    );
-    const pullRefused: Record<string, string> = {};
-    for (let i = -1; i < Math.min(RUNS, 5); i++) {
-      const layerlabTime = (await measure(1, () => pullLayerlab().then(() => {}))).median;
-      if (i >= 0) pullTimes.layerlab!.push(layerlabTime);
-      for (const peer of pullPeers) {
-        if (pullRefused[peer] !== undefined) continue;
-        try {
-          await emptyPeerStore(peer, lessonDiffIds);
-        } catch (err) {
-          pullRefused[peer] = (err as Error).message;
-          continue;
-        }
-        const pullArgs = peer === 'docker' ? ['pull', '-q'] : ['pull', '-q', '--tls-verify=false'];
-        const peerTime = (
-          await measure(1, async () => {
-            for (const ref of imageRefs) await run(peer, [...pullArgs, remote(ref)]);
-          })
-        ).median;
-        if (i >= 0) pullTimes[peer]!.push(peerTime);
-      }
-    }
-    const pullRow: Row = {
-      operation: `pull + unpack of the ${imageRefs.length} lesson images`,
-      layerlab: sampleOf(pullTimes.layerlab!),
-      peers: Object.fromEntries(
-        pullPeers.map((peer) => [peer, pullRefused[peer] ?? sampleOf(pullTimes[peer] ?? [])]),
-      ),
-    };
-    rows.push(pullRow);
-
-    // 2. run --rm busybox true.
+    if (measured('pull')) await pullSection();
     const ctx = freshEngine(registry.host);
     await pull(ctx, 'busybox');
-    const raw = await rawRuntime(ctx);
-    let timed: Record<string, Sample>;
-    try {
-      // A round takes a tenth of a second: more of them steady the median against the machine's load.
-      timed = await sideBySide(Math.max(RUNS, 21), {
-        layerlab: async () => {
-          const r = await runContainer(ctx, {
-            image: 'busybox',
-            cmd: ['true'],
-            autoRemove: true,
-            detach: true,
-          });
-          await r.exited;
-        },
-        raw: raw.step,
-      });
-    } finally {
-      await raw.dispose();
+    if (measured('run')) await runSection();
+    if (measured('diff')) await diffSection();
+    if (measured('commit')) await commitSection();
+
+    async function pullSection(): Promise<void> {
+      // 1. pull + unpack of every lesson image into an empty store: round after round, Layerlab then
+      // each peer (its store emptied, untimed, before each of its rounds), after an untimed warm-up
+      // round of each, so a change in the machine's load hits them alike.
+      const pullLayerlab = async () => {
+        const pullCtx = freshEngine(registry.host);
+        for (const ref of imageRefs) await pull(pullCtx, ref);
+        return pullCtx;
+      };
+      const warm = await pullLayerlab();
+      const lessonDiffIds = new Set<string>();
+      for (const ref of imageRefs) {
+        for (const layer of imageLayers(await loadImage(warm, ref))) lessonDiffIds.add(layer.diffId);
+      }
+      const pullPeers = (['docker', 'podman'] as const).filter((peer) => peers[peer].ok);
+      const pullTimes: Record<string, number[]> = Object.fromEntries(
+        ['layerlab', ...pullPeers].map((name) => [name, [] as number[]]),
+      );
+      const pullRefused: Record<string, string> = {};
+      for (let i = -1; i < Math.min(RUNS, 5); i++) {
+        const layerlabTime = (await measure(1, () => pullLayerlab().then(() => {}))).median;
+        if (i >= 0) pullTimes.layerlab!.push(layerlabTime);
+        for (const peer of pullPeers) {
+          if (pullRefused[peer] !== undefined) continue;
+          try {
+            await emptyPeerStore(peer, lessonDiffIds);
+          } catch (err) {
+            pullRefused[peer] = (err as Error).message;
+            continue;
+          }
+          const pullArgs = peer === 'docker' ? ['pull', '-q'] : ['pull', '-q', '--tls-verify=false'];
+          const peerTime = (
+            await measure(1, async () => {
+              for (const ref of imageRefs) await run(peer, [...pullArgs, remote(ref)]);
+            })
+          ).median;
+          if (i >= 0) pullTimes[peer]!.push(peerTime);
+        }
+      }
+      const pullRow: Row = {
+        operation: `pull + unpack of the ${imageRefs.length} lesson images`,
+        layerlab: sampleOf(pullTimes.layerlab!),
+        peers: Object.fromEntries(
+          pullPeers.map((peer) => [peer, pullRefused[peer] ?? sampleOf(pullTimes[peer] ?? [])]),
+        ),
+      };
+      rows.push(pullRow);
     }
-    const runRow: Row = {
-      operation: 'run --rm busybox true (library call)',
-      layerlab: timed.layerlab!,
-      peers: { 'raw runtime': timed.raw! },
-    };
-    if (peers.docker.ok) {
-      runRow.peers.docker = await measure(RUNS, async () => {
-        await run('docker', ['run', '--rm', '--network', 'none', remote('busybox'), 'true']);
+
+    // 2. run --rm busybox true.
+    async function runSection(): Promise<void> {
+      const raw = await rawRuntime(ctx);
+      let timed: Record<string, Sample>;
+      try {
+        // A round takes a tenth of a second: more of them steady the median against the machine's load.
+        timed = await sideBySide(Math.max(RUNS, 21), {
+          layerlab: async () => {
+            const r = await runContainer(ctx, {
+              image: 'busybox',
+              cmd: ['true'],
+              autoRemove: true,
+              detach: true,
+            });
+            await r.exited;
+          },
+          raw: raw.step,
+        });
+      } finally {
+        await raw.dispose();
+      }
+      const runRow: Row = {
+        operation: 'run --rm busybox true (library call)',
+        layerlab: timed.layerlab!,
+        peers: { 'raw runtime': timed.raw! },
+      };
+      if (!measured('pull')) {
+        // The pull section left busybox in each peer's store; without it, pull it here, untimed.
+        if (peers.docker.ok) await run('docker', ['pull', '-q', remote('busybox')]);
+        if (peers.podman.ok) await run('podman', ['pull', '-q', '--tls-verify=false', remote('busybox')]);
+      }
+      if (peers.docker.ok) {
+        runRow.peers.docker = await measure(RUNS, async () => {
+          await run('docker', ['run', '--rm', '--network', 'none', remote('busybox'), 'true']);
+        });
+      }
+      if (peers.podman.ok) {
+        runRow.peers.podman = await measure(RUNS, async () => {
+          await run('podman', ['run', '--rm', '--network', 'none', remote('busybox'), 'true']);
+        });
+      }
+      rows.push(runRow);
+      // The package's executable (bin.js turns the compile cache on before anything else loads).
+      const cli = [join(repoRoot, 'server/bin.js'), '--root', ctx.root];
+      rows.push({
+        operation: 'run --rm busybox true (CLI process)',
+        layerlab: await measure(RUNS, async () => {
+          await run(process.execPath, [...cli, 'run', '--rm', 'busybox', 'true']);
+        }),
+        peers: {},
       });
     }
-    if (peers.podman.ok) {
-      runRow.peers.podman = await measure(RUNS, async () => {
-        await run('podman', ['run', '--rm', '--network', 'none', remote('busybox'), 'true']);
-      });
-    }
-    rows.push(runRow);
-    // The package's executable (bin.js turns the compile cache on before anything else loads).
-    const cli = [join(repoRoot, 'server/bin.js'), '--root', ctx.root];
-    rows.push({
-      operation: 'run --rm busybox true (CLI process)',
-      layerlab: await measure(RUNS, async () => {
-        await run(process.execPath, [...cli, 'run', '--rm', 'busybox', 'true']);
-      }),
-      peers: {},
-    });
 
     // 3. diff of a container with 10 000 changed files.
-    const makeFiles = 'mkdir /d && cd /d && i=0; while [ $i -lt 10000 ]; do : > f$i; i=$((i+1)); done';
-    const c = await createContainer(ctx, { image: 'busybox', cmd: ['sh', '-c', makeFiles] });
-    await startContainer(ctx, c.id);
-    await waitContainer(ctx, c.id);
-    const diffRow: Row = {
-      operation: 'diff of a container with 10 000 added files',
-      layerlab: await measure(RUNS, async () => {
-        await containerDiff(ctx, c.id);
-      }),
-      peers: {},
-    };
-    if (peers.docker.ok) {
-      const id = (
-        await run('docker', ['run', '-d', '--network', 'none', remote('busybox'), 'sh', '-c', makeFiles])
-      ).trim();
-      await run('docker', ['wait', id]);
-      diffRow.peers.docker = await measure(RUNS, async () => {
-        await run('docker', ['diff', id]);
-      });
-      await run('docker', ['rm', '-f', id]);
+    async function diffSection(): Promise<void> {
+      const makeFiles = 'mkdir /d && cd /d && i=0; while [ $i -lt 10000 ]; do : > f$i; i=$((i+1)); done';
+      const c = await createContainer(ctx, { image: 'busybox', cmd: ['sh', '-c', makeFiles] });
+      await startContainer(ctx, c.id);
+      await waitContainer(ctx, c.id);
+      const diffRow: Row = {
+        operation: 'diff of a container with 10 000 added files',
+        layerlab: await measure(RUNS, async () => {
+          await containerDiff(ctx, c.id);
+        }),
+        peers: {},
+      };
+      if (peers.docker.ok) {
+        const id = (
+          await run('docker', ['run', '-d', '--network', 'none', remote('busybox'), 'sh', '-c', makeFiles])
+        ).trim();
+        await run('docker', ['wait', id]);
+        diffRow.peers.docker = await measure(RUNS, async () => {
+          await run('docker', ['diff', id]);
+        });
+        await run('docker', ['rm', '-f', id]);
+      }
+      rows.push(diffRow);
+      await removeContainer(ctx, c.id, { force: true });
     }
-    rows.push(diffRow);
-    await removeContainer(ctx, c.id, { force: true });
 
     // 4. commit of a 50 MB change.
-    const write50 = 'head -c 52428800 /dev/urandom > /big';
-    const commitRow: Row = {
-      operation: 'commit of a 50 MB change',
-      layerlab: await measurePrepared(
-        Math.min(RUNS, 5),
-        async () => {
-          const w = await createContainer(ctx, { image: 'busybox', cmd: ['sh', '-c', write50] });
-          await startContainer(ctx, w.id);
-          await waitContainer(ctx, w.id);
-          return w.id;
-        },
-        async (id) => {
-          await commit(ctx, id, {});
-          await removeContainer(ctx, id, { force: true });
-        },
-      ),
-      peers: {},
-    };
-    if (peers.docker.ok) {
-      commitRow.peers.docker = await measurePrepared(
-        Math.min(RUNS, 5),
-        async () => {
-          const id = (
-            await run('docker', ['run', '-d', '--network', 'none', remote('busybox'), 'sh', '-c', write50])
-          ).trim();
-          await run('docker', ['wait', id]);
-          return id;
-        },
-        async (id) => {
-          await run('docker', ['commit', id]);
-          await run('docker', ['rm', '-f', id]);
-        },
-      );
+    async function commitSection(): Promise<void> {
+      const write50 = 'head -c 52428800 /dev/urandom > /big';
+      const commitRow: Row = {
+        operation: 'commit of a 50 MB change',
+        layerlab: await measurePrepared(
+          Math.min(RUNS, 5),
+          async () => {
+            const w = await createContainer(ctx, { image: 'busybox', cmd: ['sh', '-c', write50] });
+            await startContainer(ctx, w.id);
+            await waitContainer(ctx, w.id);
+            return w.id;
+          },
+          async (id) => {
+            await commit(ctx, id, {});
+            await removeContainer(ctx, id, { force: true });
+          },
+        ),
+        peers: {},
+      };
+      if (peers.docker.ok) {
+        commitRow.peers.docker = await measurePrepared(
+          Math.min(RUNS, 5),
+          async () => {
+            const id = (
+              await run('docker', ['run', '-d', '--network', 'none', remote('busybox'), 'sh', '-c', write50])
+            ).trim();
+            await run('docker', ['wait', id]);
+            return id;
+          },
+          async (id) => {
+            await run('docker', ['commit', id]);
+            await run('docker', ['rm', '-f', id]);
+          },
+        );
+      }
+      rows.push(commitRow);
     }
-    rows.push(commitRow);
   } finally {
     await registry.stop();
   }
@@ -364,8 +390,10 @@ async function main(): Promise<void> {
       `${row.operation}: layerlab ${ms(row.layerlab.median)}${parts.length ? `; ${parts.join('; ')}` : ''}`,
     );
   }
-  console.log('\nserver (test/bench/server.ts)\n');
-  for (const line of await benchServer()) console.log(line);
+  if (measured('server')) {
+    console.log('\nserver (test/bench/server.ts)\n');
+    for (const line of await benchServer()) console.log(line);
+  }
 }
 
 // The engine unrefs its exit watchers (a detached `run` must not keep the CLI alive); hold the loop open.

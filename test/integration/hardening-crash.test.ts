@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { Transform } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { rootPaths } from '../../engine/store/paths.ts';
 import { freshContext, type TestContext, testRegistryHost } from '../support/context.ts';
 import { freePort, startTestRegistry, type TestRegistry } from '../support/registry.ts';
 import { openClient, type TestClient } from '../support/server.ts';
@@ -156,7 +157,8 @@ function processesOf(root: string): string[] {
     if (!/^\d+$/.test(pid) || Number(pid) === process.pid) continue;
     try {
       const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ');
-      if (argv.includes(root) && !argv.includes('vitest')) found.push(`${pid} ${argv}`);
+      if ((argv.includes(root) || argv.includes(rootPaths(root).run)) && !argv.includes('vitest'))
+        found.push(`${pid} ${argv}`);
     } catch {
       // gone
     }
@@ -207,17 +209,17 @@ function leftovers(root: string, keep: string[] = [], gone: string[] = [], serve
     join(root, 'containers', id, 'rw'),
     join(root, 'containers', id, 'merged'),
   ]);
-  const running = keep.filter((id) => existsSync(join(root, 'run', id.slice(0, 12), 'shim.pid')));
+  const running = keep.filter((id) => existsSync(join(rootPaths(root).run, id.slice(0, 12), 'shim.pid')));
   return [
     ...tempNames(root).map((p) => `temp ${p}`),
     ...entries(join(root, 'tmp')).map((n) => `tmp/${n}`),
     ...mountsUnder(root)
       .filter((m) => !allowedMounts.includes(m))
       .map((m) => `mount ${m}`),
-    ...entries(join(root, 'run', 'crun'))
+    ...entries(join(rootPaths(root).run, 'crun'))
       .filter((id) => !keep.includes(id))
       .map((id) => `runtime state ${id}`),
-    ...entries(join(root, 'run'))
+    ...entries(rootPaths(root).run)
       .filter((n) => /^[a-f0-9]{12}$/.test(n) && !keep.some((id) => id.startsWith(n)))
       .map((n) => `run dir ${n}`),
     ...processesOf(root)
@@ -640,8 +642,9 @@ describe('kill -9 of the server', () => {
     let working = '';
     await until('the RUN step to be running', () => {
       working =
-        sessionContainers().find(({ dir, id }) => existsSync(join(dir, 'run', id.slice(0, 12), 'shim.pid')))
-          ?.id ?? '';
+        sessionContainers().find(({ dir, id }) =>
+          existsSync(join(rootPaths(dir).run, id.slice(0, 12), 'shim.pid')),
+        )?.id ?? '';
       return working !== '';
     });
     await crashAndRestart();

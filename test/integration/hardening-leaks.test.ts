@@ -140,7 +140,10 @@ describe('1 000 container create/start/stop/rm cycles', () => {
     };
     // Warm-up: module loads, runtime detection, the first layer unpack, koffi, watchers.
     for (let i = 0; i < 4; i++) await cycle(i);
-    await settle(() => zombies().length === 0);
+    // A removal deletes the container's files in the background (renamed to .tmp-* first): let it end.
+    const deleted = () => !tree(t.root).some((p) => p.startsWith('.tmp-'));
+    // And a removal returns once the shim has removed its shim.pid, a moment before it exits.
+    await settle(() => zombies().length === 0 && processesOf(t.root).length === 0 && deleted());
     const before = {
       mounts: mountsUnder(t.root),
       tree: tree(t.root),
@@ -159,7 +162,7 @@ describe('1 000 container create/start/stop/rm cycles', () => {
     );
     const elapsed = Date.now() - started;
 
-    await settle(() => zombies().length === 0 && processesOf(t.root).length === 0);
+    await settle(() => zombies().length === 0 && processesOf(t.root).length === 0 && deleted());
     const after = {
       mounts: mountsUnder(t.root),
       tree: tree(t.root),

@@ -32,6 +32,7 @@ export function freshContext(options: { mirrors?: Record<string, string[]> } = {
     root,
     cleanup() {
       rmSync(root, { recursive: true, force: true });
+      rmSync(ctx.paths.run, { recursive: true, force: true }); // off the root, on tmpfs (runRootOf)
     },
   };
 }
