@@ -160,9 +160,15 @@ describe('containers', () => {
     const trap = await runContainer(ctx, {
       image: 'busybox',
       name: 'trapper',
-      cmd: ['sh', '-c', "trap 'exit 3' TERM; while true; do sleep 0.1; done"],
+      cmd: ['sh', '-c', "trap 'exit 3' TERM; echo trapped; while true; do sleep 0.1; done"],
       detach: true,
     });
+    // A SIGTERM that came before the trap would be ignored (sh is pid 1): wait until it is set.
+    const deadline = Date.now() + 20_000;
+    while (!(await output(await containerLogs(ctx, 'trapper'))).includes('trapped')) {
+      if (Date.now() > deadline) throw new Error('the trap was never set');
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
     await expect(removeContainer(ctx, 'trapper')).rejects.toThrow(
       'cannot remove container "/trapper": container is running: stop the container before removing or force remove',
     );
