@@ -275,3 +275,20 @@ export const chunking = fc.oneof(
   fc.constantFrom(1, 7, 511, 512, 513),
   fc.integer({ min: 1, max: 4096 }),
 );
+
+/**
+ * Random entries as a tree: the last entry of a path wins, and `parents` holds every directory the
+ * paths imply, so a generator can keep a path from being both a directory and a file.
+ */
+export function treeOf<T extends { path: string[] }>(
+  entries: T[],
+): { byPath: Map<string, T>; parents: Set<string> } {
+  const byPath = new Map<string, T>();
+  for (const e of entries) byPath.set(e.path.join('/'), e);
+  const parents = new Set<string>();
+  for (const p of byPath.keys()) {
+    const parts = p.split('/');
+    for (let i = 1; i < parts.length; i++) parents.add(parts.slice(0, i).join('/'));
+  }
+  return { byPath, parents };
+}

@@ -13,6 +13,7 @@ import { encodeEntry } from '../../engine/layer/tar-format.ts';
 import { IN_PROCESS_BYTES, IN_PROCESS_ENTRIES, unpackLayer } from '../../engine/layer/unpack.ts';
 import { sha256 } from '../../engine/oci/digest.ts';
 import { lgetxattr, llistxattr } from '../../engine/sys/libc.ts';
+import { treeOf } from '../fuzz/tar-arbitraries.ts';
 import { freshContext } from '../support/context.ts';
 import { acceptedOddities, buildTar, compress, type EntrySpec } from '../support/hostile-tars.ts';
 
@@ -156,13 +157,7 @@ describe('in-process extraction matches GNU tar', () => {
     await fc.assert(
       fc.asyncProperty(fc.array(entry, { maxLength: 10 }), async (entries) => {
         // A consistent tree: nothing is both a directory (of another entry, or declared) and not.
-        const byPath = new Map<string, (typeof entries)[number]>();
-        for (const e of entries) byPath.set(e.path.join('/'), e);
-        const parents = new Set<string>();
-        for (const p of byPath.keys()) {
-          const parts = p.split('/');
-          for (let i = 1; i < parts.length; i++) parents.add(parts.slice(0, i).join('/'));
-        }
+        const { byPath, parents } = treeOf(entries);
         // In path order, as image tools write layers: each directory's entries together. (GNU tar
         // sets a directory's time when the stream leaves it, so a stream that comes back leaves it
         // "now"; the extractor sets every directory's time at the end, as Docker does.)

@@ -24,6 +24,7 @@ import {
   readLayerInfo,
   removeLayer,
 } from '../../engine/store/layers.ts';
+import { treeOf } from '../fuzz/tar-arbitraries.ts';
 import { freshContext } from '../support/context.ts';
 import {
   acceptedOddities,
@@ -362,13 +363,7 @@ describe('round trip (property)', () => {
     await fc.assert(
       fc.asyncProperty(fc.array(file, { maxLength: 12 }), async (files) => {
         // Keep a consistent tree: a path that is some other file's directory cannot be a file too.
-        const byPath = new Map<string, (typeof files)[number]>();
-        for (const f of files) byPath.set(f.path.join('/'), f);
-        const dirs = new Set<string>();
-        for (const p of byPath.keys()) {
-          const parts = p.split('/');
-          for (let i = 1; i < parts.length; i++) dirs.add(parts.slice(0, i).join('/'));
-        }
+        const { byPath, parents: dirs } = treeOf(files);
         const kept = [...byPath.entries()].filter(([p]) => !dirs.has(p));
         const tarBytes = await buildTar(
           kept.map(([p, f]) => ({
