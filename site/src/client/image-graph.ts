@@ -3,9 +3,9 @@
 // each image hangs below its top layer and each container below its image.
 
 import { defineOnce } from './define.ts';
-import { esc, formatSize, instruction, shortDigest, strings } from './format.ts';
-import { redrawer } from './schedule.ts';
-import { type SessionSnapshot, stateStore } from './state.ts';
+import { esc, formatSize, instruction, shortDigest } from './format.ts';
+import { SnapshotPicture } from './snapshot-picture.ts';
+import type { SessionSnapshot } from './state.ts';
 
 interface Node {
   key: string;
@@ -95,26 +95,11 @@ function layout(roots: Node[]): { width: number; height: number; nodes: Node[] }
   };
 }
 
-export class LayerlabImageGraph extends HTMLElement {
-  #off: (() => void)[] = [];
+export class LayerlabImageGraph extends SnapshotPicture {
   #seen = new Set<string>();
   #first = true;
 
-  connectedCallback(): void {
-    const t = strings(this);
-    const body = this.querySelector<HTMLElement>('[data-body]')!;
-    const redraw = redrawer(this);
-    this.#off.push(
-      stateStore().subscribe((snap) => redraw(() => this.#render(snap, body, t))),
-      () => redraw.cancel(),
-    );
-  }
-
-  disconnectedCallback(): void {
-    for (const off of this.#off.splice(0)) off();
-  }
-
-  #render(snap: SessionSnapshot, body: HTMLElement, t: (k: string) => string): void {
+  protected render(snap: SessionSnapshot, body: HTMLElement, t: (k: string) => string): void {
     if (snap.images.length === 0) {
       body.innerHTML = `<p class="ll-muted">${esc(t('ll.graph.empty'))}</p>`;
       return;

@@ -5,33 +5,18 @@
 // stand side by side over the same lower boxes.
 
 import { defineOnce } from './define.ts';
-import { esc, formatSize, instruction, shortDigest, strings } from './format.ts';
+import { esc, formatSize, instruction, shortDigest } from './format.ts';
 import { diffKind, pickContainers } from './pick.ts';
-import { redrawer } from './schedule.ts';
-import { type SessionSnapshot, stateStore } from './state.ts';
+import { SnapshotPicture } from './snapshot-picture.ts';
+import type { SessionSnapshot } from './state.ts';
 
 const MAX_ENTRIES = 40;
 
-export class LayerlabLayerStack extends HTMLElement {
-  #off: (() => void)[] = [];
+export class LayerlabLayerStack extends SnapshotPicture {
   #seen = new Set<string>();
   #first = true;
 
-  connectedCallback(): void {
-    const t = strings(this);
-    const body = this.querySelector<HTMLElement>('[data-body]')!;
-    const redraw = redrawer(this);
-    this.#off.push(
-      stateStore().subscribe((snap) => redraw(() => this.#render(snap, body, t))),
-      () => redraw.cancel(),
-    );
-  }
-
-  disconnectedCallback(): void {
-    for (const off of this.#off.splice(0)) off();
-  }
-
-  #render(snap: SessionSnapshot, body: HTMLElement, t: (k: string) => string): void {
+  protected render(snap: SessionSnapshot, body: HTMLElement, t: (k: string) => string): void {
     const containers = pickContainers(snap, this.getAttribute('container'), !this.hasAttribute('single'));
     const primary = containers[0];
     if (!primary) {

@@ -2,9 +2,9 @@
 // size) and what sharing saves: each image's shared and unique bytes, and the store's real total.
 
 import { defineOnce } from './define.ts';
-import { esc, formatSize, shortDigest, strings } from './format.ts';
-import { redrawer } from './schedule.ts';
-import { type SessionSnapshot, stateStore } from './state.ts';
+import { esc, formatSize, shortDigest } from './format.ts';
+import { SnapshotPicture } from './snapshot-picture.ts';
+import type { SessionSnapshot } from './state.ts';
 
 function bar(parts: { value: number; cls: string; label: string }[], max: number): string {
   const segs = parts
@@ -17,24 +17,8 @@ function bar(parts: { value: number; cls: string; label: string }[], max: number
   return `<span class="ll-bar" aria-hidden="true">${segs}</span>`;
 }
 
-export class LayerlabSizeBars extends HTMLElement {
-  #off: (() => void)[] = [];
-
-  connectedCallback(): void {
-    const t = strings(this);
-    const body = this.querySelector<HTMLElement>('[data-body]')!;
-    const redraw = redrawer(this);
-    this.#off.push(
-      stateStore().subscribe((snap) => redraw(() => this.#render(snap, body, t))),
-      () => redraw.cancel(),
-    );
-  }
-
-  disconnectedCallback(): void {
-    for (const off of this.#off.splice(0)) off();
-  }
-
-  #render(snap: SessionSnapshot, body: HTMLElement, t: (k: string) => string): void {
+export class LayerlabSizeBars extends SnapshotPicture {
+  protected render(snap: SessionSnapshot, body: HTMLElement, t: (k: string) => string): void {
     if (snap.images.length === 0 && snap.containers.length === 0) {
       body.innerHTML = `<p class="ll-muted">${esc(t('ll.graph.empty'))}</p>`;
       return;
