@@ -14,7 +14,13 @@ import { decodeTerminalFrame } from '../../server/protocol.ts';
 import { workshopPlugin } from '../../server/workshop/plugin.ts';
 import type { WorkshopService } from '../../server/workshop/service.ts';
 import type { WorkshopState } from '../../server/workshop/workshop.ts';
-import { startTestServer, type TestClient, type TestServer } from '../support/server.ts';
+import {
+  openShell,
+  runInShell,
+  startTestServer,
+  type TestClient,
+  type TestServer,
+} from '../support/server.ts';
 
 const TEACHER_PASSWORD = 'chalk-and-cheese';
 const ADMIN_PASSWORD = 'the-admin-secret';
@@ -101,12 +107,6 @@ async function teacherPost(cookie: string, path: string, body: unknown) {
     body: JSON.stringify(body),
   });
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
-}
-
-async function openShell(client: TestClient, terminal = 'main'): Promise<number> {
-  client.send({ type: 'terminal.open', terminal, cols: 100, rows: 30 });
-  const opened = await client.next('terminal.opened', (m) => m.terminal === terminal);
-  return opened.channel;
 }
 
 function mountsUnder(dir: string): string[] {
@@ -210,12 +210,12 @@ describe('teacher', () => {
     const teacher = await teacherLogin(code, TEACHER_PASSWORD);
     const client = await srv.connect(student.token, { cookie: true });
     const channel = await openShell(client);
-    client.send({
-      type: 'terminal.run',
-      terminal: 'main',
-      command: "docker run busybox sh -c 'echo hi > /hello.txt; echo done-$((40+2))'",
-    });
-    await client.waitForOutput(channel, '\r\ndone-42', 60_000);
+    await runInShell(
+      client,
+      channel,
+      "docker run busybox sh -c 'echo hi > /hello.txt; echo done-$((40+2))'",
+      '\r\ndone-42',
+    );
 
     const session = srv.server.sessions.get(student.body.session!)!;
     const parsed = parseCheck({ kind: 'container', image: 'busybox', diff: { has: ['/hello.txt'] } });
@@ -248,12 +248,7 @@ describe('teacher', () => {
     for (const s of [a, b]) {
       const client = await srv.connect(s.token, { cookie: true });
       const channel = await openShell(client);
-      client.send({
-        type: 'terminal.run',
-        terminal: 'main',
-        command: 'docker create --name box busybox true',
-      });
-      await client.waitForOutput(channel, /\r\n[0-9a-f]{64}\r\n/, 60_000);
+      await runInShell(client, channel, 'docker create --name box busybox true', /\r\n[0-9a-f]{64}\r\n/);
       await client.close();
     }
     const containersOf = (id: string) =>
@@ -334,12 +329,13 @@ describe('read-only terminal view', () => {
     const teacher = await teacherLogin(code, TEACHER_PASSWORD);
     const client = await srv.connect(student.token, { cookie: true });
     const channel = await openShell(client);
-    client.send({
-      type: 'terminal.run',
-      terminal: 'main',
-      command: "docker run --rm busybox sh -c 'echo before-$((1+1))'",
-    });
-    await client.waitForOutput(channel, '\r\nbefore-2', 30_000);
+    await runInShell(
+      client,
+      channel,
+      "docker run --rm busybox sh -c 'echo before-$((1+1))'",
+      '\r\nbefore-2',
+      30_000,
+    );
 
     const w = watch(student.body.session!, 'main', teacher.cookie);
     expect(await w.status).toBe(101);
@@ -363,12 +359,13 @@ describe('read-only terminal view', () => {
       }),
     );
     await until(() => w.json.filter((m) => m.code === 'read_only').length === 2, 'read_only errors');
-    client.send({
-      type: 'terminal.run',
-      terminal: 'main',
-      command: "docker run --rm busybox sh -c 'echo after-$((3+4))'",
-    });
-    await client.waitForOutput(channel, '\r\nafter-7', 30_000);
+    await runInShell(
+      client,
+      channel,
+      "docker run --rm busybox sh -c 'echo after-$((3+4))'",
+      '\r\nafter-7',
+      30_000,
+    );
     expect(client.output(channel)).not.toContain('intruder');
     expect(client.output(channel)).not.toContain('-42');
     w.ws.close();
@@ -390,12 +387,13 @@ describe('read-only terminal view', () => {
       if (!binary && m.type === 'watch.screen') screens.push((m.lines ?? []).join('\n'));
     });
     await new Promise((r) => ws.once('open', r));
-    client.send({
-      type: 'terminal.run',
-      terminal: 'main',
-      command: "docker run --rm busybox sh -c 'echo text-$((5+5))'",
-    });
-    await client.waitForOutput(channel, '\r\ntext-10', 30_000);
+    await runInShell(
+      client,
+      channel,
+      "docker run --rm busybox sh -c 'echo text-$((5+5))'",
+      '\r\ntext-10',
+      30_000,
+    );
     await until(() => screens.some((s) => /^text-10$/m.test(s)), 'a rendered screen');
     ws.close();
     await client.close();
@@ -463,12 +461,7 @@ describe('ending the workshop', () => {
       roots.push(session.root);
       const client = await srv.connect(s.token, { cookie: true });
       const channel = await openShell(client);
-      client.send({
-        type: 'terminal.run',
-        terminal: 'main',
-        command: 'docker run -d busybox sleep 600',
-      });
-      await client.waitForOutput(channel, /\r\n[0-9a-f]{64}\r\n/, 60_000);
+      await runInShell(client, channel, 'docker run -d busybox sleep 600', /\r\n[0-9a-f]{64}\r\n/);
       clients.push(client);
     }
     expect(mountsUnder(roots[0]!).length).toBeGreaterThan(0);

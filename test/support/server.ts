@@ -202,3 +202,22 @@ export function wrapClient(ws: WebSocket): TestClient {
     },
   };
 }
+
+/** Opens a terminal (the session's shell) and returns its output channel. */
+export async function openShell(client: TestClient, terminal = 'main'): Promise<number> {
+  client.send({ type: 'terminal.open', terminal, cols: 100, rows: 30 });
+  const opened = await client.next('terminal.opened', (m) => m.terminal === terminal);
+  return opened.channel;
+}
+
+/** Runs `command` in the `main` terminal and waits until its output matches `until`. */
+export async function runInShell(
+  client: TestClient,
+  channel: number,
+  command: string,
+  until: RegExp | string,
+  timeoutMs = 60_000,
+): Promise<string> {
+  client.send({ type: 'terminal.run', terminal: 'main', command });
+  return client.waitForOutput(channel, until, timeoutMs);
+}
