@@ -53,19 +53,11 @@ export async function writeLayerBlob(
     const blob = await writeBlob(ctx, tar, {}, onProgress);
     return { ...blob, diffId: blob.digest, uncompressedSize: blob.size };
   }
-  const tarHash = createHash('sha256');
-  let uncompressedSize = 0;
-  const hashTar = new Transform({
-    transform(chunk: Buffer, _encoding, callback) {
-      tarHash.update(chunk);
-      uncompressedSize += chunk.length;
-      callback(null, chunk);
-    },
-  });
+  const hashTar = digester();
   const gzip = deterministicGzip();
   let failure: Error | undefined;
   // pipeline destroys every stage when one fails, so the blob writer sees the error while iterating.
-  pipeline(tar, hashTar, gzip, (err) => {
+  pipeline(tar, hashTar.stream, gzip, (err) => {
     if (err) failure = err;
   });
   let blob: { digest: Digest; size: number };
@@ -75,7 +67,7 @@ export async function writeLayerBlob(
     throw failure ?? err;
   }
   if (failure) throw failure;
-  return { ...blob, diffId: digestFromHash(tarHash), uncompressedSize };
+  return { ...blob, diffId: hashTar.digest(), uncompressedSize: hashTar.size() };
 }
 
 /** A gzip rendering of a stored uncompressed layer, in a temp file until `release()`. */
@@ -93,20 +85,12 @@ export interface CompressedLayer {
 export async function compressLayerBlob(ctx: EngineContext, digest: Digest): Promise<CompressedLayer> {
   await mkdir(ctx.paths.tmp, { recursive: true });
   const path = join(ctx.paths.tmp, tempName('gzip'));
-  const hash = createHash('sha256');
-  let size = 0;
-  const hashOut = new Transform({
-    transform(chunk: Buffer, _encoding, callback) {
-      hash.update(chunk);
-      size += chunk.length;
-      callback(null, chunk);
-    },
-  });
+  const hashOut = digester();
   try {
     await pipelineAsync(
       openBlob(ctx, digest),
       deterministicGzip(),
-      hashOut,
+      hashOut.stream,
       createWriteStream(path, { flags: 'wx' }),
       ctx.signal ? { signal: ctx.signal } : {},
     );
@@ -114,5 +98,19 @@ export async function compressLayerBlob(ctx: EngineContext, digest: Digest): Pro
     await rm(path, { force: true });
     throw err;
   }
-  return { digest: digestFromHash(hash), size, path, release: () => rm(path, { force: true }) };
+  return { digest: hashOut.digest(), size: hashOut.size(), path, release: () => rm(path, { force: true }) };
+}
+
+/** A pass-through stage that hashes and counts what flows through it: one pass gives both. */
+function digester(): { stream: Transform; digest(): Digest; size(): number } {
+  const hash = createHash('sha256');
+  let size = 0;
+  const stream = new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      hash.update(chunk);
+      size += chunk.length;
+      callback(null, chunk);
+    },
+  });
+  return { stream, digest: () => digestFromHash(hash), size: () => size };
 }
