@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { readAllRecords } from './container/record.ts';
 import { createContext, type EngineContext } from './context.ts';
 import { type Digest, isDigest } from './oci/digest.ts';
-import { imageLayers } from './oci/types.ts';
+import { imageBlobs, imageLayers } from './oci/types.ts';
 import { listBlobs, removeBlob } from './store/blobs.ts';
 import { listImages, loadImage } from './store/images.ts';
 import { layerDiffDir, removeLayer } from './store/layers.ts';
@@ -82,12 +82,8 @@ export async function collectGarbage(root: string, options: GcOptions = {}): Pro
     for (const record of await listImages(ctx).catch(() => [])) {
       try {
         const image = await loadImage(ctx, record.id);
-        keepBlobs.add(image.manifestDigest);
-        keepBlobs.add(image.manifest.config.digest);
-        for (const layer of imageLayers(image)) {
-          keepBlobs.add(layer.descriptor.digest);
-          keepLayerDirs.add(layerDiffDir(base, layer.diffId));
-        }
+        for (const digest of imageBlobs(image)) keepBlobs.add(digest);
+        for (const layer of imageLayers(image)) keepLayerDirs.add(layerDiffDir(base, layer.diffId));
       } catch {
         // a record whose blobs are already gone keeps nothing alive
       }

@@ -6,7 +6,7 @@ import { reconcile } from '../container/state.ts';
 import type { EngineContext } from '../context.ts';
 import { ConflictError } from '../errors.ts';
 import { type Digest, shortId } from '../oci/digest.ts';
-import { type Image, imageLayers } from '../oci/types.ts';
+import { type Image, imageBlobs, imageLayers } from '../oci/types.ts';
 import { familiarName, formatReference, parseReference } from '../reference/reference.ts';
 import { removeBlob } from '../store/blobs.ts';
 import { deleteImageRecord, getImageRecord, listImages, loadImage, untagImage } from '../store/images.ts';
@@ -41,12 +41,8 @@ async function referenced(ctx: EngineContext, except: Set<Digest>) {
   for (const record of await listImages(ctx)) {
     if (except.has(record.id)) continue;
     const image = await loadImage(ctx, record.id);
-    blobs.add(image.manifestDigest);
-    blobs.add(image.manifest.config.digest);
-    for (const layer of imageLayers(image)) {
-      blobs.add(layer.descriptor.digest);
-      layerDirs.add(layerDiffDir(ctx, layer.diffId));
-    }
+    for (const digest of imageBlobs(image)) blobs.add(digest);
+    for (const layer of imageLayers(image)) layerDirs.add(layerDiffDir(ctx, layer.diffId));
   }
   // A container keeps its lower layers even after `rmi -f` took its image away, as Docker does.
   for (const container of await readAllRecords(ctx))
@@ -70,16 +66,12 @@ async function deleteImages(ctx: EngineContext, images: Image[]): Promise<string
   const keep = await referenced(ctx, new Set(images.map((i) => i.id)));
   const doneBlobs = new Set<Digest>();
   for (const image of images) {
-    for (const digest of [image.manifestDigest, image.manifest.config.digest]) {
+    for (const digest of imageBlobs(image)) {
       if (keep.blobs.has(digest) || doneBlobs.has(digest)) continue;
       doneBlobs.add(digest);
       await removeBlob(ctx, digest);
     }
     for (const layer of imageLayers(image)) {
-      if (!keep.blobs.has(layer.descriptor.digest) && !doneBlobs.has(layer.descriptor.digest)) {
-        doneBlobs.add(layer.descriptor.digest);
-        await removeBlob(ctx, layer.descriptor.digest);
-      }
       if (!keep.layerDirs.has(layerDiffDir(ctx, layer.diffId)) && (await layerExists(ctx, layer.diffId))) {
         await removeLayer(ctx, layer.diffId);
         lines.push(`Deleted: ${layer.diffId}`);

@@ -113,3 +113,8 @@ export function imageLayers(image: Image): Layer[] {
     return { descriptor, diffId };
   });
 }
+
+/** Every blob an image is made of: its manifest, its config and its layers' blobs. */
+export function imageBlobs(image: Image): Digest[] {
+  return [image.manifestDigest, image.manifest.config.digest, ...image.manifest.layers.map((l) => l.digest)];
+}
