@@ -2,11 +2,11 @@
 // the root's blobs and unpacked layers, so their `rmi` only drops records; this deletes the blobs
 // and layers that no image of any root and no container (running or not) references any more.
 
-import { readFileSync } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { readAllRecords } from './container/record.ts';
 import { createContext, type EngineContext } from './context.ts';
+import { overlayLowerDirs } from './host/mounts.ts';
 import { type Digest, isDigest } from './oci/digest.ts';
 import { imageBlobs, imageLayers } from './oci/types.ts';
 import { listBlobs, removeBlob } from './store/blobs.ts';
@@ -43,24 +43,6 @@ async function contentUsers(root: string, config: EngineContext['config']): Prom
   return contexts;
 }
 
-/** Lower dirs of every mounted overlay, as the kernel reports them (a container mid-teardown). */
-function mountedLowerDirs(): Set<string> {
-  const dirs = new Set<string>();
-  let info = '';
-  try {
-    info = readFileSync('/proc/self/mountinfo', 'utf8');
-  } catch {
-    return dirs;
-  }
-  for (const line of info.split('\n')) {
-    const match = /(?:^|[ ,])lowerdir=([^, ]+)/.exec(line);
-    if (!match) continue;
-    for (const dir of match[1]!.split(':'))
-      dirs.add(dir.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(Number.parseInt(o, 8))));
-  }
-  return dirs;
-}
-
 async function olderThan(path: string, cutoff: number): Promise<boolean> {
   try {
     return (await stat(path)).mtimeMs <= cutoff;
@@ -77,7 +59,7 @@ export async function collectGarbage(root: string, options: GcOptions = {}): Pro
   const base = createContext(root);
   const cutoff = Date.now() - (options.graceMs ?? 10 * 60 * 1000);
   const keepBlobs = new Set<string>();
-  const keepLayerDirs = mountedLowerDirs();
+  const keepLayerDirs = overlayLowerDirs();
   for (const ctx of await contentUsers(root, base.config)) {
     for (const record of await listImages(ctx).catch(() => [])) {
       try {

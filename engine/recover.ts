@@ -16,8 +16,6 @@ import {
   mkdirSync,
   openSync,
   readdirSync,
-  readFileSync,
-  rmdirSync,
   statSync,
 } from 'node:fs';
 import { rm } from 'node:fs/promises';
@@ -28,6 +26,8 @@ import { removeContainer, resolveContainer } from './container/lifecycle.ts';
 import { type ContainerRecord, readRecord } from './container/record.ts';
 import type { EngineContext } from './context.ts';
 import { StoreError } from './errors.ts';
+import { isFrozen, removeContainerCgroups } from './host/cgroups.ts';
+import { mountsUnder } from './host/mounts.ts';
 import { detectRuntime, runtimeCommand, runtimeStateDir } from './runtime/detect.ts';
 import { unmountRootfs } from './runtime/overlay.ts';
 import { removeRunDir, runningShimPid, runtimeDelete } from './runtime/shim.ts';
@@ -53,7 +53,6 @@ export interface RecoveryReport {
   errors: string[];
 }
 
-const CGROUP_ROOT = '/sys/fs/cgroup';
 const ID_RE = /^[a-f0-9]{64}$/;
 
 // Content root → the open descriptor holding its liveness lock (shared) for this process's life.
@@ -224,7 +223,7 @@ async function recoverContainers(ctx: EngineContext, report: RecoveryReport): Pr
         continue;
       }
       remaining.add(id);
-      if (record.state.status === 'running' && frozen(id)) {
+      if (record.state.status === 'running' && isFrozen(id)) {
         await runtimeVerb(ctx, 'resume', id);
         report.resumed.push(id);
       } else if (record.state.status === 'created' && (await startedHalfway(ctx, id))) {
@@ -258,7 +257,7 @@ async function recoverRunDirs(ctx: EngineContext, ids: Set<string>, report: Reco
       if (ids.has(id)) continue;
       try {
         await runtimeDelete(ctx, id);
-        removeCgroups(id);
+        removeContainerCgroups(id);
         report.orphans.push(join(ctx.paths.run, runtime, id));
       } catch (err) {
         report.errors.push(`runtime state ${id.slice(0, 12)}: ${(err as Error).message}`);
@@ -280,7 +279,7 @@ async function destroyOrphan(ctx: EngineContext, id: string): Promise<void> {
     throw new StoreError(`container ${id.slice(0, 12)}: still mounted: ${mounted.join(', ')}`);
   await removeRunDir(runDir);
   await rm(dir, { recursive: true, force: true });
-  removeCgroups(id);
+  removeContainerCgroups(id);
 }
 
 /** A `created` container with a shim or runtime state: a start that died before recording itself. */
@@ -296,7 +295,7 @@ async function clearStart(ctx: EngineContext, id: string): Promise<void> {
   killShim(runDir);
   await runtimeDelete(ctx, id);
   await removeRunDir(runDir);
-  removeCgroups(id);
+  removeContainerCgroups(id);
 }
 
 function killShim(runDir: string): void {
@@ -309,51 +308,9 @@ function killShim(runDir: string): void {
   }
 }
 
-/** Whether the container's processes are frozen (the runtime's pause; commit freezes while it tars). */
-export function frozen(id: string): boolean {
-  for (const path of [
-    join(CGROUP_ROOT, 'freezer', 'layerlab', id, 'freezer.state'),
-    join(CGROUP_ROOT, 'layerlab', id, 'cgroup.freeze'),
-  ]) {
-    try {
-      const state = readFileSync(path, 'utf8').trim();
-      return state === 'FROZEN' || state === 'FREEZING' || state === '1';
-    } catch {
-      // not this cgroup version
-    }
-  }
-  return false;
-}
-
 async function runtimeVerb(ctx: EngineContext, verb: 'resume', id: string): Promise<void> {
   const [command, ...args] = runtimeCommand(ctx, await detectRuntime(ctx));
   await promisify(execFile)(command!, [...args, verb, id], { timeout: 30_000 });
-}
-
-/** Empty `layerlab/<id>` cgroups (the runtime removes them on delete; a killed one may not). */
-function removeCgroups(id: string): void {
-  for (const controller of list(CGROUP_ROOT)) {
-    const dir = join(CGROUP_ROOT, controller, 'layerlab', id);
-    if (!existsSync(dir)) continue;
-    try {
-      // rmdir(2) is how a cgroup goes (its control files cannot be unlinked).
-      rmdirSync(dir);
-    } catch {
-      // still has processes, or gone
-    }
-  }
-}
-
-/** Mount points at or under `dir`, from /proc/self/mountinfo (octal escapes decoded). */
-export function mountsUnder(dir: string): string[] {
-  const found: string[] = [];
-  for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
-    const raw = line.split(' ')[4];
-    if (raw === undefined) continue;
-    const point = raw.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(Number.parseInt(o, 8)));
-    if (point === dir || point.startsWith(`${dir}/`)) found.push(point);
-  }
-  return found;
 }
 
 function list(dir: string): string[] {

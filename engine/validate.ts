@@ -11,10 +11,11 @@ import { createGunzip, createZstdDecompress } from 'node:zlib';
 import { type ContainerRecord, readRecord } from './container/record.ts';
 import type { EngineContext } from './context.ts';
 import { StoreError } from './errors.ts';
+import { isFrozen } from './host/cgroups.ts';
+import { mountsUnder } from './host/mounts.ts';
 import { type Digest, digestFromHash, isDigest, sha256 } from './oci/digest.ts';
 import { layerCompression, MediaType } from './oci/media-types.ts';
 import type { Image } from './oci/types.ts';
-import { frozen, mountsUnder } from './recover.ts';
 import { detectRuntime, type RuntimeInfo, runtimeStateDir } from './runtime/detect.ts';
 import { isTempName, readJsonIfExists } from './store/atomic.ts';
 import { hasBlob, openBlob, readBlob, verifyBlobs } from './store/blobs.ts';
@@ -424,7 +425,7 @@ export async function checkStore(ctx: EngineContext): Promise<StoreCheck> {
       if (!completeLayers.has(dir))
         problem(check.containers, `${where}: layer ${dir} is missing or incomplete`);
     }
-    if (record.state.status === 'running' && frozen(id))
+    if (record.state.status === 'running' && isFrozen(id))
       problem(check.containers, `${where}: frozen (a commit was interrupted before it resumed it)`);
     const runDir = containerRunPath(ctx.paths, id);
     if (record.state.status === 'created' && (existsSync(runDir) || runtimeKnows(ctx, runtime, id)))

@@ -4,12 +4,12 @@
 // is garbage-collected. Opening the root (engine/recover.ts) also marks this server alive on it, so a
 // CLI started beside it never mistakes the server's writes in progress for a crash's leftovers.
 
-import { readdirSync, readFileSync, rmdirSync, statSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { EngineConfig } from '../engine/config.ts';
 import { createContext } from '../engine/context.ts';
 import { collectGarbage, type GcResult } from '../engine/gc.ts';
+import { removeStaleCgroups } from '../engine/host/cgroups.ts';
 import { openRoot, type RecoveryReport, recoverRoot } from '../engine/recover.ts';
 import { cleanupTemp } from '../engine/store/blobs.ts';
 import { cleanupLayerTemps } from '../engine/store/layers.ts';
@@ -25,44 +25,6 @@ export interface CleanupReport {
   recovery: RecoveryReport;
   gc: GcResult;
   problems: string[];
-}
-
-/**
- * Empty `layerlab/<id>` cgroups older than a minute: a container killed mid-start or a runtime
- * killed mid-delete leaves them. Ones with processes are live containers (maybe the CLI's) and
- * rmdir refuses them anyway; young ones may be a start in progress elsewhere.
- */
-export function removeStaleCgroups(minAgeMs = 60_000): number {
-  let removed = 0;
-  let controllers: string[] = [];
-  try {
-    controllers = readdirSync('/sys/fs/cgroup');
-  } catch {
-    return 0;
-  }
-  const cutoff = Date.now() - minAgeMs;
-  for (const controller of controllers) {
-    const parent = join('/sys/fs/cgroup', controller, 'layerlab');
-    let ids: string[];
-    try {
-      ids = readdirSync(parent).filter((n) => /^[a-f0-9]{64}$/.test(n));
-    } catch {
-      continue;
-    }
-    for (const id of ids) {
-      const dir = join(parent, id);
-      try {
-        if (statSync(dir).mtimeMs > cutoff) continue;
-        const procs = readFileSync(join(dir, 'cgroup.procs'), 'utf8').trim();
-        if (procs !== '') continue;
-        rmdirSync(dir);
-        removed++;
-      } catch {
-        // busy, gone, or not ours to remove
-      }
-    }
-  }
-  return removed;
 }
 
 export async function cleanupPreviousRun(

@@ -1,14 +1,16 @@
 // The container lifecycle, Docker's verbs over the record, the overlay and the shim: create, start,
 // run, attach, exec, stop, kill, wait, restart, remove.
 
-import { existsSync, mkdirSync, renameSync, rmdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { basename, join, relative } from 'node:path';
 import type { EngineContext } from '../context.ts';
 import { ConflictError, InvalidArgumentError, RuntimeError } from '../errors.ts';
+import { removeContainerCgroups } from '../host/cgroups.ts';
+import { isMountPoint } from '../host/mounts.ts';
 import { type Image, imageLayers } from '../oci/types.ts';
 import { readHostRlimits } from '../runtime/detect.ts';
-import { isMountPoint, mountRootfs, remountRootfs, rootfsPaths, unmountRootfs } from '../runtime/overlay.ts';
+import { mountRootfs, remountRootfs, rootfsPaths, unmountRootfs } from '../runtime/overlay.ts';
 import {
   attachShim,
   type ExecShim,
@@ -530,7 +532,7 @@ async function destroy(ctx: EngineContext, id: string): Promise<void> {
   }
   // The run dir is on tmpfs (see runRootOf in engine/store/paths.ts): its few files go in place.
   rmSync(run, { recursive: true, force: true });
-  removeCgroupDirs(id);
+  removeContainerCgroups(id);
 }
 
 /**
@@ -550,29 +552,4 @@ function discard(ctx: EngineContext, dir: string): void {
     return;
   }
   rm(trash, { recursive: true, force: true }).catch(() => {});
-}
-
-/** The runtime removes the cgroup on delete; a container killed mid-start can leave empty ones. */
-function removeCgroupDirs(id: string): void {
-  for (const controller of [
-    'cpu',
-    'cpuacct',
-    'cpuset',
-    'memory',
-    'devices',
-    'freezer',
-    'blkio',
-    'pids',
-    'systemd',
-    'hugetlb',
-    'unified',
-  ]) {
-    const path = `/sys/fs/cgroup/${controller}/layerlab/${id}`;
-    if (!existsSync(path)) continue;
-    try {
-      rmdirSync(path);
-    } catch {
-      // Still has processes or already gone: leave it to the runtime.
-    }
-  }
 }

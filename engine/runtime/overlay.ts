@@ -14,16 +14,7 @@
 // Every call here is a handful of small metadata syscalls on the hot path of `run`, so they are made
 // synchronously: each is microseconds, less than one trip through libuv's thread pool.
 
-import {
-  chmodSync,
-  chownSync,
-  existsSync,
-  mkdirSync,
-  readFileSync,
-  rmSync,
-  statSync,
-  symlinkSync,
-} from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { RuntimeError } from '../errors.ts';
 import { MNT, MS, mount, SysError, umount2 } from '../sys/libc.ts';
@@ -218,21 +209,6 @@ function hasOwnMount(path: string): boolean {
   } catch {
     return false;
   }
-}
-
-/** Whether `path` is a mount point, by /proc/self/mountinfo (escapes in paths decoded). */
-export function isMountPoint(path: string): boolean {
-  if (!existsSync(path)) return false;
-  const info = readFileSync('/proc/self/mountinfo', 'utf8');
-  for (const line of info.split('\n')) {
-    const mountPoint = line.split(' ')[4];
-    if (mountPoint !== undefined && decodeMountPath(mountPoint) === path) return true;
-  }
-  return false;
-}
-
-function decodeMountPath(field: string): string {
-  return field.replace(/\\([0-7]{3})/g, (_, oct: string) => String.fromCharCode(Number.parseInt(oct, 8)));
 }
 
 /**

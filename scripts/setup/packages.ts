@@ -18,9 +18,9 @@ export const REQUIRED_PACKAGES = [
 
 /**
  * Only the integration tests use these: the interoperability tests push to and pull from podman and
- * skopeo, and the terminal tests drive `run -it` through tmux. Setup for `npm start` never installs them.
+ * skopeo, and the terminal tests drive `run -it` through tmux; the unpack tests read xattrs with getfattr (attr). Setup for `npm start` never installs them.
  */
-export const TEST_PACKAGES = ['podman', 'skopeo', 'tmux', 'chromium'] as const;
+export const TEST_PACKAGES = ['podman', 'skopeo', 'tmux', 'chromium', 'attr'] as const;
 
 /** True when dpkg reports `pkg` as installed. */
 export function isInstalled(pkg: string): boolean {

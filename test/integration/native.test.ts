@@ -12,7 +12,8 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isMountPoint, mountRootfs, unmountOverlay, unmountRootfs } from '../../engine/runtime/overlay.ts';
+import { isMountPoint } from '../../engine/host/mounts.ts';
+import { mountRootfs, unmountOverlay, unmountRootfs } from '../../engine/runtime/overlay.ts';
 import {
   lgetxattr,
   llistxattr,

@@ -6,8 +6,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RuntimeError } from '../../engine/errors.ts';
+import { isMountPoint } from '../../engine/host/mounts.ts';
 import { detectRuntime } from '../../engine/runtime/detect.ts';
-import { isMountPoint, mountRootfs, unmountOverlay } from '../../engine/runtime/overlay.ts';
+import { mountRootfs, unmountOverlay } from '../../engine/runtime/overlay.ts';
 import {
   execShim,
   readExitStatus,
