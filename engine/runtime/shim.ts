@@ -7,7 +7,7 @@
 import { execFile, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, type FSWatcher, mkdirSync, readFileSync, rmSync, statSync, watch } from 'node:fs';
-import { mkdir, open, readFile, rm, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, rm, writeFile } from 'node:fs/promises';
 import { createConnection, type Socket } from 'node:net';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -15,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import type { EngineContext } from '../context.ts';
 import { NotFoundError, RuntimeError } from '../errors.ts';
+import { processExited, shimProcess } from '../host/processes.ts';
 import { detectRuntime, runtimeCommand, runtimeStateDir } from './detect.ts';
 import type { OciProcess } from './spec.ts';
 
@@ -421,13 +422,13 @@ export async function readExitStatus(runDir: string): Promise<ExitStatus | undef
 
 /** The shim's pid if it is still running (checked against /proc, so a reused pid is not mistaken). */
 export function runningShimPid(runDir: string): number | undefined {
+  let pid: number;
   try {
-    const pid = Number(readFileSync(join(runDir, 'shim.pid'), 'utf8').trim());
-    const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-    return cmdline.includes('layerlab-shim') ? pid : undefined;
+    pid = Number(readFileSync(join(runDir, 'shim.pid'), 'utf8').trim());
   } catch {
     return undefined;
   }
+  return shimProcess(pid)?.pid;
 }
 
 /**
@@ -438,7 +439,10 @@ export function runningShimPid(runDir: string): number | undefined {
  * backed-off poll covers a shim that died without removing it.
  */
 export async function waitShimGone(runDir: string, options: { timeoutMs?: number } = {}): Promise<boolean> {
-  if (runningShimPid(runDir) === undefined) return true;
+  const pid = runningShimPid(runDir);
+  if (pid === undefined) return true;
+  // shim.pid goes a moment before the process exits: gone means both, so nothing outlives a removal.
+  const gone = () => runningShimPid(runDir) === undefined && processExited(pid);
   const deadline = Date.now() + (options.timeoutMs ?? 30_000);
   let wake: (() => void) | undefined;
   let watcher: FSWatcher | undefined;
@@ -450,7 +454,7 @@ export async function waitShimGone(runDir: string, options: { timeoutMs?: number
   }
   try {
     for (let delay = 5; ; delay = Math.min(delay * 2, 100)) {
-      if (runningShimPid(runDir) === undefined) return true;
+      if (gone()) return true;
       if (Date.now() >= deadline) return false;
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, Math.min(delay, Math.max(0, deadline - Date.now())));
@@ -642,9 +646,4 @@ export async function runtimeDelete(ctx: EngineContext, id: string): Promise<voi
   } catch (err) {
     if (!isMissing(err)) throw err;
   }
-}
-
-/** Removes a stale attach socket (the shim died without cleaning up). */
-export async function removeStaleSocket(runDir: string): Promise<void> {
-  await unlink(join(runDir, 'attach.sock')).catch(() => {});
 }

@@ -16,13 +16,13 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EngineContext } from '../../engine/context.ts';
 import { DigestMismatchError, LayerlabError, RegistryError, SizeExceededError } from '../../engine/errors.ts';
+import { checkImage } from '../../engine/image/validate.ts';
 import { sha256 } from '../../engine/oci/digest.ts';
 import { MediaType } from '../../engine/oci/media-types.ts';
 import { type PullOptions, pull } from '../../engine/pull.ts';
 import { hasBlob } from '../../engine/store/blobs.ts';
 import { listImages, loadImage } from '../../engine/store/images.ts';
 import { layerDiffDir } from '../../engine/store/layers.ts';
-import { checkImage } from '../../engine/validate.ts';
 import { runCli } from '../support/cli.ts';
 import { freshContext, testRegistryHost } from '../support/context.ts';
 import {

@@ -2,10 +2,10 @@
 // seeding twice pushes nothing; pulling busybox through the mirror gives the image that was built.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runContainer } from '../../engine/container/lifecycle.ts';
+import { validateImage } from '../../engine/image/validate.ts';
 import { pull } from '../../engine/pull.ts';
 import { type SeedProgress, seedRegistry } from '../../engine/seed.ts';
 import { loadImage } from '../../engine/store/images.ts';
-import { validateImage } from '../../engine/validate.ts';
 import { freshContext, type TestContext } from '../support/context.ts';
 import { startTestRegistry, type TestRegistry } from '../support/registry.ts';
 

@@ -1,7 +1,7 @@
 // The OCI document checks of engine/validate.ts, on well-formed and broken manifests, configs and indexes.
 import { describe, expect, it } from 'vitest';
+import { checkConfig, checkDescriptor, checkIndex, checkManifest } from '../../engine/oci/conformance.ts';
 import { MediaType } from '../../engine/oci/media-types.ts';
-import { checkConfig, checkDescriptor, checkIndex, checkManifest } from '../../engine/validate.ts';
 
 const D = `sha256:${'a'.repeat(64)}`;
 const goodManifest = {
