@@ -15,7 +15,6 @@ export type ErrorCode =
   | 'RUNTIME'
   | 'PLATFORM'
   | 'BUILD'
-  | 'IN_USE'
   | 'CANCELLED'
   | 'STORE';
 
@@ -62,12 +61,6 @@ export class ConflictError extends LayerlabError {
 export class InvalidArgumentError extends LayerlabError {
   constructor(message: string, input?: string) {
     super('INVALID_ARGUMENT', message, input === undefined ? {} : { input });
-  }
-}
-
-export class InUseError extends LayerlabError {
-  constructor(message: string, input?: string) {
-    super('IN_USE', message, input === undefined ? {} : { input });
   }
 }
 

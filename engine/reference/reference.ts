@@ -34,7 +34,6 @@ const digest = '[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{
 const remoteName = `${pathComponent}(?:/${pathComponent})*`;
 
 const REFERENCE_RE = new RegExp(`^((?:${domainAndPort}/)?${remoteName})(?::(${tag}))?(?:@(${digest}))?$`);
-const DOMAIN_RE = new RegExp(`^${domainAndPort}$`);
 const TAG_RE = new RegExp(`^${tag}$`);
 const ANCHORED_ID_RE = /^[a-f0-9]{64}$/;
 
@@ -97,11 +96,6 @@ export function parseReference(input: string): Reference {
 /** True when `value` is a valid tag (`[\w][\w.-]{0,127}`). */
 export function isValidTag(value: string): boolean {
   return TAG_RE.test(value);
-}
-
-/** True when `value` is a valid registry host (with optional port). */
-export function isValidDomain(value: string): boolean {
-  return DOMAIN_RE.test(value);
 }
 
 /** `docker.io/library/busybox` */

@@ -271,15 +271,6 @@ export async function deleteImageRecord(ctx: EngineContext, id: Digest): Promise
   if (existed) ctx.events({ type: 'image.removed', imageId: id });
 }
 
-/** Images whose `parent` is `id` (Docker refuses to delete a parent with children). */
-export async function childImages(ctx: EngineContext, id: Digest): Promise<Digest[]> {
-  const out: Digest[] = [];
-  for (const child of await listImageIds(ctx)) {
-    if ((await readStoredRecord(ctx, child))?.parent === id) out.push(child);
-  }
-  return out;
-}
-
 /** The key a reference has in repositories.json: `repo:tag`, or `repo@digest` when pinned. */
 function refKey(ref: Reference): string {
   return ref.digest !== undefined

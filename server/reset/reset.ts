@@ -160,11 +160,6 @@ const targets = new Map<string, ResetTarget>([
   ['busybox', { images: ['busybox'] }],
 ]);
 
-/** Lets the server (or a lesson loader) declare a named starting state. */
-export function registerResetTarget(name: string, target: ResetTargetInput): void {
-  targets.set(name, resetTargetSchema.parse(target));
-}
-
 /**
  * What a `reset` request's `to` names: a registered target's name, or the target itself (an object,
  * or its JSON text, as the WebSocket message carries a string). Undefined means `empty`.
