@@ -1,5 +1,5 @@
-// `npm test`: lint (biome), types (tsc), then the unit, integration and browser tests (vitest), stopping at the
-// first stage that fails. Arguments after `--` go to vitest (`npm test -- test/unit/args.test.ts`).
+// `npm test`: lint (biome), types (tsc over engine, server and tests, then over the site), then the
+// unit, integration and browser tests (vitest), stopping at the first stage that fails. Arguments after `--` go to vitest (`npm test -- test/unit/args.test.ts`).
 
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
@@ -16,6 +16,8 @@ interface Stage {
 const stages: Stage[] = [
   { title: 'Lint and format (biome check .)', command: bin('biome'), args: ['check', '.'] },
   { title: 'Types (tsc --noEmit -p .)', command: bin('tsc'), args: ['--noEmit', '-p', '.'] },
+  // The site's own TypeScript (client elements, plugins, build scripts) with the DOM types.
+  { title: 'Site types (tsc --noEmit -p site)', command: bin('tsc'), args: ['--noEmit', '-p', 'site'] },
   {
     title: 'Tests (vitest run: unit, integration, browser)',
     command: bin('vitest'),

@@ -1,3 +1,10 @@
-// Ambient types for the site: Astro (including `.astro` modules) and Starlight's `Astro.locals`.
+// Ambient types for the site: Astro, Starlight's `Astro.locals` (its package entry declares them),
+// and `.astro` modules as opaque components, so `tsc -p site` checks the site's TypeScript.
 /// <reference types="astro/client" />
-/// <reference types="@astrojs/starlight/locals" />
+/// <reference types="@astrojs/starlight" />
+
+declare module '*.astro' {
+  // biome-ignore lint/suspicious/noExplicitAny: Astro components take any props; astro build checks them.
+  const Component: (props: any) => any;
+  export default Component;
+}
