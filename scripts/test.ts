@@ -1,5 +1,6 @@
 // `npm test`: lint (biome), types (tsc over engine, server and tests, then over the site), then the
-// unit, integration and browser tests (vitest), stopping at the first stage that fails. Arguments after `--` go to vitest (`npm test -- test/unit/args.test.ts`).
+// unit, integration and browser tests (vitest), stopping at the first stage that fails. Arguments
+// after `--` go to vitest (`npm test -- test/unit/args.test.ts`).
 
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
