@@ -40,6 +40,11 @@ const limitsSchema = z.object({
   maxContainers: z.number().int().positive().optional(),
   /** Image records one state root may hold (build steps count); unlimited if absent. */
   maxImages: z.number().int().positive().optional(),
+  /**
+   * Bytes of distinct layers one state root's images may reference (engine/store/quota.ts; the
+   * server sets it per session); unlimited if absent.
+   */
+  storedLayerBytes: z.number().int().positive().optional(),
 });
 
 export const engineConfigSchema = z.object({

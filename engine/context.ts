@@ -3,6 +3,7 @@
 
 import { type EngineConfig, loadConfig } from './config.ts';
 import { type EventSink, ignoreEvents } from './events.ts';
+import type { RegistryAccess } from './registry/policy.ts';
 import { type RootPaths, rootPaths } from './store/paths.ts';
 
 export interface EngineContext {
@@ -11,6 +12,8 @@ export interface EngineContext {
   readonly config: EngineConfig;
   readonly events: EventSink;
   readonly signal?: AbortSignal;
+  /** Registry credentials and policy held for this context (a server session's); see RegistryAccess. */
+  readonly registry?: RegistryAccess;
 }
 
 export function createContext(
@@ -21,6 +24,7 @@ export function createContext(
     signal?: AbortSignal;
     /** The root whose blobs and layers this one shares (a server session); see rootPaths. */
     sharedContent?: string;
+    registry?: RegistryAccess;
   } = {},
 ): EngineContext {
   const ctx: EngineContext = {
@@ -32,6 +36,7 @@ export function createContext(
     config: options.config ?? loadConfig(root),
     events: options.events ?? ignoreEvents,
     ...(options.signal ? { signal: options.signal } : {}),
+    ...(options.registry ? { registry: options.registry } : {}),
   };
   return ctx;
 }

@@ -32,6 +32,7 @@ import { hostPlatform, selectManifest } from './registry/platform.ts';
 import { hasBlob, readBlob, writeBlob, writeBlobBytes } from './store/blobs.ts';
 import { recordImage } from './store/images.ts';
 import { ensureLayer, ensureLayerFrom, layerExists } from './store/layers.ts';
+import { assertLayerQuota } from './store/quota.ts';
 
 export interface PullOptions {
   /** Defaults to linux and the host's architecture. */
@@ -93,6 +94,11 @@ export async function pull(ctx: EngineContext, input: string, options: PullOptio
       descriptor,
       diffId: config.rootfs.diff_ids[i]!,
     }));
+    // Before any layer is downloaded: a pull that cannot fit the session's quota costs no disk.
+    await assertLayerQuota(
+      ctx,
+      layers.map((l) => ({ diffId: l.diffId, size: l.descriptor.size })),
+    );
     try {
       await fetchLayers(op, client, ref, name, layers, options.concurrency ?? 3, failed);
     } catch (err) {

@@ -40,7 +40,10 @@ async function setup(): Promise<void> {
   step('Seeding the registry with the lesson images');
   // The lesson images are built in a store of their own, so the learner's store starts empty and
   // their first `pull` really pulls; that store keeps the build cache, so a second setup is quick.
-  const seedCtx = createContext(join(root, 'seed'), { config: engineConfigSchema.parse({ mirrors: {} }) });
+  const seedCtx = createContext(join(root, 'seed'), {
+    config: engineConfigSchema.parse({ mirrors: {} }),
+    registry: { credentials: { [registry.host]: registry.credentials } },
+  });
   const seeded = await seedRegistry(seedCtx, {
     registry: `127.0.0.1:${port}`,
     onProgress: (p) => {

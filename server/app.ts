@@ -19,12 +19,22 @@ import { collectGarbage } from '../engine/gc.ts';
 import { closeRoot } from '../engine/recover.ts';
 import { detectRuntime, type RuntimeInfo } from '../engine/runtime/detect.ts';
 import { cleanupPreviousRun } from './cleanup.ts';
-import { createRouter, HttpError, type Router, SESSION_COOKIE, sendJson } from './http/router.ts';
+import { capConnectionsPerAddress } from './http/connections.ts';
+import { createEdgeGuard } from './http/edge-guard.ts';
+import { crossSiteRequest } from './http/origin.ts';
+import { requestInfo, TrustedProxies } from './http/request-info.ts';
+import { createRouter, HttpError, type Router, sendJson, sessionCookie } from './http/router.ts';
+import { setSecurityHeaders } from './http/security-headers.ts';
 import { serveStatic } from './http/static.ts';
 import { type LimitsOverride, resolveLimits, type ServerLimits } from './limits.ts';
-import { Metrics } from './metrics.ts';
+import { Metrics, metricsAccess } from './metrics.ts';
 import type { SessionEvent } from './protocol.ts';
-import { type ServerSession, SessionLimitError, SessionManager } from './sessions/manager.ts';
+import {
+  type ServerSession,
+  SessionLimitError,
+  SessionManager,
+  SessionQuotaError,
+} from './sessions/manager.ts';
 import type { Session } from './sessions/session.ts';
 import { loadModules, type Modules } from './ws/modules.ts';
 import { createWsEdge, type WsEdge } from './ws/upgrade.ts';
@@ -63,9 +73,18 @@ export interface ServerOptions {
   config?: EngineConfig;
   /** The built site (default `site/dist`). */
   siteDir?: string;
-  /** Origins besides the server's own allowed to open the WebSocket (e.g. a dev server). */
+  /** Origins besides the server's own allowed to open the WebSocket and post (e.g. a dev server). */
   allowedOrigins?: string[];
+  /**
+   * URLs readers reach this server at besides loopback (`--public-url`): their hosts are answered
+   * (others get 421, against DNS rebinding) and their origins may post and open sockets.
+   */
+  publicUrls?: string[];
+  /** Reverse proxies whose `Forwarded` / `X-Forwarded-*` headers are believed (IPs or CIDR ranges). */
+  trustedProxies?: string[];
   limits?: LimitsOverride;
+  /** Bearer token `/metrics` asks for (`LAYERLAB_METRICS_TOKEN`); without one, it answers loopback only. */
+  metricsToken?: string;
   /** A workshop's name, shown in `welcome`; the workshop plugin does the rest. */
   workshop?: string;
   plugins?: ServerPlugin[];
@@ -136,9 +155,16 @@ export function createServer(options: ServerOptions): LayerlabServer {
     return config;
   };
 
+  const guard = createEdgeGuard({
+    publicUrls: options.publicUrls ?? [],
+    trustedProxies: options.trustedProxies ?? [],
+    allowedOrigins: options.allowedOrigins ?? [],
+    log,
+  });
   const router = createRouter({
     resolveSession: (token) => manager().byToken(token),
     maxBodyBytes: limits.maxBodyBytes,
+    allowedOrigins: guard.origins,
     onError: (err, req) => {
       metrics.error();
       log(`${req.method} ${req.url}: ${(err as Error).stack ?? String(err)}`);
@@ -182,11 +208,23 @@ export function createServer(options: ServerOptions): LayerlabServer {
     async (req, res, { session }) => {
       let current = session as ServerSession | undefined;
       if (!current) {
+        // A hostile page's `<img src=/api/session>` would otherwise spend its visitors' address quota.
+        if (crossSiteRequest(req, guard.origins)) {
+          throw new HttpError(403, 'cross_origin', 'sessions are created only for pages of this server');
+        }
         for (const gate of internals.sessionGates) await gate(req);
         try {
-          current = await manager().create();
+          current = await manager().create({ client: requestInfo(req).client });
         } catch (err) {
           if (err instanceof SessionLimitError) throw new HttpError(503, 'full', err.message);
+          if (err instanceof SessionQuotaError) {
+            return sendJson(
+              res,
+              429,
+              { error: { code: 'too_many_sessions', message: err.message } },
+              { 'retry-after': String(err.retryAfterSeconds) },
+            );
+          }
           throw err;
         }
       }
@@ -194,7 +232,7 @@ export function createServer(options: ServerOptions): LayerlabServer {
         res,
         200,
         { session: current.id, token: current.token },
-        { 'set-cookie': `${SESSION_COOKIE}=${current.token}; Path=/; HttpOnly; SameSite=Lax` },
+        { 'set-cookie': sessionCookie(req, current.token) },
       );
     },
     { auth: 'none' },
@@ -216,7 +254,17 @@ export function createServer(options: ServerOptions): LayerlabServer {
 
   router.get(
     '/metrics',
-    (_req, res) => {
+    (req, res) => {
+      const access = metricsAccess(
+        { client: requestInfo(req).client, headers: req.headers },
+        options.metricsToken,
+      );
+      if (access === 'unauthorized') {
+        throw new HttpError(401, 'unauthorized', "metrics need the operator's bearer token");
+      }
+      if (access === 'forbidden') {
+        throw new HttpError(403, 'forbidden', 'metrics are served to this machine only (or set a token)');
+      }
       const body = metrics.render();
       res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
       res.end(body);
@@ -228,6 +276,7 @@ export function createServer(options: ServerOptions): LayerlabServer {
 
   async function onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
     try {
+      if (!guard.admitRequest(req, res)) return;
       if (await router.handle(req, res)) return;
       await serveStatic(siteDir, req, res);
     } catch (err) {
@@ -281,7 +330,7 @@ export function createServer(options: ServerOptions): LayerlabServer {
       });
       edge = createWsEdge({
         sessions: manager(),
-        allowedOrigins: options.allowedOrigins ?? [],
+        allowedOrigins: guard.origins,
         deps: {
           limits,
           metrics,
@@ -299,18 +348,46 @@ export function createServer(options: ServerOptions): LayerlabServer {
           },
         },
       });
-      const h = createHttpServer((req, res) => {
-        void onRequest(req, res);
-      });
+      const { http: edgeLimits } = limits;
+      // The timeouts are checked every `checkIntervalMs`: with Node's default of 30 s a 10 s header
+      // timeout let half-sent requests stay three times as long as documented.
+      const h = createHttpServer(
+        {
+          headersTimeout: edgeLimits.headersTimeoutMs,
+          requestTimeout: edgeLimits.requestTimeoutMs,
+          keepAliveTimeout: edgeLimits.keepAliveTimeoutMs,
+          connectionsCheckingInterval: edgeLimits.checkIntervalMs,
+        },
+        (req, res) => {
+          setSecurityHeaders(res);
+          void onRequest(req, res);
+        },
+      );
+      // One address cannot hold the server's connections (a slowloris from one host fills only its
+      // own share); a trusted reverse proxy speaks for many clients and is not capped.
+      const proxies = new TrustedProxies(options.trustedProxies ?? []);
+      const tcp = capConnectionsPerAddress(
+        h,
+        limits.ws.maxConnectionsPerIp + edgeLimits.extraConnectionsPerIp,
+        (address) => proxies.trusts(address),
+        () => metrics.error(),
+      );
+      metrics.gauge('layerlab_http_connections', 'Open TCP connections (HTTP and WebSocket).', () =>
+        tcp.total(),
+      );
       h.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+        if (!guard.admitUpgrade(req, socket)) return;
         for (const handler of internals.upgradeHandlers) if (handler(req, socket, head)) return;
         edge?.handleUpgrade(req, socket, head);
       });
-      h.on('clientError', (_err, socket) => socket.destroy());
-      // Connections that never finish a request (or an upgrade) are dropped after 10 s, and the
-      // total is capped below the process's descriptor limit: WebSockets plus room for page loads.
-      h.headersTimeout = 10_000;
-      h.requestTimeout = 30_000;
+      h.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
+        // A request the header or request timeout cut off is told so, as Node would without this handler.
+        if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT' && socket.writable) {
+          socket.end('HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n\r\n');
+        }
+        socket.destroy();
+      });
+      // The total is capped below the process's descriptor limit: WebSockets plus room for page loads.
       h.maxConnections = limits.ws.maxConnections + 1000;
       http = h;
       await new Promise<void>((resolve, reject) => {
@@ -323,6 +400,7 @@ export function createServer(options: ServerOptions): LayerlabServer {
       const address = h.address() as AddressInfo;
       const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
       url = `http://${shownHost}:${address.port}`;
+      guard.listening(address);
       manager().startReaper();
     },
 

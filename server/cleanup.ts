@@ -11,6 +11,7 @@ import { createContext } from '../engine/context.ts';
 import { collectGarbage, type GcResult } from '../engine/gc.ts';
 import { removeStaleCgroups } from '../engine/host/cgroups.ts';
 import { openRoot, type RecoveryReport, recoverRoot } from '../engine/recover.ts';
+import { sessionRegistryAccess } from '../engine/registry/session-access.ts';
 import { cleanupTemp } from '../engine/store/blobs.ts';
 import { cleanupLayerTemps } from '../engine/store/layers.ts';
 import { sessionsDir } from '../engine/store/paths.ts';
@@ -50,7 +51,12 @@ export async function cleanupPreviousRun(
   }
   // Sessions do not survive a restart (their sockets and terminals are gone), so every root here is a leftover.
   for (const name of names) {
-    const ctx = createContext(join(sessionsDir(root), name), { config, sharedContent: root });
+    const ctx = createContext(join(sessionsDir(root), name), {
+      config,
+      sharedContent: root,
+      // So teardown deletes what the session pushed to its namespace of the local registry.
+      registry: sessionRegistryAccess({ serverRoot: root, config, sessionId: name }),
+    });
     // First what a killed engine call left half-done (a container a commit froze would not die).
     const recovered = await recoverRoot(ctx);
     const result = await teardownRoot(ctx);

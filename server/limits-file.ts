@@ -13,8 +13,12 @@ const millis = z.number().int().positive();
 const limitsFileSchema = z
   .object({
     maxSessions: count,
+    sessionsPerAddress: z.object({ max: count, burst: count, perMinute: count }).partial().strict(),
+    connectGraceMs: millis,
     maxContainersPerSession: count,
     maxImagesPerSession: count,
+    maxStoredLayerBytesPerSession: bytes,
+    allowedRegistries: z.array(z.string().min(1)),
     maxTerminalsPerSession: count,
     maxSocketsPerSession: count,
     container: z
@@ -38,10 +42,22 @@ const limitsFileSchema = z
         abuseLimit: count,
         highWaterMark: bytes,
         lowWaterMark: bytes,
+        maxConnections: count,
+        maxConnectionsPerIp: count,
       })
       .partial()
       .strict(),
     maxBodyBytes: bytes,
+    http: z
+      .object({
+        headersTimeoutMs: millis,
+        requestTimeoutMs: millis,
+        keepAliveTimeoutMs: millis,
+        checkIntervalMs: millis,
+        extraConnectionsPerIp: count,
+      })
+      .partial()
+      .strict(),
   })
   .partial()
   .strict();

@@ -13,15 +13,34 @@ export interface ServeOptions {
   workshop?: string;
   /** Overrides of the default limits (`--limits FILE`). */
   limits?: LimitsOverride;
+  /** URLs readers reach the server at besides loopback (`--public-url`); other hosts get 421. */
+  publicUrls?: string[];
+  /** Reverse proxies whose forwarding headers are believed (`--trusted-proxy`). */
+  trustedProxies?: string[];
+  /** The workshop's teacher password (generated when absent) and seats (default 30). */
+  teacherPassword?: string;
+  seats?: number;
+  /** Lets a teacher start a workshop over HTTP. */
+  adminPassword?: string;
+  /** The bearer token `/metrics` asks for (`LAYERLAB_METRICS_TOKEN`); without it, loopback only. */
+  metricsToken?: string;
   /** Where to print the address line (default stdout). */
   out?: (line: string) => void;
 }
 
 /** Loads classroom mode only when asked for, so a reader's server does not carry it. */
-async function workshopPlugins(name: string | undefined): Promise<ServerPlugin[]> {
+async function workshopPlugins(options: ServeOptions): Promise<ServerPlugin[]> {
+  const { workshop: name, teacherPassword, adminPassword, seats } = options;
   if (name === undefined) return [];
   const { workshopPlugin } = await import('./workshop/plugin.ts');
-  return [workshopPlugin({ name })];
+  return [
+    workshopPlugin({
+      name,
+      ...(teacherPassword !== undefined ? { teacherPassword } : {}),
+      ...(adminPassword !== undefined ? { adminPassword } : {}),
+      ...(seats !== undefined ? { seats } : {}),
+    }),
+  ];
 }
 
 /** Serves until `signal` aborts or the process gets SIGINT/SIGTERM; resolves once shut down. */
@@ -32,7 +51,10 @@ export async function serve(options: ServeOptions): Promise<void> {
     root: options.root,
     ...(options.workshop !== undefined ? { workshop: options.workshop } : {}),
     ...(options.limits !== undefined ? { limits: options.limits } : {}),
-    plugins: await workshopPlugins(options.workshop),
+    publicUrls: options.publicUrls ?? [],
+    trustedProxies: options.trustedProxies ?? [],
+    ...(options.metricsToken !== undefined ? { metricsToken: options.metricsToken } : {}),
+    plugins: await workshopPlugins(options),
   });
   await server.listen(options.port, host);
   out(`Layerlab is serving ${server.url}/`);

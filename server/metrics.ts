@@ -1,5 +1,10 @@
 // The server's counters and histograms, rendered as Prometheus text for `GET /metrics`. Gauges
-// (sessions, containers) are read at scrape time through callbacks, so they cannot drift.
+// (sessions, containers) are read at scrape time through callbacks, so they cannot drift. Who may
+// scrape is decided by metricsAccess: this machine only, unless the operator sets a token.
+
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { IncomingHttpHeaders } from 'node:http';
+import { isLoopback } from './http/connections.ts';
 
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 
@@ -74,4 +79,29 @@ export class Metrics {
     }
     return `${lines.join('\n')}\n`;
   }
+}
+
+/**
+ * Who may read `/metrics`. With a token configured (`LAYERLAB_METRICS_TOKEN`), only a request that
+ * presents it as `Authorization: Bearer …`. Without one, only a client on this machine that did not
+ * come through a proxy: a reverse proxy on the same host makes every visitor's request a loopback
+ * one, so a request carrying forwarding headers is refused too.
+ */
+export function metricsAccess(
+  request: { client: string; headers: IncomingHttpHeaders },
+  token: string | undefined,
+): 'ok' | 'unauthorized' | 'forbidden' {
+  if (token !== undefined) {
+    const presented = /^Bearer (.+)$/i.exec(request.headers.authorization ?? '')?.[1]?.trim() ?? '';
+    return sameSecret(presented, token) ? 'ok' : 'unauthorized';
+  }
+  const forwarded =
+    request.headers.forwarded !== undefined || request.headers['x-forwarded-for'] !== undefined;
+  return isLoopback(request.client) && !forwarded ? 'ok' : 'forbidden';
+}
+
+/** Constant-time comparison of two secrets of any length (hashed first, so lengths do not leak). */
+function sameSecret(a: string, b: string): boolean {
+  const digest = (s: string) => createHash('sha256').update(s).digest();
+  return timingSafeEqual(digest(a), digest(b));
 }

@@ -17,6 +17,12 @@ export const terminalNameSchema = z
 
 const colsSchema = z.number().int().min(2).max(1000);
 const rowsSchema = z.number().int().min(1).max(500);
+/** A lesson's route or a check's id (`01-image-vs-container`, `two-containers`). */
+const pageIdSchema = z
+  .string()
+  .min(1)
+  .max(100)
+  .regex(/^[A-Za-z0-9_.-]+$/, 'may hold only letters, digits, ".", "_" and "-"');
 /** Correlates a request (`check`, `reset`, `state.get`) with its `result` or `error`. */
 export const requestIdSchema = z.string().min(1).max(64);
 
@@ -38,14 +44,15 @@ export const clientMessageSchema = z.discriminatedUnion('type', [
   /** Click-to-run: types `command` into the terminal's prompt and runs it. */
   z.object({ type: z.literal('terminal.run'), terminal: terminalNameSchema, command: z.string().max(8192) }),
   z.object({ type: z.literal('terminal.close'), terminal: terminalNameSchema }),
-  /** `check` is validated by server/checks/schema.ts (S3), so the lesson's declaration has one owner. */
+  /**
+   * Evaluates a lesson's check, named by the lesson (its route) and the check's id. The condition is
+   * the one the lessons declare (content/lesson-checks.ts); a page cannot send one of its own.
+   */
   z.object({
     type: z.literal('check'),
     id: requestIdSchema,
-    check: z.unknown(),
-    /** The lesson and step the check belongs to, for the teacher's progress view. */
-    lesson: z.string().min(1).max(100).optional(),
-    step: z.string().min(1).max(100).optional(),
+    lesson: pageIdSchema,
+    check: pageIdSchema,
   }),
   z.object({ type: z.literal('reset'), id: requestIdSchema, to: z.string().min(1).max(200).optional() }),
   z.object({ type: z.literal('state.get'), id: requestIdSchema }),

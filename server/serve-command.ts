@@ -1,11 +1,13 @@
 // `layerlab serve`: the one subcommand that belongs to the server rather than the engine. It is
-// added to the engine's CLI by server/cli.ts, so the engine never imports the server.
+// added to the engine's CLI by server/cli.ts, so the engine never imports the server. Start-up is
+// the only time the server reads its environment: the workshop passwords are taken out of it here.
 
-import { int, str } from '../engine/cli/args.ts';
+import { int, list, str } from '../engine/cli/args.ts';
 import type { Command } from '../engine/cli/cli.ts';
 import { InvalidArgumentError } from '../engine/errors.ts';
 import { loadLimitsFile } from './limits-file.ts';
 import { serve } from './main.ts';
+import { takeSecret } from './secrets.ts';
 
 export const DEFAULT_PORT = 8080;
 
@@ -15,6 +17,15 @@ function portFromEnv(): number | undefined {
   const port = Number(raw);
   if (!Number.isInteger(port)) throw new InvalidArgumentError(`LAYERLAB_PORT: not a port: ${raw}`, raw);
   return port;
+}
+
+/** A repeatable flag's values, else the variable's comma-separated ones. */
+function flagOrEnvList(values: string[], variable: string): string[] {
+  const raw = values.length > 0 ? values.join(',') : (process.env[variable] ?? '');
+  return raw
+    .split(',')
+    .map((v) => v.trim())
+    .filter((v) => v !== '');
 }
 
 export const command: Command = {
@@ -31,7 +42,31 @@ export const command: Command = {
         description: `Port to listen on (default $LAYERLAB_PORT or ${DEFAULT_PORT})`,
       },
       { name: 'host', type: 'string', description: 'Address to listen on (default 127.0.0.1)' },
+      {
+        name: 'public-url',
+        type: 'list',
+        description:
+          'URL readers reach this server at, e.g. https://layerlab.example.org (repeatable; default $LAYERLAB_PUBLIC_URL, comma-separated); other host names get 421',
+      },
+      {
+        name: 'trusted-proxy',
+        type: 'list',
+        description:
+          'Address or CIDR range of a reverse proxy whose Forwarded/X-Forwarded-* headers are believed (repeatable; default $LAYERLAB_TRUSTED_PROXIES, comma-separated)',
+      },
       { name: 'workshop', type: 'string', description: 'Start a classroom workshop with this name' },
+      {
+        name: 'teacher-password-file',
+        type: 'string',
+        description:
+          'File holding the workshop teacher password (default $LAYERLAB_TEACHER_PASSWORD_FILE, or $LAYERLAB_TEACHER_PASSWORD; generated when absent)',
+      },
+      {
+        name: 'admin-password-file',
+        type: 'string',
+        description:
+          'File holding the password that lets a teacher start a workshop over HTTP (default $LAYERLAB_ADMIN_PASSWORD_FILE, or $LAYERLAB_ADMIN_PASSWORD)',
+      },
       {
         name: 'limits',
         type: 'string',
@@ -46,13 +81,36 @@ export const command: Command = {
     const workshop = str(parsed, 'workshop');
     const limitsPath = str(parsed, 'limits') ?? (process.env.LAYERLAB_LIMITS || undefined);
     const limits = limitsPath === undefined ? undefined : loadLimitsFile(limitsPath);
+    // Taken (and deleted from the environment) before anything serves: a visitor's `docker run -e
+    // NAME` reads its own shell's environment anyway, and this makes the process hold no copy either.
+    const teacherPassword = takeSecret(
+      process.env,
+      'LAYERLAB_TEACHER_PASSWORD',
+      str(parsed, 'teacher-password-file'),
+    );
+    const adminPassword = takeSecret(
+      process.env,
+      'LAYERLAB_ADMIN_PASSWORD',
+      str(parsed, 'admin-password-file'),
+    );
+    const seats = Number(process.env.LAYERLAB_WORKSHOP_SEATS) || undefined;
+    // Without a token /metrics answers this machine only.
+    const metricsToken = takeSecret(process.env, 'LAYERLAB_METRICS_TOKEN');
+    const publicUrls = flagOrEnvList(list(parsed, 'public-url'), 'LAYERLAB_PUBLIC_URL');
+    const trustedProxies = flagOrEnvList(list(parsed, 'trusted-proxy'), 'LAYERLAB_TRUSTED_PROXIES');
     await serve({
       root: cli.root,
+      publicUrls,
+      trustedProxies,
       port,
       host: str(parsed, 'host') ?? '127.0.0.1',
       signal: cli.signal,
       ...(workshop !== undefined ? { workshop } : {}),
       ...(limits !== undefined ? { limits } : {}),
+      ...(teacherPassword !== undefined ? { teacherPassword } : {}),
+      ...(adminPassword !== undefined ? { adminPassword } : {}),
+      ...(seats !== undefined ? { seats } : {}),
+      ...(metricsToken !== undefined ? { metricsToken } : {}),
     });
     return 0;
   },

@@ -1,12 +1,13 @@
 // `build`: runs a Dockerfile step by step, each step an image (as Docker's classic builder does), each
 // filesystem step one layer through appendLayer. Fixed timestamps make the result reproducible.
 
-import { lstat, readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { isAbsolute, join, posix } from 'node:path';
 import { resolveUser } from '../container/user.ts';
 import type { EngineContext } from '../context.ts';
 import { BuildError, CancelledError, NotFoundError } from '../errors.ts';
-import { appendLayer, mutateConfig } from '../image/mutate.ts';
+import { appendLayer, hostArchitecture, mutateConfig } from '../image/mutate.ts';
 import { findImagePath, readImageFile } from '../image/read-file.ts';
 import type { Digest } from '../oci/digest.ts';
 import { shortId } from '../oci/digest.ts';
@@ -15,16 +16,23 @@ import { pull } from '../pull.ts';
 import { familiarName, formatReference, parseReference } from '../reference/reference.ts';
 import { loadImage, tagImage } from '../store/images.ts';
 import { cacheKey, lookupCache, storeCache } from './cache.ts';
-import { copyLayerTar, type DirMeta, findLocalArchive, type Ignored, planCopy } from './copy-layer.ts';
+import { copyLayerTar, type DirMeta, type Ignored, markArchives, mkdirPlan, planCopy } from './copy-layer.ts';
 import {
   type CommandForm,
+  expandInline,
   expandVariables,
   type ParsedInstruction,
-  parseDockerfile,
+  parseStages,
+  parseTrigger,
+  type Stage,
   type Step,
 } from './dockerfile.ts';
+import { chompHeredoc, parseHeredocWord } from './dockerfile-syntax.ts';
 import { loadDockerignore } from './dockerignore.ts';
+import { materialise } from './image-source.ts';
+import { exposedPorts } from './ports.ts';
 import { runStep } from './run-step.ts';
+import { processWords } from './shell-lex.ts';
 import { tarDigest } from './tar-digest.ts';
 
 /**
@@ -47,7 +55,12 @@ export interface BuildOptions {
   tags?: string[];
   buildArgs?: Record<string, string>;
   noCache?: boolean;
-  /** Seconds since the epoch for every timestamp (default `$SOURCE_DATE_EPOCH`, else 0). */
+  /** `--target`: the stage to build (default the last); stages it does not need are skipped. */
+  target?: string;
+  /**
+   * Seconds since the epoch for every timestamp (default 0). The CLI passes its caller's
+   * `SOURCE_DATE_EPOCH`; the builder itself never reads the process environment.
+   */
   sourceDateEpoch?: number;
 }
 
@@ -55,10 +68,7 @@ export type BuildResult = Image & { readonly log: string[] };
 
 /** The fixed time of every `created` and the cap of every mtime in a build. */
 export function buildEpoch(opts: Pick<BuildOptions, 'sourceDateEpoch'>): Date {
-  const fromEnv = Number(process.env.SOURCE_DATE_EPOCH);
-  const seconds =
-    opts.sourceDateEpoch ?? (Number.isFinite(fromEnv) && process.env.SOURCE_DATE_EPOCH ? fromEnv : 0);
-  return new Date(seconds * 1000);
+  return new Date((opts.sourceDateEpoch ?? 0) * 1000);
 }
 
 function rfc3339(date: Date): string {
@@ -77,7 +87,14 @@ interface BuildState {
   /** ARGs declared before FROM: usable only in FROM and by a redeclaring ARG. */
   globalArgs: Map<string, string>;
   cmdSet: boolean;
+  /** The base had ONBUILD triggers: the next config this stage writes drops them, as Docker does. */
+  resetOnBuild: boolean;
+  /** The Dockerfile's escape character, for word processing. */
+  escape: string;
 }
+
+/** Results of the stages built so far, by index (`0`) and by name, for `FROM stage` and `COPY --from`. */
+type StageResults = Map<string, Image | null>;
 
 function configOf(state: BuildState): ContainerConfig {
   return state.image?.config.config ?? { Env: [DEFAULT_PATH_ENV] };
@@ -91,6 +108,12 @@ function variables(state: BuildState): Map<string, string> {
     vars.set(entry.slice(0, eq), entry.slice(eq + 1));
   }
   return vars;
+}
+
+/** `--chmod=755`: an octal mode, as Docker accepts it. */
+function chmodMode(spec: string): number {
+  if (!/^[0-7]{3,4}$/.test(spec)) throw new BuildError(`invalid chmod parameter: ${spec}`, { input: spec });
+  return Number.parseInt(spec, 8);
 }
 
 function setEnv(env: string[], key: string, value: string): string[] {
@@ -183,83 +206,131 @@ class Builder {
     return image;
   }
 
-  async from(state: BuildState, step: Extract<Step, { kind: 'FROM' }>): Promise<void> {
-    const name = expandVariables(step.image, state.globalArgs);
-    if (name === 'scratch') {
-      state.image = null;
-      return;
+  /** FROM: a stage built earlier, scratch, or an image from the store or a registry. */
+  async from(state: BuildState, step: Extract<Step, { kind: 'FROM' }>, stages: StageResults): Promise<void> {
+    const name = expandVariables(step.image, state.globalArgs, state.escape);
+    if (step.platform !== undefined) {
+      const platform = expandVariables(step.platform, state.globalArgs, state.escape);
+      const here = `linux/${hostArchitecture()}`;
+      if (platform !== '' && platform !== here) {
+        throw new BuildError(`FROM --platform=${platform}: Layerlab builds only for ${here}`, {
+          input: platform,
+        });
+      }
     }
-    let image: Image;
-    try {
-      image = await loadImage(this.ctx, name);
-    } catch (err) {
-      if (!(err instanceof NotFoundError)) throw err;
-      image = await pull(this.ctx, name);
+    let image: Image | null;
+    if (stages.has(name.toLowerCase())) {
+      image = stages.get(name.toLowerCase()) ?? null;
+    } else if (name === 'scratch') {
+      image = null;
+    } else {
+      try {
+        image = await loadImage(this.ctx, name);
+      } catch (err) {
+        if (!(err instanceof NotFoundError)) throw err;
+        image = await pull(this.ctx, name);
+      }
     }
     state.image = image;
-    this.say(` ---> ${shortId(image.id)}`);
+    if (image) this.say(` ---> ${shortId(image.id)}`);
+    // The base's ONBUILD triggers run now, as the first instructions of this stage (both builders).
+    const triggers = image?.config.config?.OnBuild ?? [];
+    if (triggers.length === 0) return;
+    state.resetOnBuild = true;
+    this.say(`# Executing ${triggers.length} build trigger${triggers.length === 1 ? '' : 's'}`);
+    for (const trigger of triggers) {
+      for (const instruction of parseTrigger(trigger)) await this.dispatch(state, instruction, stages);
+    }
+  }
+
+  /** Runs one instruction of a stage (not FROM). */
+  async dispatch(state: BuildState, instruction: ParsedInstruction, stages: StageResults): Promise<void> {
+    const step = instruction.step;
+    if (step.kind === 'RUN') await this.run(state, step);
+    else if (step.kind === 'COPY' || step.kind === 'ADD') await this.copy(state, step, stages);
+    else if (step.kind === 'FROM')
+      throw new BuildError('FROM is not allowed here', { input: instruction.text });
+    else await this.metadata(state, instruction);
+  }
+
+  /** Config changes, with the inherited ONBUILD triggers dropped on the stage's first change. */
+  configChanges(state: BuildState, changes: Partial<ContainerConfig>): Partial<ContainerConfig> {
+    if (!state.resetOnBuild) return changes;
+    state.resetOnBuild = false;
+    return { OnBuild: null, ...changes };
   }
 
   async metadata(state: BuildState, instruction: ParsedInstruction): Promise<void> {
     const step = instruction.step;
     const vars = variables(state);
     const config = configOf(state);
-    const shell = (config as { Shell?: string[] }).Shell ?? DEFAULT_SHELL;
-    let changes: Partial<ContainerConfig> & { Shell?: string[] } = {};
+    const shell = config.Shell ?? DEFAULT_SHELL;
+    const expand = (word: string) => expandVariables(word, vars, state.escape);
+    let changes: Partial<ContainerConfig> = {};
+    let author: string | undefined;
     let text = instruction.text;
     switch (step.kind) {
       case 'ENV': {
+        // Every word is expanded against the variables as the instruction starts: `ENV A=1 B=$A`
+        // gives B the A from before this line, as in Docker.
+        const pairs = step.pairs.map(([k, v]) => [expand(k), expand(v)] as const);
         let env = config.Env ?? [];
-        const shown: string[] = [];
-        for (const [key, raw] of step.pairs) {
-          const value = expandVariables(raw, vars);
-          vars.set(key, value);
-          env = setEnv(env, key, value);
-          shown.push(`${key}=${value}`);
-        }
+        for (const [key, value] of pairs) env = setEnv(env, key, value);
         changes = { Env: env };
-        text = `ENV ${shown.join(' ')}`;
+        text = `ENV ${pairs.map(([k, v]) => `${k}=${v}`).join(' ')}`;
         break;
       }
       case 'LABEL': {
         const labels = { ...(config.Labels ?? {}) };
-        for (const [key, raw] of step.pairs) labels[expandVariables(key, vars)] = expandVariables(raw, vars);
+        for (const [key, raw] of step.pairs) labels[expand(key)] = expand(raw);
         changes = { Labels: labels };
         break;
       }
       case 'ARG': {
+        const fromCli = this.opts.buildArgs?.[step.name];
         const value =
-          this.opts.buildArgs?.[step.name] ?? state.globalArgs.get(step.name) ?? step.defaultValue;
+          fromCli ??
+          (step.defaultValue === undefined ? state.globalArgs.get(step.name) : expand(step.defaultValue));
         if (value !== undefined) state.args.set(step.name, value);
         text = value === undefined ? `ARG ${step.name}` : `ARG ${step.name}=${value}`;
         break;
       }
       case 'WORKDIR': {
-        const dir = posix.resolve(config.WorkingDir || '/', expandVariables(step.value, vars));
-        changes = { WorkingDir: dir };
+        const dir = posix.resolve(config.WorkingDir || '/', expand(step.value));
         text = `WORKDIR ${dir}`;
+        if (dir !== '/' && state.image !== null && (await this.existingDir(state.image, dir)) === undefined) {
+          // Both of Docker's builders make a missing WORKDIR in a layer of its own (owned by USER in
+          // BuildKit's dockerfile2llb dispatchWorkdir; mode 0755).
+          await this.workdirLayer(state, dir, text);
+          return;
+        }
+        changes = { WorkingDir: dir };
         break;
       }
       case 'USER':
-        changes = { User: expandVariables(step.value, vars) };
+        changes = { User: expand(step.value) };
         break;
       case 'STOPSIGNAL':
-        changes = { StopSignal: expandVariables(step.value, vars) };
+        changes = { StopSignal: expand(step.value) };
+        break;
+      case 'MAINTAINER':
+        // Deprecated but accepted: it sets the image's author (dispatchMaintainer).
+        author = step.value;
         break;
       case 'EXPOSE': {
+        const words = step.values.flatMap((v) => processWords(v, vars, { escapeToken: state.escape }));
         const ports = { ...(config.ExposedPorts ?? {}) };
-        for (const raw of step.values) {
-          const port = expandVariables(raw, vars);
-          if (!/^\d+(-\d+)?(\/(tcp|udp|sctp))?$/i.test(port))
-            throw new BuildError(`invalid containerPort: ${port}`);
-          ports[port.includes('/') ? port.toLowerCase() : `${port}/tcp`] = {};
-        }
+        for (const port of exposedPorts(words)) ports[port] = {};
         changes = { ExposedPorts: ports };
         break;
       }
       case 'VOLUME': {
         const volumes = { ...(config.Volumes ?? {}) };
-        for (const v of step.values) volumes[expandVariables(v, vars)] = {};
+        for (const v of step.values) {
+          const path = expand(v);
+          if (path === '') throw new BuildError('VOLUME specified can not be an empty string');
+          volumes[path] = {};
+        }
         changes = { Volumes: volumes };
         break;
       }
@@ -269,14 +340,24 @@ class Builder {
         break;
       case 'ENTRYPOINT':
         // A new ENTRYPOINT drops the base image's CMD, unless this Dockerfile set CMD itself.
-        changes = { Entrypoint: commandArgs(step.command, shell), ...(state.cmdSet ? {} : { Cmd: null }) };
+        changes = {
+          Entrypoint: step.command.args.length === 0 ? null : commandArgs(step.command, shell),
+          ...(state.cmdSet ? {} : { Cmd: null }),
+        };
         break;
       case 'SHELL':
         changes = { Shell: step.command.args };
         break;
+      case 'HEALTHCHECK':
+        changes = { Healthcheck: step.health };
+        break;
+      case 'ONBUILD':
+        changes = { OnBuild: [...(config.OnBuild ?? []), step.expression] };
+        break;
       default:
         throw new BuildError(`unexpected step ${step.kind}`);
     }
+    changes = this.configChanges(state, changes);
     if (state.image === null) changes = { Env: config.Env ?? [DEFAULT_PATH_ENV], ...changes };
     const createdBy = step.kind === 'WORKDIR' ? `/bin/sh -c #(nop) ${text}` : `/bin/sh -c #(nop)  ${text}`;
     const base = state.image;
@@ -286,61 +367,21 @@ class Builder {
         base,
         changes,
         { created: this.created, created_by: createdBy },
-        { created: this.created },
+        { created: this.created, ...(author === undefined ? {} : { author }) },
       ),
     );
   }
 
-  /** A directory `image` already has, with its ids as the container sees them (unshifted). */
-  async existingDir(image: Image | null, path: string): Promise<DirMeta | undefined> {
-    if (image === null) return undefined;
-    const found = await findImagePath(this.ctx, image, path);
-    if (found?.kind !== 'directory') return undefined;
-    const stats = await lstat(found.hostPath);
-    const base = this.ctx.config.usernsBase;
-    const unshift = (id: number) => (id >= base && id < base + this.ctx.config.usernsSize ? id - base : id);
-    return {
-      mode: stats.mode & 0o7777,
-      uid: unshift(stats.uid),
-      gid: unshift(stats.gid),
-      mtime: stats.mtime,
-    };
-  }
-
-  async copy(state: BuildState, step: Extract<Step, { kind: 'COPY' | 'ADD' }>): Promise<void> {
-    const vars = variables(state);
-    const config = configOf(state);
-    const plan = await planCopy(
-      this.opts.contextDir,
-      step.sources.map((s) => expandVariables(s, vars)),
-      expandVariables(step.dest, vars),
-      {
-        workdir: config.WorkingDir ?? '/',
-        existingDir: (path) => this.existingDir(state.image, path),
-        ignored: this.ignored,
-      },
-    );
-    if (step.kind === 'ADD') {
-      const archive = await findLocalArchive(plan, this.opts.contextDir);
-      if (archive !== undefined) {
-        throw new BuildError(
-          `ADD ${archive}: Docker would unpack this archive; Layerlab's ADD does not unpack archives: use COPY and RUN tar -x`,
-          { input: archive },
-        );
-      }
-    }
-    const owner = await chownIds(
-      this.ctx,
-      state.image,
-      step.chown === undefined ? undefined : expandVariables(step.chown, vars),
-    );
-    const tarOpts = { ...owner, mtime: this.epoch };
-    const contentHash = await tarDigest(copyLayerTar(plan, tarOpts));
-    // History shows the destination as written, as Docker's does (`in /app/ `).
-    const dest = expandVariables(step.dest, vars);
-    const createdBy = `/bin/sh -c #(nop) ${step.kind} ${plan.hasDir ? 'dir' : 'file'}:${contentHash.slice(7)} in ${dest} `;
+  /** WORKDIR of a directory the image lacks: a layer with it (and missing parents), as Docker makes. */
+  async workdirLayer(state: BuildState, dir: string, text: string): Promise<void> {
     const base = state.image;
-    const changes = base === null ? { Env: [DEFAULT_PATH_ENV] } : {};
+    const config = configOf(state);
+    const owner = await chownIds(this.ctx, base, config.User || undefined);
+    const plan = await mkdirPlan(dir, this.opts.contextDir, (path) => this.existingDir(base, path));
+    const tarOpts = { ...owner, mtime: this.epoch };
+    const createdBy = `/bin/sh -c #(nop) ${text}`;
+    const contentHash = await tarDigest(copyLayerTar(plan, tarOpts));
+    const changes = this.configChanges(state, { WorkingDir: dir });
     state.image = await this.cached(
       state,
       cacheKey(base?.id ?? 'scratch', createdBy, contentHash),
@@ -355,13 +396,119 @@ class Builder {
     );
   }
 
+  /** A directory `image` already has, with its ids as the container sees them (unshifted). */
+  async existingDir(image: Image | null, path: string): Promise<DirMeta | undefined> {
+    if (image === null) return undefined;
+    const found = await findImagePath(this.ctx, image, path);
+    if (found?.kind !== 'directory') return undefined;
+    const { stats } = found;
+    const base = this.ctx.config.usernsBase;
+    const unshift = (id: number) => (id >= base && id < base + this.ctx.config.usernsSize ? id - base : id);
+    return {
+      mode: stats.mode & 0o7777,
+      uid: unshift(stats.uid),
+      gid: unshift(stats.gid),
+      mtime: stats.mtime,
+    };
+  }
+
+  async copy(
+    state: BuildState,
+    step: Extract<Step, { kind: 'COPY' | 'ADD' }>,
+    stages: StageResults,
+  ): Promise<void> {
+    const vars = variables(state);
+    const config = configOf(state);
+    const expand = (word: string) => expandVariables(word, vars, state.escape);
+    const sources = step.sources.map(expand);
+    const dest = expand(step.dest);
+    // Sources come from the context, from another stage or image (--from), or from heredocs.
+    let contextDir = this.opts.contextDir;
+    let scratch: string | undefined;
+    try {
+      if (step.inline.length > 0) {
+        if (sources.length > 0 || step.from !== undefined) {
+          throw new BuildError(
+            `${step.kind}: heredocs mixed with other sources are not supported by Layerlab`,
+          );
+        }
+        scratch = await mkdtemp(join(tmpdir(), 'layerlab-heredoc-'));
+        contextDir = scratch;
+        for (const file of step.inline) {
+          // BuildKit writes heredoc files with mode 0644, `$VAR` expanded unless the delimiter was quoted.
+          await writeFile(join(scratch, file.name), file.expand ? expandInline(file.data, vars) : file.data, {
+            mode: 0o644,
+          });
+          sources.push(file.name);
+        }
+      } else if (step.from !== undefined) {
+        if (expandVariables(step.from, new Map()) !== step.from) {
+          throw new BuildError(
+            'variable expansion is not supported for --from, define a new stage with FROM using ARG from global scope as a workaround',
+            { input: step.from },
+          );
+        }
+        scratch = await mkdtemp(join(tmpdir(), 'layerlab-from-'));
+        contextDir = scratch;
+        await materialise(this.ctx, await this.sourceImage(step.from, stages), sources, scratch);
+      }
+      const plan = await planCopy(contextDir, sources, dest, {
+        workdir: config.WorkingDir ?? '/',
+        existingDir: (path) => this.existingDir(state.image, path),
+        ...(contextDir === this.opts.contextDir ? { ignored: this.ignored } : {}),
+      });
+      if (step.kind === 'ADD') {
+        await markArchives(plan, contextDir, posix.resolve(config.WorkingDir || '/', dest));
+      }
+      const owner = await chownIds(
+        this.ctx,
+        state.image,
+        step.chown === undefined ? undefined : expand(step.chown),
+      );
+      const mode = step.chmod === undefined ? undefined : chmodMode(expand(step.chmod));
+      const tarOpts = { ...owner, mtime: this.epoch, ...(mode === undefined ? {} : { mode }) };
+      const contentHash = await tarDigest(copyLayerTar(plan, tarOpts));
+      // History shows the destination as written, as Docker's does (`in /app/ `).
+      const createdBy = `/bin/sh -c #(nop) ${step.kind} ${plan.hasDir ? 'dir' : 'file'}:${contentHash.slice(7)} in ${dest} `;
+      const base = state.image;
+      const changes = this.configChanges(state, base === null ? { Env: [DEFAULT_PATH_ENV] } : {});
+      state.image = await this.cached(
+        state,
+        cacheKey(base?.id ?? 'scratch', createdBy, contentHash),
+        createdBy,
+        () =>
+          appendLayer(this.ctx, base, copyLayerTar(plan, tarOpts), {
+            history: { created: this.created, created_by: createdBy },
+            created: this.created,
+            config: changes,
+            compression: LAYER_COMPRESSION,
+          }),
+      );
+    } finally {
+      if (scratch !== undefined) await rm(scratch, { recursive: true, force: true });
+    }
+  }
+
+  /** `--from=`: a stage by name or index, else an image from the store or a registry. */
+  async sourceImage(from: string, stages: StageResults): Promise<Image | null> {
+    const key = from.toLowerCase();
+    if (stages.has(key)) return stages.get(key) ?? null;
+    if (/^\d+$/.test(from)) throw new BuildError(`invalid stage index: ${from}`, { input: from });
+    try {
+      return await loadImage(this.ctx, from);
+    } catch (err) {
+      if (!(err instanceof NotFoundError)) throw err;
+      return await pull(this.ctx, from);
+    }
+  }
+
   async run(state: BuildState, step: Extract<Step, { kind: 'RUN' }>): Promise<void> {
     const base = state.image;
     if (base === null)
       throw new BuildError('RUN needs a base image with a shell: FROM scratch has no /bin/sh');
     const config = configOf(state);
-    const shell = (config as { Shell?: string[] }).Shell ?? DEFAULT_SHELL;
-    const argv = commandArgs(step.command, shell);
+    const shell = config.Shell ?? DEFAULT_SHELL;
+    const argv = commandArgs(heredocCommand(step), shell);
     // Build args reach RUN as environment, and (like the classic builder) show in its history.
     const argEnv = [...state.args].map(([k, v]) => `${k}=${v}`);
     const shown = argv.join(' ');
@@ -373,6 +520,7 @@ class Builder {
       ...imageEnv,
       ...[...state.args].filter(([k]) => !envNames.has(k)).map(([k, v]) => `${k}=${v}`),
     ];
+    const changes = this.configChanges(state, {});
     state.image = await this.cached(state, cacheKey(base.id, createdBy), createdBy, async () => {
       const result = await runStep(this.ctx, base, {
         argv,
@@ -389,6 +537,7 @@ class Builder {
           appendLayer(this.ctx, base, layerTar, {
             history: { created: this.created, created_by: createdBy },
             created: this.created,
+            config: changes,
             compression: LAYER_COMPRESSION,
           }),
       });
@@ -400,6 +549,33 @@ class Builder {
       return result.image!;
     });
   }
+}
+
+/**
+ * The command a RUN with heredocs runs, as BuildKit's dispatchRun: `RUN <<EOF` alone runs the body
+ * in the shell (a body starting with `#!` runs as a script of its own); any other use
+ * (`RUN cat <<EOF > f`) hands the shell the line with the bodies after it, a real shell heredoc.
+ */
+function heredocCommand(step: Extract<Step, { kind: 'RUN' }>): CommandForm {
+  if (step.heredocs.length === 0 || !step.command.shell) return step.command;
+  const line = step.command.args[0]!;
+  const only = parseHeredocWord(line);
+  const first = step.heredocs[0]!;
+  if (only !== undefined) {
+    const data = first.chomp ? chompHeredoc(first.content) : first.content;
+    if (!data.startsWith('#!')) return { args: [data], shell: true };
+    // BuildKit mounts the script at /dev/pipes/NAME and runs it; Layerlab writes it there (a tmpfs,
+    // so nothing reaches the layer) from the shell and runs it.
+    const path = `/dev/pipes/${first.name.replace(/[^A-Za-z0-9_.-]/g, '_')}`;
+    const quoted = `'${data.replaceAll("'", `'\\''`)}'`;
+    return {
+      args: [`mkdir -p /dev/pipes && printf '%s' ${quoted} > ${path} && chmod 755 ${path} && exec ${path}`],
+      shell: true,
+    };
+  }
+  let text = line;
+  for (const heredoc of step.heredocs) text += `\n${heredoc.content}${heredoc.name}`;
+  return { args: [text], shell: true };
 }
 
 async function readDockerfile(opts: BuildOptions): Promise<string> {
@@ -419,50 +595,104 @@ async function readDockerfile(opts: BuildOptions): Promise<string> {
   }
 }
 
+/** The stages `target` needs (FROM another stage, COPY --from), in Dockerfile order. */
+function neededStages(
+  stages: readonly Stage[],
+  target: Stage,
+  fromNames: (stage: Stage) => string[],
+): Stage[] {
+  const byName = new Map<string, Stage>();
+  for (const stage of stages) {
+    byName.set(String(stage.index), stage);
+    if (stage.name !== undefined) byName.set(stage.name, stage);
+  }
+  const needed = new Set<Stage>();
+  const visit = (stage: Stage) => {
+    if (needed.has(stage)) return;
+    needed.add(stage);
+    for (const name of fromNames(stage)) {
+      const dep = byName.get(name.toLowerCase());
+      if (dep !== undefined && dep.index < stage.index) visit(dep);
+    }
+  };
+  visit(target);
+  return stages.filter((s) => needed.has(s));
+}
+
 /**
  * Builds the Dockerfile in `opts.contextDir`, tags the result, and returns it with the classic
- * builder's log (`Step 1/5 : FROM busybox`, ` ---> 1a2b3c4d5e6f`, `Successfully built …`).
+ * builder's log (`Step 1/5 : FROM busybox`, ` ---> 1a2b3c4d5e6f`, `Successfully built …`). Only the
+ * stages the target needs are built, as BuildKit does.
  */
 export async function build(ctx: EngineContext, opts: BuildOptions): Promise<BuildResult> {
-  const instructions = parseDockerfile(await readDockerfile(opts));
+  const parsed = parseStages(await readDockerfile(opts));
   const tags = (opts.tags ?? []).map((t) => formatReference(parseReference(t)));
-  const builder = new Builder(ctx, opts, instructions.length);
-  builder.ignored = await loadDockerignore(opts.contextDir);
-  const state: BuildState = { image: null, args: new Map(), globalArgs: new Map(), cmdSet: false };
-  let seenFrom = false;
-  for (const instruction of instructions) {
-    builder.checkCancelled();
-    builder.begin(instruction);
-    const step = instruction.step;
-    if (step.kind === 'FROM') {
-      seenFrom = true;
-      await builder.from(state, step);
-    } else if (step.kind === 'ARG' && !seenFrom) {
-      const value = opts.buildArgs?.[step.name] ?? step.defaultValue;
-      if (value !== undefined) state.globalArgs.set(step.name, value);
-    } else if (step.kind === 'RUN') {
-      await builder.run(state, step);
-    } else if (step.kind === 'COPY' || step.kind === 'ADD') {
-      await builder.copy(state, step);
-    } else {
-      await builder.metadata(state, instruction);
+  const globalArgs = new Map<string, string>();
+  for (const { step } of parsed.metaArgs) {
+    if (step.kind !== 'ARG') continue;
+    const value =
+      opts.buildArgs?.[step.name] ??
+      (step.defaultValue === undefined
+        ? undefined
+        : expandVariables(step.defaultValue, globalArgs, parsed.escape));
+    if (value !== undefined) globalArgs.set(step.name, value);
+  }
+  let target = parsed.stages.at(-1)!;
+  if (opts.target !== undefined) {
+    const found = parsed.stages.find((s) => s.name === opts.target!.toLowerCase());
+    if (found === undefined) {
+      throw new BuildError(`target stage "${opts.target}" could not be found`, { input: opts.target });
     }
+    target = found;
   }
-  if (state.image === null) {
-    // `FROM scratch` and nothing else: an image with no layers, as Docker makes it.
-    state.image = await mutateConfig(
-      ctx,
-      null,
-      { Env: [DEFAULT_PATH_ENV] },
-      {},
-      { created: rfc3339(buildEpoch(opts)) },
-    );
+  const stages = neededStages(parsed.stages, target, (stage) => [
+    expandVariables(stage.from.step.image, globalArgs, parsed.escape),
+    ...stage.instructions.flatMap(({ step }) =>
+      (step.kind === 'COPY' || step.kind === 'ADD') && step.from !== undefined ? [step.from] : [],
+    ),
+  ]);
+  const total = parsed.metaArgs.length + stages.reduce((n, stage) => n + 1 + stage.instructions.length, 0);
+  const builder = new Builder(ctx, opts, total);
+  builder.ignored = await loadDockerignore(opts.contextDir);
+  for (const instruction of parsed.metaArgs) builder.begin(instruction);
+  const results: StageResults = new Map();
+  let image: Image | null = null;
+  for (const stage of stages) {
+    const state: BuildState = {
+      image: null,
+      args: new Map(),
+      globalArgs,
+      cmdSet: false,
+      resetOnBuild: false,
+      escape: parsed.escape,
+    };
+    builder.checkCancelled();
+    builder.begin(stage.from);
+    await builder.from(state, stage.from.step, results);
+    for (const instruction of stage.instructions) {
+      builder.checkCancelled();
+      builder.begin(instruction);
+      await builder.dispatch(state, instruction, results);
+    }
+    if (state.image === null) {
+      // `FROM scratch` and nothing else: an image with no layers, as Docker makes it.
+      state.image = await mutateConfig(
+        ctx,
+        null,
+        { Env: [DEFAULT_PATH_ENV] },
+        {},
+        { created: rfc3339(buildEpoch(opts)) },
+      );
+    }
+    results.set(String(stage.index), state.image);
+    if (stage.name !== undefined) results.set(stage.name, state.image);
+    image = state.image;
   }
-  const image = state.image;
-  builder.say(`Successfully built ${shortId(image.id)}`);
+  const built = image!;
+  builder.say(`Successfully built ${shortId(built.id)}`);
   for (const full of tags) {
-    await tagImage(ctx, image.id, full);
+    await tagImage(ctx, built.id, full);
     builder.say(`Successfully tagged ${familiarName(parseReference(full))}`);
   }
-  return { ...image, log: builder.log };
+  return { ...built, log: builder.log };
 }

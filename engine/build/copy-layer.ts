@@ -1,10 +1,12 @@
 // COPY and ADD without a container: the sources are read from the build context and written straight
 // into a layer tar, sorted, with fixed owners and clamped mtimes so the same context gives the same tar.
 
+import { spawn } from 'node:child_process';
 import { createReadStream, type Stats } from 'node:fs';
 import { lstat, open, readdir, readlink, realpath } from 'node:fs/promises';
 import { posix, relative, resolve, sep } from 'node:path';
 import { Readable } from 'node:stream';
+import { createGunzip, createZstdDecompress } from 'node:zlib';
 import tar from 'tar-stream';
 import { BuildError } from '../errors.ts';
 
@@ -40,7 +42,12 @@ interface CopyEntry {
   stats: Stats;
   /** For the destination directory: the image's own metadata, or `new` for one COPY creates. */
   dir?: DirMeta | 'new';
+  /** ADD of a local archive: its contents are extracted into `target` instead (a directory). */
+  unpack?: ArchiveKind;
 }
+
+/** The compressions Docker's ADD recognises on a local archive (pkg/archive DetectCompression). */
+export type ArchiveKind = 'tar' | 'gzip' | 'bzip2' | 'xz' | 'zstd';
 
 export interface CopyPlan {
   /** Host paths under the context and the absolute path each becomes in the image, sorted by target. */
@@ -52,8 +59,11 @@ export interface CopyPlan {
 }
 
 export interface CopyOptions {
+  /** Owner of everything copied and of the directories the copy creates (`--chown`, else root). */
   uid: number;
   gid: number;
+  /** `--chmod`: the mode of every copied file and directory. */
+  mode?: number;
   /** Every mtime is clamped to at most this (reproducible builds). */
   mtime: Date;
 }
@@ -140,8 +150,15 @@ export async function planCopy(
   const resolved = (await Promise.all(sources.map((s) => resolveSource(contextDir, s, ignored)))).flat();
   const destAbs = posix.resolve(opts.workdir || '/', dest);
   const destMeta = await existingDir(destAbs);
-  const destIsDir =
-    dest.endsWith('/') || dest.endsWith('/.') || resolved.length > 1 || destMeta !== undefined;
+  const endsAsDir = dest.endsWith('/') || dest === '.' || dest.endsWith('/.');
+  if (resolved.length > 1 && !endsAsDir) {
+    // The classic builder's check and text (builder/dockerfile/copy.go), after wildcards are expanded.
+    throw new BuildError(
+      'When using COPY with more than one source file, the destination must be a directory and end with a /',
+      { input: dest },
+    );
+  }
+  const destIsDir = endsAsDir || resolved.length > 1 || destMeta !== undefined;
   const entries: CopyEntry[] = [];
   let hasDir = false;
   for (const source of resolved) {
@@ -178,30 +195,31 @@ export async function planCopy(
   return { entries: sorted, parents, hasDir };
 }
 
-/** Whether the file starts like a tar or a compressed stream, which Docker's ADD would unpack. */
-async function looksLikeArchive(path: string): Promise<boolean> {
+/** The archive kind of a file by its first bytes, as Docker detects it, or undefined. */
+export async function archiveKind(path: string): Promise<ArchiveKind | undefined> {
   const handle = await open(path);
   try {
     const head = Buffer.alloc(262);
     const { bytesRead } = await handle.read(head, 0, head.length, 0);
     const magic = head.subarray(0, Math.min(bytesRead, 6));
-    return (
-      (magic[0] === 0x1f && magic[1] === 0x8b) || // gzip
-      magic.subarray(0, 3).toString('latin1') === 'BZh' ||
-      magic.equals(Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00])) || // xz
-      magic.subarray(0, 4).equals(Buffer.from([0x28, 0xb5, 0x2f, 0xfd])) || // zstd
-      (bytesRead >= 262 && head.subarray(257, 262).toString('latin1') === 'ustar')
-    );
+    if (magic[0] === 0x1f && magic[1] === 0x8b) return 'gzip';
+    if (magic.subarray(0, 3).toString('latin1') === 'BZh') return 'bzip2';
+    if (magic.equals(Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]))) return 'xz';
+    if (magic.subarray(0, 4).equals(Buffer.from([0x28, 0xb5, 0x2f, 0xfd]))) return 'zstd';
+    if (bytesRead >= 262 && head.subarray(257, 262).toString('latin1') === 'ustar') return 'tar';
+    return undefined;
   } finally {
     await handle.close();
   }
 }
 
-/** The first top-level source of an ADD that Docker would unpack rather than copy, if any. */
-export async function findLocalArchive(plan: CopyPlan, contextDir: string): Promise<string | undefined> {
+/**
+ * ADD: marks the sources Docker would extract (files named directly, not inside a copied directory,
+ * that read as a tar, plain or compressed). Their contents go into the destination directory.
+ */
+export async function markArchives(plan: CopyPlan, contextDir: string, destAbs: string): Promise<void> {
   for (const entry of plan.entries) {
     if (!entry.stats.isFile() || entry.dir !== undefined) continue;
-    // Only sources named directly are unpacked by Docker, not files inside a copied directory.
     if (
       plan.entries.some(
         (e) => e.dir !== undefined && entry.target.startsWith(`${e.target}/`) && e.source !== contextDir,
@@ -209,9 +227,119 @@ export async function findLocalArchive(plan: CopyPlan, contextDir: string): Prom
     ) {
       continue;
     }
-    if (await looksLikeArchive(entry.source)) return relative(contextDir, entry.source);
+    const kind = await archiveKind(entry.source);
+    // Docker extracts only what decompresses to a tar (archive.IsArchivePath); anything else is copied.
+    if (kind === undefined || !(await startsWithTarHeader(entry.source, kind))) continue;
+    entry.unpack = kind;
+    // `ADD a.tar /srv` and `ADD a.tar /srv/` both extract into /srv.
+    entry.target = entry.target === destAbs ? destAbs : posix.dirname(entry.target);
   }
-  return undefined;
+}
+
+/** The plan of `WORKDIR dir` when the image lacks it: the directory and missing parents. */
+export async function mkdirPlan(
+  path: string,
+  contextDir: string,
+  existingDir: ExistingDir,
+): Promise<CopyPlan> {
+  const stats = await lstat(contextDir);
+  const parents: CopyPlan['parents'] = [];
+  for (let dir = posix.dirname(path); dir !== '/'; dir = posix.dirname(dir)) {
+    const meta = await existingDir(dir);
+    parents.unshift(meta ? { path: dir, meta } : { path: dir });
+  }
+  return { entries: [{ source: contextDir, target: path, stats, dir: 'new' }], parents, hasDir: true };
+}
+
+/** Whether the (decompressed) file opens with a valid tar header: the checksum of its first block. */
+async function startsWithTarHeader(path: string, kind: ArchiveKind): Promise<boolean> {
+  const stream = decompressed(path, kind);
+  const chunks: Buffer[] = [];
+  let have = 0;
+  try {
+    for await (const chunk of stream as AsyncIterable<Buffer>) {
+      chunks.push(chunk);
+      have += chunk.length;
+      if (have >= 512) break;
+    }
+  } catch {
+    return false;
+  } finally {
+    stream.destroy();
+  }
+  const block = Buffer.concat(chunks).subarray(0, 512);
+  if (block.length < 512) return false;
+  const stored = Number.parseInt(block.subarray(148, 156).toString('latin1').replace(/\0.*$/s, '').trim(), 8);
+  let sum = 0;
+  for (let i = 0; i < 512; i++) sum += i >= 148 && i < 156 ? 0x20 : block[i]!;
+  return stored === sum;
+}
+
+/** The decompressed bytes of an archive: zlib for gzip and zstd, the system tools for bzip2 and xz. */
+function decompressed(path: string, kind: ArchiveKind): Readable {
+  const file = createReadStream(path);
+  if (kind === 'tar') return file;
+  if (kind === 'gzip') return file.pipe(createGunzip());
+  if (kind === 'zstd') return file.pipe(createZstdDecompress());
+  const child = spawn(kind === 'xz' ? 'xz' : 'bzip2', ['-dc'], { stdio: ['pipe', 'pipe', 'ignore'] });
+  file.pipe(child.stdin);
+  child.stdin.on('error', () => {});
+  const out = child.stdout;
+  child.on('close', (code) => {
+    if (code !== 0) out.destroy(new BuildError(`ADD: ${path}: cannot decompress (${kind} exited ${code})`));
+  });
+  child.on('error', (err) => out.destroy(new BuildError(`ADD: cannot run ${kind}: ${err.message}`)));
+  return out;
+}
+
+type Put = (header: Partial<tar.Header> & { name: string }, body?: NodeJS.ReadableStream) => Promise<void>;
+
+/**
+ * Re-emits an archive's entries under `dir`, as Docker's ADD extracts it: owners and modes from the
+ * archive (unless --chown), names kept inside `dir` (`..` and absolute names cannot leave it).
+ */
+async function extractInto(source: string, kind: ArchiveKind, dir: string, opts: CopyOptions, put: Put) {
+  const inside = (name: string) => posix.join(dir, posix.normalize(`/${name}`)).slice(1);
+  const clamp = (d: Date | undefined) =>
+    d === undefined || d.getTime() > opts.mtime.getTime() ? opts.mtime : d;
+  const chown = opts.uid !== 0 || opts.gid !== 0;
+  const extract = tar.extract();
+  const done = new Promise<void>((ok, fail) => {
+    extract.on('entry', (header, body, next) => {
+      const name = inside(header.name);
+      const common = {
+        mode: header.mode ?? 0o644,
+        uid: chown ? opts.uid : (header.uid ?? 0),
+        gid: chown ? opts.gid : (header.gid ?? 0),
+        mtime: clamp(header.mtime),
+      };
+      let written: Promise<void>;
+      if (name === '' || (header.type === 'directory' && `${name}/` === `${dir.slice(1)}/`)) {
+        written = Promise.resolve();
+        body.resume();
+      } else if (header.type === 'file' || header.type === 'contiguous-file') {
+        written = put({ ...common, name, type: 'file', size: header.size ?? 0 }, Readable.from(body));
+      } else {
+        body.resume();
+        if (header.type === 'directory') written = put({ ...common, name: `${name}/`, type: 'directory' });
+        else if (header.type === 'symlink')
+          written = put({ ...common, name, type: 'symlink', linkname: header.linkname ?? '' });
+        else if (header.type === 'link')
+          written = put({ ...common, name, type: 'link', linkname: inside(header.linkname ?? '') });
+        else
+          written = Promise.reject(
+            new BuildError(`ADD: ${header.name}: ${header.type} entries are not extracted by Layerlab`),
+          );
+      }
+      written.then(() => next(), fail);
+    });
+    extract.on('finish', () => ok());
+    extract.on('error', fail);
+  });
+  const stream = decompressed(source, kind);
+  stream.on('error', (err) => extract.destroy(err));
+  stream.pipe(extract);
+  await done;
 }
 
 /** Streams the plan as an uncompressed layer tar. */
@@ -229,21 +357,34 @@ export function copyLayerTar(plan: CopyPlan, opts: CopyOptions): Readable {
       body.pipe(sink);
     });
   const run = async () => {
+    // Directories the copy creates belong to the --chown owner, as in both of Docker's builders
+    // (MkdirAllAndChownNew / BuildKit's CreateDestPath); ones the image has keep their metadata.
+    const created = { mode: 0o755, uid: opts.uid, gid: opts.gid, mtime: opts.mtime };
+    const written = new Set<string>();
     for (const { path, meta } of plan.parents) {
-      // Parents the image lacks are made for root, whatever --chown says; existing ones keep theirs.
-      const m = meta ?? { mode: 0o755, uid: 0, gid: 0, mtime: opts.mtime };
+      const m = meta ?? created;
+      written.add(path);
       await put({ name: `${path.slice(1)}/`, type: 'directory', ...m, mtime: clamp(m.mtime) });
     }
-    for (const { source, target, stats, dir } of plan.entries) {
+    for (const { source, target, stats, dir, unpack } of plan.entries) {
+      if (unpack !== undefined) {
+        if (target !== '/' && !written.has(target)) {
+          written.add(target);
+          await put({ name: `${target.slice(1)}/`, type: 'directory', ...created });
+        }
+        await extractInto(source, unpack, target, opts, put);
+        continue;
+      }
       if (target === '/') continue; // the image root is not an entry of its own
       if (dir !== undefined) {
-        const m = dir === 'new' ? { mode: 0o755, uid: opts.uid, gid: opts.gid, mtime: opts.mtime } : dir;
+        written.add(target);
+        const m = dir === 'new' ? { ...created, mode: opts.mode ?? 0o755 } : dir;
         await put({ name: `${target.slice(1)}/`, type: 'directory', ...m, mtime: clamp(m.mtime) });
         continue;
       }
       const base = {
         name: target.slice(1),
-        mode: stats.mode & 0o7777,
+        mode: opts.mode ?? stats.mode & 0o7777,
         uid: opts.uid,
         gid: opts.gid,
         mtime: clamp(stats.mtime),

@@ -1,5 +1,7 @@
-// What a subcommand is handed: the global options, its streams, an engine context created on first
-// use, and the abort signal Ctrl-C fires. Command files import only this and the engine.
+// What a subcommand is handed: the global options, its streams, the caller's environment, an engine
+// context created on first use, and the abort signal Ctrl-C fires. Command files import only this and
+// the engine; none of them reads `process.env`, so the CLI embedded in the server (where the caller is
+// a visitor's shell) can never hand the server's own environment to a container.
 
 import { createContext, type EngineContext, withOperation } from '../context.ts';
 import type { EventSink } from '../events.ts';
@@ -11,9 +13,22 @@ export interface Streams {
   readonly stderr: NodeJS.WriteStream;
 }
 
+/** The caller's environment variables: a shell's, as `-e NAME` and `--build-arg NAME` read them. */
+export type Environment = Readonly<Record<string, string | undefined>>;
+
 export interface Cli extends Streams {
   readonly root: string;
   readonly debug: boolean;
+  /**
+   * The environment of whoever typed the command: `process.env` for the `layerlab` process on the
+   * operator's machine, the session shell's own small one in the browser terminal.
+   */
+  readonly env: Environment;
+  /**
+   * The caller must not learn the host's paths (the server's state root, layer and run dirs): `info`,
+   * `version` and `inspect` show neutral values instead. True in the browser terminal.
+   */
+  readonly hideHostPaths: boolean;
   /** Fires on the first Ctrl-C (SIGINT) while a long operation (pull, build, push) runs. */
   readonly signal: AbortSignal;
   /** The engine context for this invocation; `events` routes engine events to a renderer. */
@@ -43,6 +58,8 @@ export function createCli(
     root: string;
     debug: boolean;
     signal: AbortSignal;
+    env: Environment;
+    hideHostPaths: boolean;
     /** Supplies the engine context instead of one for `root` (the server: a session's context). */
     context?: (events?: EventSink) => EngineContext;
   } & Streams,

@@ -6,7 +6,7 @@ import { NotFoundError } from '../errors.ts';
 import { familiarName, parseReference } from '../reference/reference.ts';
 import { loadImage } from '../store/images.ts';
 import { bool, type FlagSpec, list, type ParsedArgs, str } from './args.ts';
-import type { Cli } from './cli.ts';
+import type { Cli, Environment } from './cli.ts';
 import { pullWithProgress } from './pulling.ts';
 
 /** How the process runs (`-i`, `-t`, `-e`, `-w`, `-u`): shared by `create`/`run` and `exec`. */
@@ -35,8 +35,8 @@ export const CREATE_FLAGS: readonly FlagSpec[] = [
   { name: 'label', short: 'l', type: 'list', description: 'Set meta data on a container' },
 ];
 
-/** CreateOptions from `[OPTIONS] IMAGE [COMMAND] [ARG...]`. */
-export function createOptions(parsed: ParsedArgs): CreateOptions {
+/** CreateOptions from `[OPTIONS] IMAGE [COMMAND] [ARG...]`; `env` is the caller's (for `-e NAME`). */
+export function createOptions(parsed: ParsedArgs, env: Environment): CreateOptions {
   const [image, ...cmd] = parsed.args;
   const labels: Record<string, string> = {};
   for (const label of list(parsed, 'label')) {
@@ -50,7 +50,7 @@ export function createOptions(parsed: ParsedArgs): CreateOptions {
   return {
     image: image!,
     cmd,
-    env: list(parsed, 'env').map(envFromHost),
+    env: envOptions(parsed, env),
     tty: bool(parsed, 'tty'),
     openStdin: bool(parsed, 'interactive'),
     autoRemove: bool(parsed, 'rm'),
@@ -62,11 +62,17 @@ export function createOptions(parsed: ParsedArgs): CreateOptions {
   };
 }
 
-/** Docker's `-e NAME` (no `=`) copies NAME from the CLI's environment, or drops it when unset. */
-function envFromHost(entry: string): string {
-  if (entry.includes('=')) return entry;
-  const value = process.env[entry];
-  return value === undefined ? entry : `${entry}=${value}`;
+/**
+ * The `-e` entries as the container gets them. Docker's `-e NAME` (no `=`) copies NAME from the
+ * caller's environment — the shell that typed the command, never this process's own — and drops
+ * NAME when the caller has not set it.
+ */
+export function envOptions(parsed: ParsedArgs, env: Environment): string[] {
+  return list(parsed, 'env').flatMap((entry) => {
+    if (entry.includes('=')) return [entry];
+    const value = Object.hasOwn(env, entry) ? env[entry] : undefined;
+    return value === undefined ? [] : [`${entry}=${value}`];
+  });
 }
 
 /** Makes sure the image is in the store, pulling it (progress on stderr) when it is not. */

@@ -2,11 +2,11 @@
 // Parsing, error wording and exit statuses follow Docker's CLI; the work is done by the engine.
 
 import { enableCompileCache } from 'node:module';
-import { rootFromEnv } from '../config.ts';
+import { DEFAULT_ROOT } from '../config.ts';
 import type { EngineContext } from '../context.ts';
 import type { EventSink } from '../events.ts';
 import { type CommandSpec, formatHelp, parseArgs, UsageError } from './args.ts';
-import { type Command, createCli, type Streams } from './cli.ts';
+import { type Command, createCli, type Environment, type Streams } from './cli.ts';
 import { groups, type Loader, summaries, topLevel } from './commands/index.ts';
 import { reportError } from './report.ts';
 
@@ -68,10 +68,13 @@ interface Global {
   rest: string[];
 }
 
-/** Reads the flags before the subcommand, as `docker --debug run …` does. */
-export function parseGlobal(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): Global {
+/**
+ * Reads the flags before the subcommand, as `docker --debug run …` does. `env` is the caller's
+ * environment (none when not given): the root defaults to its LAYERLAB_ROOT, never the process's.
+ */
+export function parseGlobal(argv: readonly string[], env: Environment = {}): Global {
   const g: Global = {
-    root: env.LAYERLAB_ROOT || rootFromEnv(),
+    root: env.LAYERLAB_ROOT || DEFAULT_ROOT,
     debug: false,
     help: false,
     version: false,
@@ -132,6 +135,14 @@ export interface MainOptions {
   context?: (events?: EventSink) => EngineContext;
   /** The name the user typed (`docker`, `podman`, `layerlab`), used in hints and usage lines. */
   program?: string;
+  /**
+   * The caller's environment (`-e NAME`, `--build-arg NAME`, LAYERLAB_ROOT, SOURCE_DATE_EPOCH). Empty
+   * when not given: main() never reads `process.env`; only runProcess(), the real `layerlab`
+   * process, passes it.
+   */
+  env?: Environment;
+  /** Show neutral values where the output would name host paths (the browser terminal). */
+  hideHostPaths?: boolean;
 }
 
 /** Rewrites the program name in hints and usage (`See 'docker run --help'.`) for the name the user typed. */
@@ -158,7 +169,8 @@ export async function main(
   let spec: CommandSpec | undefined;
   let debug = argv.includes('--debug') || argv.includes('-D');
   try {
-    const global = parseGlobal(argv);
+    const env = options.env ?? {};
+    const global = parseGlobal(argv, env);
     debug = global.debug;
     if (global.version) argv = ['version'];
     const target = resolve(global.version ? ['version'] : global.rest, extra);
@@ -191,6 +203,8 @@ export async function main(
       root: global.root,
       debug,
       signal,
+      env,
+      hideHostPaths: options.hideHostPaths ?? false,
       ...(options.context ? { context: options.context } : {}),
     });
     // Recovers what a killed engine process left on the root, and marks this one alive on it.
@@ -242,7 +256,8 @@ export async function runProcess(commands: readonly ExtraCommand[] = []): Promis
     process.argv.slice(2),
     { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr },
     controller.signal,
-    { commands },
+    // The operator's own shell runs this process: its environment is the caller's, as for `docker`.
+    { commands, env: process.env },
   );
   process.off('SIGINT', onSigint);
   // Let piped output drain before exiting; engine handles (sockets, timers) must not keep us alive.

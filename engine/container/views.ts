@@ -1,8 +1,6 @@
 // What `ps`, `inspect`, `logs`, `diff` and `container prune` show: Docker's shapes, computed from the
 // records (reconciled with the shims) and the upper dirs, plus the text formatter `ps` prints.
 
-import { lstat, readdir } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { EngineContext } from '../context.ts';
 import {
   ago,
@@ -13,6 +11,7 @@ import {
   humanDuration,
   humanSize,
 } from '../format/text.ts';
+import { withTree } from '../fs/in-root.ts';
 import { type Change, diffUpper } from '../layer/diff.ts';
 import { rootfsPaths } from '../runtime/overlay.ts';
 import { type LogRecord, readLog } from '../runtime/shim.ts';
@@ -135,35 +134,35 @@ export function formatContainerTable(
   return formatTable(header, lines);
 }
 
-/** Bytes in the writable layer, counted as Docker does: file sizes, each hard-linked inode once. */
+/**
+ * Bytes in the writable layer, counted as Docker does: file sizes, each hard-linked inode once. The
+ * upper dir is the container's: it is walked through engine/fs/in-root.ts, never out of it.
+ */
 export async function writableSize(ctx: EngineContext, id: string): Promise<number> {
   const upper = rootfsPaths(containerDir(ctx, id)).upper;
-  const seen = new Set<number>();
-  let total = 0;
-  const walk = async (dir: string): Promise<void> => {
-    let names: string[];
-    try {
-      names = await readdir(dir);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
-      throw err;
-    }
-    for (const name of names) {
-      const path = join(dir, name);
-      const st = await lstat(path);
-      if (st.isDirectory()) {
-        await walk(path);
-        continue;
+  return withTree(upper, (tree) => {
+    if (!tree) return 0;
+    const seen = new Set<number>();
+    let total = 0;
+    const walk = (dir: string): void => {
+      for (const name of tree.readdir(dir) ?? []) {
+        const path = `${dir}/${name}`;
+        const st = tree.lstat(path);
+        if (st === undefined) continue;
+        if (st.isDirectory()) {
+          walk(path);
+          continue;
+        }
+        if (st.nlink > 1) {
+          if (seen.has(st.ino)) continue;
+          seen.add(st.ino);
+        }
+        total += st.size;
       }
-      if (st.nlink > 1) {
-        if (seen.has(st.ino)) continue;
-        seen.add(st.ino);
-      }
-      total += st.size;
-    }
-  };
-  await walk(upper);
-  return total;
+    };
+    walk('');
+    return total;
+  });
 }
 
 /** `docker diff`: the container's changes from its upper dir (works on created and exited ones). */

@@ -1,9 +1,11 @@
 // Looks up one path in an image's unpacked layers without mounting them: the topmost layer that has
-// the path, or a whiteout for it or for a directory above it, decides, as overlayfs would.
+// the path, or a whiteout for it or for a directory above it, decides, as overlayfs would. Layers
+// come from images anyone may build: each is read through engine/fs/in-root.ts, no symlink followed.
 
-import { lstat, readFile } from 'node:fs/promises';
-import { join, posix } from 'node:path';
+import type { Stats } from 'node:fs';
 import type { EngineContext } from '../context.ts';
+import { Tree } from '../fs/in-root.ts';
+import { isWhiteout } from '../layer/diff.ts';
 import { type Image, imageLayers } from '../oci/types.ts';
 import { ensureLayer } from '../store/layers.ts';
 
@@ -11,52 +13,53 @@ export type ImagePathKind = 'file' | 'directory' | 'symlink' | 'other';
 
 interface Found {
   kind: ImagePathKind;
-  hostPath: string;
+  stats: Stats;
 }
 
-function isWhiteout(stats: { isCharacterDevice(): boolean; rdev: number }): boolean {
-  // Overlay whiteouts are 0/0 character devices: the name was deleted in this layer.
-  return stats.isCharacterDevice() && stats.rdev === 0;
-}
+/** The most of one file `readImageFile` reads (an image's /etc/passwd, /etc/group). */
+const MAX_READ_BYTES = 4 * 1024 * 1024;
 
-async function lstatOrUndefined(path: string) {
-  try {
-    return await lstat(path);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
-    throw err;
-  }
-}
-
-/** Where `path` lives in `image` (symlinks are not followed), or undefined when it does not exist. */
-export async function findImagePath(
+/**
+ * Where `path` lives in `image` (symlinks are not followed), or undefined when it does not exist;
+ * with `read`, what the layer that has it gives for it (called while that layer is open).
+ */
+async function lookup<T>(
   ctx: EngineContext,
   image: Image,
   path: string,
-): Promise<Found | undefined> {
-  const clean = posix.normalize(`/${path}`);
-  const parts = clean.split('/').filter(Boolean);
+  read: (layer: Tree, found: Found) => T,
+): Promise<T | undefined> {
+  const parts = path.split('/').filter((p) => p !== '' && p !== '.' && p !== '..');
   for (const layer of imageLayers(image).reverse()) {
-    const dir = await ensureLayer(ctx, layer);
-    // A whiteout of the path or of any directory above it hides everything below this layer.
-    for (let i = 1; i < parts.length; i++) {
-      const ancestor = await lstatOrUndefined(join(dir, ...parts.slice(0, i)));
-      if (ancestor && isWhiteout(ancestor)) return undefined;
+    const tree = Tree.open(await ensureLayer(ctx, layer));
+    if (!tree) continue;
+    try {
+      // A whiteout of the path or of any directory above it hides everything below this layer.
+      for (let i = 1; i < parts.length; i++) {
+        const ancestor = tree.lstat(parts.slice(0, i).join('/'));
+        if (ancestor && isWhiteout(ancestor)) return undefined;
+      }
+      const stats = tree.lstat(path);
+      if (!stats) continue;
+      if (isWhiteout(stats)) return undefined;
+      const kind: ImagePathKind = stats.isDirectory()
+        ? 'directory'
+        : stats.isFile()
+          ? 'file'
+          : stats.isSymbolicLink()
+            ? 'symlink'
+            : 'other';
+      return read(tree, { kind, stats });
+    } finally {
+      tree.close();
     }
-    const stats = await lstatOrUndefined(join(dir, clean));
-    if (!stats) continue;
-    if (isWhiteout(stats)) return undefined;
-    const kind: ImagePathKind = stats.isDirectory()
-      ? 'directory'
-      : stats.isFile()
-        ? 'file'
-        : stats.isSymbolicLink()
-          ? 'symlink'
-          : 'other';
-    return { kind, hostPath: join(dir, clean) };
   }
   return undefined;
+}
+
+/** Where `path` lives in `image` (symlinks are not followed), or undefined when it does not exist. */
+export function findImagePath(ctx: EngineContext, image: Image, path: string): Promise<Found | undefined> {
+  return lookup(ctx, image, path, (_layer, found) => found);
 }
 
 /** The text of `path` in `image`, or undefined when the image has no such regular file. */
@@ -65,6 +68,7 @@ export async function readImageFile(
   image: Image,
   path: string,
 ): Promise<string | undefined> {
-  const found = await findImagePath(ctx, image, path);
-  return found?.kind === 'file' ? readFile(found.hostPath, 'utf8') : undefined;
+  return lookup(ctx, image, path, (layer, found) =>
+    found.kind === 'file' ? layer.readFile(path, MAX_READ_BYTES)?.bytes.toString('utf8') : undefined,
+  );
 }

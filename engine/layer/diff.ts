@@ -1,9 +1,10 @@
 // `docker diff`: what a container changed, read from its overlay upper dir alone. The image is never
-// walked; whether a path "existed before" is one lstat per path in the lower dirs, top first.
+// walked; whether a path "existed before" is one lstat per path in the lower dirs, top first. The
+// upper dir is the container's, so it is read through engine/fs/in-root.ts (no symlink followed,
+// nothing outside it reachable however it changes during the walk).
 
-import { type Dirent, lstatSync, readdirSync, type Stats } from 'node:fs';
-import { join } from 'node:path';
-import { lgetxattr } from '../sys/libc.ts';
+import type { Stats } from 'node:fs';
+import { type Tree, withTrees } from '../fs/in-root.ts';
 
 export type ChangeKind = 'A' | 'C' | 'D';
 
@@ -21,9 +22,9 @@ export function isWhiteout(st: Stats): boolean {
   return st.isCharacterDevice() && st.rdev === 0;
 }
 
-/** Whether overlayfs made this upper directory opaque (created over a deleted one, or `rm -r` + mkdir). */
-export function isOpaqueDir(path: string): boolean {
-  const value = lgetxattr(path, OPAQUE_XATTR);
+/** Whether overlayfs made this directory of `tree` opaque (created over a deleted one, or `rm -r` + mkdir). */
+export function isOpaqueDir(tree: Tree, path: string): boolean {
+  const value = tree.dirXattr(path, OPAQUE_XATTR);
   return value !== undefined && value.length === 1 && value[0] === 0x79; // 'y'
 }
 
@@ -39,9 +40,17 @@ export function isOpaqueDir(path: string): boolean {
  *   everything inside it is `A`: the hidden lower contents are not listed one by one.
  */
 export function diffUpper(upperDir: string, lowerDirs: readonly string[]): Change[] {
-  const out: Change[] = [];
-  walk(upperDir, '', [...lowerDirs], out);
-  return out;
+  return withTrees([upperDir, ...lowerDirs], ([upper, ...lowers]) => {
+    const out: Change[] = [];
+    if (upper)
+      walk(
+        upper,
+        '',
+        lowers.filter((l): l is Tree => l !== undefined),
+        out,
+      );
+    return out;
+  });
 }
 
 /** The diff as Docker prints it: `A /hello.txt`, one per line. */
@@ -49,8 +58,8 @@ export function formatChanges(changes: readonly Change[]): string {
   return changes.map((c) => `${c.kind} ${c.path}\n`).join('');
 }
 
-function compareNames(a: Dirent, b: Dirent): number {
-  return Buffer.compare(Buffer.from(a.name), Buffer.from(b.name));
+function compareNames(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a), Buffer.from(b));
 }
 
 /**
@@ -59,47 +68,51 @@ function compareNames(a: Dirent, b: Dirent): number {
  * directory, and the layers beneath one where it is opaque or whited out are hidden. Once the list is
  * empty (a new or opaque directory) no lstat is spent on the contents.
  */
-function walk(upperDir: string, rel: string, lowers: string[], out: Change[]): void {
-  const entries = readdirSync(join(upperDir, rel), { withFileTypes: true }).sort(compareNames);
+function walk(upper: Tree, rel: string, lowers: Tree[], out: Change[]): void {
+  // Gone (or swapped for a symlink) since it was listed: what it holds is no longer in the view.
+  const entries = (upper.entries(rel || '/') ?? []).sort((a, b) => compareNames(a.name, b.name));
   for (const entry of entries) {
     const path = `${rel}/${entry.name}`;
-    const full = join(upperDir, path);
-    if (entry.isCharacterDevice() && isWhiteout(lstatSync(full))) {
+    // The listing's type spares an lstat per plain file; whiteouts and directories need one.
+    const plain = entry.type === 'file' || entry.type === 'symlink' || entry.type === 'other';
+    const st = plain ? undefined : upper.lstat(path);
+    if (!plain && st === undefined) continue; // removed since the listing
+    if (st && isWhiteout(st)) {
       out.push({ kind: 'D', path });
       continue;
     }
     const below = lowerEntries(lowers, path);
     const existed = below.length > 0;
-    if (!entry.isDirectory()) {
+    if (!st?.isDirectory()) {
       out.push({ kind: existed ? 'C' : 'A', path });
       continue;
     }
-    const opaque = isOpaqueDir(full);
+    const opaque = isOpaqueDir(upper, path);
     const childLowers = opaque ? [] : visibleDirs(below, path);
     const mark = out.length;
     out.push({ kind: existed ? 'C' : 'A', path });
-    walk(upperDir, path, childLowers, out);
+    walk(upper, path, childLowers, out);
     const first = below[0];
     const untouched =
       first !== undefined &&
       !opaque &&
       out.length === mark + 1 &&
       first.st.isDirectory() &&
-      sameDirMetadata(lstatSync(full), first.st);
+      sameDirMetadata(st, first.st);
     if (untouched) out.pop();
   }
 }
 
 interface LowerEntry {
-  dir: string;
+  dir: Tree;
   st: Stats;
 }
 
 /** Where `path` exists in the visible lowers, top first, stopping at a whiteout or a non-directory. */
-function lowerEntries(lowers: readonly string[], path: string): LowerEntry[] {
+function lowerEntries(lowers: readonly Tree[], path: string): LowerEntry[] {
   const found: LowerEntry[] = [];
   for (const dir of lowers) {
-    const st = lstatQuiet(join(dir, path));
+    const st = dir.lstat(path);
     if (st === undefined) continue;
     if (isWhiteout(st)) break;
     found.push({ dir, st });
@@ -109,25 +122,14 @@ function lowerEntries(lowers: readonly string[], path: string): LowerEntry[] {
 }
 
 /** The lower dirs through which a directory's contents show: down to the first opaque one. */
-function visibleDirs(below: readonly LowerEntry[], path: string): string[] {
-  const dirs: string[] = [];
+function visibleDirs(below: readonly LowerEntry[], path: string): Tree[] {
+  const dirs: Tree[] = [];
   for (const { dir, st } of below) {
     if (!st.isDirectory()) break;
     dirs.push(dir);
-    if (isOpaqueDir(join(dir, path))) break;
+    if (isOpaqueDir(dir, path)) break;
   }
   return dirs;
-}
-
-/** `lstat`, or undefined when nothing is at `path` (a missing entry or a parent that is not a dir). */
-export function lstatQuiet(path: string): Stats | undefined {
-  try {
-    return lstatSync(path);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
-    throw err;
-  }
 }
 
 /** A directory copied up without being touched keeps its lower mode, owner and mtime. */

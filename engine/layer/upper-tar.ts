@@ -1,12 +1,14 @@
 // A container's overlay upper dir as an OCI layer tar: the one place overlay whiteouts turn back into
-// OCI ones (`.wh.<name>`, `.wh..wh..opq`). Commit and build stream it into E's appendLayer.
+// OCI ones (`.wh.<name>`, `.wh..wh..opq`). Commit and build stream it into E's appendLayer. The
+// upper dir is the container's: it is read through engine/fs/in-root.ts, so a symlink in it can
+// never put a host file into the layer, even if something renames entries during the walk.
 
-import { createReadStream, type Dirent, lstatSync, readdirSync, readlinkSync, type Stats } from 'node:fs';
-import { join } from 'node:path';
+import { closeSync, createReadStream, constants as fsConstants, fstatSync, type Stats } from 'node:fs';
 import { Readable } from 'node:stream';
 import tar from 'tar-stream';
 import type { EngineContext } from '../context.ts';
-import { lgetxattr, llistxattr } from '../sys/libc.ts';
+import { LayerlabError } from '../errors.ts';
+import { Tree } from '../fs/in-root.ts';
 import { isOpaqueDir, isWhiteout } from './diff.ts';
 
 export interface TarUpperOptions {
@@ -30,18 +32,25 @@ export const OPAQUE_WHITEOUT = '.wh..wh..opq';
  */
 export function tarUpper(ctx: EngineContext, upperDir: string, opts: TarUpperOptions = {}): Readable {
   const pack = tar.pack();
-  const writer = new UpperTarWriter(ctx, upperDir, pack, opts);
-  writer.run().then(
-    () => pack.finalize(),
-    (err: unknown) => pack.destroy(err as Error),
-  );
+  const tree = Tree.open(upperDir);
+  if (!tree) {
+    pack.destroy(new LayerlabError('STORE', `no upper dir at ${upperDir}`, { input: upperDir }));
+  } else {
+    new UpperTarWriter(ctx, tree, pack, opts)
+      .run()
+      .finally(() => tree.close())
+      .then(
+        () => pack.finalize(),
+        (err: unknown) => pack.destroy(err as Error),
+      );
+  }
   return Readable.from(pack as AsyncIterable<Uint8Array>, { objectMode: false });
 }
 
 interface Planned {
   /** Name in the tar, relative, no leading slash. */
   name: string;
-  /** Host path of the upper entry (undefined for the synthetic opaque marker). */
+  /** Path of the entry in the upper dir (undefined for the synthetic opaque marker). */
   source: string | undefined;
   st: Stats | undefined;
   /** Whether this entry stands for a whiteout. */
@@ -51,13 +60,13 @@ interface Planned {
 class UpperTarWriter {
   private readonly hardlinks = new Map<string, string>();
   private readonly ctx: EngineContext;
-  private readonly upperDir: string;
+  private readonly upper: Tree;
   private readonly pack: tar.Pack;
   private readonly opts: TarUpperOptions;
 
-  constructor(ctx: EngineContext, upperDir: string, pack: tar.Pack, opts: TarUpperOptions) {
+  constructor(ctx: EngineContext, upper: Tree, pack: tar.Pack, opts: TarUpperOptions) {
     this.ctx = ctx;
-    this.upperDir = upperDir;
+    this.upper = upper;
     this.pack = pack;
     this.opts = opts;
   }
@@ -68,14 +77,14 @@ class UpperTarWriter {
 
   /** Writes the children of `rel` (`''` = the root, `etc` = upper/etc), recursing into directories. */
   private async dir(rel: string): Promise<void> {
-    const entries = readdirSync(join(this.upperDir, rel), { withFileTypes: true });
-    const planned = entries.map((entry) => this.plan(rel, entry));
+    const names = this.upper.readdir(rel || '/') ?? [];
+    const planned = names.flatMap((name) => this.plan(rel, name) ?? []);
     planned.sort((a, b) => Buffer.compare(Buffer.from(a.name), Buffer.from(b.name)));
     for (const item of planned) {
       await this.write(item);
       if (item.st?.isDirectory() && !item.whiteout) {
         const childRel = rel === '' ? entryBase(item.name) : `${rel}/${entryBase(item.name)}`;
-        if (isOpaqueDir(item.source!)) {
+        if (isOpaqueDir(this.upper, item.source!)) {
           await this.write({
             name: `${childRel}/${OPAQUE_WHITEOUT}`,
             source: undefined,
@@ -88,14 +97,16 @@ class UpperTarWriter {
     }
   }
 
-  private plan(rel: string, entry: Dirent): Planned {
-    const source = join(this.upperDir, rel, entry.name);
-    const st = lstatSync(source);
+  /** What to write for `name` in `rel`; undefined when it is gone since the listing. */
+  private plan(rel: string, name: string): Planned | undefined {
+    const source = `${rel}/${name}`;
+    const st = this.upper.lstat(source);
+    if (st === undefined) return undefined;
     const prefix = rel === '' ? '' : `${rel}/`;
     if (isWhiteout(st)) {
-      return { name: `${prefix}${WHITEOUT_PREFIX}${entry.name}`, source, st, whiteout: true };
+      return { name: `${prefix}${WHITEOUT_PREFIX}${name}`, source, st, whiteout: true };
     }
-    return { name: `${prefix}${entry.name}${st.isDirectory() ? '/' : ''}`, source, st, whiteout: false };
+    return { name: `${prefix}${name}${st.isDirectory() ? '/' : ''}`, source, st, whiteout: false };
   }
 
   private async write(item: Planned): Promise<void> {
@@ -114,12 +125,14 @@ class UpperTarWriter {
       mtime: this.clamp(st.mtime),
       size: 0,
     };
-    const pax = this.xattrs(source);
+    const pax = st.isDirectory() || st.isFile() ? this.xattrs(source) : undefined;
     if (pax) header.pax = pax;
     if (st.isDirectory()) {
       await this.entry({ ...header, type: 'directory' });
     } else if (st.isSymbolicLink()) {
-      await this.entry({ ...header, type: 'symlink', linkname: readlinkSync(source) });
+      const linkname = this.upper.readlink(source);
+      if (linkname === undefined) throw changedError(source);
+      await this.entry({ ...header, type: 'symlink', linkname });
     } else if (st.isFile()) {
       const key = `${st.dev}:${st.ino}`;
       const first = st.nlink > 1 ? this.hardlinks.get(key) : undefined;
@@ -128,7 +141,7 @@ class UpperTarWriter {
         return;
       }
       if (st.nlink > 1) this.hardlinks.set(key, item.name);
-      await this.file({ ...header, type: 'file', size: st.size }, source);
+      await this.file({ ...header, type: 'file', size: st.size }, source, st);
     } else if (st.isCharacterDevice() || st.isBlockDevice()) {
       const type = st.isCharacterDevice() ? 'character-device' : 'block-device';
       await this.entry({ ...header, type, devmajor: major(st.rdev), devminor: minor(st.rdev) });
@@ -146,9 +159,19 @@ class UpperTarWriter {
   }
 
   /** A regular file's bytes, piped in so a large file never sits in memory whole. */
-  private file(header: EntryHeader, source: string): Promise<void> {
+  private file(header: EntryHeader, source: string, planned: Stats): Promise<void> {
+    const fd = this.upper.openFd(
+      source,
+      fsConstants.O_RDONLY | fsConstants.O_NONBLOCK | fsConstants.O_NOCTTY,
+    );
+    if (fd === undefined) throw changedError(source);
+    const st = fstatSync(fd);
+    if (!st.isFile() || st.ino !== planned.ino || st.dev !== planned.dev) {
+      closeSync(fd);
+      throw changedError(source);
+    }
     return new Promise((resolve, reject) => {
-      const input = createReadStream(source);
+      const input = createReadStream('', { fd, autoClose: true });
       // A file that changes size while read fails the entry (tar-stream: "Size mismatch"), and with
       // it the whole stream: a running container must be paused first (commit does).
       const fail = (err: Error) => {
@@ -179,10 +202,8 @@ class UpperTarWriter {
   /** Xattrs other than overlayfs' own, as PAX records; binary values that are not UTF-8 are skipped. */
   private xattrs(path: string): Record<string, string> | undefined {
     let pax: Record<string, string> | undefined;
-    for (const name of llistxattr(path)) {
+    for (const [name, value] of this.upper.xattrs(path)) {
       if (name.startsWith('trusted.overlay.')) continue;
-      const value = lgetxattr(path, name);
-      if (value === undefined) continue;
       const text = value.toString('utf8');
       if (!Buffer.from(text, 'utf8').equals(value)) continue;
       pax ??= {};
@@ -190,6 +211,11 @@ class UpperTarWriter {
     }
     return pax;
   }
+}
+
+/** The upper dir changed under the writer: commit pauses the container, so this is not expected. */
+function changedError(path: string): LayerlabError {
+  return new LayerlabError('STORE', `${path} changed while it was being archived`, { input: path });
 }
 
 function entryBase(name: string): string {

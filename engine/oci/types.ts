@@ -71,6 +71,22 @@ export const containerConfigSchema = z
     WorkingDir: z.string().optional(),
     Labels: z.record(z.string(), z.string()).nullable().optional(),
     StopSignal: z.string().optional(),
+    /** SHELL: the shell of shell-form RUN, CMD and ENTRYPOINT (Docker's config field). */
+    Shell: z.array(z.string()).optional(),
+    /** HEALTHCHECK, durations in nanoseconds as Docker stores them. */
+    Healthcheck: z
+      .object({
+        Test: z.array(z.string()).optional(),
+        Interval: z.number().optional(),
+        Timeout: z.number().optional(),
+        StartPeriod: z.number().optional(),
+        StartInterval: z.number().optional(),
+        Retries: z.number().optional(),
+      })
+      .nullable()
+      .optional(),
+    /** ONBUILD triggers, run when an image is used as a base. */
+    OnBuild: z.array(z.string()).nullable().optional(),
   })
   .passthrough();
 export type ContainerConfig = z.infer<typeof containerConfigSchema>;

@@ -1,5 +1,7 @@
 // The OCI distribution client: manifests (size-capped, digest-checked, media types checked), blobs
 // streamed and verified, uploads and manifest pushes. Pulls try the configured mirrors, then the host.
+// Under a registry policy (a server session) pushes go only to the session's own namespace, and every
+// repository of the session's own registry is addressed inside that namespace (policy.ts).
 
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
@@ -19,6 +21,7 @@ import { DEFAULT_DOMAIN, familiarName, familiarRepository, type Reference } from
 import { Authenticator, repositoryScope } from './auth.ts';
 import { type CredentialStore, credentialsFor, loadCredentials } from './credentials.ts';
 import { type Endpoint, pullEndpoints, registryEndpoint } from './endpoints.ts';
+import { checkPush, type RegistryPolicy, wirePath } from './policy.ts';
 import {
   DEFAULT_TRANSPORT,
   type HttpRequest,
@@ -38,7 +41,7 @@ export interface Exchange {
 
 export interface RegistryClientOptions {
   transport?: Partial<TransportOptions>;
-  /** Defaults to `<root>/auth.json`. */
+  /** Defaults to the context's (`ctx.registry`), else `<root>/auth.json` and the local registry's. */
   credentials?: CredentialStore;
   onExchange?: (exchange: Exchange) => void;
 }
@@ -71,13 +74,17 @@ export class RegistryClient {
   private readonly transport: TransportOptions;
   private readonly auth: Authenticator;
   private readonly observe: (exchange: Exchange) => void;
+  private readonly policy: RegistryPolicy | undefined;
 
   constructor(ctx: EngineContext, options: RegistryClientOptions = {}) {
     this.ctx = ctx;
+    this.policy = ctx.registry?.policy;
     this.transport = { ...DEFAULT_TRANSPORT, timeoutMs: ctx.config.registryTimeoutMs, ...options.transport };
     if (ctx.signal) this.transport.signal = ctx.signal;
+    // Set after the caller's transport options, so no option can lift the context's policy.
+    if (this.policy) this.transport.policy = this.policy;
     this.observe = options.onExchange ?? (() => {});
-    let store = options.credentials;
+    let store = options.credentials ?? ctx.registry?.credentials;
     this.auth = new Authenticator(
       this.transport,
       (endpoint) => {
@@ -110,9 +117,10 @@ export class RegistryClient {
     onResponse?: (url: string, status: number) => void,
     options: { digestVerifiedBy?: 'client' | 'caller' } = {},
   ): Promise<Readable> {
+    const path = wirePath(this.policy, ref.domain, ref.path);
     return this.fromPullEndpoints(ref, async (endpoint) => {
-      const url = `${endpoint.base}/v2/${ref.path}/blobs/${descriptor.digest}`;
-      const response = await this.request(endpoint, repositoryScope(ref.path, 'pull'), {
+      const url = `${endpoint.base}/v2/${path}/blobs/${descriptor.digest}`;
+      const response = await this.request(endpoint, repositoryScope(path, 'pull'), {
         method: 'GET',
         url,
       });
@@ -136,9 +144,9 @@ export class RegistryClient {
 
   /** Whether the registry named by `ref` already has the blob (a HEAD, as `docker push` does). */
   async blobExists(ref: Reference, digest: Digest): Promise<boolean> {
-    const endpoint = registryEndpoint(this.ctx.config, ref.domain);
-    const url = `${endpoint.base}/v2/${ref.path}/blobs/${digest}`;
-    const response = await this.request(endpoint, repositoryScope(ref.path, 'pull,push'), {
+    const { endpoint, path } = this.pushTarget(ref);
+    const url = `${endpoint.base}/v2/${path}/blobs/${digest}`;
+    const response = await this.request(endpoint, repositoryScope(path, 'pull,push'), {
       method: 'HEAD',
       url,
     });
@@ -154,9 +162,9 @@ export class RegistryClient {
     descriptor: Descriptor,
     open: () => AsyncIterable<Uint8Array>,
   ): Promise<void> {
-    const endpoint = registryEndpoint(this.ctx.config, ref.domain);
-    const scope = repositoryScope(ref.path, 'pull,push');
-    const start = `${endpoint.base}/v2/${ref.path}/blobs/uploads/`;
+    const { endpoint, path } = this.pushTarget(ref);
+    const scope = repositoryScope(path, 'pull,push');
+    const start = `${endpoint.base}/v2/${path}/blobs/uploads/`;
     const started = await this.request(endpoint, scope, { method: 'POST', url: start });
     await started.discard();
     this.observe({ step: 'upload', url: start, status: started.status, digest: descriptor.digest });
@@ -187,11 +195,11 @@ export class RegistryClient {
 
   /** Puts a manifest under `ref`'s tag (or digest); returns the digest the registry computed. */
   async putManifest(ref: Reference, bytes: Uint8Array, mediaType: string): Promise<Digest> {
-    const endpoint = registryEndpoint(this.ctx.config, ref.domain);
+    const { endpoint, path } = this.pushTarget(ref);
     const target = ref.tag ?? ref.digest;
     if (target === undefined) throw new RegistryError(`push ${familiarName(ref)}: no tag to push`);
-    const url = `${endpoint.base}/v2/${ref.path}/manifests/${target}`;
-    const response = await this.request(endpoint, repositoryScope(ref.path, 'pull,push'), {
+    const url = `${endpoint.base}/v2/${path}/manifests/${target}`;
+    const response = await this.request(endpoint, repositoryScope(path, 'pull,push'), {
       method: 'PUT',
       url,
       headers: { 'Content-Type': mediaType },
@@ -212,8 +220,9 @@ export class RegistryClient {
 
   private async getManifestFrom(endpoint: Endpoint, ref: Reference): Promise<ManifestResponse> {
     const target = ref.digest ?? ref.tag ?? 'latest';
-    const url = `${endpoint.base}/v2/${ref.path}/manifests/${target}`;
-    const response = await this.request(endpoint, repositoryScope(ref.path, 'pull'), {
+    const path = wirePath(this.policy, ref.domain, ref.path);
+    const url = `${endpoint.base}/v2/${path}/manifests/${target}`;
+    const response = await this.request(endpoint, repositoryScope(path, 'pull'), {
       method: 'GET',
       url,
       headers: { Accept: MANIFEST_ACCEPT },
@@ -238,6 +247,89 @@ export class RegistryClient {
       throw new DigestMismatchError(expected, actual, `manifest for ${familiarName(ref)}`);
     }
     return { bytes, mediaType, digest: actual, endpoint, url };
+  }
+
+  /** Where a push of `ref` goes: refused by the policy unless it is the session's own registry. */
+  private pushTarget(ref: Reference): { endpoint: Endpoint; path: string } {
+    checkPush(this.policy, ref.domain);
+    return {
+      endpoint: registryEndpoint(this.ctx.config, ref.domain),
+      path: wirePath(this.policy, ref.domain, ref.path),
+    };
+  }
+
+  /**
+   * Deletes every tagged manifest in the policy's own namespace (a session's pushes), when the
+   * session ends. Returns how many manifests went. Blobs stay until the registry's garbage collection.
+   */
+  async deleteOwnNamespace(): Promise<number> {
+    const own = this.policy?.own;
+    if (!own) return 0;
+    const endpoint = registryEndpoint(this.ctx.config, own.host);
+    const prefix = `${own.namespace}/`;
+    let deleted = 0;
+    for (const repository of await this.catalog(endpoint, prefix)) {
+      const scope = repositoryScope(repository, 'pull,push');
+      const tagsUrl = `${endpoint.base}/v2/${repository}/tags/list`;
+      const listed = await this.request(endpoint, scope, { method: 'GET', url: tagsUrl });
+      if (listed.status === 404) {
+        await listed.discard();
+        continue;
+      }
+      if (listed.status !== 200)
+        throw new RegistryError(`Get "${redact(tagsUrl)}": unexpected status ${listed.status}`);
+      const { tags } = JSON.parse(
+        (await listed.bytes(ERROR_BODY_LIMIT * 16, 'tag list')).toString('utf8'),
+      ) as {
+        tags?: string[] | null;
+      };
+      const digests = new Set<string>();
+      for (const tag of tags ?? []) {
+        const url = `${endpoint.base}/v2/${repository}/manifests/${tag}`;
+        const head = await this.request(endpoint, scope, {
+          method: 'HEAD',
+          url,
+          headers: { Accept: MANIFEST_ACCEPT },
+        });
+        await head.discard();
+        const digest = head.headers.get('docker-content-digest');
+        if (head.status === 200 && digest !== null && isDigest(digest)) digests.add(digest);
+      }
+      for (const digest of digests) {
+        const url = `${endpoint.base}/v2/${repository}/manifests/${digest}`;
+        const response = await this.request(endpoint, scope, { method: 'DELETE', url });
+        await response.discard();
+        if (response.status === 202 || response.status === 200) deleted++;
+        else if (response.status !== 404)
+          throw new RegistryError(`Delete "${redact(url)}": unexpected status ${response.status}`);
+      }
+    }
+    return deleted;
+  }
+
+  /** Repositories of the registry at `endpoint` whose names start with `prefix`, page by page. */
+  private async catalog(endpoint: Endpoint, prefix: string): Promise<string[]> {
+    const found: string[] = [];
+    // The catalog is sorted: start just before the prefix and stop at the first name past it.
+    let last = prefix.slice(0, -1);
+    for (;;) {
+      const url = `${endpoint.base}/v2/_catalog?n=1000&last=${encodeURIComponent(last)}`;
+      const response = await this.request(endpoint, 'registry:catalog:*', { method: 'GET', url });
+      if (response.status !== 200) {
+        await response.discard();
+        throw new RegistryError(`Get "${redact(url)}": unexpected status ${response.status}`);
+      }
+      const { repositories } = JSON.parse(
+        (await response.bytes(16 * 1024 * 1024, 'catalog')).toString('utf8'),
+      ) as { repositories?: string[] };
+      const page = repositories ?? [];
+      for (const repository of page) {
+        if (repository.startsWith(prefix)) found.push(repository);
+        else if (repository > prefix) return found;
+      }
+      if (page.length < 1000) return found;
+      last = page[page.length - 1]!;
+    }
   }
 
   /** One authorised request; a 401 that brings a new challenge or outdates our token is retried once. */

@@ -1,5 +1,7 @@
-// Registry credentials from `<root>/auth.json`: `{ "<host>": { "username": "…", "password": "…" } }`.
-// Read on demand and never printed; a malformed file is an error that names the field, not the secret.
+// Registry credentials from `<root>/auth.json`: `{ "<host>": { "username": "…", "password": "…" } }`,
+// and the local registry's own credential, which setup keeps in `<root>/registry/credentials.json`
+// (same shape, root-only). Read on demand and never printed; a malformed file is an error that names
+// the field, not the secret.
 
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -17,9 +19,25 @@ export interface Credentials {
   password: string;
 }
 
-/** Loads `<root>/auth.json`; an absent file means no credentials. */
+/** The file in a local registry's storage directory that holds the credential it accepts. */
+export function localRegistryCredentialsFile(storageDir: string): string {
+  return join(storageDir, 'credentials.json');
+}
+
+/**
+ * What the operator's CLI (and setup) may use for `root`: `<root>/auth.json` and the credential of
+ * the local registry setup started under `<root>/registry/`. Absent files mean no credentials.
+ */
 export function loadCredentials(root: string): CredentialStore {
-  const file = join(root, 'auth.json');
+  // The local registry's own file wins: setup rewrites it whenever it makes a new credential.
+  return {
+    ...readCredentialsFile(join(root, 'auth.json')),
+    ...readCredentialsFile(localRegistryCredentialsFile(join(root, 'registry'))),
+  };
+}
+
+/** One credentials file; an absent file is empty. */
+export function readCredentialsFile(file: string): CredentialStore {
   let raw: unknown;
   try {
     raw = JSON.parse(readFileSync(file, 'utf8'));

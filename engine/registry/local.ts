@@ -1,10 +1,23 @@
 // Runs Debian's `docker-registry` (CNCF distribution) on 127.0.0.1 as the local registry that setup
 // seeds and `docker.io` pulls mirror to; also used by the integration tests on a free port.
+//
+// The registry answers nobody without its credential (htpasswd auth, reads too): a generated
+// password kept root-only next to its storage (`credentials.json`, `htpasswd`), which only setup, the
+// operator's CLI and the server's engine hold. Visitors never reach it but through the engine, whose
+// policy (policy.ts) keeps their pushes in their own namespace.
 
 import { spawn } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { chmodSync, closeSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { RegistryError } from '../errors.ts';
+import {
+  basicAuthorization,
+  type Credentials,
+  localRegistryCredentialsFile,
+  readCredentialsFile,
+} from './credentials.ts';
+import { htpasswdLine } from './htpasswd.ts';
 
 export const REGISTRY_BINARY = '/usr/bin/docker-registry';
 
@@ -15,17 +28,62 @@ export interface LocalRegistryOptions {
   logFile?: string;
   /** How long to wait for `/v2/` to answer. */
   timeoutMs?: number;
+  /**
+   * Whether every request needs the credential (default). Only tests of the engine's HTTP client
+   * against a bare registry turn it off; the shared mirror never runs without it.
+   */
+  auth?: boolean;
 }
 
 export interface LocalRegistry {
   url: string;
   port: number;
   pid: number;
+  /** What the registry accepts (absent with `auth: false`); hold it in an engine context, never show it. */
+  credentials?: Credentials;
   stop(): Promise<void>;
 }
 
-/** The YAML config the registry reads: filesystem storage, loopback only, deletes allowed. */
-export function registryConfig(port: number, storageDir: string): string {
+const USERNAME = 'layerlab';
+
+/**
+ * The credential of the registry whose storage is `storageDir`, made (password of 256 random bits,
+ * its bcrypt hash in `htpasswd`) when there is none, and recorded for `127.0.0.1:port` in
+ * `credentials.json`. Both files are root-only (0600 in a 0700 directory).
+ */
+export function ensureRegistryCredentials(storageDir: string, port: number): Credentials {
+  mkdirSync(storageDir, { recursive: true, mode: 0o700 });
+  chmodSync(storageDir, 0o700);
+  const file = localRegistryCredentialsFile(storageDir);
+  const host = `127.0.0.1:${port}`;
+  const known = Object.values(readCredentialsFile(file))[0];
+  let htpasswd = '';
+  try {
+    htpasswd = readFileSync(join(storageDir, 'htpasswd'), 'utf8');
+  } catch {}
+  const credentials =
+    known && htpasswd.startsWith(`${known.username}:`)
+      ? known
+      : { username: USERNAME, password: randomBytes(32).toString('base64url') };
+  if (credentials !== known) {
+    writeFileSync(
+      join(storageDir, 'htpasswd'),
+      `${htpasswdLine(credentials.username, credentials.password)}\n`,
+      {
+        mode: 0o600,
+      },
+    );
+  }
+  writeFileSync(file, `${JSON.stringify({ [host]: credentials }, null, 2)}\n`, { mode: 0o600 });
+  chmodSync(file, 0o600);
+  return credentials;
+}
+
+/**
+ * The YAML config the registry reads: filesystem storage, loopback only, deletes allowed (a
+ * session's namespace is deleted with it), and htpasswd auth on every request.
+ */
+export function registryConfig(port: number, storageDir: string, auth = true): string {
   return [
     'version: 0.1',
     'log:',
@@ -39,10 +97,51 @@ export function registryConfig(port: number, storageDir: string): string {
     '    enabled: true',
     '  cache:',
     '    blobdescriptor: inmemory',
+    ...(auth
+      ? [
+          'auth:',
+          '  htpasswd:',
+          '    realm: layerlab-registry',
+          `    path: ${JSON.stringify(join(storageDir, 'htpasswd'))}`,
+        ]
+      : []),
     'http:',
     `  addr: 127.0.0.1:${port}`,
+    // Upload URLs are signed with it; a fresh one each start is fine (uploads do not outlive it).
+    `  secret: ${randomBytes(24).toString('hex')}`,
     '',
   ].join('\n');
+}
+
+/**
+ * How the registry at `url` treats us: `protected` when it refuses an anonymous `/v2/` (401) and
+ * accepts `credentials`; `open` when it lets anyone in (an old one, started before it had auth);
+ * `foreign` when it wants a credential we do not hold; `down` when nothing answers.
+ */
+export async function registryAccess(
+  url: string,
+  credentials: Credentials | undefined,
+  timeoutMs = 1000,
+): Promise<'protected' | 'open' | 'foreign' | 'down'> {
+  const status = async (headers: Record<string, string>) => {
+    const response = await fetch(`${url.replace(/\/+$/, '')}/v2/`, {
+      headers,
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    await response.body?.cancel();
+    return response.status;
+  };
+  try {
+    const anonymous = await status({});
+    if (anonymous === 200) return 'open';
+    if (anonymous !== 401) return 'foreign';
+    if (!credentials) return 'foreign';
+    return (await status({ Authorization: basicAuthorization(credentials) })) === 200
+      ? 'protected'
+      : 'foreign';
+  } catch {
+    return 'down';
+  }
 }
 
 /** True when a registry answers `/v2/` at `url` (200, or 401 for one that wants auth). */
@@ -69,9 +168,11 @@ export async function startLocalRegistry(options: LocalRegistryOptions): Promise
   if (await isRegistryUp(url, 500)) {
     throw new RegistryError(`cannot start a registry on 127.0.0.1:${port}: something already answers there`);
   }
+  const auth = options.auth ?? true;
+  const credentials = auth ? ensureRegistryCredentials(storageDir, port) : undefined;
   mkdirSync(join(storageDir, 'data'), { recursive: true });
   const configFile = join(storageDir, 'config.yml');
-  writeFileSync(configFile, registryConfig(port, storageDir));
+  writeFileSync(configFile, registryConfig(port, storageDir, auth), { mode: 0o600 });
 
   const log = openSync(logFile, 'a');
   const child = spawn(REGISTRY_BINARY, ['serve', configFile], {
@@ -104,10 +205,12 @@ export async function startLocalRegistry(options: LocalRegistryOptions): Promise
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 
+  writeFileSync(join(storageDir, 'registry.pid'), `${pid}\n`);
   return {
     url,
     port,
     pid: pid!,
+    ...(credentials ? { credentials } : {}),
     async stop(): Promise<void> {
       if (exitCode !== undefined) return;
       try {

@@ -1,7 +1,9 @@
 // HTTP for the registry client: Node's fetch with bounded retries on network errors, 5xx and 429,
 // redirects followed by hand (Authorization dropped when the host changes), timeouts and cancellation.
+// `sendOnce` is the only place a registry connection is opened, and it asks the policy first.
 
 import { CancelledError, RegistryError, redact, SizeExceededError } from '../errors.ts';
+import { checkRequest, RegistryNotAllowedError, type RegistryPolicy } from './policy.ts';
 
 export interface TransportOptions {
   /** Cancels the whole exchange (the operation's signal). */
@@ -12,6 +14,8 @@ export interface TransportOptions {
   retries: number;
   /** First backoff delay; doubled each retry. */
   backoffMs: number;
+  /** Which hosts may be connected to, for the registry, its token realm and every redirect. */
+  policy?: RegistryPolicy;
 }
 
 export const DEFAULT_TRANSPORT: TransportOptions = { timeoutMs: 30_000, retries: 3, backoffMs: 200 };
@@ -60,7 +64,13 @@ export async function send(request: HttpRequest, options: TransportOptions): Pro
       }
       return response;
     } catch (err) {
-      if (!(err instanceof RegistryError) || err.status !== undefined || permanent.has(err)) throw err;
+      if (
+        !(err instanceof RegistryError) ||
+        err.status !== undefined ||
+        permanent.has(err) ||
+        err instanceof RegistryNotAllowedError
+      )
+        throw err;
       if (attempt >= options.retries) throw err;
       // A network error: the connection was refused, reset or timed out. Try again after a pause.
       await sleep(backoff(options, attempt, Number.NaN), options.signal, request);
@@ -108,6 +118,8 @@ async function sendFollowingRedirects(
 }
 
 async function sendOnce(request: HttpRequest, options: TransportOptions): Promise<HttpResponse> {
+  // Before any socket is opened: a refused host never sees a packet, so it cannot be probed.
+  checkRequest(options.policy, request.method, request.url);
   const controller = new AbortController();
   const signal = options.signal ? AbortSignal.any([controller.signal, options.signal]) : controller.signal;
   let timer = setTimeout(() => controller.abort(new TimeoutSignal('headers')), options.timeoutMs);

@@ -20,6 +20,7 @@ import { readBlob } from './blobs.ts';
 import { readLayerInfo } from './layers.ts';
 import { withLock } from './lock.ts';
 import { imageRecordPath } from './paths.ts';
+import { assertLayerQuota, imageLayerUsage } from './quota.ts';
 
 export interface ImageRecord {
   /** The config digest, as in Docker. */
@@ -99,7 +100,10 @@ export async function recordImage(ctx: EngineContext, options: RecordImageOption
   let created = false;
   await withLock(ctx, LOCK, async () => {
     const existing = await readStoredRecord(ctx, image.id);
-    if (!existing) await assertImageRoom(ctx);
+    if (!existing) {
+      await assertImageRoom(ctx);
+      await assertLayerQuota(ctx, await imageLayerUsage(ctx, image));
+    }
     if (!existing || existing.manifestDigest !== record.manifestDigest || existing.size !== record.size) {
       created = !existing;
       await writeFileAtomic(

@@ -1,5 +1,7 @@
-// The few system calls Node has no API for (mount, umount2, mknod, xattrs on symlinks, flock), bound
-// from libc with koffi. Failures become `SysError` carrying errno's name and the path.
+// The few system calls Node has no API for (mount, umount2, mknod, xattrs on symlinks, flock, and the
+// fd-relative calls behind engine/fs/in-root.ts: openat2, getdents64, readlinkat, fgetxattr,
+// mkdirat, fchownat), bound from libc with koffi. Failures become `SysError` carrying errno's name
+// and the path.
 //
 // Cost: loading koffi takes ~11 ms (measured on this machine: require 10.8 ms, libc + 8 functions
 // 0.2 ms), so it is loaded on first use, not at import: CLI commands that never mount never pay it.
@@ -43,6 +45,9 @@ const DESCRIPTIONS: Record<string, string> = {
   ENODEV: 'no such device',
   EWOULDBLOCK: 'resource temporarily unavailable',
   EAGAIN: 'resource temporarily unavailable',
+  ELOOP: 'too many levels of symbolic links',
+  EXDEV: 'invalid cross-device link',
+  ENOSYS: 'function not implemented',
 };
 
 function describeErrno(name: string): string {
@@ -66,6 +71,26 @@ export const MNT = { FORCE: 0x1, DETACH: 0x2, EXPIRE: 0x4 } as const;
 /** flock(2) operations. */
 export const LOCK = { SH: 1, EX: 2, NB: 4, UN: 8 } as const;
 
+/** openat2(2)'s `resolve` flags (linux/openat2.h). */
+export const RESOLVE = {
+  NO_XDEV: 0x01,
+  NO_MAGICLINKS: 0x02,
+  NO_SYMLINKS: 0x04,
+  BENEATH: 0x08,
+  IN_ROOT: 0x10,
+} as const;
+
+/** Open flags Node's `fs.constants` lacks; the same values on x86_64 and arm64. */
+export const O_PATH = 0o10000000;
+export const O_CLOEXEC = 0o2000000;
+/** `*at` flags. */
+export const AT_FDCWD = -100;
+export const AT_SYMLINK_NOFOLLOW = 0x100;
+export const AT_EMPTY_PATH = 0x1000;
+
+/** openat2 is syscall 437 on every architecture (the unified table); glibc 2.36 has no wrapper. */
+const SYS_OPENAT2 = 437;
+
 interface Koffi {
   load(path: string): { func(definition: string): (...args: unknown[]) => unknown };
   errno(): number;
@@ -86,6 +111,13 @@ interface Bindings {
   lsetxattr: (path: string, name: string, value: Buffer, size: number, flags: number) => number;
   llistxattr: (path: string, list: Buffer | null, size: number) => number;
   flock: (fd: number, op: number) => number;
+  syscall: (...args: unknown[]) => number | bigint;
+  getdents64: (fd: number, buf: Buffer, size: number) => number;
+  readlinkat: (dirfd: number, path: string, buf: Buffer, size: number) => number;
+  fgetxattr: (fd: number, name: string, value: Buffer | null, size: number) => number;
+  flistxattr: (fd: number, list: Buffer | null, size: number) => number;
+  mkdirat: (dirfd: number, path: string, mode: number) => number;
+  fchownat: (dirfd: number, path: string, uid: number, gid: number, flags: number) => number;
 }
 
 let bindings: Bindings | undefined;
@@ -108,6 +140,13 @@ function libc(): Bindings {
     ),
     llistxattr: f('long llistxattr(const char *path, _Out_ uint8_t *list, size_t size)'),
     flock: f('int flock(int fd, int op)'),
+    syscall: f('long syscall(long number, ...)'),
+    getdents64: f('long getdents64(int fd, _Out_ uint8_t *buf, size_t size)'),
+    readlinkat: f('long readlinkat(int dirfd, const char *path, _Out_ uint8_t *buf, size_t size)'),
+    fgetxattr: f('long fgetxattr(int fd, const char *name, _Out_ uint8_t *value, size_t size)'),
+    flistxattr: f('long flistxattr(int fd, _Out_ uint8_t *list, size_t size)'),
+    mkdirat: f('int mkdirat(int dirfd, const char *path, uint32_t mode)'),
+    fchownat: f('int fchownat(int dirfd, const char *path, uint32_t uid, uint32_t gid, int flags)'),
   };
   return bindings;
 }
@@ -190,4 +229,86 @@ export function flock(fd: number, op: number, path = `fd ${fd}`): boolean {
   const errno = c.koffi.errno();
   if (errno === constants.errno.EWOULDBLOCK && (op & LOCK.NB) !== 0) return false;
   throw new SysError('flock', errno, path);
+}
+
+const openHow = Buffer.alloc(24);
+
+/**
+ * openat2(2): `path` resolved from `dirfd` under the `resolve` restrictions, in one step of the
+ * kernel's, so nothing can be swapped between a check and the open. Returns the fd, or `-errno`
+ * (callers tell a missing entry from a refused one without an exception per lookup).
+ */
+export function openat2(dirfd: number, path: string, flags: number, resolve: number, mode = 0): number {
+  const c = libc();
+  const how = openHow; // struct open_how { u64 flags; u64 mode; u64 resolve; }, reused: calls are synchronous
+  how.writeBigUInt64LE(BigInt(flags), 0);
+  how.writeBigUInt64LE(BigInt(mode), 8);
+  how.writeBigUInt64LE(BigInt(resolve), 16);
+  const fd = Number(
+    c.syscall(SYS_OPENAT2, 'int', dirfd, 'const char *', path, 'uint8_t *', how, 'size_t', how.length),
+  );
+  return fd < 0 ? -c.koffi.errno() : fd;
+}
+
+/** getdents64(2) into `buf`: the bytes filled (0 at the end), or `-errno`. */
+export function getdents64(fd: number, buf: Buffer): number {
+  const c = libc();
+  const n = c.getdents64(fd, buf, buf.length);
+  return n < 0 ? -c.koffi.errno() : n;
+}
+
+/** readlinkat(2); with `path` '' it reads the symlink an `O_PATH | O_NOFOLLOW` fd stands for. */
+export function readlinkat(dirfd: number, path: string, what = path): Buffer {
+  const c = libc();
+  for (let size = 4096; ; size *= 4) {
+    const buf = Buffer.alloc(size);
+    const n = check(c.readlinkat(dirfd, path, buf, size), 'readlinkat', what);
+    if (n < size) return buf.subarray(0, n);
+  }
+}
+
+/** The value of extended attribute `name` of an open fd; undefined when absent. */
+export function fgetxattr(fd: number, name: string, what = `fd ${fd}`): Buffer | undefined {
+  const c = libc();
+  for (;;) {
+    const size = c.fgetxattr(fd, name, null, 0);
+    if (size < 0) {
+      const errno = c.koffi.errno();
+      if (errno === constants.errno.ENODATA) return undefined;
+      throw new SysError('fgetxattr', errno, what);
+    }
+    const value = Buffer.alloc(size);
+    const got = c.fgetxattr(fd, name, value, size);
+    if (got < 0 && c.koffi.errno() === constants.errno.ERANGE) continue;
+    check(got, 'fgetxattr', what);
+    return value.subarray(0, got);
+  }
+}
+
+/** Names of the extended attributes of an open fd. */
+export function flistxattr(fd: number, what = `fd ${fd}`): string[] {
+  const c = libc();
+  for (;;) {
+    const size = check(c.flistxattr(fd, null, 0), 'flistxattr', what);
+    if (size === 0) return [];
+    const list = Buffer.alloc(size);
+    const got = c.flistxattr(fd, list, size);
+    if (got < 0 && c.koffi.errno() === constants.errno.ERANGE) continue;
+    check(got, 'flistxattr', what);
+    return list
+      .subarray(0, got)
+      .toString('latin1')
+      .split('\0')
+      .filter((n) => n.length > 0);
+  }
+}
+
+/** mkdirat(2): `name` (one component) in the directory `dirfd`. */
+export function mkdirat(dirfd: number, name: string, mode: number, what = name): void {
+  check(libc().mkdirat(dirfd, name, mode), 'mkdirat', what);
+}
+
+/** fchownat(2) of `name` in `dirfd`, never following a symlink there. */
+export function fchownat(dirfd: number, name: string, uid: number, gid: number, what = name): void {
+  check(libc().fchownat(dirfd, name, uid, gid, AT_SYMLINK_NOFOLLOW), 'fchownat', what);
 }

@@ -1,24 +1,93 @@
 // The local registry `docker.io` pulls mirror to: started in the background with its storage under
-// the state root (left alone when already up), then seeded with the lesson images.
+// the state root, then seeded with the lesson images. One that is already up is kept only when it
+// refuses anonymous requests and accepts our credential; an older one (started before the registry
+// had auth, so anyone could push over the lesson images) is stopped and replaced.
 
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { isRegistryUp, startLocalRegistry } from '../../engine/registry/local.ts';
-import { detail } from './log.ts';
+import type { Credentials } from '../../engine/registry/credentials.ts';
+import {
+  ensureRegistryCredentials,
+  REGISTRY_BINARY,
+  registryAccess,
+  startLocalRegistry,
+} from '../../engine/registry/local.ts';
+import { detail, SetupError } from './log.ts';
 
 export interface RegistryStatus {
   url: string;
+  /** `host:port`, as references name it. */
+  host: string;
+  /** The credential the registry accepts (root-only on disk; held by setup's engine context). */
+  credentials: Credentials;
   /** The pid when this call started it; undefined when one was already running. */
   startedPid?: number;
 }
 
-/** Makes sure a registry answers on 127.0.0.1:`port`, starting one with storage in `storageDir`. */
+/** Makes sure our registry, with auth, answers on 127.0.0.1:`port`, starting one with storage in `storageDir`. */
 export async function ensureRegistry(port: number, storageDir: string): Promise<RegistryStatus> {
   const url = `http://127.0.0.1:${port}`;
-  if (await isRegistryUp(url)) {
+  const host = `127.0.0.1:${port}`;
+  const credentials = ensureRegistryCredentials(storageDir, port);
+  const state = await registryAccess(url, credentials);
+  if (state === 'protected') {
     detail(`already running at ${url}`);
-    return { url };
+    return { url, host, credentials };
+  }
+  if (state !== 'down') {
+    const pids = registryPidsOf(storageDir);
+    if (pids.length === 0) {
+      throw new SetupError(
+        `something that is not this setup's registry answers on ${url}; stop it or set LAYERLAB_REGISTRY_PORT`,
+      );
+    }
+    detail(
+      `replacing the registry at ${url} (pid ${pids.join(', ')}): it ${state === 'open' ? 'has no auth' : 'has an old credential'}`,
+    );
+    await stopProcesses(pids);
   }
   const registry = await startLocalRegistry({ port, storageDir, logFile: join(storageDir, 'registry.log') });
   detail(`started at ${url} (pid ${registry.pid}, storage ${storageDir})`);
-  return { url, startedPid: registry.pid };
+  return { url, host, credentials, startedPid: registry.pid };
+}
+
+/** `docker-registry serve <storageDir>/config.yml` processes: the ones a setup started for this storage. */
+function registryPidsOf(storageDir: string): number[] {
+  const configFile = join(storageDir, 'config.yml');
+  const pids: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    let argv: string[];
+    try {
+      argv = readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0');
+    } catch {
+      continue; // gone meanwhile
+    }
+    if (argv[0] === REGISTRY_BINARY && argv[1] === 'serve' && argv[2] === configFile) pids.push(Number(name));
+  }
+  return pids;
+}
+
+/** SIGTERM, then SIGKILL after 5 s; resolves once every pid is gone. */
+async function stopProcesses(pids: number[]): Promise<void> {
+  const alive = (pid: number) => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  for (const pid of pids) {
+    try {
+      process.kill(pid, 'SIGTERM');
+    } catch {}
+  }
+  const deadline = Date.now() + 5000;
+  while (pids.some(alive)) {
+    if (Date.now() > deadline) {
+      for (const pid of pids.filter(alive)) process.kill(pid, 'SIGKILL');
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
 }

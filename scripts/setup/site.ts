@@ -11,6 +11,7 @@ const SOURCES = [
   'site/public',
   'site/recordings',
   'content/lessons',
+  'content/lesson-checks.ts',
   'server/checks/schema.ts',
   'server/reset',
 ];

@@ -1,23 +1,25 @@
 // Evaluates a lesson check against the session's real engine state: containers and their diffs
 // (the engine's `containerDiff`), files through each container's overlay stack, images and their
 // layers from the store. Answers pass / not yet, with the step's hint and a sentence on what was seen.
+// Container trees and layers are read only through engine/fs/in-root.ts: a check's path, whatever it
+// holds (`..`, symlinks the container swaps in), never names anything outside them.
 
 import { createHash } from 'node:crypto';
-import { closeSync, constants as fsConstants, lstatSync, openSync, readSync } from 'node:fs';
-import { join } from 'node:path';
+import { readSync } from 'node:fs';
 import { type ContainerRecord, readAllRecords } from '../../engine/container/record.ts';
 import { reconcile } from '../../engine/container/state.ts';
 import { containerDiff } from '../../engine/container/views.ts';
 import type { EngineContext } from '../../engine/context.ts';
 import { NotFoundError } from '../../engine/errors.ts';
-import { findPathOrigin } from '../../engine/inspect/which-layer.ts';
+import { withTree, withTrees } from '../../engine/fs/in-root.ts';
+import { findPathOriginIn } from '../../engine/inspect/which-layer.ts';
 import { isWhiteout } from '../../engine/layer/diff.ts';
 import type { Digest } from '../../engine/oci/digest.ts';
 import { type Image, imageLayers } from '../../engine/oci/types.ts';
 import { familiarName, parseReference } from '../../engine/reference/reference.ts';
 import { imageFromManifest, listImages, loadImage, resolveImageId } from '../../engine/store/images.ts';
 import { ensureLayer } from '../../engine/store/layers.ts';
-import { readContent } from '../state/files.ts';
+import { type FileContent, readContent } from '../state/files.ts';
 import { containerStack } from '../state/layers.ts';
 import {
   type Check,
@@ -235,13 +237,19 @@ async function containerMismatch(
 }
 
 /** A file of the container's merged view, read through its overlay stack (stopped ones too). */
-async function fileIn(ctx: EngineContext, record: ContainerRecord, path: string) {
+async function fileIn(
+  ctx: EngineContext,
+  record: ContainerRecord,
+  path: string,
+): Promise<FileContent | undefined> {
   const stack = await containerStack(ctx, record);
-  const origin = findPathOrigin(
+  return withTrees(
     stack.map((s) => s.dir),
-    path,
+    (trees) => {
+      const origin = findPathOriginIn(trees, path);
+      return (origin.found && readContent(trees[origin.index]!, path)) || undefined;
+    },
   );
-  return origin.found ? readContent(origin.hostPath, origin.kind) : undefined;
 }
 
 async function imageCheck(state: StateCache, check: ImageCheck): Promise<CheckResult> {
@@ -291,28 +299,26 @@ async function imageMismatch(
     const top = layers.at(-1);
     if (!top) return 'it has no layers';
     const dir = await ensureLayer(ctx, top);
-    if (check.topLayerAdds !== undefined) {
-      const st = lstatQuiet(join(dir, check.topLayerAdds));
-      if (!st || isWhiteout(st)) return `its top layer does not add ${check.topLayerAdds}`;
-    }
-    if (check.topLayerDeletes !== undefined) {
-      const st = lstatQuiet(join(dir, check.topLayerDeletes));
-      if (!st || !isWhiteout(st)) return `its top layer does not delete ${check.topLayerDeletes}`;
-    }
+    // The path is looked up inside the layer: `..` stops at its root, and an entry reached only
+    // through a symlink is not one the layer adds.
+    const why = withTree(dir, (layer) => {
+      if (check.topLayerAdds !== undefined) {
+        const st = layer?.lstat(check.topLayerAdds);
+        if (!st || isWhiteout(st)) return `its top layer does not add ${check.topLayerAdds}`;
+      }
+      if (check.topLayerDeletes !== undefined) {
+        const st = layer?.lstat(check.topLayerDeletes);
+        if (!st || !isWhiteout(st)) return `its top layer does not delete ${check.topLayerDeletes}`;
+      }
+      return undefined;
+    });
+    if (why !== undefined) return why;
   }
   if (base !== undefined) {
     if (image.id === shareWith) return 'it is that same image';
     if (!image.config.rootfs.diff_ids.some((d) => base.has(d))) return 'it shares no layer with it';
   }
   return undefined;
-}
-
-function lstatQuiet(path: string) {
-  try {
-    return lstatSync(path);
-  } catch {
-    return undefined;
-  }
 }
 
 /** Bytes hashed to compare one file across containers; bigger files compare by their first part. */
@@ -339,31 +345,27 @@ async function containersDiffer(state: StateCache, check: ContainersDifferCheck)
 /** What a container's `path` is, as a comparable string: absent, a symlink target, or a content hash. */
 async function fileKey(ctx: EngineContext, record: ContainerRecord, path: string): Promise<string> {
   const stack = await containerStack(ctx, record);
-  const origin = findPathOrigin(
+  return withTrees(
     stack.map((s) => s.dir),
-    path,
+    (trees) => {
+      const origin = findPathOriginIn(trees, path);
+      if (!origin.found) return 'absent';
+      const layer = trees[origin.index]!;
+      const hashed = layer.withFile(path, 'entry', (fd) => {
+        const hash = createHash('sha256');
+        const buf = Buffer.alloc(64 * 1024);
+        let total = 0;
+        while (total < MAX_COMPARE_BYTES) {
+          const n = readSync(fd, buf, 0, buf.length, total);
+          if (n === 0) break;
+          hash.update(buf.subarray(0, n));
+          total += n;
+        }
+        return `file:${hash.digest('hex')}`;
+      });
+      return hashed ?? `${origin.kind}:${JSON.stringify(readContent(layer, path))}`;
+    },
   );
-  if (!origin.found) return 'absent';
-  if (origin.kind !== 'file')
-    return `${origin.kind}:${JSON.stringify(readContent(origin.hostPath, origin.kind))}`;
-  const fd = openSync(
-    origin.hostPath,
-    fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK,
-  );
-  try {
-    const hash = createHash('sha256');
-    const buf = Buffer.alloc(64 * 1024);
-    let total = 0;
-    while (total < MAX_COMPARE_BYTES) {
-      const n = readSync(fd, buf, 0, buf.length, total);
-      if (n === 0) break;
-      hash.update(buf.subarray(0, n));
-      total += n;
-    }
-    return `file:${hash.digest('hex')}`;
-  } finally {
-    closeSync(fd);
-  }
 }
 
 function commandRan(check: CommandRanCheck, commands: readonly RanCommand[]): CheckResult {

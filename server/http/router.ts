@@ -1,11 +1,23 @@
 // A tiny HTTP router for the JSON API: `router.get/post(path, handler)` with `:param` segments,
 // session resolution (cookie `layerlab_session` or `?token=`), a capped JSON body, and typed errors
-// that become `{ error: { code, message } }` responses — never a stack.
+// that become `{ error: { code, message } }` responses — never a stack. Every non-GET request must
+// come from this server's origin with a JSON body (origin.ts), checked here once for all routes.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Session } from '../sessions/session.ts';
+import { stateChangeRefusal } from './origin.ts';
+import { requestInfo } from './request-info.ts';
 
 export const SESSION_COOKIE = 'layerlab_session';
+
+/**
+ * The `Set-Cookie` value that gives a browser its session: HttpOnly, SameSite=Lax, and Secure when
+ * the request came over HTTPS (directly, or through a trusted proxy that says so).
+ */
+export function sessionCookie(req: IncomingMessage, token: string): string {
+  const secure = requestInfo(req).scheme === 'https' ? '; Secure' : '';
+  return `${SESSION_COOKIE}=${encodeURIComponent(token)}; Path=/; HttpOnly; SameSite=Lax${secure}`;
+}
 
 export interface RouteContext {
   /** The caller's session; present whenever the route requires one (the default). */
@@ -37,6 +49,7 @@ export class HttpError extends Error {
 
 interface Route {
   method: 'GET' | 'POST';
+  path: string;
   segments: string[];
   handler: Handler;
   auth: 'session' | 'none';
@@ -45,6 +58,8 @@ interface Route {
 export interface Router {
   get(path: string, handler: Handler, options?: RouteOptions): void;
   post(path: string, handler: Handler, options?: RouteOptions): void;
+  /** Every route registered, in order (tests check each state-changing one refuses cross-site requests). */
+  list(): { method: 'GET' | 'POST'; path: string }[];
   /** Handles the request if a route matches; returns false otherwise (the caller serves static files). */
   handle(req: IncomingMessage, res: ServerResponse): Promise<boolean>;
 }
@@ -116,6 +131,8 @@ export async function readJsonBody(req: IncomingMessage, maxBytes: number): Prom
 export function createRouter(options: {
   resolveSession: (token: string | undefined) => Session | undefined;
   maxBodyBytes: number;
+  /** Origins besides the request's own host accepted on state-changing requests (public URLs, a dev server). */
+  allowedOrigins?: readonly string[];
   /** Called with unexpected handler errors (logged and counted by the server). */
   onError?: (err: unknown, req: IncomingMessage) => void;
 }): Router {
@@ -123,12 +140,13 @@ export function createRouter(options: {
   const add =
     (method: Route['method']) =>
     (path: string, handler: Handler, opts: RouteOptions = {}) => {
-      routes.push({ method, segments: split(path), handler, auth: opts.auth ?? 'session' });
+      routes.push({ method, path, segments: split(path), handler, auth: opts.auth ?? 'session' });
     };
 
   return {
     get: add('GET'),
     post: add('POST'),
+    list: () => routes.map(({ method, path }) => ({ method, path })),
     async handle(req, res) {
       const url = new URL(req.url ?? '/', 'http://localhost');
       const method = req.method === 'HEAD' ? 'GET' : req.method;
@@ -152,6 +170,10 @@ export function createRouter(options: {
         return true;
       }
       try {
+        if (route.method !== 'GET') {
+          const refusal = stateChangeRefusal(req, options.allowedOrigins ?? []);
+          if (refusal) throw new HttpError(refusal.status, refusal.code, refusal.message);
+        }
         const session = options.resolveSession(requestToken(req, url));
         if (route.auth === 'session' && !session) {
           throw new HttpError(401, 'no_session', 'no valid session: open the page again to get one');

@@ -87,7 +87,6 @@ export async function serveStatic(siteDir: string, req: IncomingMessage, res: Se
     'content-type': type,
     ...(gzip ? { 'content-encoding': 'gzip' } : { 'content-length': found.size }),
     ...(compressible ? { vary: 'accept-encoding' } : {}),
-    'x-content-type-options': 'nosniff',
     // Astro's hashed assets never change; pages do.
     'cache-control': pathname.startsWith('/_astro/') ? 'public, max-age=31536000, immutable' : 'no-cache',
   });

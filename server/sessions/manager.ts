@@ -1,6 +1,7 @@
 // Creates, finds and disposes browser sessions on this node. A session is addressable by its id
 // (for a later router in front of many nodes) and found by its token in constant time; idle ones
-// are reaped with everything they hold.
+// are reaped with everything they hold. Creation is where the node's capacity is shared out: per
+// client address (address-quota.ts), and with a workshop's free seats kept for its students.
 
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { copyFile, mkdir } from 'node:fs/promises';
@@ -9,18 +10,39 @@ import type { EngineConfig } from '../../engine/config.ts';
 import { listContainers, stopContainer } from '../../engine/container/index.ts';
 import { createContext, type EngineContext } from '../../engine/context.ts';
 import type { EngineEvent } from '../../engine/events.ts';
+import { sessionRegistryAccess } from '../../engine/registry/session-access.ts';
 import { sessionRoot } from '../../engine/store/paths.ts';
 import type { ServerLimits } from '../limits.ts';
 import type { SessionEvent } from '../protocol.ts';
+import { AddressQuota } from './address-quota.ts';
 import type { Session, SessionEventBus, SessionTerminal } from './session.ts';
 import { type TeardownReport, teardownRoot } from './teardown.ts';
 
-/** Thrown by create() when the node holds `maxSessions` already. */
+export { SessionQuotaError } from './address-quota.ts';
+
+/** Thrown by create() when the node holds `maxSessions` already (less the seats kept for students). */
 export class SessionLimitError extends Error {
-  constructor(max: number) {
-    super(`this server is full (${max} sessions); try again later`);
+  constructor(max: number, reserved: number) {
+    super(
+      reserved > 0
+        ? `this server is full (${max} sessions, ${reserved} of them kept for workshop students); try again later`
+        : `this server is full (${max} sessions); try again later`,
+    );
     this.name = 'SessionLimitError';
   }
+}
+
+export interface CreateSessionOptions {
+  /**
+   * The client's address (RequestInfo.client), counted against `sessionsPerAddress`. Sessions the
+   * server makes for itself pass none.
+   */
+  client?: string;
+  /**
+   * The session fills a workshop seat the caller holds: it may use the capacity kept for seats, and
+   * is not counted per address (the seats bound it; a class behind one NAT shares an address).
+   */
+  workshopSeat?: boolean;
 }
 
 export interface SessionManagerOptions {
@@ -68,6 +90,8 @@ export class ServerSession implements Session {
   readonly createdAt = Date.now();
   lastActive = Date.now();
   sockets = 0;
+  /** Whether a WebSocket was ever opened for this session (a page, not a script that only asked for one). */
+  everConnected = false;
   readonly #abort = new AbortController();
   readonly #hooks = new Set<() => void | Promise<void>>();
   #disposing: Promise<TeardownReport> | undefined;
@@ -95,6 +119,13 @@ export class ServerSession implements Session {
       events: (event: EngineEvent) => bus.emit(event),
       signal: this.#abort.signal,
       sharedContent: init.sharedContent,
+      // Which registries it may reach, its namespace for pushes, the local registry's credential.
+      registry: sessionRegistryAccess({
+        serverRoot: init.sharedContent,
+        config: init.config,
+        sessionId: init.id,
+        allowedRegistries: init.limits.allowedRegistries,
+      }),
     });
   }
 
@@ -113,6 +144,7 @@ export class ServerSession implements Session {
   /** Counts a socket in; returns the function that counts it out. */
   addSocket(): () => void {
     this.sockets++;
+    this.everConnected = true;
     this.touch();
     let done = false;
     return () => {
@@ -172,9 +204,30 @@ export class SessionManager {
   readonly #disposedListeners = new Set<(s: Session) => void>();
   #reaper: NodeJS.Timeout | undefined;
   #runtimeCache: string | undefined;
+  readonly #quota: AddressQuota;
+  /** What each live session counts out of its address's quota when it ends. */
+  readonly #quotaRelease = new Map<string, () => void>();
+  readonly #reservations = new Set<() => number>();
 
   constructor(options: SessionManagerOptions) {
     this.#options = options;
+    this.#quota = new AddressQuota(options.limits.sessionsPerAddress);
+  }
+
+  /**
+   * Keeps capacity for workshop seats: `seats()` says how many seats are free now, and sessions
+   * created without `workshopSeat` may only use `maxSessions` minus those. Returns the unregister.
+   */
+  reserve(seats: () => number): () => void {
+    this.#reservations.add(seats);
+    return () => this.#reservations.delete(seats);
+  }
+
+  /** Sessions currently kept for free workshop seats. */
+  get reserved(): number {
+    let total = 0;
+    for (const seats of this.#reservations) total += Math.max(0, seats());
+    return total;
   }
 
   get count(): number {
@@ -207,9 +260,18 @@ export class SessionManager {
     this.#runtimeCache = path;
   }
 
-  async create(): Promise<ServerSession> {
+  /**
+   * Creates a session, or throws SessionLimitError (the node is full, free workshop seats counted as
+   * taken unless this session fills one) or SessionQuotaError (the client's address is over its share).
+   */
+  async create(options: CreateSessionOptions = {}): Promise<ServerSession> {
     const { limits, root, config } = this.#options;
-    if (this.#byId.size >= limits.maxSessions) throw new SessionLimitError(limits.maxSessions);
+    const reserved = options.workshopSeat ? 0 : this.reserved;
+    if (this.#byId.size + reserved >= limits.maxSessions) {
+      throw new SessionLimitError(limits.maxSessions, reserved);
+    }
+    const release =
+      options.client !== undefined && !options.workshopSeat ? this.#quota.admit(options.client) : undefined;
     const id = randomBytes(16).toString('hex');
     const token = randomBytes(32).toString('base64url');
     const dir = sessionRoot(root, id);
@@ -228,6 +290,7 @@ export class SessionManager {
           containerDiskBytes: limits.container.diskBytes,
           maxContainers: limits.maxContainersPerSession,
           maxImages: limits.maxImagesPerSession,
+          storedLayerBytes: limits.maxStoredLayerBytesPerSession,
         },
       },
       limits,
@@ -237,6 +300,8 @@ export class SessionManager {
     // Registered before the awaits below, so concurrent creates cannot overshoot maxSessions.
     this.#byId.set(id, session);
     this.#byTokenHash.set(hashToken(token), session);
+    if (release) this.#quotaRelease.set(id, release);
+    this.#disposeIfNeverConnected(session);
     await mkdir(session.ctx.paths.run, { recursive: true });
     if (this.#runtimeCache) {
       await copyFile(this.#runtimeCache, join(session.ctx.paths.run, 'runtime.json')).catch(() => {});
@@ -313,9 +378,36 @@ export class SessionManager {
     return () => this.#disposedListeners.delete(listener);
   }
 
+  /**
+   * Disposes the session once it has gone `connectGraceMs` without a request while never having
+   * opened a socket: asked-for-and-abandoned sessions must not hold the node for the idle timeout.
+   */
+  #disposeIfNeverConnected(session: ServerSession): void {
+    const grace = this.#options.limits.connectGraceMs;
+    let timer: NodeJS.Timeout | undefined;
+    const check = () => {
+      timer = undefined;
+      if (session.disposed || session.everConnected) return;
+      const quiet = Date.now() - session.lastActive;
+      if (quiet < grace) {
+        timer = setTimeout(check, grace - quiet).unref();
+        return;
+      }
+      this.dispose(session.id).catch((err: Error) =>
+        this.#options.log?.(`session ${session.id}: ${err.message}`),
+      );
+    };
+    timer = setTimeout(check, grace).unref();
+    session.onDispose(() => {
+      if (timer) clearTimeout(timer);
+    });
+  }
+
   #forget(session: ServerSession): void {
     this.#byId.delete(session.id);
     this.#byTokenHash.delete(hashToken(session.token));
+    this.#quotaRelease.get(session.id)?.();
+    this.#quotaRelease.delete(session.id);
     for (const listener of this.#disposedListeners) listener(session);
   }
 }

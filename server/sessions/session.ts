@@ -12,7 +12,13 @@ import type { SessionEvent } from '../protocol.ts';
  * source (shell output, the container PTY) and keeps only its screen, so memory stays bounded.
  */
 export interface SessionTerminal {
-  input(data: Buffer): void;
+  /**
+   * Typed bytes. `false` asks the caller to stop reading its source until `onInputDrain` calls back
+   * (the bytes were taken all the same): a page typing faster than its terminal works is held back by
+   * TCP instead of by the server's memory.
+   */
+  input(data: Buffer): boolean;
+  onInputDrain?(cb: () => void): () => void;
   resize(cols: number, rows: number): void;
   run(command: string): void;
   onOutput(cb: (data: Buffer) => void): () => void;

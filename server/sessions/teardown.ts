@@ -1,13 +1,15 @@
 // Tears a session root down to nothing: every container force-removed through the engine, then a
 // sweep for what a crash can leave (shims, runtime state, mounts), the directory deleted, and a
-// check that no mount, cgroup or shim process of it remains. Used by dispose() and crash cleanup.
+// check that no mount, cgroup or shim process of it remains; and what the session pushed to its
+// namespace of the local registry is deleted there. Used by dispose() and crash cleanup.
 
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { removeContainer } from '../../engine/container/lifecycle.ts';
 import { readAllRecords } from '../../engine/container/record.ts';
-import type { EngineContext } from '../../engine/context.ts';
+import { type EngineContext, withOperation } from '../../engine/context.ts';
+import { RegistryClient } from '../../engine/registry/client.ts';
 import { runningShimPid } from '../../engine/runtime/shim.ts';
 import { MNT, umount2 } from '../../engine/sys/libc.ts';
 
@@ -97,7 +99,9 @@ function unmountAll(dir: string, errors: string[]): void {
  * the root, deletes it and reports anything that survived. Never throws: teardown must go on.
  */
 export async function teardownRoot(ctx: EngineContext): Promise<TeardownReport> {
+  const pushed = await deleteRegistryNamespace(ctx);
   const first = await teardownOnce(ctx);
+  first.errors.unshift(...pushed);
   // An engine call that was in flight when teardown began (a create mounting its rootfs) can
   // leave something behind after the first pass; one more pass catches it.
   if (first.leftovers.length === 0 && !existsSync(ctx.paths.root)) return first;
@@ -108,6 +112,25 @@ export async function teardownRoot(ctx: EngineContext): Promise<TeardownReport> 
     leftovers: second.leftovers,
     errors: [...first.errors, ...second.errors],
   };
+}
+
+/** How long deleting a session's pushed images may take before teardown goes on without it. */
+const NAMESPACE_DELETE_MS = 15_000;
+
+/**
+ * Deletes the manifests the session pushed to its own namespace of the local registry (its policy
+ * names it), so nobody can pull them after the session. Returns the errors; never throws.
+ */
+async function deleteRegistryNamespace(ctx: EngineContext): Promise<string[]> {
+  if (!ctx.registry?.policy?.own) return [];
+  // The session's own signal is aborted by now (dispose aborts its work first): use a fresh one.
+  const op = withOperation(ctx, { signal: AbortSignal.timeout(NAMESPACE_DELETE_MS) });
+  try {
+    await new RegistryClient(op, { transport: { retries: 1 } }).deleteOwnNamespace();
+    return [];
+  } catch (err) {
+    return [`registry namespace ${ctx.registry.policy.own.namespace}: ${(err as Error).message}`];
+  }
 }
 
 async function teardownOnce(ctx: EngineContext): Promise<TeardownReport> {

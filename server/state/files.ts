@@ -1,10 +1,16 @@
 // Per-file lookups for the pictures: which layer a path of a container's merged view comes from, and
 // the file's content in the image versus in the container (for the content diff beside the stack).
+// The layers and the upper dir are the container's: every read goes through engine/fs/in-root.ts.
 
-import { closeSync, constants as fsConstants, fstatSync, openSync, readlinkSync, readSync } from 'node:fs';
 import { resolveContainer } from '../../engine/container/lifecycle.ts';
 import type { EngineContext } from '../../engine/context.ts';
-import { cleanContainerPath, type EntryKind, findPathOrigin } from '../../engine/inspect/which-layer.ts';
+import { type Tree, withTree, withTrees } from '../../engine/fs/in-root.ts';
+import {
+  cleanContainerPath,
+  type EntryKind,
+  entryKind,
+  findPathOriginIn,
+} from '../../engine/inspect/which-layer.ts';
 import { containerStack, type LayerRef, type StackEntry } from './layers.ts';
 
 export type Source = 'upper' | 'init' | LayerRef;
@@ -30,25 +36,24 @@ export async function whichLayer(ctx: EngineContext, container: string, path: st
   const clean = cleanContainerPath(path);
   const record = await resolveContainer(ctx, container);
   const stack = await containerStack(ctx, record);
-  const origin = findPathOrigin(
+  return withTrees(
     stack.map((s) => s.dir),
-    clean,
+    (trees): WhichLayer => {
+      const origin = findPathOriginIn(trees, clean);
+      if (!origin.found) {
+        const at = origin.deletedAt === undefined ? undefined : stack[origin.deletedAt];
+        return { path: clean, found: false, ...(at ? { deletedIn: sourceOf(at) } : {}) };
+      }
+      const entry = stack[origin.index]!;
+      const result: WhichLayer = { path: clean, found: true, source: sourceOf(entry), kind: origin.kind };
+      if (entry.source === 'upper') {
+        const below = findPathOriginIn(trees.slice(1), clean);
+        const from = below.found ? stack[below.index + 1] : undefined;
+        if (from?.source === 'layer') result.copiedUpFrom = from.layer;
+      }
+      return result;
+    },
   );
-  if (!origin.found) {
-    const at = origin.deletedAt === undefined ? undefined : stack[origin.deletedAt];
-    return { path: clean, found: false, ...(at ? { deletedIn: sourceOf(at) } : {}) };
-  }
-  const entry = stack[origin.index]!;
-  const result: WhichLayer = { path: clean, found: true, source: sourceOf(entry), kind: origin.kind };
-  if (entry.source === 'upper') {
-    const below = findPathOrigin(
-      stack.slice(1).map((s) => s.dir),
-      clean,
-    );
-    const from = below.found ? stack[below.index + 1] : undefined;
-    if (from?.source === 'layer') result.copiedUpFrom = from.layer;
-  }
-  return result;
 }
 
 /** Bytes of a file shown as text; longer files are cut (and say so). */
@@ -92,42 +97,46 @@ export async function fileVersions(
 }
 
 function versionIn(stack: readonly StackEntry[], path: string): FileVersion | null {
-  const origin = findPathOrigin(
+  return withTrees(
     stack.map((s) => s.dir),
-    path,
+    (trees) => {
+      const origin = findPathOriginIn(trees, path);
+      const content = origin.found ? readContent(trees[origin.index]!, path) : null;
+      // Gone between the lookup and the read: absent, as a lookup a moment later would say.
+      return origin.found && content ? { source: sourceOf(stack[origin.index]!), content } : null;
+    },
   );
-  if (!origin.found) return null;
-  return { source: sourceOf(stack[origin.index]!), content: readContent(origin.hostPath, origin.kind) };
+}
+
+/** What the layer at `layerDir` holds at `path` (see `readContent`); null when nothing is there. */
+export function readContentIn(layerDir: string, path: string): FileContent | null {
+  return withTree(layerDir, (tree) => (tree ? readContent(tree, path) : null));
 }
 
 /**
- * Reads what a layer holds at `hostPath` without following a symlink there: the layer dirs belong
- * to containers, and a symlink must never make the server read a host file.
+ * What `tree` (one layer, or a container's upper dir) holds at `path`, never following a symlink
+ * (a symlink is described by its target). The kind is decided by the fd that is read, so whatever
+ * the container renames meanwhile, the answer is about an entry of its own tree.
  */
-export function readContent(hostPath: string, kind: EntryKind): FileContent {
+export function readContent(tree: Tree, path: string): FileContent | null {
+  const st = tree.lstat(path);
+  if (st === undefined) return null;
+  const kind = entryKind(st);
   if (kind === 'dir') return { kind: 'dir' };
-  if (kind === 'symlink') return { kind: 'symlink', target: readlinkSync(hostPath) };
-  if (kind !== 'file') return { kind: 'other' };
-  const fd = openSync(hostPath, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK);
-  try {
-    const st = fstatSync(fd);
-    // Swapped for a device or FIFO since the lstat: do not read it.
-    if (!st.isFile()) return { kind: 'other' };
-    const size = st.size;
-    const buf = Buffer.alloc(Math.min(size, MAX_CONTENT_BYTES));
-    let read = 0;
-    while (read < buf.length) {
-      const n = readSync(fd, buf, read, buf.length - read, read);
-      if (n === 0) break;
-      read += n;
-    }
-    // A cut at the cap may split a character: the text ends before it.
-    const bytes = size > read ? trimPartialUtf8(buf.subarray(0, read)) : buf.subarray(0, read);
-    if (isBinary(bytes)) return { kind: 'binary', size };
-    return { kind: 'text', text: bytes.toString('utf8'), size, truncated: size > read };
-  } finally {
-    closeSync(fd);
+  if (kind === 'symlink') {
+    const target = tree.readlink(path);
+    return target === undefined ? { kind: 'other' } : { kind: 'symlink', target };
   }
+  if (kind !== 'file') return { kind: 'other' };
+  // Swapped for something else since the lstat: a FIFO, a directory or nothing is not read.
+  const file = tree.readFile(path, MAX_CONTENT_BYTES);
+  if (file === undefined) return { kind: 'other' };
+  const { size } = file;
+  const read = file.bytes.length;
+  // A cut at the cap may split a character: the text ends before it.
+  const bytes = size > read ? trimPartialUtf8(file.bytes) : file.bytes;
+  if (isBinary(bytes)) return { kind: 'binary', size };
+  return { kind: 'text', text: bytes.toString('utf8'), size, truncated: size > read };
 }
 
 /** Git's heuristic: a NUL byte in the first 8000 bytes; plus text that is not valid UTF-8. */

@@ -1,9 +1,9 @@
 // S3's face to the rest of the server: the session-level calls the WebSocket layer makes (`state.get`,
 // `check`, `reset`), the per-session watcher it starts, and the HTTP routes of the state API.
 
-import { InvalidArgumentError, LayerlabError } from '../../engine/errors.ts';
+import { LayerlabError } from '../../engine/errors.ts';
 import { type CheckResult, evaluateCondition, type RanCommand } from '../checks/evaluate.ts';
-import { parseCheck } from '../checks/schema.ts';
+import { lessonCheck, parseCheckRequest } from '../checks/lessons.ts';
 import { HttpError, type Router, sendJson } from '../http/router.ts';
 import { type ResetReport, resetState, resolveResetTarget } from '../reset/reset.ts';
 import type { Session } from '../sessions/session.ts';
@@ -16,11 +16,14 @@ export function sessionSnapshot(session: Session): Promise<SessionSnapshot> {
   return snapshotState(session.ctx);
 }
 
-/** `check`: validates the lesson's condition, then evaluates it on the session's state. */
-export async function evaluateCheck(session: Session, check: unknown): Promise<CheckResult> {
-  const parsed = parseCheck(check);
-  if (!parsed.ok) throw new InvalidArgumentError(parsed.message);
-  return evaluateCondition(session.ctx, parsed.check, { commands: commandsOf(session) });
+/**
+ * `check`, for the WebSocket and `POST /api/check` alike: `request` names a lesson's check
+ * (`{ lesson, check }`), and the condition evaluated is the one the lessons declare for it. A page
+ * cannot send a condition of its own, so a pass means the session really did the step.
+ */
+export async function evaluateCheck(session: Session, request: unknown): Promise<CheckResult> {
+  const check = lessonCheck(parseCheckRequest(request));
+  return evaluateCondition(session.ctx, check, { commands: commandsOf(session) });
 }
 
 /** `reset`: `to` names a starting state (`busybox`) or is one (an object or its JSON text). */
@@ -71,7 +74,7 @@ async function answer<T>(fn: () => Promise<T>): Promise<T> {
       if (err.code === 'INVALID_ARGUMENT' || err.code === 'INVALID_REFERENCE') {
         throw new HttpError(400, 'invalid', err.message);
       }
-      if (err.code === 'CONFLICT' || err.code === 'IN_USE') throw new HttpError(409, 'conflict', err.message);
+      if (err.code === 'CONFLICT') throw new HttpError(409, 'conflict', err.message);
       if (err.code === 'REGISTRY' || err.code === 'UNAUTHORIZED')
         throw new HttpError(502, 'registry', err.message);
     }
@@ -93,7 +96,7 @@ function sessionOf(session: Session | undefined): Session {
 
 /**
  * The state API: `GET /api/state`, `GET /api/state/which-layer?container=&path=`,
- * `GET /api/state/file?container=&path=`, `POST /api/check` (`{ check }`), `POST /api/reset` (`{ to? }`).
+ * `GET /api/state/file?container=&path=`, `POST /api/check` (`{ lesson, check }`), `POST /api/reset` (`{ to? }`).
  */
 export function registerStateRoutes(router: Router): void {
   router.get('/api/state', async (_req, res, { session }) => {
@@ -113,8 +116,7 @@ export function registerStateRoutes(router: Router): void {
   });
   router.post('/api/check', async (_req, res, { session, body }) => {
     const s = sessionOf(session);
-    const check = body !== null && typeof body === 'object' && 'check' in body ? body.check : body;
-    sendJson(res, 200, await answer(() => evaluateCheck(s, check)));
+    sendJson(res, 200, await answer(() => evaluateCheck(s, body)));
   });
   router.post('/api/reset', async (_req, res, { session, body }) => {
     const s = sessionOf(session);

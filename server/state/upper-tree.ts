@@ -1,10 +1,10 @@
 // A container's writable layer as the layer-stack picture draws it: every entry of the upper dir,
 // what kind it is (a whiteout, an opaque dir), and for a copy-up the lower layer it was copied from.
-// Bounded: a container that writes 100 000 files costs a capped walk, not a frozen server.
+// Bounded: a container that writes 100 000 files costs a capped walk, not a frozen server. The upper
+// dir and the lowers are read through engine/fs/in-root.ts: nothing outside them is ever listed.
 
-import { type Dirent, lstatSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
-import { findPathOrigin } from '../../engine/inspect/which-layer.ts';
+import { type Tree, withTrees } from '../../engine/fs/in-root.ts';
+import { findPathOriginIn } from '../../engine/inspect/which-layer.ts';
 import { isOpaqueDir, isWhiteout } from '../../engine/layer/diff.ts';
 import type { Digest } from '../../engine/oci/digest.ts';
 
@@ -48,45 +48,48 @@ export function listUpper(
   lowers: readonly LowerDir[],
   options: { maxEntries?: number } = {},
 ): UpperTree {
-  const max = options.maxEntries ?? DEFAULT_MAX_ENTRIES;
-  const tree: UpperTree = { entries: [], size: 0, truncated: false };
+  return withTrees([upperDir, ...lowers.map((l) => l.dir)], ([upper, ...lowerTrees]) =>
+    upper ? walkUpper(upper, lowerTrees, lowers, options.maxEntries ?? DEFAULT_MAX_ENTRIES) : emptyTree(),
+  );
+}
+
+function emptyTree(): UpperTree {
+  return { entries: [], size: 0, truncated: false };
+}
+
+function walkUpper(
+  upper: Tree,
+  lowerTrees: readonly (Tree | undefined)[],
+  lowers: readonly LowerDir[],
+  max: number,
+): UpperTree {
+  const tree = emptyTree();
   const seen = new Set<number>();
-  const lowerDirs = lowers.map((l) => l.dir);
   const layerAt = (index: number): Digest | undefined => lowers[index]?.diffId;
 
   const walk = (rel: string): void => {
-    let names: Dirent[];
-    try {
-      names = readdirSync(join(upperDir, rel), { withFileTypes: true });
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT' || code === 'ENOTDIR') return; // changed under us: the next event says how
-      throw err;
-    }
-    names.sort((a, b) => Buffer.compare(Buffer.from(a.name), Buffer.from(b.name)));
-    for (const dirent of names) {
+    // Gone (or no longer a directory) since it was listed: the next event says how.
+    const names = upper.readdir(rel || '/');
+    if (names === undefined) return;
+    names.sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+    for (const name of names) {
       if (tree.entries.length >= max) {
         tree.truncated = true;
         return;
       }
-      const path = `${rel}/${dirent.name}`;
-      const full = join(upperDir, path);
-      let st: ReturnType<typeof lstatSync>;
-      try {
-        st = lstatSync(full);
-      } catch {
-        continue;
-      }
+      const path = `${rel}/${name}`;
+      const st = upper.lstat(path);
+      if (st === undefined) continue;
       if (isWhiteout(st)) {
-        const below = findPathOrigin(lowerDirs, path);
+        const below = findPathOriginIn(lowerTrees, path);
         const hides = below.found ? layerAt(below.index) : undefined;
         tree.entries.push({ path, kind: 'whiteout', size: 0, ...(hides ? { hides } : {}) });
         continue;
       }
-      const below = findPathOrigin(lowerDirs, path);
+      const below = findPathOriginIn(lowerTrees, path);
       const from = below.found ? layerAt(below.index) : undefined;
       const kind: UpperKind = st.isDirectory()
-        ? isOpaqueDir(full)
+        ? isOpaqueDir(upper, path)
           ? 'opaque'
           : 'dir'
         : st.isFile()

@@ -2,11 +2,13 @@
 // capped) while it can change, and every changed path is classified as overlayfs sees it —
 // added, changed (with the copy-up from the lower layer on its first write) or deleted (whiteout).
 // Bursts are coalesced per path and capped per second; past the cap the page gets `fs.resync`.
+// The upper dir is the container's: it is read, and its directories are watched, only through fds
+// from engine/fs/in-root.ts, so a symlink it swaps in never points the server at a host directory.
 
-import { type FSWatcher, lstatSync, readdirSync, type Stats, watch } from 'node:fs';
-import { join } from 'node:path';
+import { closeSync, type FSWatcher, constants as fsConstants, type Stats, watch } from 'node:fs';
 import { readAllRecords, readRecord } from '../../engine/container/record.ts';
 import type { EngineContext } from '../../engine/context.ts';
+import { type Tree, withTree } from '../../engine/fs/in-root.ts';
 import { findPathOrigin } from '../../engine/inspect/which-layer.ts';
 import { isWhiteout } from '../../engine/layer/diff.ts';
 import type { SessionEvent } from '../protocol.ts';
@@ -132,7 +134,7 @@ export async function watchContainer(
 
   /** The events one changed path makes, judged by what the upper dir holds now. */
   const classify = (path: string): FsChangeEvent[] => {
-    const st = lstatQuiet(join(upper, path));
+    const st = withTree(upper, (tree) => tree?.lstat(path));
     const before = known.get(path);
     if (st === undefined) {
       // Gone from the upper dir without a whiteout: it was the container's own (created, then
@@ -198,14 +200,28 @@ export async function watchContainer(
       return;
     }
     try {
-      const w = watch(join(upper, key), { persistent: false }, (_type, filename) => {
-        if (typeof filename === 'string' && filename !== '') queue(`${key}/${filename}`);
-      });
+      // inotify_add_watch takes a path and follows symlinks: it is given the directory's own open
+      // fd (`/proc/self/fd/N` names exactly that inode), found inside the upper dir with no symlink.
+      const dirFd = withTree(upper, (tree) =>
+        tree?.openFd(key || '/', fsConstants.O_RDONLY | fsConstants.O_DIRECTORY),
+      );
+      if (dirFd === undefined) {
+        if (key === '') startPolling();
+        return;
+      }
+      let w: FSWatcher;
+      try {
+        w = watch(`/proc/self/fd/${dirFd}`, { persistent: false }, (_type, filename) => {
+          if (typeof filename === 'string' && filename !== '') queue(`${key}/${filename}`);
+        });
+      } finally {
+        closeSync(dirFd);
+      }
       w.on('error', () => {
         // The directory went away (its parent reports that), or inotify gave up on the upper dir.
         w.close();
         dirWatchers.delete(key);
-        if (key === '' && !closed && lstatQuiet(upper)) startPolling();
+        if (key === '' && !closed && withTree(upper, (tree) => tree !== undefined)) startPolling();
       });
       dirWatchers.set(key, w);
     } catch {
@@ -255,34 +271,20 @@ export async function watchContainer(
   };
 }
 
-function lstatQuiet(path: string): Stats | undefined {
-  try {
-    return lstatSync(path);
-  } catch {
-    return undefined;
-  }
-}
-
 /** Entries under `rel` of the upper dir (depth first), at most `max`. */
 function scanUpper(upper: string, rel: string, max: number): [string, Stats][] {
   const out: [string, Stats][] = [];
-  const walk = (dir: string) => {
-    let names: string[];
-    try {
-      names = readdirSync(join(upper, dir));
-    } catch {
-      return;
-    }
-    for (const name of names.sort()) {
+  const walk = (tree: Tree, dir: string) => {
+    for (const name of (tree.readdir(dir || '/') ?? []).sort()) {
       if (out.length >= max) return;
       const path = `${dir}/${name}`;
-      const st = lstatQuiet(join(upper, path));
+      const st = tree.lstat(path);
       if (!st) continue;
       out.push([path, st]);
-      if (st.isDirectory()) walk(path);
+      if (st.isDirectory()) walk(tree, path);
     }
   };
-  walk(rel);
+  withTree(upper, (tree) => tree && walk(tree, rel));
   return out;
 }
 

@@ -12,7 +12,7 @@ import { textWidth } from './width.ts';
 import { type PartialLine, splitPartial } from './words.ts';
 
 export const PROGRAMS = ['docker', 'podman', 'layerlab'] as const;
-export const BUILTINS = ['help', 'clear', 'history', 'ls', 'rm', 'exit'] as const;
+export const BUILTINS = ['help', 'clear', 'history', 'ls', 'rm', 'export', 'unset', 'env', 'exit'] as const;
 const GLOBAL_FLAGS = ['--debug', '--help', '--version'];
 
 /** What completion may look up; the engine-backed version is `engineSources`. */

@@ -25,7 +25,11 @@ export type SimpleKey =
   | 'ignored';
 
 const PASTE_END = '\x1b[201~';
-/** A paste whose end marker never comes is flushed as text past this size, so input stays bounded. */
+/**
+ * A paste is held until its end marker, but never more than this: past it, what came so far is
+ * handed on as a paste key and the paste goes on, so the decoder holds a bounded amount whatever
+ * a page sends (and a long paste's newlines stay pasted text, never Enter).
+ */
 const MAX_PASTE = 64 * 1024;
 
 const CONTROL: Record<string, SimpleKey> = {
@@ -68,79 +72,89 @@ export class KeyDecoder {
   private paste: string | undefined;
 
   feed(chunk: string): Key[] {
-    let data = this.held + chunk;
+    const data = this.held + chunk;
     this.held = '';
     const keys: Key[] = [];
-    let text = '';
-    const flushText = () => {
-      if (text !== '') keys.push({ kind: 'text', text });
-      text = '';
+    // Walks the chunk by index and cuts text runs out with one slice each: a 64 KiB chunk of typing
+    // costs one pass and one string, not a string per character.
+    let i = 0;
+    let textStart = 0;
+    const flushText = (to: number) => {
+      if (to > textStart) keys.push({ kind: 'text', text: data.slice(textStart, to) });
     };
-    while (data.length > 0) {
+    while (i < data.length) {
       if (this.paste !== undefined) {
-        const end = data.indexOf(PASTE_END);
+        const end = data.indexOf(PASTE_END, i);
         if (end === -1) {
-          this.paste += data;
-          data = '';
+          this.paste += data.slice(i);
+          i = data.length;
+          textStart = i;
           if (this.paste.length > MAX_PASTE) {
-            keys.push({ kind: 'paste', text: this.paste });
-            this.paste = undefined;
+            // The tail may be the start of a split end marker: it stays for the next chunk.
+            const keep = PASTE_END.length - 1;
+            keys.push({ kind: 'paste', text: this.paste.slice(0, -keep) });
+            this.paste = this.paste.slice(-keep);
           }
           break;
         }
-        keys.push({ kind: 'paste', text: this.paste + data.slice(0, end) });
+        keys.push({ kind: 'paste', text: this.paste + data.slice(i, end) });
         this.paste = undefined;
-        data = data.slice(end + PASTE_END.length);
+        i = end + PASTE_END.length;
+        textStart = i;
         continue;
       }
-      const ch = data[0]!;
+      const ch = data[i]!;
       if (ch === '\x1b') {
-        flushText();
-        const parsed = parseEscape(data);
+        flushText(i);
+        const parsed = parseEscape(data, i);
         if (parsed === 'incomplete') {
-          this.held = data;
-          break;
+          this.held = data.slice(i);
+          return keys;
         }
         if (parsed.key === 'paste-start') this.paste = '';
         else keys.push({ kind: parsed.key });
-        data = data.slice(parsed.length);
+        i += parsed.length;
+        textStart = i;
         continue;
       }
       const control = CONTROL[ch];
       if (control) {
-        flushText();
+        flushText(i);
         keys.push({ kind: control });
         // CR LF (typed text from some clients) is one Enter, not two.
-        data = data.slice(ch === '\r' && data[1] === '\n' ? 2 : 1);
+        i += ch === '\r' && data[i + 1] === '\n' ? 2 : 1;
+        textStart = i;
         continue;
       }
       if (ch < ' ') {
         // Other control characters have no meaning at this prompt.
-        flushText();
-        data = data.slice(1);
+        flushText(i);
+        i++;
+        textStart = i;
         continue;
       }
-      text += ch;
-      data = data.slice(1);
+      i++;
     }
-    flushText();
+    flushText(i);
     return keys;
   }
 }
 
 type Parsed = { key: SimpleKey | 'paste-start'; length: number } | 'incomplete';
 
-function parseEscape(data: string): Parsed {
-  if (data.length === 1) return 'incomplete';
-  const second = data[1]!;
+function parseEscape(data: string, at: number): Parsed {
+  const left = data.length - at;
+  if (left === 1) return 'incomplete';
+  const second = data[at + 1]!;
   if (second === '[' || second === 'O') {
     // CSI: parameters (0x30–0x3f), intermediates (0x20–0x2f), one final byte (0x40–0x7e).
-    let i = 2;
+    let i = at + 2;
     while (i < data.length && data.charCodeAt(i) >= 0x20 && data.charCodeAt(i) <= 0x3f) i++;
-    if (i >= data.length) return data.length > 32 ? { key: 'ignored', length: data.length } : 'incomplete';
+    // An unfinished sequence is held for the next chunk, but never more than 32 characters of it.
+    if (i >= data.length) return left > 32 ? { key: 'ignored', length: left } : 'incomplete';
     const final = data[i]!;
-    const params = data.slice(2, i);
-    const length = i + 1;
+    const params = data.slice(at + 2, i);
+    const length = i + 1 - at;
     if (second === '[' && final === '~') {
       if (params === '200') return { key: 'paste-start', length };
       return { key: TILDE[params] ?? 'ignored', length };

@@ -1,22 +1,37 @@
 // The prompt's line editor: a pure state machine from key events to the escape sequences that redraw
 // the line, with bash's Emacs keys and a bounded history. It does no I/O, so it is tested by itself.
+// A line holds at most MAX_LINE_CHARS characters and the history at most HISTORY_MAX_CHARS in all,
+// so however much a page types, one terminal's editor stays a few hundred KiB.
 
 import type { Key } from './keys.ts';
 import { cellWidth } from './width.ts';
 
+/** The longest line the prompt takes (a shell-like limit; Linux's own tty line holds 4 KiB). */
+export const MAX_LINE_CHARS = 64 * 1024;
+/** Characters kept in the history in all; the oldest lines go first. */
+export const HISTORY_MAX_CHARS = 1024 * 1024;
+/** Said once per line when typing goes past MAX_LINE_CHARS (later overflow only rings the bell). */
+export const LINE_TOO_LONG = 'layerlab: line too long (limit 64 KiB); the rest was dropped';
+
 /** Previous command lines, oldest first, without blanks or a repeat of the line before. */
 export class History {
   private readonly items: string[] = [];
+  private chars = 0;
   readonly limit: number;
+  readonly maxChars: number;
 
-  constructor(limit = 500) {
+  constructor(limit = 500, maxChars = HISTORY_MAX_CHARS) {
     this.limit = limit;
+    this.maxChars = maxChars;
   }
 
   add(line: string): void {
     if (line.trim() === '' || this.items.at(-1) === line) return;
     this.items.push(line);
-    if (this.items.length > this.limit) this.items.splice(0, this.items.length - this.limit);
+    this.chars += line.length;
+    while (this.items.length > this.limit || (this.chars > this.maxChars && this.items.length > 1)) {
+      this.chars -= this.items.shift()!.length;
+    }
   }
 
   get entries(): readonly string[] {
@@ -63,6 +78,10 @@ export class LineEditor {
   private historyIndex = 0;
   private draft: string[] = [];
   private lastWasTab = false;
+  /** The line went past MAX_LINE_CHARS since it began (the message is said once). */
+  private overflowed = false;
+  /** Where each character starts on screen, valid for the first `starts.length` characters. */
+  private starts: Cell[] = [];
 
   constructor(options: EditorOptions) {
     this.prompt = options.prompt;
@@ -82,6 +101,12 @@ export class LineEditor {
 
   setColumns(columns: number): void {
     this.columns = Math.max(2, columns);
+    this.changedFrom(0);
+  }
+
+  /** Characters from `index` on moved or changed: their screen cells are worked out again when needed. */
+  private changedFrom(index: number): void {
+    if (this.starts.length > index) this.starts.length = index;
   }
 
   /** Starts a fresh, empty line: the prompt, with the cursor after it. */
@@ -92,6 +117,8 @@ export class LineEditor {
     this.historyIndex = this.history.entries.length;
     this.draft = [];
     this.lastWasTab = false;
+    this.overflowed = false;
+    this.changedFrom(0);
     return this.render(true);
   }
 
@@ -101,26 +128,46 @@ export class LineEditor {
     return this.render(true);
   }
 
-  /** Inserts text at the cursor (typing, a paste, a completion). */
+  /**
+   * Inserts text at the cursor (typing, a paste, a completion). What would take the line past
+   * MAX_LINE_CHARS is dropped, with the bell and, the first time in this line, a message.
+   */
   insert(text: string): string {
-    const added = [...text.replace(/\r\n|[\r\n\t]/g, ' ')].filter((c) => c >= ' ' && c !== '\x7f');
-    if (added.length === 0) return '';
+    const room = MAX_LINE_CHARS - this.chars.length;
+    // Only as much of a huge chunk as could fit is even looked at.
+    const sample = text.length > 2 * (room + 1) ? text.slice(0, 2 * (room + 1)) : text;
+    const typed = [...sample.replace(/\r\n|[\r\n\t]/g, ' ')].filter((c) => c >= ' ' && c !== '\x7f');
+    const added = typed.length > room || sample !== text ? typed.slice(0, room) : typed;
+    const overflow = added.length < typed.length || sample !== text;
+    if (added.length === 0) return overflow ? this.tooLong() : '';
     const atEnd = this.cursor === this.chars.length;
     const before = this.layout();
     this.chars.splice(this.cursor, 0, ...added);
+    this.changedFrom(this.cursor);
     this.cursor += added.length;
     // Typing at the end of a line that does not wrap is only an echo (the common case, kept cheap).
     const after = this.layout();
+    let output: string;
     if (atEnd && after.end.row === before.end.row && after.end.col > 0) {
       this.drawnRow = after.end.row;
-      return added.join('');
-    }
-    return this.render(false);
+      output = added.join('');
+    } else output = this.render(false);
+    return overflow ? output + this.tooLong() : output;
   }
 
-  /** Replaces the whole line (history recall, click-to-run typing the command). */
+  /** The bell, and the first time in this line a message below it, with the line drawn again. */
+  private tooLong(): string {
+    if (this.overflowed) return '\x07';
+    this.overflowed = true;
+    const end = this.moveTo(this.chars.length);
+    this.drawnRow = 0;
+    return `${end}\x07\r\n${LINE_TOO_LONG}\r\n${this.render(true)}`;
+  }
+
+  /** Replaces the whole line (history recall, click-to-run typing the command), cut to MAX_LINE_CHARS. */
   replace(text: string): string {
-    this.chars = [...text];
+    this.chars = [...text.slice(0, 2 * MAX_LINE_CHARS)].slice(0, MAX_LINE_CHARS);
+    this.changedFrom(0);
     this.cursor = this.chars.length;
     return this.render(false);
   }
@@ -141,12 +188,11 @@ export class LineEditor {
       }
       case 'backspace':
         if (this.cursor === 0) return { output: '' };
-        this.chars.splice(this.cursor - 1, 1);
-        this.cursor--;
-        return { output: this.render(false) };
+        return { output: this.backspace() };
       case 'delete':
         if (this.cursor === this.chars.length) return { output: '' };
         this.chars.splice(this.cursor, 1);
+        this.changedFrom(this.cursor);
         return { output: this.render(false) };
       case 'left':
         return { output: this.moveTo(this.cursor - 1) };
@@ -162,14 +208,17 @@ export class LineEditor {
         return { output: this.moveTo(this.wordEnd()) };
       case 'kill-end':
         this.chars.splice(this.cursor);
+        this.changedFrom(this.cursor);
         return { output: this.render(false) };
       case 'kill-start':
         this.chars.splice(0, this.cursor);
+        this.changedFrom(0);
         this.cursor = 0;
         return { output: this.render(false) };
       case 'kill-word': {
         const start = this.wordStart();
         this.chars.splice(start, this.cursor - start);
+        this.changedFrom(start);
         this.cursor = start;
         return { output: this.render(false) };
       }
@@ -184,6 +233,7 @@ export class LineEditor {
         if (this.chars.length === 0) return { output: '', action: { kind: 'eof' } };
         if (this.cursor === this.chars.length) return { output: '' };
         this.chars.splice(this.cursor, 1);
+        this.changedFrom(this.cursor);
         return { output: this.render(false) };
       case 'up':
         return { output: this.recall(-1) };
@@ -211,7 +261,29 @@ export class LineEditor {
     if (this.historyIndex === entries.length) this.draft = [...this.chars];
     this.historyIndex = next;
     this.chars = next === entries.length ? [...this.draft] : [...entries[next]!];
+    this.changedFrom(0);
     this.cursor = this.chars.length;
+    return this.render(false);
+  }
+
+  /**
+   * Deletes the character before the cursor. An ASCII character at the end of the line, on the
+   * cursor's row, is only erased where it stood (every terminal agrees on its width): holding
+   * Backspace on a long line stays cheap. Anything else redraws the line.
+   */
+  private backspace(): string {
+    const atEnd = this.cursor === this.chars.length;
+    const layout = this.layout();
+    const gone = layout.starts[this.cursor - 1]!;
+    const { end } = layout;
+    const ascii = /^[ -~]$/.test(this.chars[this.cursor - 1]!);
+    this.chars.splice(this.cursor - 1, 1);
+    this.changedFrom(this.cursor - 1);
+    this.cursor--;
+    if (atEnd && ascii && gone.row === end.row && end.col === gone.col + 1) {
+      this.drawnRow = gone.row;
+      return '\b\x1b[K';
+    }
     return this.render(false);
   }
 
@@ -230,14 +302,24 @@ export class LineEditor {
     return i;
   }
 
-  /** Screen cells of each character's start and of the line's end, wide characters wrapping whole. */
+  /**
+   * Screen cells of each character's start and of the line's end, wide characters wrapping whole.
+   * Kept between calls and worked out again only from the first changed character, so moving the
+   * cursor or typing at the end of a long line does not walk the whole line each time.
+   */
   private layout(): { starts: Cell[]; end: Cell } {
     const cols = this.columns;
-    let row = Math.floor(this.promptWidth / cols);
-    let col = this.promptWidth % cols;
-    const starts: Cell[] = [];
-    for (const char of this.chars) {
-      const w = cellWidth(char);
+    const starts = this.starts;
+    let row: number;
+    let col: number;
+    if (starts.length === 0) {
+      row = Math.floor(this.promptWidth / cols);
+      col = this.promptWidth % cols;
+    } else {
+      ({ row, col } = this.after(starts.length - 1));
+    }
+    for (let i = starts.length; i < this.chars.length; i++) {
+      const w = cellWidth(this.chars[i]!);
       if (w > 0 && col + w > cols) {
         row++;
         col = 0;
@@ -249,7 +331,20 @@ export class LineEditor {
         col = 0;
       }
     }
-    return { starts, end: { row, col } };
+    const end = starts.length === 0 ? { row, col } : this.after(starts.length - 1);
+    return { starts, end };
+  }
+
+  /** The cell after character `index`, whose start is known. */
+  private after(index: number): Cell {
+    const start = this.starts[index]!;
+    let row = start.row;
+    let col = start.col + cellWidth(this.chars[index]!);
+    if (col >= this.columns) {
+      row++;
+      col = 0;
+    }
+    return { row, col };
   }
 
   private cellOf(index: number, layout: { starts: Cell[]; end: Cell }): Cell {

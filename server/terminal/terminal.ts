@@ -24,10 +24,12 @@ import {
   formatColumns,
   PROGRAMS,
 } from './complete.ts';
+import { budgetOf, InputQueue, KeyBacklog, type StepResult } from './input-queue.ts';
 import { type Key, KeyDecoder } from './keys.ts';
-import { History, LineEditor } from './line-editor.ts';
+import { History, LINE_TOO_LONG, LineEditor, MAX_LINE_CHARS } from './line-editor.ts';
 import { type PreparedCommand, preparePathArgs } from './path-args.ts';
 import { Screen } from './screen.ts';
+import { ShellEnv } from './shell-env.ts';
 import { type CommandStreams, createCommandStreams, type TtyHost } from './streams.ts';
 import { splitWords } from './words.ts';
 
@@ -86,7 +88,11 @@ Files: 'docker save -o image.tar busybox' writes into your workspace (~) and
 builds a lesson's context. 'ls' lists your workspace, 'ls /lessons' the
 contexts, 'rm FILE' removes a file from the workspace.
 
-Builtins: help, clear, history, ls, rm, exit.
+Variables: 'export NAME=value' sets one for later commands ('docker run -e
+NAME' and 'docker build --build-arg NAME' read it), 'unset NAME' removes it
+and 'env' lists them. '$NAME' is not expanded at this prompt.
+
+Builtins: help, clear, history, ls, rm, export, unset, env, exit.
 `;
 
 /**
@@ -110,6 +116,8 @@ export function createTerminal(session: TerminalSession, options: TerminalOption
   const decoder = new KeyDecoder();
   const sources: CompletionSources = engineSources(session.ctx);
   const workspace = options.workspace ?? sessionWorkspace(session.ctx);
+  /** This terminal's shell environment: the caller's environment for every command it runs. */
+  const shellEnv = new ShellEnv();
   const outputListeners = new Set<(data: Buffer) => void>();
   const modeListeners = new Set<(mode: TerminalMode, container?: string) => void>();
   const idleWaiters: (() => void)[] = [];
@@ -128,6 +136,8 @@ export function createTerminal(session: TerminalSession, options: TerminalOption
         lookup?: Promise<string | undefined>;
         /** Typed text waiting for Enter when a non-raw command reads input (a tty's cooked mode). */
         cooked: string;
+        /** The cooked line went past MAX_LINE_CHARS (the message is said once per line). */
+        overflowed?: boolean;
         /** Turns host paths in the output back into the names the reader typed. */
         rewrite?: (data: Buffer) => Buffer;
       }
@@ -135,7 +145,10 @@ export function createTerminal(session: TerminalSession, options: TerminalOption
   let completing = false;
   /** An `ls` or `rm` builtin is reading the disk. */
   let fileBusy = false;
-  const typeahead: Key[] = [];
+  /** Keys decoded and not yet handled: waiting for a completion or `ls`, or for the next time slice. */
+  const typeahead = new KeyBacklog<Key>();
+  /** Typed bytes not yet decoded; bounded, worked off in slices charged to the session's budget. */
+  const inbox = new InputQueue({ budget: budgetOf(session), step: inputStep });
 
   // Flow control: paused by the socket layer, and/or a screen parser that is behind.
   let paused = false;
@@ -155,6 +168,7 @@ export function createTerminal(session: TerminalSession, options: TerminalOption
     if (disposed) return true;
     const bytes = typeof data === 'string' ? Buffer.from(data) : data;
     if (bytes.length === 0) return !congested();
+    inbox.chargeOutput(bytes.length);
     screen.write(bytes);
     if (paused || resync) {
       if (!resync) {
@@ -179,7 +193,10 @@ export function createTerminal(session: TerminalSession, options: TerminalOption
     running.streams.stdout.emit('drain');
     running.streams.stderr.emit('drain');
   }
-  screen.onIdle = wakeWriters;
+  screen.onIdle = () => {
+    wakeWriters();
+    inbox.wake(); // typed keys wait while the screen is behind
+  };
 
   async function flush(): Promise<void> {
     if (resync) {
@@ -221,12 +238,49 @@ export function createTerminal(session: TerminalSession, options: TerminalOption
     emit(text.replaceAll('\n', '\r\n'));
   }
 
+  /**
+   * One step of typed input, run by the input queue in time slices: the next key for the editor,
+   * or the next chunk decoded (at the prompt) or handed to the running command.
+   */
+  function inputStep(): StepResult {
+    if (disposed) return 'idle';
+    if (running) {
+      typeahead.clear(); // typed ahead of a command that took over: dropped, as raw input has no line
+      const data = inbox.take();
+      if (data === undefined) return 'idle';
+      if (running.streams.stdin.isRaw) running.streams.stdin.push(data);
+      else cookedInput(data);
+      return 'more';
+    }
+    // Keys typed while a completion looks up names (or `ls` reads) wait for it, in order; and none
+    // are drawn while the screen copy is behind, so a flood of redraws cannot pile up.
+    if (completing || fileBusy || screen.backlog > SCREEN_HIGH_WATER) return 'blocked';
+    const key = typeahead.shift();
+    if (key !== undefined) {
+      handleKeys([key]);
+      return 'more';
+    }
+    const data = inbox.take();
+    if (data === undefined) {
+      // Everything typed is handled and nothing runs: whoever waits for the prompt may go on.
+      if (!fileBusy && runQueue.length === 0) for (const resolve of idleWaiters.splice(0)) resolve();
+      return 'idle';
+    }
+    typeahead.push(decoder.feed(data.toString('utf8')));
+    return 'more';
+  }
+
+  /** Typed input not yet handled (queued bytes, or decoded keys waiting). */
+  function inputPending(): boolean {
+    return inbox.bytes > 0 || typeahead.length > 0;
+  }
+
   function handleKeys(keys: Key[]): void {
     while (keys.length > 0) {
       if (running) return; // typed ahead of a command that took over: dropped, as raw input has no line
       if (completing || fileBusy) {
         // Keys typed while a completion looks up names (or `ls` reads) wait for it, in order.
-        typeahead.push(...keys);
+        typeahead.push(keys);
         return;
       }
       const key = keys.shift()!;
@@ -274,7 +328,7 @@ export function createTerminal(session: TerminalSession, options: TerminalOption
       emit(editor.redraw());
     } finally {
       completing = false;
-      if (typeahead.length > 0) handleKeys(typeahead.splice(0));
+      inbox.wake();
     }
   }
 
@@ -318,8 +372,21 @@ export function createTerminal(session: TerminalSession, options: TerminalOption
         });
         recordCommand(line, status);
         showPrompt();
-        if (typeahead.length > 0) handleKeys(typeahead.splice(0));
+        inbox.wake();
         return;
+      }
+      case 'export':
+      case 'unset':
+      case 'env': {
+        const result =
+          name === 'export'
+            ? shellEnv.export(args)
+            : name === 'unset'
+              ? shellEnv.unset(args)
+              : shellEnv.env(args);
+        print(result.output);
+        recordCommand(line, result.status);
+        break;
       }
       case 'exit':
         print(
@@ -415,6 +482,9 @@ export function createTerminal(session: TerminalSession, options: TerminalOption
       status = await main(prepared.argv, streams as unknown as Streams, controller.signal, {
         context,
         program,
+        // The caller is this terminal's shell: its environment, never the server process's.
+        env: shellEnv.snapshot(),
+        hideHostPaths: true,
       });
     } catch (err) {
       // main() reports every error itself; this guard reports a refused path and keeps the prompt coming back.
@@ -478,33 +548,52 @@ export function createTerminal(session: TerminalSession, options: TerminalOption
     showPrompt();
   }
 
-  /** Keys for a command that reads input without raw mode (`docker run -i`): a tty's cooked mode. */
+  /**
+   * Keys for a command that reads input without raw mode (`docker run -i`): a tty's cooked mode. A
+   * line holds at most MAX_LINE_CHARS, like the prompt's; the echo of a chunk is written at once.
+   */
   function cookedInput(data: Buffer): void {
     const current = running!;
+    let echo = '';
+    const flushEcho = () => {
+      if (echo !== '') emit(echo);
+      echo = '';
+    };
     for (const char of data.toString('utf8')) {
       if (char === '\x03') {
+        flushEcho();
         interrupt();
         return;
       }
       if (!current.streams.stdin.reading) continue;
       if (char === '\r' || char === '\n') {
-        emit('\r\n');
+        echo += '\r\n';
         current.streams.stdin.push(Buffer.from(`${current.cooked}\n`));
         current.cooked = '';
+        current.overflowed = false;
       } else if (char === '\x04') {
         if (current.cooked === '') current.streams.stdin.end();
         else current.streams.stdin.push(Buffer.from(current.cooked));
         current.cooked = '';
       } else if (char === '\x7f' || char === '\b') {
         if (current.cooked !== '') {
-          current.cooked = [...current.cooked].slice(0, -1).join('');
-          emit('\b \b');
+          // One code point: a surrogate pair is two UTF-16 units.
+          const cut = /[\udc00-\udfff]$/.test(current.cooked) ? 2 : 1;
+          current.cooked = current.cooked.slice(0, -cut);
+          echo += '\b \b';
         }
       } else if (char >= ' ') {
+        if (current.cooked.length >= MAX_LINE_CHARS) {
+          // As a tty does with a full line: the character is dropped, with the bell (and once, why).
+          echo += current.overflowed ? '\x07' : `\x07\r\n${LINE_TOO_LONG}\r\n`;
+          current.overflowed = true;
+          continue;
+        }
         current.cooked += char;
-        emit(char);
+        echo += char;
       }
     }
+    flushEcho();
   }
 
   const terminal: Terminal = {
@@ -512,13 +601,11 @@ export function createTerminal(session: TerminalSession, options: TerminalOption
       return mode;
     },
     input(data: Buffer) {
-      if (disposed) return;
-      if (running) {
-        if (running.streams.stdin.isRaw) running.streams.stdin.push(data);
-        else cookedInput(data);
-        return;
-      }
-      handleKeys(decoder.feed(data.toString('utf8')));
+      if (disposed) return true;
+      return inbox.push(data);
+    },
+    onInputDrain(cb) {
+      return inbox.onDrain(cb);
     },
     resize(newCols: number, newRows: number) {
       if (disposed || (newCols === cols && newRows === rows)) return;
@@ -554,7 +641,7 @@ export function createTerminal(session: TerminalSession, options: TerminalOption
       return screen.settled();
     },
     idle() {
-      if (!running && !fileBusy && runQueue.length === 0) return Promise.resolve();
+      if (!running && !fileBusy && runQueue.length === 0 && !inputPending()) return Promise.resolve();
       return new Promise((resolve) => idleWaiters.push(resolve));
     },
     pause() {
@@ -577,6 +664,8 @@ export function createTerminal(session: TerminalSession, options: TerminalOption
         current.streams.stdin.end();
       }
       runQueue.length = 0;
+      inbox.dispose();
+      typeahead.clear();
       outputListeners.clear();
       modeListeners.clear();
       screen.dispose();

@@ -15,11 +15,14 @@ import type { ProgressReport } from './workshop.ts';
 export interface WorkshopPluginOptions {
   /** Start this workshop at once (`--workshop "Name"`); without it, only `POST /api/workshop` starts one. */
   name?: string;
-  /** Default LAYERLAB_WORKSHOP_SEATS, else 30. */
+  /** Default 30 (`layerlab serve` reads LAYERLAB_WORKSHOP_SEATS). */
   seats?: number;
-  /** `--teacher-password` (default LAYERLAB_TEACHER_PASSWORD); generated and printed when absent. */
+  /**
+   * Generated and printed when absent. `layerlab serve` takes it from `--teacher-password-file` or
+   * LAYERLAB_TEACHER_PASSWORD(_FILE) at start-up; the plugin never reads the environment.
+   */
   teacherPassword?: string;
-  /** `--admin-password` (default LAYERLAB_ADMIN_PASSWORD): enables starting workshops over HTTP. */
+  /** Enables starting workshops over HTTP (`--admin-password-file`, LAYERLAB_ADMIN_PASSWORD(_FILE)). */
   adminPassword?: string;
   capacity?: Partial<CapacityLimits>;
   /** Overrides the machine-load reading (tests). */
@@ -46,7 +49,8 @@ export function workshopPlugin(options: WorkshopPluginOptions = {}): ServerPlugi
       {
         router: internals.router,
         sessions: {
-          create: () => internals.sessions.create(),
+          create: (options) => internals.sessions.create(options),
+          reserve: (seats) => internals.sessions.reserve(seats),
           get: (id) => internals.sessions.get(id),
           list: () => internals.sessions.list(),
           // endSession closes the student's sockets (code 4000: do not reconnect) and disposes.
@@ -65,9 +69,7 @@ export function workshopPlugin(options: WorkshopPluginOptions = {}): ServerPlugi
       {
         capacity: { maxSessions: internals.limits.maxSessions, ...options.capacity },
         ...(options.load ? { load: options.load } : {}),
-        ...((options.adminPassword ?? process.env.LAYERLAB_ADMIN_PASSWORD)
-          ? { adminPassword: options.adminPassword ?? process.env.LAYERLAB_ADMIN_PASSWORD }
-          : {}),
+        ...(options.adminPassword ? { adminPassword: options.adminPassword } : {}),
         log: internals.log,
       },
     );
@@ -87,8 +89,8 @@ export function workshopPlugin(options: WorkshopPluginOptions = {}): ServerPlugi
     hooks.checkListeners?.push((sessionId, report) => service.recordProgress(sessionId, report));
 
     if (options.name !== undefined) {
-      const seats = options.seats ?? (Number(process.env.LAYERLAB_WORKSHOP_SEATS) || 30);
-      const teacherPassword = options.teacherPassword ?? (process.env.LAYERLAB_TEACHER_PASSWORD || undefined);
+      const seats = options.seats ?? 30;
+      const teacherPassword = options.teacherPassword || undefined;
       const started = await service.start({
         name: options.name,
         seats,
@@ -100,7 +102,7 @@ export function workshopPlugin(options: WorkshopPluginOptions = {}): ServerPlugi
       );
       out(
         started.generated
-          ? `Teacher: /teacher, password ${started.teacherPassword} (generated; pass --teacher-password to choose one)`
+          ? `Teacher: /teacher, password ${started.teacherPassword} (generated; set LAYERLAB_TEACHER_PASSWORD or --teacher-password-file to choose one)`
           : 'Teacher: /teacher, with the password given',
       );
     }

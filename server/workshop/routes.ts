@@ -3,7 +3,9 @@
 // a workshop with the admin password. Pages are HTML; /api/workshop/* is JSON.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { HttpError, type Router, sendJson } from '../http/router.ts';
+import { requestInfo } from '../http/request-info.ts';
+import { HttpError, type Router, sendJson, sessionCookie } from '../http/router.ts';
+import type { CreateSessionOptions } from '../sessions/manager.ts';
 import type { Session } from '../sessions/session.ts';
 import {
   type AdmissionRefusal,
@@ -14,9 +16,8 @@ import {
 import { DASHBOARD_JS, FORMS_JS, WATCH_JS } from './client-scripts.ts';
 import { validateDisplayName } from './display-name.ts';
 import { dashboardPage, joinPage, messagePage, sendPage, teacherLoginPage, watchPage } from './pages.ts';
-import { generatePassword, type PasswordHash, verifyPassword } from './password.ts';
+import { generatePassword, type PasswordHash, verifyNothing, verifyPassword } from './password.ts';
 import type { TeacherAuth } from './teacher-auth.ts';
-import { sameOrigin } from './watch.ts';
 import { type Workshop, WorkshopError, type WorkshopRegistry, type WorkshopState } from './workshop.ts';
 
 /** The key a student's session carries in `session.data`: the workshop's id. */
@@ -27,7 +28,7 @@ export interface WorkshopDeps {
   workshops: WorkshopRegistry;
   teachers: TeacherAuth;
   sessions: {
-    create(): Promise<Session>;
+    create(options?: CreateSessionOptions): Promise<Session>;
     get(id: string): Session | undefined;
     dispose(id: string): Promise<unknown>;
   };
@@ -39,8 +40,6 @@ export interface WorkshopDeps {
   onJoin(workshop: Workshop, session: Session): void;
   /** scrypt hash of `--admin-password`; without it, workshops cannot be started over HTTP. */
   adminPassword?: PasswordHash;
-  /** `Secure` on cookies (behind HTTPS). */
-  secureCookies?: boolean;
   log?(message: string): void;
 }
 
@@ -54,9 +53,6 @@ export function registerWorkshopRoutes(router: Router, deps: WorkshopDeps): void
   const none = { auth: 'none' } as const;
   const { workshops, teachers } = deps;
 
-  const sessionCookie = (session: Session) =>
-    `layerlab_session=${session.token}; Path=/; HttpOnly; SameSite=Lax${deps.secureCookies ? '; Secure' : ''}`;
-
   /** The teacher's workshop, or a 401 (JSON routes) — pages redirect instead. */
   const teacherWorkshop = (req: IncomingMessage): Workshop | undefined => {
     const id = teachers.workshopOf(req);
@@ -65,10 +61,7 @@ export function registerWorkshopRoutes(router: Router, deps: WorkshopDeps): void
   const requireTeacher = (req: IncomingMessage): Workshop => {
     const workshop = teacherWorkshop(req);
     if (!workshop) throw new HttpError(401, 'not_teacher', 'sign in as the teacher first');
-    // The cookie is SameSite=Strict already; a cross-site Origin on a state change is refused too.
-    if (req.method === 'POST' && req.headers.origin && !sameOrigin(req)) {
-      throw new HttpError(403, 'cross_origin', 'cross-origin request refused');
-    }
+    // State changes come from this server's pages only: the router refuses other origins for every POST.
     return workshop;
   };
   const redirect = (res: ServerResponse, location: string) => {
@@ -133,7 +126,7 @@ export function registerWorkshopRoutes(router: Router, deps: WorkshopDeps): void
 
   router.post(
     '/join/:code',
-    async (_req, res, { params, body, session }) => {
+    async (req, res, { params, body, session }) => {
       const workshop = workshops.byCode(params.code ?? '');
       if (!workshop)
         throw new HttpError(404, 'not_found', 'No workshop has this code. Check it with your teacher.');
@@ -166,7 +159,8 @@ export function registerWorkshopRoutes(router: Router, deps: WorkshopDeps): void
       }
       let created: Session;
       try {
-        created = await deps.sessions.create();
+        // The seat reserved above is capacity the server keeps for students (SessionManager.reserve).
+        created = await deps.sessions.create({ client: requestInfo(req).client, workshopSeat: true });
       } catch (err) {
         seat.release();
         deps.log?.(`workshop ${workshop.code}: session for a student: ${(err as Error).message}`);
@@ -196,7 +190,7 @@ export function registerWorkshopRoutes(router: Router, deps: WorkshopDeps): void
         res,
         200,
         { redirect: '/', session: created.id, name: student.name, workshop: { name: workshop.name } },
-        { 'set-cookie': sessionCookie(created) },
+        { 'set-cookie': sessionCookie(req, created.token) },
       );
     },
     none,
@@ -228,28 +222,14 @@ export function registerWorkshopRoutes(router: Router, deps: WorkshopDeps): void
   router.post(
     '/teacher/login',
     async (req, res, { body }) => {
-      if (req.headers.origin && !sameOrigin(req))
-        throw new HttpError(403, 'cross_origin', 'cross-origin request refused');
-      const address = req.socket.remoteAddress ?? '?';
-      if (!teachers.mayTry(address)) {
-        return sendJson(
-          res,
-          429,
-          {
-            error: {
-              code: 'rate_limited',
-              message: 'Too many wrong passwords; wait a minute and try again.',
-            },
-          },
-          { 'retry-after': String(Math.ceil(teachers.windowMs / 1000)) },
-        );
-      }
       const { code, password } = (body ?? {}) as { code?: unknown; password?: unknown };
       const workshop = typeof code === 'string' ? workshops.byCode(code) : undefined;
-      // One answer for an unknown code and a wrong password, so the form does not confirm codes.
-      const ok = workshop ? await workshop.checkTeacherPassword(password) : false;
-      if (!workshop || !ok) {
-        teachers.failed(address);
+      // One answer (and one hash's time) for an unknown code and a wrong password.
+      const tried = await teachers.tryPassword(requestInfo(req).client, () =>
+        workshop ? workshop.checkTeacherPassword(password) : verifyNothing(password),
+      );
+      if (tried === 'limited' || tried === 'busy') return tooManyTries(res, tried, teachers.windowMs);
+      if (!workshop || tried !== 'ok') {
         throw new HttpError(401, 'wrong_password', 'Wrong workshop code or password.');
       }
       const token = teachers.grant(workshop.id);
@@ -257,7 +237,7 @@ export function registerWorkshopRoutes(router: Router, deps: WorkshopDeps): void
         res,
         200,
         { redirect: '/teacher/dashboard' },
-        { 'set-cookie': teachers.cookie(token, deps.secureCookies ?? false) },
+        { 'set-cookie': teachers.cookie(token, requestInfo(req).scheme === 'https') },
       );
     },
     none,
@@ -339,28 +319,25 @@ export function registerWorkshopRoutes(router: Router, deps: WorkshopDeps): void
   router.post(
     '/api/workshop',
     async (req, res, { body }) => {
-      if (req.headers.origin && !sameOrigin(req))
-        throw new HttpError(403, 'cross_origin', 'cross-origin request refused');
-      const address = req.socket.remoteAddress ?? '?';
-      if (!deps.adminPassword) {
+      const adminPassword = deps.adminPassword;
+      if (!adminPassword) {
         throw new HttpError(
           403,
           'disabled',
           'starting workshops needs the server started with --admin-password',
         );
       }
-      if (!teachers.mayTry(address))
-        throw new HttpError(429, 'rate_limited', 'Too many wrong passwords; wait a minute.');
       const input = (body ?? {}) as {
         adminPassword?: unknown;
         name?: unknown;
         seats?: unknown;
         teacherPassword?: unknown;
       };
-      if (!(await verifyPassword(input.adminPassword, deps.adminPassword))) {
-        teachers.failed(address);
-        throw new HttpError(401, 'wrong_password', 'Wrong admin password.');
-      }
+      const tried = await teachers.tryPassword(requestInfo(req).client, () =>
+        verifyPassword(input.adminPassword, adminPassword),
+      );
+      if (tried === 'limited' || tried === 'busy') return tooManyTries(res, tried, teachers.windowMs);
+      if (tried !== 'ok') throw new HttpError(401, 'wrong_password', 'Wrong admin password.');
       const generated = input.teacherPassword === undefined ? generatePassword() : undefined;
       const teacherPassword = generated ?? input.teacherPassword;
       if (typeof input.name !== 'string' || typeof teacherPassword !== 'string') {
@@ -414,8 +391,18 @@ function stateWithTerminals(
   return state;
 }
 
+/** 429 for a password try that was not checked: the address's tries are used up, or the server is busy hashing. */
+function tooManyTries(res: ServerResponse, why: 'limited' | 'busy', windowMs: number): void {
+  const message =
+    why === 'limited'
+      ? 'Too many wrong passwords; wait a minute and try again.'
+      : 'Too many sign-ins at once; try again in a moment.';
+  const retryAfter = why === 'limited' ? Math.ceil(windowMs / 1000) : 1;
+  sendJson(res, 429, { error: { code: 'rate_limited', message } }, { 'retry-after': String(retryAfter) });
+}
+
+/** The join link as the teacher's browser reached us (a trusted proxy's scheme and host included). */
 function joinUrl(req: IncomingMessage, workshop: Workshop): string {
-  const host = req.headers.host ?? 'localhost';
-  const proto = (req.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http';
-  return `${proto}://${host}/join/${workshop.code}`;
+  const { scheme, host } = requestInfo(req);
+  return `${scheme}://${host || 'localhost'}/join/${workshop.code}`;
 }

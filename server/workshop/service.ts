@@ -6,6 +6,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { listContainers } from '../../engine/container/views.ts';
 import type { Router } from '../http/router.ts';
+import type { CreateSessionOptions } from '../sessions/manager.ts';
 import type { Session } from '../sessions/session.ts';
 import { type CapacityLimits, createLoadProbe, DEFAULT_CAPACITY, type MachineLoad } from './admission.ts';
 import { generatePassword, hashPassword } from './password.ts';
@@ -18,7 +19,9 @@ import { type ProgressReport, type Workshop, WorkshopRegistry } from './workshop
 export interface WorkshopHost {
   router: Router;
   sessions: {
-    create(): Promise<Session>;
+    create(options?: CreateSessionOptions): Promise<Session>;
+    /** Keeps capacity for free seats (SessionManager.reserve); returns the unregister. */
+    reserve(seats: () => number): () => void;
     get(id: string): Session | undefined;
     list(): Session[];
     dispose(id: string): Promise<unknown>;
@@ -35,7 +38,6 @@ export interface WorkshopOptions {
   adminPassword?: string;
   /** Overrides the load reading (tests simulate a full machine). */
   load?: () => Promise<MachineLoad>;
-  secureCookies?: boolean;
   log?: (message: string) => void;
 }
 
@@ -101,7 +103,6 @@ export async function attachWorkshop(
       );
     },
     ...(options.adminPassword ? { adminPassword: await hashPassword(options.adminPassword) } : {}),
-    ...(options.secureCookies ? { secureCookies: true } : {}),
     ...(options.log ? { log: options.log } : {}),
   };
   registerWorkshopRoutes(host.router, deps);
@@ -110,6 +111,10 @@ export async function attachWorkshop(
     unsubscribers.delete(session.id);
     workshops.bySession(session.id)?.studentLeft(session.id);
   });
+  // Readers without a seat may not take the sessions this node keeps for students still to join.
+  const stopReserving = host.sessions.reserve(() =>
+    workshops.active().reduce((free, w) => free + Math.max(0, w.seats - w.seatsTaken), 0),
+  );
   const watch = createWatchUpgrade({ workshops, teachers, getSession: (id) => host.sessions.get(id) });
 
   return {
@@ -130,6 +135,7 @@ export async function attachWorkshop(
     end: (workshop) => endWorkshop(workshop, deps),
     close() {
       stopListening();
+      stopReserving();
       for (const off of unsubscribers.values()) off();
       unsubscribers.clear();
       watch.close();

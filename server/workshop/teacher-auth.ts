@@ -1,13 +1,21 @@
 // Teacher sign-in: after the workshop's password is verified, the browser holds an HttpOnly,
 // SameSite=Strict cookie with 256 random bits; the server keeps only its sha256, mapped to the
-// workshop. Failed passwords are rate-limited per client address.
+// workshop. Password tries are limited per client address, counted before the slow hash runs.
 
 import { createHash, randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
+import { addressKey } from '../http/connections.ts';
 import { parseCookies } from '../http/router.ts';
+import { PasswordBusyError } from './password.ts';
 
 export const TEACHER_COOKIE = 'layerlab_teacher';
 const TEACHER_TTL_MS = 12 * 60 * 60 * 1000;
+
+/** How a password try ended: `limited` and `busy` checked nothing (answer 429). */
+export type TryResult = 'ok' | 'wrong' | 'limited' | 'busy';
+
+/** Addresses remembered at most; past it expired windows are forgotten first. */
+const MAX_TRACKED = 10_000;
 
 interface Grant {
   workshopId: string;
@@ -20,15 +28,15 @@ function digest(token: string): string {
 
 export class TeacherAuth {
   readonly #grants = new Map<string, Grant>();
-  readonly #failures = new Map<string, { count: number; since: number }>();
+  readonly #tries = new Map<string, { count: number; since: number }>();
   readonly #now: () => number;
-  /** Wrong passwords allowed per address per window before logins are refused for the rest of it. */
-  readonly maxFailures: number;
+  /** Password tries allowed per address per window (a right password gives its try back). */
+  readonly maxTries: number;
   readonly windowMs: number;
 
-  constructor(options: { now?: () => number; maxFailures?: number; windowMs?: number } = {}) {
+  constructor(options: { now?: () => number; maxTries?: number; windowMs?: number } = {}) {
     this.#now = options.now ?? Date.now;
-    this.maxFailures = options.maxFailures ?? 10;
+    this.maxTries = options.maxTries ?? 10;
     this.windowMs = options.windowMs ?? 60_000;
   }
 
@@ -70,23 +78,52 @@ export class TeacherAuth {
     return `${TEACHER_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0`;
   }
 
-  /** Whether this address may try a password now. */
-  mayTry(address: string): boolean {
-    const entry = this.#failures.get(address);
-    if (!entry) return true;
-    if (this.#now() - entry.since > this.windowMs) {
-      this.#failures.delete(address);
-      return true;
+  /**
+   * Checks a password on behalf of `address`. The try is counted before `check` starts, in the same
+   * tick as the limit is read, so a hundred concurrent guesses take at most `maxTries` slots and the
+   * rest are refused without hashing. A right password, or a check refused as busy, gives it back.
+   */
+  async tryPassword(address: string | undefined, check: () => Promise<boolean>): Promise<TryResult> {
+    const key = addressKey(address);
+    if (!this.#reserve(key)) return 'limited';
+    let ok: boolean;
+    try {
+      ok = await check();
+    } catch (err) {
+      this.#release(key);
+      if (err instanceof PasswordBusyError) return 'busy';
+      throw err;
     }
-    return entry.count < this.maxFailures;
+    if (ok) this.#release(key);
+    return ok ? 'ok' : 'wrong';
   }
 
-  failed(address: string): void {
+  #reserve(key: string): boolean {
     const now = this.#now();
-    const entry = this.#failures.get(address);
-    if (!entry || now - entry.since > this.windowMs) this.#failures.set(address, { count: 1, since: now });
-    else entry.count++;
-    // Bounded: an attacker rotating addresses cannot grow the map without limit.
-    if (this.#failures.size > 10_000) this.#failures.clear();
+    const entry = this.#tries.get(key);
+    if (!entry || now - entry.since > this.windowMs) {
+      if (this.#tries.size >= MAX_TRACKED) this.#forgetExpired(now);
+      this.#tries.set(key, { count: 1, since: now });
+      return true;
+    }
+    if (entry.count >= this.maxTries) return false;
+    entry.count++;
+    return true;
+  }
+
+  #release(key: string): void {
+    const entry = this.#tries.get(key);
+    if (entry && entry.count > 0) entry.count--;
+  }
+
+  /** Bounded memory: expired windows go first; if every entry is live, the oldest half goes. */
+  #forgetExpired(now: number): void {
+    for (const [key, entry] of this.#tries) if (now - entry.since > this.windowMs) this.#tries.delete(key);
+    if (this.#tries.size < MAX_TRACKED) return;
+    let drop = this.#tries.size / 2;
+    for (const key of this.#tries.keys()) {
+      if (drop-- <= 0) break;
+      this.#tries.delete(key);
+    }
   }
 }

@@ -67,6 +67,8 @@ export class Connection {
   readonly #cleanups: (() => void)[] = [];
   #congested = false;
   #drainTimer: NodeJS.Timeout | undefined;
+  /** Terminals whose input queue is full: until each drains, this socket reads nothing more. */
+  readonly #heldBy = new Map<SessionTerminal, () => void>();
   #closed = false;
   alive = true;
 
@@ -143,7 +145,7 @@ export class Connection {
         this.error('bad_frame', `binary frame for channel ${frame?.channel ?? '(none)'}, which is not open`);
         return;
       }
-      attachment.terminal.input(frame.payload);
+      if (attachment.terminal.input(frame.payload) === false) this.#holdInput(attachment.terminal);
       return;
     }
     const parsed = parseClientMessage(buf.toString('utf8'));
@@ -181,11 +183,11 @@ export class Connection {
           message.id,
           evaluate &&
             (async () => {
-              const result = await evaluate(this.session, message.check);
+              // The server evaluates the lessons' own definition of this check (never one from the page).
+              const named = { lesson: message.lesson, check: message.check };
+              const result = await evaluate(this.session, named);
               const pass = (result as { pass?: unknown } | null)?.pass;
-              if (message.lesson && message.step && typeof pass === 'boolean') {
-                this.#deps.onCheck(this.session.id, { lesson: message.lesson, check: message.step, pass });
-              }
+              if (typeof pass === 'boolean') this.#deps.onCheck(this.session.id, { ...named, pass });
               return result;
             }),
         );
@@ -317,6 +319,7 @@ export class Connection {
     const attachment = this.#byName.get(name);
     if (!attachment) return;
     attachment.unsubscribe();
+    this.#releaseInput(attachment.terminal);
     if (this.#congested) this.#unpause(attachment.terminal);
     this.#byName.delete(name);
     this.#byChannel.delete(attachment.channel);
@@ -370,6 +373,25 @@ export class Connection {
         });
       }
     }
+  }
+
+  /**
+   * A terminal has more typed input queued than it wants: stop reading this socket until it drains.
+   * The bytes wait in the kernel's buffers, then the sender's: TCP holds a flood back, not our memory.
+   */
+  #holdInput(terminal: SessionTerminal): void {
+    if (this.#heldBy.has(terminal) || !terminal.onInputDrain) return;
+    const release = terminal.onInputDrain(() => this.#releaseInput(terminal));
+    this.#heldBy.set(terminal, release);
+    if (this.#heldBy.size === 1) this.ws.pause();
+  }
+
+  #releaseInput(terminal: SessionTerminal): void {
+    const release = this.#heldBy.get(terminal);
+    if (!release) return;
+    release();
+    this.#heldBy.delete(terminal);
+    if (this.#heldBy.size === 0 && !this.#closed) this.ws.resume();
   }
 
   #pause(terminal: SessionTerminal): void {

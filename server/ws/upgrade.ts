@@ -1,10 +1,13 @@
 // The WebSocket edge: authenticates in the HTTP `upgrade` handler (origin, then session token) and
-// applies the connection caps (per session, per remote address, server-wide) before any socket exists,
-// then hands the socket to a Connection. Heartbeats end silent sockets.
+// applies the connection caps (per session, per client address, server-wide) before any socket exists,
+// then hands the socket to a Connection. Heartbeats end silent sockets. The Host was checked before
+// (http/edge-guard.ts); the client address is the one request-info.ts works out.
 
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
+import { originAllowed } from '../http/origin.ts';
+import { requestInfo } from '../http/request-info.ts';
 import { requestToken } from '../http/router.ts';
 import type { SessionManager } from '../sessions/manager.ts';
 import { Connection, type ConnectionDeps } from './connection.ts';
@@ -26,17 +29,7 @@ function reject(socket: Duplex, status: number, message: string): void {
 }
 
 /** Whether the browser page that opens the socket is ours (same host) or an allowed origin. */
-export function originAllowed(req: IncomingMessage, allowed: readonly string[]): boolean {
-  const origin = req.headers.origin;
-  if (!origin) return false;
-  if (allowed.includes(origin)) return true;
-  try {
-    const url = new URL(origin);
-    return (url.protocol === 'http:' || url.protocol === 'https:') && url.host === req.headers.host;
-  } catch {
-    return false;
-  }
-}
+export { originAllowed };
 
 export interface WsEdge {
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
@@ -94,7 +87,7 @@ export function createWsEdge(options: {
         deps.metrics.error();
         return reject(socket, 503, `the server has too many connections (at most ${maxConnections})`);
       }
-      const address = req.socket.remoteAddress ?? 'unknown';
+      const address = requestInfo(req).client;
       const fromAddress = perAddress.get(address) ?? 0;
       if (fromAddress >= maxConnectionsPerIp) {
         deps.metrics.error();

@@ -41,7 +41,9 @@ export const validClientMessage = fc.oneof(
   fc.record({
     type: fc.constant('check'),
     id: fc.string({ minLength: 1, maxLength: 8 }),
-    check: hostileValue,
+    // A check is named by lesson and id; a hostile value there comes from mutatedClientMessage.
+    lesson: fc.constantFrom('start-here', '01-image-vs-container', 'no-such-lesson'),
+    check: fc.constantFrom('first-container', 'two-containers', 'no.such_check'),
   }),
   fc.record({ type: fc.constant('state.get'), id: fc.string({ minLength: 1, maxLength: 8 }) }),
   fc.constant({ type: 'ping' }),
@@ -60,6 +62,7 @@ const mutatedClientMessage = fc
       'command',
       'id',
       'check',
+      'lesson',
       'to',
       '__proto__',
       'constructor',

@@ -14,7 +14,12 @@ import { Transform } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rootPaths } from '../../engine/store/paths.ts';
-import { freshContext, type TestContext, testRegistryHost } from '../support/context.ts';
+import {
+  freshContext,
+  type TestContext,
+  testRegistryCredentials,
+  testRegistryHost,
+} from '../support/context.ts';
 import { freePort, startTestRegistry, type TestRegistry } from '../support/registry.ts';
 import { openClient, type TestClient } from '../support/server.ts';
 
@@ -265,6 +270,16 @@ afterAll(async () => {
 
 function configure(root: string): void {
   writeFileSync(join(root, 'config.json'), JSON.stringify({ mirrors: { 'docker.io': [pullFront.url] } }));
+  // The front passes requests through to the test registry, which wants its credential: keep it where
+  // setup keeps the local registry's (the CLI and the server's sessions both read it there).
+  const upstream = testRegistryCredentials()[testRegistryHost() ?? ''];
+  if (upstream) {
+    mkdirSync(join(root, 'registry'), { recursive: true });
+    writeFileSync(
+      join(root, 'registry', 'credentials.json'),
+      JSON.stringify({ [new URL(pullFront.url).host]: upstream }),
+    );
+  }
 }
 
 describe('kill -9 of the CLI', () => {

@@ -16,7 +16,7 @@ import { pull } from '../../engine/pull.ts';
 import { push } from '../../engine/push.ts';
 import { umount2 } from '../../engine/sys/libc.ts';
 import { busyboxContext, disposeContainers, mountsUnder } from '../support/containers.ts';
-import { type TestContext, testRegistryHost } from '../support/context.ts';
+import { type TestContext, testRegistryCredentials, testRegistryHost } from '../support/context.ts';
 import { assertImageSchemas, assertLayoutSchemas, readLayoutDir } from '../support/oci-validate.ts';
 
 const execFileAsync = promisify(execFile);
@@ -57,6 +57,14 @@ function toolConfig(base: string, registry: string): { global: string[]; env: No
     `unqualified-search-registries = []\n[[registry]]\nlocation = "${registry}"\ninsecure = true\n`,
   );
   const policy = conf('policy.json', JSON.stringify({ default: [{ type: 'insecureAcceptAnything' }] }));
+  // The test registry wants its credential for every request, as setup's does.
+  const auths = Object.fromEntries(
+    Object.entries(testRegistryCredentials()).map(([h, c]) => [
+      h,
+      { auth: Buffer.from(`${c.username}:${c.password}`).toString('base64') },
+    ]),
+  );
+  const authFile = conf('auth.json', JSON.stringify({ auths }));
   const storageConf = conf(
     'storage.conf',
     `[storage]\ndriver = "vfs"\nrunroot = "${join(base, 'runroot')}"\ngraphroot = "${join(base, 'root')}"\n`,
@@ -85,6 +93,7 @@ function toolConfig(base: string, registry: string): { global: string[]; env: No
       CONTAINERS_REGISTRIES_CONF: registriesConf,
       CONTAINERS_STORAGE_CONF: storageConf,
       CONTAINERS_POLICY_JSON: policy,
+      REGISTRY_AUTH_FILE: authFile,
       TMPDIR: join(base, 'tmp'),
     },
   };

@@ -19,7 +19,7 @@ import type { ShimConnection } from '../../engine/runtime/shim.ts';
 import { containerRunPath, rootPaths, sessionRoot } from '../../engine/store/paths.ts';
 import { makeBusyboxImage } from '../support/busybox-image.ts';
 import { disposeContainers } from '../support/containers.ts';
-import { freshContext, type TestContext } from '../support/context.ts';
+import { freshContext, type TestContext, testRegistryCredentials } from '../support/context.ts';
 
 const ROOT_LENGTH = 150;
 /** sun_path holds 108 bytes with the terminating NUL. */
@@ -32,7 +32,11 @@ let session: TestContext;
 /** A test context at `dir` with the config (registry mirror) freshContext would give it. */
 function contextAt(dir: string, sharedContent?: string): TestContext {
   const { config } = freshContext().ctx;
-  const ctx = createContext(dir, { config, ...(sharedContent ? { sharedContent } : {}) });
+  const ctx = createContext(dir, {
+    config,
+    ...(sharedContent ? { sharedContent } : {}),
+    registry: { credentials: testRegistryCredentials() },
+  });
   return {
     ctx,
     events: [],

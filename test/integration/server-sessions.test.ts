@@ -15,7 +15,7 @@ import { runningShimPid } from '../../engine/runtime/shim.ts';
 import { sessionRoot } from '../../engine/store/paths.ts';
 import type { ServerSession } from '../../server/sessions/manager.ts';
 import { cgroupDirsOf, mountsUnder } from '../../server/sessions/teardown.ts';
-import { testRegistryHost } from '../support/context.ts';
+import { testRegistryCredentials, testRegistryHost } from '../support/context.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
 
 const servers: TestServer[] = [];
@@ -154,7 +154,11 @@ describe('start-up cleanup', () => {
     const host = testRegistryHost();
     const config = engineConfigSchema.parse({ mirrors: host ? { 'docker.io': [`http://${host}`] } : {} });
     // What a crashed server leaves: a session root with a running container and its shim.
-    const leftover = createContext(sessionRoot(root, 'f'.repeat(32)), { config, sharedContent: root });
+    const leftover = createContext(sessionRoot(root, 'f'.repeat(32)), {
+      config,
+      sharedContent: root,
+      registry: { credentials: testRegistryCredentials() },
+    });
     const c = await busyContainer(leftover, 'left-behind');
 
     const srv = await startTestServer({ root, config });

@@ -33,23 +33,24 @@ async function request(type: 'check' | 'reset' | 'state.get', extra: Record<stri
 async function http(method: 'GET' | 'POST', path: string, who = a, body?: unknown) {
   const res = await fetch(`${srv.url}${path}`, {
     method,
-    headers: { cookie: who.cookie, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+    headers: {
+      cookie: who.cookie,
+      // A page of the server itself, as a browser says (cookie-authenticated posts need an Origin).
+      origin: srv.url,
+      ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+    },
     ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
   });
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
 }
 
-const helloCheck = {
-  kind: 'container',
-  image: 'busybox',
-  diff: { has: ['/hello.txt'] },
-  hint: 'Write /hello.txt.',
-};
+/** The sandbox page's check: a container from busybox whose diff adds /hello.txt. Pages name checks. */
+const helloCheck = { lesson: 'sandbox', check: 'sandbox-hello' };
 
 describe('over the WebSocket', () => {
   it('resets to a declared state, then streams the container’s file changes as events', async () => {
-    const notYet = await request('check', { check: helloCheck });
-    expect(notYet).toMatchObject({ ok: true, data: { pass: false, hint: 'Write /hello.txt.' } });
+    const notYet = await request('check', helloCheck);
+    expect(notYet).toMatchObject({ ok: true, data: { pass: false } });
 
     const to = JSON.stringify({
       images: ['busybox'],
@@ -78,7 +79,7 @@ describe('over the WebSocket', () => {
     const copied = await client.next('event', isChange('/etc/passwd'));
     expect(copied.event).toMatchObject({ kind: 'C', copyUp: { from: expect.stringMatching(/^sha256:/) } });
 
-    expect(await request('check', { check: helloCheck })).toMatchObject({ ok: true, data: { pass: true } });
+    expect(await request('check', helloCheck)).toMatchObject({ ok: true, data: { pass: true } });
 
     const state = await request('state.get');
     const snap = state.data as SessionSnapshot;
@@ -87,9 +88,9 @@ describe('over the WebSocket', () => {
   });
 
   it('answers a malformed check or reset with a clear failure, not a crash', async () => {
-    expect(await request('check', { check: { kind: 'volume' } })).toMatchObject({
+    expect(await request('check', { lesson: 'sandbox', check: 'no-such-check' })).toMatchObject({
       ok: false,
-      error: { code: 'failed', message: expect.stringContaining('unknown kind "volume"') },
+      error: { code: 'failed', message: 'lesson "sandbox" has no check "no-such-check"' },
     });
     expect(await request('reset', { to: 'no-such-lesson' })).toMatchObject({
       ok: false,
@@ -117,7 +118,7 @@ describe('over HTTP', () => {
     };
     expect(versions.container.content.text).toBe(`${versions.image.content.text}x\n`);
 
-    expect(await http('POST', '/api/check', a, { check: helloCheck })).toMatchObject({
+    expect(await http('POST', '/api/check', a, helloCheck)).toMatchObject({
       status: 200,
       body: { pass: true },
     });
@@ -131,7 +132,7 @@ describe('over HTTP', () => {
       status: 404,
       body: { error: { code: 'not_found', message: 'No such container: writer' } },
     });
-    expect(await http('POST', '/api/check', b, { check: helloCheck })).toMatchObject({
+    expect(await http('POST', '/api/check', b, helloCheck)).toMatchObject({
       body: { pass: false },
     });
   });
@@ -142,10 +143,14 @@ describe('over HTTP', () => {
       body: { error: { code: 'invalid', message: 'missing query parameter "path"' } },
     });
     expect(
-      await http('POST', '/api/check', a, { check: { kind: 'image', layers: { min: -1 } } }),
+      await http('POST', '/api/check', a, { lesson: 'sandbox', check: { kind: 'image' } }),
     ).toMatchObject({
       status: 400,
-      body: { error: { code: 'invalid', message: expect.stringContaining('layers.min') } },
+      body: { error: { code: 'invalid', message: expect.stringContaining('check') } },
+    });
+    expect(await http('POST', '/api/check', a, { lesson: 'no-such-lesson', check: 'x' })).toMatchObject({
+      status: 404,
+      body: { error: { code: 'not_found', message: 'no lesson "no-such-lesson" has checks' } },
     });
     const anonymous = await fetch(`${srv.url}/api/state`);
     expect(anonymous.status).toBe(401);

@@ -11,7 +11,7 @@ import { resolveLimits } from '../../server/limits.ts';
 import { type ServerSession, SessionManager } from '../../server/sessions/manager.ts';
 import { sessionWorkspace } from '../../server/sessions/workspace.ts';
 import { createTerminal, type Terminal } from '../../server/terminal/terminal.ts';
-import { testRegistryHost } from '../support/context.ts';
+import { testRegistryHost, writeServerRegistryCredentials } from '../support/context.ts';
 
 let root: string;
 let manager: SessionManager;
@@ -21,6 +21,7 @@ let client: InstanceType<typeof xtermHeadless.Terminal>;
 
 beforeAll(async () => {
   root = mkdtempSync(join(tmpdir(), 'layerlab-ws-'));
+  writeServerRegistryCredentials(root);
   const host = testRegistryHost();
   manager = new SessionManager({
     root,

@@ -14,7 +14,7 @@ import { imageLayers } from '../../engine/oci/types.ts';
 import { pull } from '../../engine/pull.ts';
 import { listImages, loadImage } from '../../engine/store/images.ts';
 import { blobPath, layerPath, sessionRoot } from '../../engine/store/paths.ts';
-import { freshContext } from '../support/context.ts';
+import { freshContext, testRegistryCredentials } from '../support/context.ts';
 
 const base = freshContext();
 afterAll(() => base.cleanup());
@@ -24,6 +24,7 @@ function sessionContext(id: string, events: EngineEvent[] = []): EngineContext {
     config: base.ctx.config,
     events: (e) => events.push(e),
     sharedContent: base.root,
+    registry: { credentials: testRegistryCredentials() },
   });
 }
 

@@ -19,10 +19,15 @@ export default async function globalSetup(): Promise<() => Promise<void>> {
   ensurePackages([...REQUIRED_PACKAGES, ...TEST_PACKAGES]);
   buildNative(repoRoot, { quiet: true });
 
-  const registry = await startTestRegistry();
+  // Protected like setup's registry: the servers of the tests use it as their docker.io mirror.
+  const registry = await startTestRegistry({ protected: true });
+  const credentials = registry.credentials!;
   const seedRoot = mkdtempSync(join(tmpdir(), 'layerlab-seed-'));
   try {
-    const ctx = createContext(seedRoot, { config: engineConfigSchema.parse({ mirrors: {} }) });
+    const ctx = createContext(seedRoot, {
+      config: engineConfigSchema.parse({ mirrors: {} }),
+      registry: { credentials: { [registry.host]: credentials } },
+    });
     await seedRegistry(ctx, { registry: registry.host });
   } catch (err) {
     await registry.stop();
@@ -32,8 +37,11 @@ export default async function globalSetup(): Promise<() => Promise<void>> {
   }
   // Workers are forked after this returns and inherit the environment (test/support/context.ts reads it).
   process.env.LAYERLAB_TEST_REGISTRY = registry.host;
+  // Where its credential is (a root-only file, as setup keeps it), not the credential itself.
+  process.env.LAYERLAB_TEST_REGISTRY_CREDENTIALS = registry.credentialsFile!;
   return async () => {
     delete process.env.LAYERLAB_TEST_REGISTRY;
+    delete process.env.LAYERLAB_TEST_REGISTRY_CREDENTIALS;
     await registry.stop();
   };
 }

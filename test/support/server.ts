@@ -1,5 +1,6 @@
 // A real Layerlab server for integration tests (port 0, fresh state root, the test registry as the
-// docker.io mirror) and a WebSocket client that collects JSON frames and terminal output per channel.
+// docker.io mirror, its credential where setup keeps it) and a WebSocket client that collects JSON
+// frames and terminal output per channel.
 
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,7 +16,7 @@ import {
   type ServerMessage,
   type ServerMessageOf,
 } from '../../server/protocol.ts';
-import { testRegistryHost } from './context.ts';
+import { testRegistryHost, writeServerRegistryCredentials } from './context.ts';
 
 export interface TestServer {
   server: LayerlabServer;
@@ -59,8 +60,15 @@ export async function startTestServer(
   const root = options.root ?? mkdtempSync(join(tmpdir(), 'layerlab-srv-'));
   const host = testRegistryHost();
   const config = engineConfigSchema.parse({ mirrors: host ? { 'docker.io': [`http://${host}`] } : {} });
+  writeServerRegistryCredentials(root);
   const logs: string[] = [];
-  const server = createServer({ config, log: (m) => logs.push(m), ...options, root });
+  const server = createServer({
+    config,
+    log: (m) => logs.push(m),
+    ...options,
+    root,
+    limits: withTestDefaults(options.limits),
+  });
   await server.listen(0, '127.0.0.1');
   const url = server.url;
   return {
@@ -84,6 +92,19 @@ export async function startTestServer(
       await server.close();
       rmSync(root, { recursive: true, force: true });
     },
+  };
+}
+
+/**
+ * Tests make many sessions from 127.0.0.1 and drive some without a socket for minutes, so the
+ * per-address session caps and the never-connected grace are opened wide unless a test sets them
+ * (the security tests that check them do).
+ */
+function withTestDefaults(limits: LimitsOverride = {}): LimitsOverride {
+  return {
+    connectGraceMs: 60 * 60 * 1000,
+    ...limits,
+    sessionsPerAddress: { max: 100_000, burst: 100_000, perMinute: 100_000, ...limits.sessionsPerAddress },
   };
 }
 

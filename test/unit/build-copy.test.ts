@@ -74,7 +74,9 @@ describe('planCopy', () => {
   });
 
   it('puts several sources and globs into a directory', async () => {
-    const plan = await planCopy(context, ['*.txt'], '/d');
+    // Docker refuses several sources into a destination without a trailing / (classic builder's copy.go).
+    await expect(planCopy(context, ['*.txt'], '/d')).rejects.toThrow(/must be a directory and end with a \//);
+    const plan = await planCopy(context, ['*.txt'], '/d/');
     const list = await entries(copyLayerTar(plan, opts));
     expect(list.map((e) => e.name)).toEqual(['d/', 'd/a.txt', 'd/b.txt']);
   });

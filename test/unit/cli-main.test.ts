@@ -15,9 +15,9 @@ describe('parseGlobal', () => {
     expect(parseGlobal(['--root=/r', 'ps'], {}).root).toBe('/r');
   });
 
-  it('defaults the root from LAYERLAB_ROOT, then /var/lib/layerlab', () => {
+  it('defaults the root from the caller’s LAYERLAB_ROOT, then /var/lib/layerlab (never the process’s)', () => {
     expect(parseGlobal(['ps'], { LAYERLAB_ROOT: '/srv/ll' }).root).toBe('/srv/ll');
-    expect(parseGlobal(['ps'], {}).root).toBe(process.env.LAYERLAB_ROOT || '/var/lib/layerlab');
+    expect(parseGlobal(['ps'], {}).root).toBe('/var/lib/layerlab');
   });
 
   it('refuses unknown global flags', () => {

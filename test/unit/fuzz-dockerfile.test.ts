@@ -97,7 +97,7 @@ const dockerfileText = fc
 function expectBuildable(text: string): void {
   const steps = parsesOrRefuses(() => parseDockerfile(text), isBuildError);
   if (!steps) return;
-  expect(steps.filter((s) => s.step.kind === 'FROM')).toHaveLength(1);
+  expect(steps.filter((s) => s.step.kind === 'FROM').length).toBeGreaterThanOrEqual(1);
   const first = steps.findIndex((s) => s.step.kind !== 'ARG');
   expect(steps[first]?.step.kind).toBe('FROM');
   for (const { step, text: shown, line } of steps) {
@@ -140,7 +140,7 @@ describe('fuzz: Dockerfile parser', () => {
     );
   });
 
-  it('expands variables in any text without throwing', async () => {
+  it('expands variables in any text or refuses it with a BuildError', async () => {
     await fuzz(
       'dockerfile/expand-variables',
       1000,
@@ -151,10 +151,15 @@ describe('fuzz: Dockerfile parser', () => {
           fc.string({ maxLength: 5 }),
         ),
         (text, vars) => {
-          const out = expandVariables(text, new Map(Object.entries(vars)));
+          // Docker's lexer refuses some words (an unclosed quote, `${`): with a BuildError, never another.
+          const out = parsesOrRefuses(
+            () => expandVariables(text, new Map(Object.entries(vars))),
+            isBuildError,
+          );
+          if (out === undefined) return;
           expect(typeof out).toBe('string');
-          // Without variables and without `$`, text is left as is.
-          if (!text.includes('$')) expect(out).toBe(text);
+          // Without `$`, quotes and escapes, text is left as is.
+          if (!/[$'"\\]/.test(text)) expect(out).toBe(text);
         },
       ),
     );

@@ -6,6 +6,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import yaml from 'js-yaml';
 import { describe, expect, it } from 'vitest';
+import { lessonChecks } from '../../content/lesson-checks.ts';
 import { type CommandSpec, parseArgs } from '../../engine/cli/args.ts';
 import { groups, topLevel } from '../../engine/cli/commands/index.ts';
 import { parseCheck } from '../../server/checks/schema.ts';
@@ -76,31 +77,13 @@ function runBlocks(body: string): RunBlock[] {
   return blocks;
 }
 
-/** The text of the JS object literal given to a JSX attribute `name={{ … }}`, for each occurrence. */
-function objectProps(body: string, tag: string, name: string): { text: string; tagSource: string }[] {
-  const found: { text: string; tagSource: string }[] = [];
-  const open = new RegExp(`<${tag}\\b`, 'g');
-  for (let m = open.exec(body); m; m = open.exec(body)) {
-    const attr = body.indexOf(`${name}={{`, m.index);
-    const close = body.indexOf('>', m.index);
-    if (attr === -1) continue;
-    let depth = 0;
-    let i = attr + name.length + 1;
-    for (; i < body.length; i++) {
-      if (body[i] === '{') depth++;
-      else if (body[i] === '}' && --depth === 0) break;
-    }
-    const end = body.indexOf('>', i);
-    if (close !== -1 && close < attr) continue;
-    found.push({ text: body.slice(attr + name.length + 2, i), tagSource: body.slice(m.index, end + 1) });
-  }
-  return found;
+/** The source of each `<tag …>` opening tag (attributes hold no `>`). */
+function openingTags(body: string, tag: string): string[] {
+  return [...body.matchAll(new RegExp(`<${tag}\\b[^>]*>`, 'g'))].map((m) => m[0]);
 }
 
-/** Evaluates a lesson's own object literal (trusted content from this repository). */
-function evaluateLiteral(text: string): unknown {
-  return new Function(`return (${text});`)();
-}
+/** A page's route, as the site and the server's check table key it. */
+const routeOf = (page: Page) => page.file.replace(/\.mdx?$/, '');
 
 async function specFor(words: readonly string[]): Promise<{ spec: CommandSpec; rest: string[] }> {
   const [first, second] = words;
@@ -253,7 +236,7 @@ describe('click-to-run blocks', () => {
 
 describe('<Check> goals', () => {
   const checks = pages.flatMap((page) =>
-    objectProps(page.body, 'Check', 'check').map((prop) => ({ page, ...prop })),
+    openingTags(page.body, 'Check').map((tagSource) => ({ page, tagSource })),
   );
 
   it('exist on every lesson and on the start page', () => {
@@ -267,10 +250,29 @@ describe('<Check> goals', () => {
   });
 
   it('parse with the check schema', () => {
-    for (const { page, text } of checks) {
-      const parsed = parseCheck(evaluateLiteral(text));
-      expect(parsed.ok ? '' : parsed.message, `${page.file}: ${text}`).toBe('');
+    for (const [lesson, declared] of Object.entries(lessonChecks)) {
+      for (const [id, check] of Object.entries(declared)) {
+        const parsed = parseCheck(check);
+        expect(parsed.ok ? '' : parsed.message, `${lesson} › ${id}`).toBe('');
+      }
     }
+  });
+
+  it('name a check content/lesson-checks.ts declares for their page, and every declared one is used', () => {
+    const used = new Set<string>();
+    for (const { page, tagSource } of checks) {
+      expect(tagSource, `${page.file}: a <Check> carries no condition of its own`).not.toMatch(/\bcheck=/);
+      const id = /\bid="([A-Za-z0-9_.-]+)"/.exec(tagSource)?.[1] ?? '';
+      const declared = lessonChecks[routeOf(page)] ?? {};
+      expect(Object.hasOwn(declared, id), `${page.file}: no check "${id}" in content/lesson-checks.ts`).toBe(
+        true,
+      );
+      used.add(`${routeOf(page)} › ${id}`);
+    }
+    const declared = Object.entries(lessonChecks)
+      .filter(([lesson]) => lesson !== 'sandbox') // site/src/pages/sandbox.astro, not a lesson file
+      .flatMap(([lesson, ids]) => Object.keys(ids).map((id) => `${lesson} › ${id}`));
+    expect(declared.filter((key) => !used.has(key))).toEqual([]);
   });
 
   it('have an id unique on their page, and a hint', () => {

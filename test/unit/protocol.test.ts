@@ -15,7 +15,7 @@ describe('parseClientMessage', () => {
       { type: 'terminal.resize', terminal: 'main', cols: 120, rows: 40 },
       { type: 'terminal.run', terminal: 'main', command: 'docker pull busybox' },
       { type: 'terminal.close', terminal: 'main' },
-      { type: 'check', id: 'c1', check: { any: 'thing' }, lesson: 'layers', step: 'diff' },
+      { type: 'check', id: 'c1', lesson: '03-layers', check: 'compared-layers' },
       { type: 'reset', id: 'r1', to: 'busybox' },
       { type: 'reset', id: 'r2' },
       { type: 'state.get', id: 's1' },

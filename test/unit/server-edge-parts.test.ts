@@ -104,11 +104,13 @@ describe('router', () => {
       expect(((await denied.json()) as { error: { code: string } }).error.code).toBe('no_session');
       expect(await (await fetch(`${url}/api/public`)).json()).toEqual({ session: null });
 
-      const echo = await fetch(`${url}/api/echo`, { method: 'POST', headers: cookie, body: '{"a":1}' });
+      // As a page of the server posts: its Origin, a JSON body (origin.ts refuses anything else).
+      const post = { ...cookie, origin: url, 'content-type': 'application/json' };
+      const echo = await fetch(`${url}/api/echo`, { method: 'POST', headers: post, body: '{"a":1}' });
       expect(await echo.json()).toEqual({ body: { a: 1 } });
-      const big = await fetch(`${url}/api/echo`, { method: 'POST', headers: cookie, body: 'x'.repeat(200) });
+      const big = await fetch(`${url}/api/echo`, { method: 'POST', headers: post, body: 'x'.repeat(200) });
       expect(big.status).toBe(413);
-      const bad = await fetch(`${url}/api/echo`, { method: 'POST', headers: cookie, body: '{' });
+      const bad = await fetch(`${url}/api/echo`, { method: 'POST', headers: post, body: '{' });
       expect(bad.status).toBe(400);
       expect((await fetch(`${url}/api/echo`, { headers: cookie })).status).toBe(405);
 

@@ -224,16 +224,27 @@ describe('teacher sign-in', () => {
     expect(auth.workshopOf(request(header))).toBeUndefined();
   });
 
-  it('limits wrong passwords per address per window', () => {
+  it('limits wrong passwords per address per window', async () => {
     let now = 0;
-    const auth = new TeacherAuth({ now: () => now, maxFailures: 3, windowMs: 1000 });
-    for (let i = 0; i < 3; i++) {
-      expect(auth.mayTry('10.0.0.1')).toBe(true);
-      auth.failed('10.0.0.1');
-    }
-    expect(auth.mayTry('10.0.0.1')).toBe(false);
-    expect(auth.mayTry('10.0.0.2')).toBe(true);
+    const auth = new TeacherAuth({ now: () => now, maxTries: 3, windowMs: 1000 });
+    const wrong = async () => false;
+    for (let i = 0; i < 3; i++) expect(await auth.tryPassword('10.0.0.1', wrong)).toBe('wrong');
+    expect(await auth.tryPassword('10.0.0.1', wrong)).toBe('limited');
+    expect(await auth.tryPassword('10.0.0.2', wrong)).toBe('wrong');
     now += 1001;
-    expect(auth.mayTry('10.0.0.1')).toBe(true);
+    expect(await auth.tryPassword('10.0.0.1', wrong)).toBe('wrong');
+  });
+
+  it('counts a try before its check runs, so concurrent guesses cannot pass the limit', async () => {
+    const auth = new TeacherAuth({ maxTries: 3 });
+    let checked = 0;
+    const slow = async () => {
+      checked++;
+      await new Promise((r) => setTimeout(r, 20));
+      return false;
+    };
+    const results = await Promise.all(Array.from({ length: 20 }, () => auth.tryPassword('10.0.0.1', slow)));
+    expect(checked).toBe(3);
+    expect(results.filter((r) => r === 'limited')).toHaveLength(17);
   });
 });

@@ -6,7 +6,7 @@ import { InvalidArgumentError } from '../../errors.ts';
 import type { EngineEvent } from '../../events.ts';
 import { parseReference } from '../../reference/reference.ts';
 import { bool, list, str } from '../args.ts';
-import type { Command } from '../cli.ts';
+import type { Command, Environment } from '../cli.ts';
 
 export const command: Command = {
   spec: {
@@ -31,6 +31,7 @@ export const command: Command = {
       },
       { name: 'build-arg', type: 'list', description: 'Set build-time variables' },
       { name: 'no-cache', type: 'bool', description: 'Do not use cache when building the image' },
+      { name: 'target', type: 'string', description: 'Set the target build stage to build' },
       {
         name: 'quiet',
         short: 'q',
@@ -46,8 +47,9 @@ export const command: Command = {
     const buildArgs: Record<string, string> = {};
     for (const arg of list(parsed, 'build-arg')) {
       const eq = arg.indexOf('=');
-      // Docker takes `--build-arg NAME` (no value) from the environment.
-      const value = eq === -1 ? process.env[arg] : arg.slice(eq + 1);
+      // Docker takes `--build-arg NAME` (no value) from the caller's environment (a visitor's shell
+      // in the browser terminal, never the server process's).
+      const value = eq === -1 ? (Object.hasOwn(cli.env, arg) ? cli.env[arg] : undefined) : arg.slice(eq + 1);
       if (value === undefined)
         throw new InvalidArgumentError(`build-arg ${arg}: no value and not set in the environment`);
       buildArgs[eq === -1 ? arg : arg.slice(0, eq)] = value;
@@ -62,12 +64,25 @@ export const command: Command = {
       tags,
       buildArgs,
       noCache: bool(parsed, 'no-cache'),
+      ...(str(parsed, 'target') !== undefined ? { target: str(parsed, 'target')! } : {}),
+      ...sourceDateEpoch(cli.env),
     });
     // The engine's own transcript ends with "Successfully built/tagged"; quiet prints only the id.
     if (quiet) cli.out(image.id);
     return 0;
   },
 };
+
+/** `SOURCE_DATE_EPOCH` from the caller's environment, as reproducible-build tools read it. */
+function sourceDateEpoch(env: Environment): { sourceDateEpoch?: number } {
+  const raw = env.SOURCE_DATE_EPOCH;
+  if (raw === undefined || raw === '') return {};
+  const seconds = Number(raw);
+  if (!Number.isInteger(seconds) || seconds < 0) {
+    throw new InvalidArgumentError(`SOURCE_DATE_EPOCH: not a number of seconds: ${raw}`, raw);
+  }
+  return { sourceDateEpoch: seconds };
+}
 
 function renderBuildEvent(out: NodeJS.WritableStream, event: EngineEvent): void {
   if (event.type === 'build.step') {

@@ -14,7 +14,7 @@ export const command: Command = {
     flags: CREATE_FLAGS,
   },
   async run(cli, parsed) {
-    const opts = createOptions(parsed);
+    const opts = createOptions(parsed, cli.env);
     await ensureImage(cli, opts.image);
     const record = await createContainer(cli.context(), opts);
     cli.out(record.id);

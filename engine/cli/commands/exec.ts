@@ -1,9 +1,9 @@
 // `layerlab exec [-i] [-t] [-e] [-w] [-u] CONTAINER COMMAND [ARG...]`: a new process in a running
 // container; exits with its status.
 import { execContainer } from '../../container/lifecycle.ts';
-import { bool, list, str } from '../args.ts';
+import { bool, str } from '../args.ts';
 import type { Command } from '../cli.ts';
-import { PROCESS_FLAGS } from '../container-flags.ts';
+import { envOptions, PROCESS_FLAGS } from '../container-flags.ts';
 import { runSession } from '../session.ts';
 
 export const command: Command = {
@@ -35,7 +35,7 @@ export const command: Command = {
       cmd,
       tty,
       stdin: interactive,
-      env: list(parsed, 'env'),
+      env: envOptions(parsed, cli.env),
       ...(user !== undefined ? { user } : {}),
       ...(workingDir !== undefined ? { workingDir } : {}),
       ...size,

@@ -4,6 +4,7 @@ import { NotFoundError } from '../../errors.ts';
 import { inspectJson } from '../../format/text.ts';
 import { inspectImage } from '../../image/views.ts';
 import type { Command } from '../cli.ts';
+import { forCaller } from '../host-paths.ts';
 
 export const command: Command = {
   spec: {
@@ -18,7 +19,8 @@ export const command: Command = {
     let status = 0;
     for (const name of parsed.args) {
       try {
-        found.push(await inspectImage(cli.context(), name));
+        const ctx = cli.context();
+        found.push(forCaller(cli, ctx, await inspectImage(ctx, name)));
       } catch (err) {
         if (!(err instanceof NotFoundError)) throw err;
         cli.err(`Error: No such image: ${name}`);

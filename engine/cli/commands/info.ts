@@ -1,10 +1,11 @@
-// `layerlab info`: counts, storage, runtime and mirrors, laid out like `docker info`.
+// `layerlab info`: counts, storage, runtime and mirrors, laid out like `docker info`. In the browser
+// terminal (`cli.hideHostPaths`) the state root and the runtime's path are not shown.
 import { release } from 'node:os';
 import { readAllRecords } from '../../container/record.ts';
 import { detectRuntime } from '../../runtime/detect.ts';
 import { listImages } from '../../store/images.ts';
 import type { Command } from '../cli.ts';
-import { packageVersion } from './version.ts';
+import { HIDDEN_PATH, packageVersion } from './version.ts';
 
 export const command: Command = {
   spec: { name: 'info', usage: '', description: 'Display system-wide information', maxArgs: 0, flags: [] },
@@ -14,7 +15,7 @@ export const command: Command = {
     const count = (status: string) => containers.filter((c) => c.state.status === status).length;
     const images = await listImages(ctx);
     const runtime = await detectRuntime(ctx).then(
-      (r) => `${r.name} ${r.version} (${r.path})`,
+      (r) => (cli.hideHostPaths ? `${r.name} ${r.version}` : `${r.name} ${r.version} (${r.path})`),
       (err: Error) => `unavailable: ${err.message}`,
     );
     const mirrors = Object.entries(ctx.config.mirrors).flatMap(([host, urls]) =>
@@ -35,7 +36,7 @@ export const command: Command = {
         ` Default Runtime: ${runtime}`,
         ` User Namespace: container root = host uid ${ctx.config.usernsBase} (${ctx.config.usernsSize} ids)`,
         ` Kernel Version: ${release()}`,
-        ` Layerlab Root Dir: ${ctx.root}`,
+        ` Layerlab Root Dir: ${cli.hideHostPaths ? HIDDEN_PATH : ctx.root}`,
         ...(mirrors.length > 0 ? [' Registry Mirrors:', ...mirrors] : []),
       ].join('\n'),
     );

@@ -6,6 +6,7 @@ import { inspectJson } from '../../format/text.ts';
 import { inspectImage } from '../../image/views.ts';
 import { str } from '../args.ts';
 import type { Cli, Command } from '../cli.ts';
+import { forCaller } from '../host-paths.ts';
 import { renderTemplate } from '../template.ts';
 
 type Kind = 'container' | 'image';
@@ -66,8 +67,8 @@ export function inspectCommand(name: string, only?: Kind): Command {
 async function lookup(cli: Cli, target: string, type: Kind | undefined): Promise<unknown> {
   const ctx = cli.context();
   const attempts: (() => Promise<unknown>)[] = [];
-  if (type !== 'image') attempts.push(() => inspectContainer(ctx, target));
-  if (type !== 'container') attempts.push(() => inspectImage(ctx, target));
+  if (type !== 'image') attempts.push(async () => forCaller(cli, ctx, await inspectContainer(ctx, target)));
+  if (type !== 'container') attempts.push(async () => forCaller(cli, ctx, await inspectImage(ctx, target)));
   for (const attempt of attempts) {
     try {
       return await attempt();

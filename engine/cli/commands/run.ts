@@ -27,7 +27,7 @@ export const command: Command = {
     ],
   },
   async run(cli, parsed) {
-    const opts = createOptions(parsed);
+    const opts = createOptions(parsed, cli.env);
     const detach = bool(parsed, 'detach');
     const ctx = cli.context();
     let result: Awaited<ReturnType<typeof runContainer>>;

@@ -4,6 +4,9 @@ import { join } from 'node:path';
 import { detectRuntime } from '../../runtime/detect.ts';
 import type { Command } from '../cli.ts';
 
+/** What `info` and `version` show for a host path the caller may not learn (the browser terminal). */
+export const HIDDEN_PATH = '(not shown in the browser terminal)';
+
 export function packageVersion(): string {
   const pkg = JSON.parse(readFileSync(join(import.meta.dirname, '..', '..', '..', 'package.json'), 'utf8'));
   return String(pkg.version);
@@ -26,7 +29,7 @@ export const command: Command = {
       ` OS/Arch:           ${process.platform}/${arch}`,
       '',
       'Engine:',
-      ` Root:              ${cli.root}`,
+      ` Root:              ${cli.hideHostPaths ? HIDDEN_PATH : cli.root}`,
     ];
     const runtime = await detectRuntime(cli.context()).then(
       (r) => `${r.name} ${r.version}`,

@@ -1,6 +1,7 @@
-// <layerlab-check>: a lesson step's goal with a Check button (the server evaluates the declared
-// condition on the session's state) and a reset to the lesson's starting state. A pass is remembered
-// in localStorage, so coming back to the lesson shows what is done.
+// <layerlab-check>: a lesson step's goal with a Check button and a reset to the lesson's starting
+// state. The button names the check (`{ lesson, check }`); the server evaluates the condition the
+// lessons declare for it on the session's state. A pass is remembered in localStorage, so coming
+// back to the lesson shows what is done.
 
 import { connection } from './connection.ts';
 import { defineOnce } from './define.ts';
@@ -45,12 +46,10 @@ export class LayerlabCheck extends HTMLElement {
     const onCheck = async () => {
       show('busy', t('ll.check.checking'));
       try {
-        const check = JSON.parse(this.dataset.check ?? 'null') as unknown;
         const result = await conn.request({
           type: 'check',
-          check,
-          lesson: lessonIdOf(location.pathname).slice(0, 100),
-          ...(this.dataset.id ? { step: this.dataset.id.slice(0, 100) } : {}),
+          lesson: this.dataset.lesson ?? lessonIdOf(location.pathname),
+          check: this.dataset.id ?? '',
         });
         if (!result.ok) throw new Error(result.error?.message ?? 'check failed');
         const data = result.data as { pass: boolean; hint?: string };

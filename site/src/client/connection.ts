@@ -142,8 +142,9 @@ export class Connection {
       });
       const type = res.headers.get('content-type') ?? '';
       if (!res.ok || !type.includes('application/json')) {
-        // A static copy of the site (404 or an HTML page): there is no engine to talk to.
-        if (!this.#everLive && res.status !== 503) return this.#setStatus('replay');
+        // A static copy of the site (404 or an HTML page): there is no engine to talk to. A full
+        // server (503) or too many sessions from this address (429) is worth trying again.
+        if (!this.#everLive && res.status !== 503 && res.status !== 429) return this.#setStatus('replay');
         throw new Error(`GET /api/session: ${res.status}`);
       }
       const body = (await res.json()) as { session: string; token: string };
