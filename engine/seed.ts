@@ -16,7 +16,7 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { build } from './build/build.ts';
+import { build } from './builder/build.ts';
 import type { EngineContext } from './context.ts';
 import { RuntimeError } from './errors.ts';
 import { tag } from './image/tag.ts';

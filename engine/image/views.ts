@@ -1,7 +1,7 @@
 // What `images`, `history`, `system df` and `image inspect` show, as data: the CLI formats the
 // tables (Docker's columns), the server sends the same rows to the page.
 
-import { buildCacheEntries } from '../build/cache.ts';
+import { buildCacheEntries } from '../builder/cache.ts';
 import { readAllRecords } from '../container/record.ts';
 import { reconcile } from '../container/state.ts';
 import { writableSize } from '../container/views.ts';

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { createGunzip } from 'node:zlib';
 import tar from 'tar-stream';
 import { afterAll, describe, expect, it } from 'vitest';
-import { build } from '../../engine/build/build.ts';
+import { build } from '../../engine/builder/build.ts';
 import type { EngineContext } from '../../engine/context.ts';
 import { readImageFile } from '../../engine/image/read-file.ts';
 import { validateImage } from '../../engine/image/validate.ts';

@@ -8,7 +8,7 @@ import { createServer, type Server } from 'node:net';
 import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { build } from '../../engine/build/build.ts';
+import { build } from '../../engine/builder/build.ts';
 import { removeContainer, runContainer } from '../../engine/container/index.ts';
 import { imageLayers } from '../../engine/oci/types.ts';
 import { closeRoot, openRoot } from '../../engine/recover.ts';

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { save } from '../../engine/archive/save.ts';
-import { build } from '../../engine/build/build.ts';
+import { build } from '../../engine/builder/build.ts';
 import { containerLogs, runContainer } from '../../engine/container/index.ts';
 import type { EngineContext } from '../../engine/context.ts';
 import { pull } from '../../engine/pull.ts';

@@ -6,8 +6,8 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import tar from 'tar-stream';
 import { afterAll, describe, expect, it } from 'vitest';
-import { copyLayerTar, planCopy } from '../../engine/build/copy-layer.ts';
-import { parseDockerignore } from '../../engine/build/dockerignore.ts';
+import { copyLayerTar, planCopy } from '../../engine/builder/copy-layer.ts';
+import { parseDockerignore } from '../../engine/builder/dockerignore.ts';
 
 const context = mkdtempSync(join(tmpdir(), 'layerlab-copy-'));
 afterAll(() => rmSync(context, { recursive: true, force: true }));

@@ -1,10 +1,10 @@
-// Docker's Dockerfile word processing (engine/build/shell-lex.ts, a port of BuildKit's
+// Docker's Dockerfile word processing (engine/builder/shell-lex.ts, a port of BuildKit's
 // frontend/dockerfile/shell/lex.go) and parser rules (dockerfile-syntax.ts, dockerfile.ts). Each
 // expectation is what Docker produces; the source is cited per table.
 import { describe, expect, it } from 'vitest';
-import { parseDockerfile, parseStages } from '../../engine/build/dockerfile.ts';
-import { exposedPorts } from '../../engine/build/ports.ts';
-import { processWord, processWords } from '../../engine/build/shell-lex.ts';
+import { parseDockerfile, parseStages } from '../../engine/builder/dockerfile.ts';
+import { exposedPorts } from '../../engine/builder/ports.ts';
+import { processWord, processWords } from '../../engine/builder/shell-lex.ts';
 
 const $ = '$'; // keeps Dockerfile variables out of template syntax
 const env = new Map([

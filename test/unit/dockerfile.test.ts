@@ -1,6 +1,6 @@
 // The Dockerfile front end: instructions become typed steps; unsupported features fail with a reason.
 import { describe, expect, it } from 'vitest';
-import { expandVariables, parseCommandForm, parseDockerfile } from '../../engine/build/dockerfile.ts';
+import { expandVariables, parseCommandForm, parseDockerfile } from '../../engine/builder/dockerfile.ts';
 import { BuildError } from '../../engine/errors.ts';
 
 // Dockerfile variables look like template placeholders; spelling them with this keeps them literal.

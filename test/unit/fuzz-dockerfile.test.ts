@@ -1,10 +1,10 @@
-// Fuzzing the Dockerfile front end (engine/build/dockerfile.ts): arbitrary text and Dockerfiles built
+// Fuzzing the Dockerfile front end (engine/builder/dockerfile.ts): arbitrary text and Dockerfiles built
 // from instructions with hostile arguments (quotes, continuations, JSON, flags, heredocs, directives)
 // either parse into steps that keep the builder's assumptions or are refused with a BuildError.
 
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { expandVariables, parseDockerfile } from '../../engine/build/dockerfile.ts';
+import { expandVariables, parseDockerfile } from '../../engine/builder/dockerfile.ts';
 import { BuildError } from '../../engine/errors.ts';
 import { fuzz, parsesOrRefuses } from '../fuzz/budget.ts';
 

@@ -1,7 +1,7 @@
 // `layerlab build [-t NAME] [-f Dockerfile] DIR`: the classic builder's transcript (Step N/M, cache
 // hits, RUN output, Successfully built/tagged) rendered from the engine's `build.*` events.
 import { resolve } from 'node:path';
-import { build } from '../../build/build.ts';
+import { build } from '../../builder/build.ts';
 import { InvalidArgumentError } from '../../errors.ts';
 import type { EngineEvent } from '../../events.ts';
 import { parseReference } from '../../reference/reference.ts';

@@ -1,7 +1,7 @@
 // Splits a Dockerfile into instruction nodes exactly as Docker does: a port of BuildKit's
 // frontend/dockerfile/parser (parser.go, line_parsers.go, split_command.go, the escape directive).
 // Line continuations, comments inside continuations, `--flags`, JSON forms and heredoc bodies are
-// decided here; what the words mean is engine/build/dockerfile.ts's job.
+// decided here; what the words mean is engine/builder/dockerfile.ts's job.
 
 import { BuildError } from '../errors.ts';
 import { processWords } from './shell-lex.ts';
