@@ -17,7 +17,9 @@ interface Stage {
 const stages: Stage[] = [
   { title: 'Lint and format (biome check .)', command: bin('biome'), args: ['check', '.'] },
   { title: 'Types (tsc --noEmit -p .)', command: bin('tsc'), args: ['--noEmit', '-p', '.'] },
-  // The site's own TypeScript (client elements, plugins, build scripts) with the DOM types.
+  // The site's own TypeScript (client elements, plugins, build scripts) with the DOM types, against
+  // the content collections' types that `astro sync` generates (a fresh clone has none yet).
+  { title: 'Site content types (astro sync)', command: bin('astro'), args: ['sync', '--root', 'site'] },
   { title: 'Site types (tsc --noEmit -p site)', command: bin('tsc'), args: ['--noEmit', '-p', 'site'] },
   {
     title: 'Tests (vitest run: unit, integration, browser)',

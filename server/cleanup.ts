@@ -15,7 +15,7 @@ import { sessionRegistryAccess } from '../engine/registry/session-access.ts';
 import { cleanupTemp } from '../engine/store/blobs.ts';
 import { cleanupLayerTemps } from '../engine/store/layers.ts';
 import { sessionsDir } from '../engine/store/paths.ts';
-import { teardownRoot } from './sessions/teardown.ts';
+import { teardownRoot } from '../engine/teardown.ts';
 
 export interface CleanupReport {
   sessions: number;

@@ -12,11 +12,11 @@ import { createContext, type EngineContext } from '../../engine/context.ts';
 import type { EngineEvent } from '../../engine/events.ts';
 import { sessionRegistryAccess } from '../../engine/registry/session-access.ts';
 import { sessionRoot } from '../../engine/store/paths.ts';
+import { type TeardownReport, teardownRoot } from '../../engine/teardown.ts';
 import type { ServerLimits } from '../limits.ts';
 import type { SessionEvent } from '../protocol.ts';
 import { AddressQuota } from './address-quota.ts';
 import type { Session, SessionEventBus, SessionTerminal } from './session.ts';
-import { type TeardownReport, teardownRoot } from './teardown.ts';
 
 export { SessionQuotaError } from './address-quota.ts';
 

@@ -17,11 +17,11 @@ import {
   startContainer,
   waitContainer,
 } from '../../engine/container/index.ts';
+import { containerCgroupDirs as cgroupDirsOf } from '../../engine/host/cgroups.ts';
 import { containerPath } from '../../engine/store/paths.ts';
 import { DEFAULT_LIMITS } from '../../server/limits.ts';
 import { decodeTerminalFrame } from '../../server/protocol.ts';
 import type { ServerSession } from '../../server/sessions/manager.ts';
-import { cgroupDirsOf } from '../../server/sessions/teardown.ts';
 import { containerCgroup } from '../support/cgroup-stats.ts';
 import { busyboxContext, disposeContainers } from '../support/containers.ts';
 import type { TestContext } from '../support/context.ts';

@@ -13,6 +13,8 @@ import { join } from 'node:path';
 import { Transform } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { containerCgroupDirs as cgroupDirsOf } from '../../engine/host/cgroups.ts';
+import { mountsUnder } from '../../engine/host/mounts.ts';
 import { rootPaths } from '../../engine/store/paths.ts';
 import {
   freshContext,
@@ -169,19 +171,6 @@ function processesOf(root: string): string[] {
     }
   }
   return found;
-}
-
-function mountsUnder(root: string): string[] {
-  return readFileSync('/proc/self/mountinfo', 'utf8')
-    .split('\n')
-    .map((line) => line.split(' ')[4])
-    .filter((p): p is string => p !== undefined && (p === root || p.startsWith(`${root}/`)));
-}
-
-function cgroupDirsOf(id: string): string[] {
-  return entries('/sys/fs/cgroup')
-    .map((c) => join('/sys/fs/cgroup', c, 'layerlab', id))
-    .filter((d) => existsSync(d));
 }
 
 function containerIds(root: string): string[] {

@@ -10,11 +10,12 @@ import { engineConfigSchema } from '../../engine/config.ts';
 import { resolveContainer, runContainer } from '../../engine/container/index.ts';
 import { runDir } from '../../engine/container/state.ts';
 import { createContext, type EngineContext } from '../../engine/context.ts';
+import { containerCgroupDirs as cgroupDirsOf } from '../../engine/host/cgroups.ts';
+import { mountsUnder } from '../../engine/host/mounts.ts';
 import { pull } from '../../engine/pull.ts';
 import { runningShimPid } from '../../engine/runtime/shim.ts';
 import { sessionRoot } from '../../engine/store/paths.ts';
 import type { ServerSession } from '../../server/sessions/manager.ts';
-import { cgroupDirsOf, mountsUnder } from '../../server/sessions/teardown.ts';
 import { testRegistryCredentials, testRegistryHost } from '../support/context.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
 

@@ -2,12 +2,13 @@
 // cookies, names, teacher sign-in, the dashboard's progress, reset, ending a workshop, admission
 // control, and the teacher's read-only view of a student's terminal.
 
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { createServer as createHttpServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { freemem } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
+import { mountsUnder } from '../../engine/host/mounts.ts';
 import { evaluateCheck } from '../../server/checks/evaluate.ts';
 import { parseCheck } from '../../server/checks/schema.ts';
 import { decodeTerminalFrame } from '../../server/protocol.ts';
@@ -107,13 +108,6 @@ async function teacherPost(cookie: string, path: string, body: unknown) {
     body: JSON.stringify(body),
   });
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
-}
-
-function mountsUnder(dir: string): string[] {
-  return readFileSync('/proc/self/mountinfo', 'utf8')
-    .split('\n')
-    .map((l) => l.split(' ')[4] ?? '')
-    .filter((p) => p.startsWith(dir));
 }
 
 /** A workshop of its own, started over HTTP with the admin password. */

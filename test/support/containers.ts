@@ -4,10 +4,11 @@
 
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chownSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chownSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { listContainers, removeContainer } from '../../engine/container/index.ts';
 import type { EngineContext } from '../../engine/context.ts';
+import { mountsUnder } from '../../engine/host/mounts.ts';
 import { mountRootfs, unmountRootfs } from '../../engine/runtime/overlay.ts';
 import { runtimeDelete } from '../../engine/runtime/shim.ts';
 import { buildSpec } from '../../engine/runtime/spec.ts';
@@ -18,14 +19,8 @@ import { freshContext, type TestContext } from './context.ts';
 
 const MNT_DETACH = 2;
 
-/** Mount points at or under `root`, deepest first, from /proc/self/mountinfo. */
-export function mountsUnder(root: string): string[] {
-  return readFileSync('/proc/self/mountinfo', 'utf8')
-    .split('\n')
-    .map((line) => line.split(' ')[4])
-    .filter((p): p is string => p !== undefined && (p === root || p.startsWith(`${root}/`)))
-    .sort((a, b) => b.length - a.length);
-}
+/** Mount points at or under `root`, deepest first: the engine's own reader of the mount table. */
+export { mountsUnder };
 
 /** A fresh state root (see `freshContext`) holding the busybox image. */
 export async function busyboxContext(options: Parameters<typeof freshContext>[0] = {}): Promise<TestContext> {
