@@ -18,6 +18,9 @@ import { createContext } from '../engine/context.ts';
 import { collectGarbage } from '../engine/gc.ts';
 import { closeRoot } from '../engine/recover.ts';
 import { detectRuntime, type RuntimeInfo } from '../engine/runtime/detect.ts';
+import { registerRequestRoutes } from './api/http-routes.ts';
+import { type CheckReport, createSessionApi, type SessionApi } from './api/session-api.ts';
+import { recordCommands } from './checks/command-log.ts';
 import { cleanupPreviousRun } from './cleanup.ts';
 import { capConnectionsPerAddress } from './http/connections.ts';
 import { createEdgeGuard } from './http/edge-guard.ts';
@@ -36,12 +39,12 @@ import {
   SessionQuotaError,
 } from './sessions/manager.ts';
 import type { Session } from './sessions/session.ts';
-import { loadModules, type Modules } from './ws/modules.ts';
+import { watchSession } from './state/watch.ts';
 import { createWsEdge, type WsEdge } from './ws/upgrade.ts';
 
 const REPO_ROOT = join(import.meta.dirname, '..');
 
-/** What a plugin (the workshop, S4) can reach to add routes, gate sessions and end them. */
+/** What a plugin (the workshop) can reach to add routes, gate sessions and end them. */
 export interface ServerInternals {
   readonly root: string;
   readonly router: Router;
@@ -54,11 +57,10 @@ export interface ServerInternals {
   workshopInfo: { name: string } & Record<string, unknown>;
   /** Upgrade handlers tried before `/ws` (the teacher's watch sockets); one returning true took the socket. */
   readonly upgradeHandlers: ((req: IncomingMessage, socket: Duplex, head: Buffer) => boolean)[];
-  /** Told about every evaluated check that names its lesson step. */
-  readonly checkListeners: ((
-    sessionId: string,
-    report: { lesson: string; check: string; pass: boolean },
-  ) => void)[];
+  /** The session API both transports serve (the workshop resets a student through it). */
+  readonly api: SessionApi;
+  /** Told about every evaluated check, from the WebSocket or HTTP alike. */
+  readonly checkListeners: ((sessionId: string, report: CheckReport) => void)[];
   /** Ends a session: closes its sockets (code 4000) and disposes it. */
   endSession(id: string, reason?: string): Promise<void>;
   log(message: string): void;
@@ -176,7 +178,19 @@ export function createServer(options: ServerOptions): LayerlabServer {
   let http: Server | undefined;
   let edge: WsEdge | undefined;
   let url = '';
-  const modules: Modules = {};
+  const checkListeners: ServerInternals['checkListeners'] = [];
+  const api = createSessionApi({
+    onCheck(sessionId, report) {
+      for (const listener of checkListeners) {
+        try {
+          listener(sessionId, report);
+        } catch (err) {
+          log(`check listener: ${(err as Error).message}`);
+        }
+      }
+    },
+  });
+  registerRequestRoutes(router, api);
 
   const internals: ServerInternals = {
     root,
@@ -188,7 +202,8 @@ export function createServer(options: ServerOptions): LayerlabServer {
     limits,
     sessionGates: [],
     upgradeHandlers: [],
-    checkListeners: [],
+    api,
+    checkListeners,
     workshopInfo: { name: options.workshop ?? '' },
     async endSession(id, reason = 'session ended') {
       for (const c of edge?.connections ?? []) if (c.session.id === id) c.end(reason);
@@ -312,15 +327,11 @@ export function createServer(options: ServerOptions): LayerlabServer {
         runtimeError = (err as Error).message;
         log(`runtime: ${runtimeError}`);
       }
-      Object.assign(modules, await loadModules());
-      modules.registerStateRoutes?.(router);
-      if (modules.watchSession) {
-        const watch = modules.watchSession;
-        manager().onCreated((s) => {
-          const stop = watch(s);
-          if (stop) s.onDispose(stop);
-        });
-      }
+      // What every session keeps running until it ends: the fs.change watcher and the command log.
+      manager().onCreated((s) => {
+        watchSession(s);
+        recordCommands(s);
+      });
       for (const plugin of options.plugins ?? []) await plugin(internals);
       manager().onDisposed((s) => {
         containers.delete(s.id);
@@ -334,18 +345,9 @@ export function createServer(options: ServerOptions): LayerlabServer {
         deps: {
           limits,
           metrics,
-          modules,
+          api,
           log,
           workshop: () => (internals.workshopInfo.name !== '' ? internals.workshopInfo : undefined),
-          onCheck: (sessionId, report) => {
-            for (const listener of internals.checkListeners) {
-              try {
-                listener(sessionId, report);
-              } catch (err) {
-                log(`check listener: ${(err as Error).message}`);
-              }
-            }
-          },
         },
       });
       const { http: edgeLimits } = limits;

@@ -1,9 +1,11 @@
 // The WebSocket protocol between a lesson page and the server: zod schemas for every JSON control
 // message (one discriminated union per direction) and the binary terminal frame `[channel][bytes]`.
-// Imported by the server and the site; it depends on nothing but zod (engine types are type-only).
+// Imported by the server and the site; it depends on nothing but zod and the request table (engine
+// and result types are type-only).
 
 import { z } from 'zod';
 import type { EngineEvent } from '../engine/events.ts';
+import { type RequestName, requestSchemas } from './requests.ts';
 
 /** Largest WebSocket message the server accepts (JSON or binary); bigger closes the socket (1009). */
 export const MAX_MESSAGE_BYTES = 64 * 1024;
@@ -17,14 +19,16 @@ export const terminalNameSchema = z
 
 const colsSchema = z.number().int().min(2).max(1000);
 const rowsSchema = z.number().int().min(1).max(500);
-/** A lesson's route or a check's id (`01-image-vs-container`, `two-containers`). */
-const pageIdSchema = z
-  .string()
-  .min(1)
-  .max(100)
-  .regex(/^[A-Za-z0-9_.-]+$/, 'may hold only letters, digits, ".", "_" and "-"');
-/** Correlates a request (`check`, `reset`, `state.get`) with its `result` or `error`. */
+/** Correlates a request (`check`, `reset`, `state.get`, …) with its `result` or `error`. */
 export const requestIdSchema = z.string().min(1).max(64);
+
+/** The WebSocket message of request `name`: its input's fields beside `type` and `id`. */
+function requestMessage<K extends RequestName, S extends z.ZodRawShape>(
+  name: K,
+  input: z.ZodObject<S, z.core.$strict>,
+) {
+  return input.extend({ type: z.literal(name), id: requestIdSchema });
+}
 
 // ---- client → server -------------------------------------------------------------------------
 
@@ -44,22 +48,22 @@ export const clientMessageSchema = z.discriminatedUnion('type', [
   /** Click-to-run: types `command` into the terminal's prompt and runs it. */
   z.object({ type: z.literal('terminal.run'), terminal: terminalNameSchema, command: z.string().max(8192) }),
   z.object({ type: z.literal('terminal.close'), terminal: terminalNameSchema }),
-  /**
-   * Evaluates a lesson's check, named by the lesson (its route) and the check's id. The condition is
-   * the one the lessons declare (content/lesson-checks.ts); a page cannot send one of its own.
-   */
-  z.object({
-    type: z.literal('check'),
-    id: requestIdSchema,
-    lesson: pageIdSchema,
-    check: pageIdSchema,
-  }),
-  z.object({ type: z.literal('reset'), id: requestIdSchema, to: z.string().min(1).max(200).optional() }),
-  z.object({ type: z.literal('state.get'), id: requestIdSchema }),
+  // The session API's requests (requests.ts): `{ type: <request name>, id, ...input }`.
+  requestMessage('state.get', requestSchemas['state.get']),
+  requestMessage('state.which-layer', requestSchemas['state.which-layer']),
+  requestMessage('state.file', requestSchemas['state.file']),
+  requestMessage('check', requestSchemas.check),
+  requestMessage('reset', requestSchemas.reset),
   z.object({ type: z.literal('ping') }),
 ]);
 export type ClientMessage = z.infer<typeof clientMessageSchema>;
 export type ClientMessageType = ClientMessage['type'];
+/** A request as it travels over the WebSocket. */
+export type RequestMessage = Extract<ClientMessage, { id: string }>;
+
+// Every request of the table travels over the WebSocket too: a name missing above fails to compile.
+const everyRequestHasAMessage: [RequestName] extends [RequestMessage['type']] ? true : never = true;
+void everyRequestHasAMessage;
 
 // ---- server → client -------------------------------------------------------------------------
 
@@ -70,7 +74,6 @@ export const errorCodeSchema = z.enum([
   'bad_frame', // a binary frame without a known channel
   'rate_limited', // too many messages; persistent abuse closes with 1008
   'too_large', // a message over MAX_MESSAGE_BYTES (the socket closes with 1009)
-  'not_implemented', // a request this server build cannot answer yet
   'no_such_terminal', // resize/run/close of a terminal that is not open
   'limit', // a session or server limit (terminals, containers, sessions)
   'internal', // an unexpected failure; details are in the server log, never here

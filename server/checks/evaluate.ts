@@ -58,12 +58,6 @@ export async function evaluateCondition(
   return evaluate(state, check, options);
 }
 
-/**
- * The same, under the name the contract gives it (`evaluateCheck(ctx, check)`). The session-level
- * `evaluateCheck(session, check)` of server/checks/index.ts parses first and adds the commands run.
- */
-export const evaluateCheck = evaluateCondition;
-
 async function evaluate(state: StateCache, check: Check, options: EvaluateOptions): Promise<CheckResult> {
   if ('all' in check) {
     for (const child of check.all) {

@@ -3,7 +3,6 @@
 // missing, declared containers are created again. Independent steps run in parallel: well under a
 // second when the images are already here.
 
-import { z } from 'zod';
 import { createContainer, removeContainer, runContainer } from '../../engine/container/lifecycle.ts';
 import { readAllRecords } from '../../engine/container/record.ts';
 import type { EngineContext } from '../../engine/context.ts';
@@ -13,31 +12,14 @@ import { pull } from '../../engine/pull.ts';
 import { formatReference, parseReference } from '../../engine/reference/reference.ts';
 import { deleteImageRecord, listImages, resolveImageId, untagImage } from '../../engine/store/images.ts';
 
-const imageRef = z.string().min(1).max(256);
+import { type ResetTarget, type ResetTargetInput, resetTargetSchema } from './target.ts';
 
-export const resetContainerSchema = z.strictObject({
-  name: z
-    .string()
-    .min(1)
-    .max(128)
-    .regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/, 'container names use letters, digits, "_", "." and "-"'),
-  image: imageRef,
-  cmd: z.array(z.string().max(4096)).max(64).optional(),
-  env: z.array(z.string().max(4096)).max(64).optional(),
-  /** true: started in the background (`run -d`); otherwise only created (`docker create`). */
-  detach: z.boolean().optional(),
-  tty: z.boolean().optional(),
-});
-
-export const resetTargetSchema = z.strictObject({
-  /** Images that must be present (pulled when missing); every other image is removed. */
-  images: z.array(imageRef).max(16).optional(),
-  /** Containers to create, in this order of names (they are created in parallel). */
-  containers: z.array(resetContainerSchema).max(16).optional(),
-});
-
-export type ResetTarget = z.output<typeof resetTargetSchema>;
-export type ResetTargetInput = z.input<typeof resetTargetSchema>;
+export {
+  type ResetTarget,
+  type ResetTargetInput,
+  resetContainerSchema,
+  resetTargetSchema,
+} from './target.ts';
 
 export interface ResetReport {
   removedContainers: number;
@@ -161,28 +143,20 @@ const targets = new Map<string, ResetTarget>([
 ]);
 
 /**
- * What a `reset` request's `to` names: a registered target's name, or the target itself (an object,
- * or its JSON text, as the WebSocket message carries a string). Undefined means `empty`.
+ * What a `reset` request's `to` names: a named starting state (`busybox`), or the state itself as
+ * data (validated by the request table before it gets here). Undefined means `empty`.
  */
-export function resolveResetTarget(to: unknown): ResetTarget {
-  if (to === undefined || to === null) return {};
-  let value = to;
+export function resolveResetTarget(to: string | ResetTargetInput | undefined): ResetTarget {
+  if (to === undefined) return {};
   if (typeof to === 'string') {
     const named = targets.get(to);
     if (named) return named;
-    if (!to.trimStart().startsWith('{')) {
-      throw new InvalidArgumentError(
-        `reset: unknown starting state ${JSON.stringify(to.slice(0, 60))} (known: ${[...targets.keys()].join(', ')})`,
-        to.slice(0, 60),
-      );
-    }
-    try {
-      value = JSON.parse(to);
-    } catch {
-      throw new InvalidArgumentError('reset: "to" is neither a known starting state nor valid JSON');
-    }
+    throw new InvalidArgumentError(
+      `reset: unknown starting state ${JSON.stringify(to.slice(0, 60))} (known: ${[...targets.keys()].join(', ')})`,
+      to.slice(0, 60),
+    );
   }
-  const parsed = resetTargetSchema.safeParse(value);
+  const parsed = resetTargetSchema.safeParse(to);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     throw new InvalidArgumentError(`reset: ${issue?.path.join('.') || 'to'}: ${issue?.message ?? 'invalid'}`);

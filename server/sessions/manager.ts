@@ -13,10 +13,12 @@ import type { EngineEvent } from '../../engine/events.ts';
 import { sessionRegistryAccess } from '../../engine/registry/session-access.ts';
 import { sessionRoot } from '../../engine/store/paths.ts';
 import { type TeardownReport, teardownRoot } from '../../engine/teardown.ts';
+import type { RanCommand } from '../checks/evaluate.ts';
 import type { ServerLimits } from '../limits.ts';
 import type { SessionEvent } from '../protocol.ts';
+import type { SessionWatcher } from '../state/watch.ts';
 import { AddressQuota } from './address-quota.ts';
-import type { Session, SessionEventBus, SessionTerminal } from './session.ts';
+import type { Session, SessionEventBus, SessionTerminal, TerminalHub } from './session.ts';
 
 export { SessionQuotaError } from './address-quota.ts';
 
@@ -86,7 +88,9 @@ export class ServerSession implements Session {
   readonly events: SessionEventBus;
   readonly limits: ServerLimits;
   readonly terminals = new Map<string, SessionTerminal>();
-  readonly data = new Map<string, unknown>();
+  readonly commands: RanCommand[] = [];
+  readonly terminalHub: TerminalHub = { pending: new Map(), attached: new Map(), pauses: new Map() };
+  watcher: SessionWatcher | undefined;
   readonly createdAt = Date.now();
   lastActive = Date.now();
   sockets = 0;

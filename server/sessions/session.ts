@@ -1,14 +1,27 @@
 // What a browser session is to the rest of the server: its id and token, its own engine context
 // (its root under `<root>/sessions/<id>/`, content shared), its event bus, terminals and limits.
-// Terminals (S2), state and checks (S3) and the workshop (S4) code against this interface.
+// The terminal, state, check and workshop modules all take a Session; what each keeps on it has a
+// typed field of its own below.
 
 import type { EngineContext } from '../../engine/context.ts';
+import type { RanCommand } from '../checks/evaluate.ts';
 import type { ServerLimits } from '../limits.ts';
 import type { SessionEvent } from '../protocol.ts';
+import type { SessionWatcher } from '../state/watch.ts';
+
+/** Terminal bookkeeping shared by one session's sockets. */
+export interface TerminalHub {
+  /** Terminals being created, so two sockets opening the same name get the same one. */
+  readonly pending: Map<string, Promise<SessionTerminal>>;
+  /** Sockets attached to each terminal, so closing it tells them all. */
+  readonly attached: Map<string, Set<{ detach(name: string, closed?: boolean): void }>>;
+  /** How many sockets currently want each terminal paused. */
+  readonly pauses: Map<SessionTerminal, number>;
+}
 
 /**
- * The terminal as the WebSocket layer uses it; S2's `createTerminal(session, { cols, rows })`
- * returns one. `pause`/`resume` are for back-pressure: while paused the terminal stops reading its
+ * The terminal as the WebSocket layer uses it; `createTerminal(session, { cols, rows })` returns
+ * one. `pause`/`resume` are for back-pressure: while paused the terminal stops reading its
  * source (shell output, the container PTY) and keeps only its screen, so memory stays bounded.
  */
 export interface SessionTerminal {
@@ -51,8 +64,12 @@ export interface Session {
   readonly limits: ServerLimits;
   /** Terminals by name; they belong to the session, not a socket, so a reconnect reattaches. */
   readonly terminals: Map<string, SessionTerminal>;
-  /** Per-module state other parts keep on the session (S3's watchers, S4's seat), by module name. */
-  readonly data: Map<string, unknown>;
+  /** Commands run in the session's terminals, oldest first, bounded: what `command-ran` checks read. */
+  readonly commands: RanCommand[];
+  /** Terminal bookkeeping shared by the session's sockets (opening, attached sockets, pauses). */
+  readonly terminalHub: TerminalHub;
+  /** The upper-dir watcher behind `fs.change` events, once started. */
+  watcher: SessionWatcher | undefined;
   readonly createdAt: number;
   /** Last time a socket or request used the session (ms since epoch). */
   readonly lastActive: number;

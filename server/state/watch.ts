@@ -310,16 +310,14 @@ export interface SessionWatcher {
  * Disposed with the session. Idempotent per session: a second call returns the first watcher.
  */
 export function watchSession(session: Session, options: WatchOptions = {}): SessionWatcher {
-  const existing = session.data.get(WATCHER_KEY) as SessionWatcher | undefined;
-  if (existing) return existing;
+  if (session.watcher) return session.watcher;
   const emit = (event: WatchEvent) => session.events.emit(event as SessionEvent);
   const watcher = createSessionWatcher(session.ctx, emit, (listener) => session.events.on(listener), options);
-  session.data.set(WATCHER_KEY, watcher);
+  session.watcher = watcher;
   session.onDispose(() => watcher.close());
   return watcher;
 }
 
-const WATCHER_KEY = 'state.watcher';
 const EXIT_GRACE_MS = 1000;
 
 /** The same, over a bare context and event subscription (what watchSession wires to a Session). */

@@ -3,14 +3,10 @@
 // and teacher password), registers the routes, gates new sessions on machine capacity, and wires the
 // teacher's watch sockets and progress reports where the server offers hooks for them.
 
-import type { IncomingMessage } from 'node:http';
-import type { Duplex } from 'node:stream';
 import type { ServerInternals, ServerPlugin } from '../app.ts';
 import { HttpError } from '../http/router.ts';
-import { loadModules } from '../ws/modules.ts';
 import { type CapacityLimits, decideAdmission, type MachineLoad } from './admission.ts';
 import { attachWorkshop, type WorkshopService } from './service.ts';
-import type { ProgressReport } from './workshop.ts';
 
 export interface WorkshopPluginOptions {
   /** Start this workshop at once (`--workshop "Name"`); without it, only `POST /api/workshop` starts one. */
@@ -33,17 +29,8 @@ export interface WorkshopPluginOptions {
   onReady?: (service: WorkshopService) => void;
 }
 
-/** Hooks a later server build may offer; the plugin uses each one when present. */
-interface OptionalHooks {
-  /** Upgrade handlers tried before `/ws`; one returning true has taken the socket. */
-  upgradeHandlers?: ((req: IncomingMessage, socket: Duplex, head: Buffer) => boolean)[];
-  /** Called with every evaluated check that names its lesson step. */
-  checkListeners?: ((sessionId: string, report: ProgressReport) => void)[];
-}
-
 export function workshopPlugin(options: WorkshopPluginOptions = {}): ServerPlugin {
   return async (internals: ServerInternals) => {
-    const modules = await loadModules();
     const out = options.out ?? ((line: string) => process.stdout.write(`${line}\n`));
     const service = await attachWorkshop(
       {
@@ -60,11 +47,7 @@ export function workshopPlugin(options: WorkshopPluginOptions = {}): ServerPlugi
           },
           onDisposed: (listener) => internals.sessions.onDisposed(listener),
         },
-        async resetSession(session, to) {
-          if (!modules.resetSession)
-            throw new HttpError(501, 'not_implemented', 'reset is not available in this build');
-          return modules.resetSession(session, to);
-        },
+        resetSession: (session, to) => internals.api.reset(session, { to }),
       },
       {
         capacity: { maxSessions: internals.limits.maxSessions, ...options.capacity },
@@ -84,9 +67,8 @@ export function workshopPlugin(options: WorkshopPluginOptions = {}): ServerPlugi
       if (!decision.ok) throw new HttpError(503, 'full', decision.message);
     });
 
-    const hooks = internals as ServerInternals & OptionalHooks;
-    hooks.upgradeHandlers?.push(service.handleUpgrade);
-    hooks.checkListeners?.push((sessionId, report) => service.recordProgress(sessionId, report));
+    internals.upgradeHandlers.push(service.handleUpgrade);
+    internals.checkListeners.push((sessionId, report) => service.recordProgress(sessionId, report));
 
     if (options.name !== undefined) {
       const seats = options.seats ?? 30;

@@ -20,10 +20,7 @@ import { generatePassword, type PasswordHash, verifyNothing, verifyPassword } fr
 import type { TeacherAuth } from './teacher-auth.ts';
 import { type Workshop, WorkshopError, type WorkshopRegistry, type WorkshopState } from './workshop.ts';
 
-/** The key a student's session carries in `session.data`: the workshop's id. */
-export const WORKSHOP_DATA_KEY = 'workshop';
-
-/** What the routes need from the rest of the server (S1's SessionManager, S3's reset). */
+/** What the routes need from the rest of the server: sessions and the reset of one. */
 export interface WorkshopDeps {
   workshops: WorkshopRegistry;
   teachers: TeacherAuth;
@@ -184,7 +181,6 @@ export function registerWorkshopRoutes(router: Router, deps: WorkshopDeps): void
           throw new HttpError(err.code === 'invalid_name' ? 400 : 410, err.code, err.message);
         throw err;
       }
-      created.data.set(WORKSHOP_DATA_KEY, workshop.id);
       deps.onJoin(workshop, created);
       sendJson(
         res,

@@ -53,7 +53,7 @@ export interface WorkshopService {
     teacherPassword: string;
     generated: boolean;
   }>;
-  /** For S1/S3 after `evaluateCheck`, and for lesson visits: feeds the dashboard. */
+  /** Every evaluated check, from either transport, and every lesson visit: feeds the dashboard. */
   recordProgress(sessionId: string, report: ProgressReport): boolean;
   /** Upgrade handler for teacher watch sockets; returns false for other paths. */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean;

@@ -3,6 +3,8 @@
 // requests. Terminals belong to the session, so closing the socket only detaches from them.
 
 import type WebSocket from 'ws';
+import { LayerlabError } from '../../engine/errors.ts';
+import { parseRequestInput, runRequest, type SessionApi } from '../api/session-api.ts';
 import type { ServerLimits } from '../limits.ts';
 import type { Metrics } from '../metrics.ts';
 import {
@@ -12,30 +14,13 @@ import {
   type ErrorCode,
   encodeTerminalFrame,
   parseClientMessage,
+  type RequestMessage,
   type ServerMessage,
 } from '../protocol.ts';
 import type { ServerSession } from '../sessions/manager.ts';
 import type { SessionTerminal } from '../sessions/session.ts';
-import type { Modules } from './modules.ts';
+import { createTerminal } from '../terminal/terminal.ts';
 import { TokenBucket } from './rate-limit.ts';
-
-/** Session-wide terminal bookkeeping shared by that session's sockets. */
-interface TerminalHub {
-  pending: Map<string, Promise<SessionTerminal>>;
-  /** Sockets attached to each terminal, so closing it tells them all. */
-  attached: Map<string, Set<Connection>>;
-  /** How many sockets currently want each terminal paused. */
-  pauses: Map<SessionTerminal, number>;
-}
-
-function hubOf(session: ServerSession): TerminalHub {
-  let hub = session.data.get('ws.terminals') as TerminalHub | undefined;
-  if (!hub) {
-    hub = { pending: new Map(), attached: new Map(), pauses: new Map() };
-    session.data.set('ws.terminals', hub);
-  }
-  return hub;
-}
 
 interface Attachment {
   name: string;
@@ -49,11 +34,10 @@ interface Attachment {
 export interface ConnectionDeps {
   limits: ServerLimits;
   metrics: Metrics;
-  modules: Modules;
+  /** The session API the requests run against (shared with the HTTP routes). */
+  api: SessionApi;
   /** The workshop shown in `welcome`, read when a socket opens (the plugin sets it after start). */
   workshop: () => ({ name: string } & Record<string, unknown>) | undefined;
-  /** Told about every check that names its lesson step (the workshop's progress view). */
-  onCheck: (sessionId: string, report: { lesson: string; check: string; pass: boolean }) => void;
   log: (message: string) => void;
 }
 
@@ -158,7 +142,6 @@ export class Connection {
   }
 
   async #dispatch(message: ClientMessage): Promise<void> {
-    const { modules } = this.#deps;
     switch (message.type) {
       case 'ping':
         this.send({ type: 'pong' });
@@ -177,57 +160,33 @@ export class Connection {
         closeTerminal(this.session, message.terminal);
         return;
       }
-      case 'check': {
-        const evaluate = modules.evaluateCheck;
-        await this.#request(
-          message.id,
-          evaluate &&
-            (async () => {
-              // The server evaluates the lessons' own definition of this check (never one from the page).
-              const named = { lesson: message.lesson, check: message.check };
-              const result = await evaluate(this.session, named);
-              const pass = (result as { pass?: unknown } | null)?.pass;
-              if (typeof pass === 'boolean') this.#deps.onCheck(this.session.id, { ...named, pass });
-              return result;
-            }),
-        );
-        return;
-      }
-      case 'reset':
-        await this.#request(
-          message.id,
-          modules.resetSession && (() => modules.resetSession!(this.session, message.to)),
-        );
-        return;
-      case 'state.get':
-        await this.#request(
-          message.id,
-          modules.sessionSnapshot && (() => modules.sessionSnapshot!(this.session)),
-        );
+      default:
+        // A request of the session API (requests.ts): answered by the same code as its HTTP route.
+        await this.#request(message);
         return;
     }
   }
 
-  async #request(id: string, run: (() => Promise<unknown>) | undefined): Promise<void> {
-    if (!run) {
-      this.error('not_implemented', 'this server build cannot answer that yet', id);
-      return;
-    }
+  async #request(message: RequestMessage): Promise<void> {
+    const { type: name, id, ...input } = message;
     try {
-      this.send({ type: 'result', id, ok: true, data: await run() });
+      const data = await runRequest(this.#deps.api, name, this.session, parseRequestInput(name, input));
+      this.send({ type: 'result', id, ok: true, data });
     } catch (err) {
       // Typed engine and check errors carry a message meant for the reader; anything else is ours.
-      const e = err as Error & { code?: unknown; status?: unknown };
-      const known = typeof e.code === 'string' && e.name !== 'Error';
+      const known = err instanceof LayerlabError;
       if (!known) {
         this.#deps.metrics.error();
-        this.#deps.log(`session ${this.session.id}: request ${id}: ${e.stack ?? e.message}`);
+        this.#deps.log(`session ${this.session.id}: request ${id}: ${(err as Error).stack ?? String(err)}`);
       }
       this.send({
         type: 'result',
         id,
         ok: false,
-        error: { code: known ? 'failed' : 'internal', message: known ? e.message : 'internal server error' },
+        error: {
+          code: known ? 'failed' : 'internal',
+          message: known ? err.message : 'internal server error',
+        },
       });
     }
   }
@@ -240,24 +199,19 @@ export class Connection {
   }
 
   async #open(name: string, cols: number, rows: number): Promise<void> {
-    const { modules, limits } = this.#deps;
+    const { limits } = this.#deps;
     const session = this.session;
-    const hub = hubOf(session);
+    const hub = session.terminalHub;
     let terminal = session.terminals.get(name);
     if (terminal) terminal.resize(cols, rows);
     else {
-      if (!modules.createTerminal) {
-        this.error('not_implemented', 'terminals are not available in this server build');
-        return;
-      }
       let pending = hub.pending.get(name);
       if (!pending) {
         if (session.terminals.size + hub.pending.size >= limits.maxTerminalsPerSession) {
           this.error('limit', `at most ${limits.maxTerminalsPerSession} terminals per session`);
           return;
         }
-        const create = modules.createTerminal;
-        pending = Promise.resolve(create(session, { cols, rows, name })).then((t) => {
+        pending = Promise.resolve(createTerminal(session, { cols, rows, name })).then((t) => {
           session.terminals.set(name, t);
           t.onClose?.(() => closeTerminal(session, name));
           return t;
@@ -289,7 +243,7 @@ export class Connection {
       this.error('limit', 'no free terminal channel on this socket');
       return;
     }
-    const hub = hubOf(this.session);
+    const hub = this.session.terminalHub;
     const offOutput = terminal.onOutput((data) => this.#output(attachment, data));
     const offMode = terminal.onMode((mode, container) => {
       this.send({ type: 'terminal.mode', terminal: name, mode, ...(container ? { container } : {}) });
@@ -323,7 +277,7 @@ export class Connection {
     if (this.#congested) this.#unpause(attachment.terminal);
     this.#byName.delete(name);
     this.#byChannel.delete(attachment.channel);
-    hubOf(this.session).attached.get(name)?.delete(this);
+    this.session.terminalHub.attached.get(name)?.delete(this);
     if (notify) this.send({ type: 'terminal.closed', terminal: name });
   }
 
@@ -395,14 +349,14 @@ export class Connection {
   }
 
   #pause(terminal: SessionTerminal): void {
-    const pauses = hubOf(this.session).pauses;
+    const pauses = this.session.terminalHub.pauses;
     const n = pauses.get(terminal) ?? 0;
     pauses.set(terminal, n + 1);
     if (n === 0) terminal.pause?.();
   }
 
   #unpause(terminal: SessionTerminal): void {
-    const pauses = hubOf(this.session).pauses;
+    const pauses = this.session.terminalHub.pauses;
     const n = pauses.get(terminal) ?? 0;
     if (n <= 1) {
       pauses.delete(terminal);
@@ -424,7 +378,7 @@ export function closeTerminal(session: ServerSession, name: string): void {
   const terminal = session.terminals.get(name);
   if (!terminal) return;
   session.terminals.delete(name);
-  const hub = hubOf(session);
+  const hub = session.terminalHub;
   for (const connection of [...(hub.attached.get(name) ?? [])]) connection.detach(name, true);
   hub.attached.delete(name);
   hub.pauses.delete(terminal);

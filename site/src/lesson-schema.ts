@@ -2,7 +2,7 @@
 // and the starting state a reset restores. Strict, so a typo in a lesson fails the build.
 
 import { z } from 'astro/zod';
-import { resetTargetSchema } from '../../server/reset/reset.ts';
+import { resetTargetSchema } from '../../server/reset/target.ts';
 
 export const lessonSchema = z.strictObject({
   /** Position in the sidebar and in "next lesson" links (1, 2, …). */

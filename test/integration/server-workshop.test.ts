@@ -9,7 +9,7 @@ import { freemem } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { mountsUnder } from '../../engine/host/mounts.ts';
-import { evaluateCheck } from '../../server/checks/evaluate.ts';
+import { evaluateCondition } from '../../server/checks/evaluate.ts';
 import { parseCheck } from '../../server/checks/schema.ts';
 import { decodeTerminalFrame } from '../../server/protocol.ts';
 import { workshopPlugin } from '../../server/workshop/plugin.ts';
@@ -214,7 +214,7 @@ describe('teacher', () => {
     const session = srv.server.sessions.get(student.body.session!)!;
     const parsed = parseCheck({ kind: 'container', image: 'busybox', diff: { has: ['/hello.txt'] } });
     if (!parsed.ok) throw new Error(parsed.message);
-    const result = await evaluateCheck(session.ctx, parsed.check);
+    const result = await evaluateCondition(session.ctx, parsed.check);
     expect(result.pass).toBe(true);
     // What the server's check handler does with a lesson step's result (see the S4 report).
     expect(

@@ -3,6 +3,7 @@
 // lessons declare for it on the session's state. A pass is remembered in localStorage, so coming
 // back to the lesson shows what is done.
 
+import type { RequestInput } from '../../../server/requests.ts';
 import { connection } from './connection.ts';
 import { defineOnce } from './define.ts';
 import { strings } from './format.ts';
@@ -46,13 +47,10 @@ export class LayerlabCheck extends HTMLElement {
     const onCheck = async () => {
       show('busy', t('ll.check.checking'));
       try {
-        const result = await conn.request({
-          type: 'check',
+        const data = await conn.request('check', {
           lesson: this.dataset.lesson ?? lessonIdOf(location.pathname),
           check: this.dataset.id ?? '',
         });
-        if (!result.ok) throw new Error(result.error?.message ?? 'check failed');
-        const data = result.data as { pass: boolean; hint?: string };
         if (data.pass) {
           localStorage.setItem(this.#key, 'pass');
           show('pass', t('ll.check.pass'));
@@ -66,18 +64,12 @@ export class LayerlabCheck extends HTMLElement {
     const onReset = async () => {
       show('busy', t('ll.check.resetting'));
       try {
-        const to = this.dataset.reset ? (JSON.parse(this.dataset.reset) as unknown) : undefined;
-        const res = await fetch('/api/reset', {
-          method: 'POST',
-          credentials: 'same-origin',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify(to === undefined ? {} : { to }),
-        });
-        if (!res.ok)
-          throw new Error(
-            ((await res.json().catch(() => ({}))) as { error?: { message?: string } }).error?.message ??
-              `${res.status}`,
-          );
+        // The lesson's starting state, written by Check.astro from checked frontmatter; the server
+        // validates it again with the request table.
+        const to: RequestInput<'reset'>['to'] = this.dataset.reset
+          ? JSON.parse(this.dataset.reset)
+          : undefined;
+        await conn.request('reset', to === undefined ? {} : { to });
         localStorage.removeItem(this.#key);
         show('idle', t('ll.check.resetDone'));
         void stateStore().refresh();

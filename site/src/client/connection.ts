@@ -3,7 +3,13 @@
 // channel — to whoever subscribed. Without a server (a static copy of the site) it settles in
 // `replay` mode and the components play recordings instead. Knows nothing of the DOM.
 
-import type { ClientMessage, ServerMessage, ServerMessageOf } from '../../../server/protocol.ts';
+import type {
+  ClientMessage,
+  RequestMessage,
+  ServerMessage,
+  ServerMessageOf,
+} from '../../../server/protocol.ts';
+import type { RequestInput, RequestName, RequestResults } from '../../../server/requests.ts';
 
 export type ConnectionStatus = 'connecting' | 'live' | 'reconnecting' | 'replay' | 'ended';
 type Handler<T> = (value: T) => void;
@@ -15,9 +21,17 @@ const BACKOFF_MIN_MS = 500;
 const BACKOFF_MAX_MS = 10_000;
 const REQUEST_TIMEOUT_MS = 60_000;
 
-type RequestMessage = Extract<ClientMessage, { id: string }>;
-type WithoutId<T> = T extends unknown ? Omit<T, 'id'> : never;
-export type RequestResult = ServerMessageOf<'result'>;
+type ResultMessage = ServerMessageOf<'result'>;
+
+/** A request the server answered with a failure (or that never reached it). */
+export class RequestError extends Error {
+  readonly code: string | undefined;
+  constructor(message: string, code?: string) {
+    super(message);
+    this.name = 'RequestError';
+    this.code = code;
+  }
+}
 
 export class Connection {
   #status: ConnectionStatus = 'connecting';
@@ -30,7 +44,7 @@ export class Connection {
   readonly #statusHandlers = new Set<Handler<ConnectionStatus>>();
   readonly #typeHandlers = new Map<string, Set<Handler<ServerMessage>>>();
   readonly #channelHandlers = new Map<number, Set<Handler<Uint8Array>>>();
-  readonly #pending = new Map<string, { resolve: Handler<RequestResult>; reject: Handler<Error> }>();
+  readonly #pending = new Map<string, { resolve: Handler<ResultMessage>; reject: Handler<Error> }>();
   #session: string | undefined;
 
   get status(): ConnectionStatus {
@@ -86,12 +100,15 @@ export class Connection {
     return true;
   }
 
-  /** Sends a request (`check`, `reset`, `state.get`) and resolves with its `result`. */
-  request(message: WithoutId<RequestMessage>): Promise<RequestResult> {
+  /**
+   * Runs request `name` of the session API (server/requests.ts) and resolves with its typed result;
+   * rejects with a `RequestError` carrying the server's message when it fails.
+   */
+  request<K extends RequestName>(name: K, input: RequestInput<K>): Promise<RequestResults[K]> {
     const id = `r${this.#nextId++}`;
-    return new Promise((resolve, reject) => {
-      if (!this.send({ ...message, id } as RequestMessage)) {
-        reject(new Error('not connected'));
+    return new Promise<ResultMessage>((resolve, reject) => {
+      if (!this.send({ ...input, type: name, id } as RequestMessage)) {
+        reject(new RequestError('not connected'));
         return;
       }
       const timer = setTimeout(() => {
@@ -108,6 +125,12 @@ export class Connection {
           reject(e);
         },
       });
+    }).then((result) => {
+      if (!result.ok)
+        throw new RequestError(result.error?.message ?? 'the request failed', result.error?.code);
+      // The server answers request `name` with RequestResults[K] (server/api/session-api.ts), so the
+      // data of its result is that type: the one place the page trusts the wire's shape.
+      return result.data as RequestResults[K];
     });
   }
 

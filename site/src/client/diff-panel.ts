@@ -1,22 +1,13 @@
 // <layerlab-diff-panel container="box">: what `docker diff` would print for the container, live (A
 // added, C changed, D deleted); choosing a file shows the image's version beside the container's.
 
+import type { FileVersion, FileVersions } from '../../../server/state/files.ts';
 import { connection } from './connection.ts';
 import { defineOnce } from './define.ts';
 import { esc, formatSize, strings } from './format.ts';
 import { diffKind, pickContainers } from './pick.ts';
 import { redrawer } from './schedule.ts';
 import { type SessionSnapshot, stateStore } from './state.ts';
-
-interface FileVersion {
-  source: unknown;
-  content:
-    | { kind: 'text'; text: string; size: number; truncated: boolean }
-    | { kind: 'binary'; size: number }
-    | { kind: 'symlink'; target: string }
-    | { kind: 'dir' }
-    | { kind: 'other' };
-}
 
 export class LayerlabDiffPanel extends HTMLElement {
   #off: (() => void)[] = [];
@@ -84,13 +75,13 @@ export class LayerlabDiffPanel extends HTMLElement {
       out.innerHTML = `<p class="ll-muted">${esc(t('ll.diff.liveOnly'))}</p>`;
       return;
     }
-    const q = new URLSearchParams({ container: this.#container, path });
-    const res = await fetch(`/api/state/file?${q}`, { credentials: 'same-origin' }).catch(() => undefined);
-    if (!res?.ok) {
-      out.innerHTML = `<p class="ll-muted">${esc(res ? await res.text() : 'offline')}</p>`;
+    let v: FileVersions;
+    try {
+      v = await connection().request('state.file', { container: this.#container, path });
+    } catch (err) {
+      out.innerHTML = `<p class="ll-muted">${esc((err as Error).message)}</p>`;
       return;
     }
-    const v = (await res.json()) as { image: FileVersion | null; container: FileVersion | null };
     const show = (f: FileVersion | null) => {
       if (!f) return `<p class="ll-muted">${esc(t('ll.diff.absent'))}</p>`;
       const c = f.content;

@@ -68,11 +68,7 @@ export class StateStore {
     }
     this.#inflight = true;
     try {
-      const res = await fetch('/api/state', {
-        credentials: 'same-origin',
-        headers: { accept: 'application/json' },
-      });
-      if (res.ok) this.set((await res.json()) as SessionSnapshot);
+      this.set(await connection().request('state.get', {}));
     } catch {
       // The connection's reconnect will refresh again.
     } finally {

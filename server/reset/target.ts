@@ -1,0 +1,30 @@
+// A lesson step's starting state as data: the images that must be present and the containers to
+// create. Only zod, so the site's lesson schema and the request table can import it.
+
+import { z } from 'zod';
+
+const imageRef = z.string().min(1).max(256);
+
+export const resetContainerSchema = z.strictObject({
+  name: z
+    .string()
+    .min(1)
+    .max(128)
+    .regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/, 'container names use letters, digits, "_", "." and "-"'),
+  image: imageRef,
+  cmd: z.array(z.string().max(4096)).max(64).optional(),
+  env: z.array(z.string().max(4096)).max(64).optional(),
+  /** true: started in the background (`run -d`); otherwise only created (`docker create`). */
+  detach: z.boolean().optional(),
+  tty: z.boolean().optional(),
+});
+
+export const resetTargetSchema = z.strictObject({
+  /** Images that must be present (pulled when missing); every other image is removed. */
+  images: z.array(imageRef).max(16).optional(),
+  /** Containers to create, in this order of names (they are created in parallel). */
+  containers: z.array(resetContainerSchema).max(16).optional(),
+});
+
+export type ResetTarget = z.output<typeof resetTargetSchema>;
+export type ResetTargetInput = z.input<typeof resetTargetSchema>;
