@@ -113,13 +113,7 @@ describe('fuzzed frames through a real socket', () => {
     expect(c.ws.readyState).toBe(WebSocket.OPEN);
     expect(invalid).toBeGreaterThan(0);
     for (const code of codes) {
-      expect([
-        'bad_json',
-        'invalid_message',
-        'bad_frame',
-        'no_such_terminal',
-        'limit',
-      ]).toContain(code);
+      expect(['bad_json', 'invalid_message', 'bad_frame', 'no_such_terminal', 'limit']).toContain(code);
     }
     expect(srv.logs.filter((l) => /internal|TypeError|RangeError/.test(l))).toEqual([]);
     await c.close();
