@@ -6,7 +6,7 @@ import { int, list, str } from '../engine/cli/args.ts';
 import type { Command } from '../engine/cli/cli.ts';
 import { InvalidArgumentError } from '../engine/errors.ts';
 import { loadLimitsFile } from './limits-file.ts';
-import { serve } from './main.ts';
+import { serve } from './serve.ts';
 import { takeSecret } from './secrets.ts';
 
 export const DEFAULT_PORT = 8080;
