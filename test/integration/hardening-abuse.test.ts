@@ -10,7 +10,6 @@ import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type WebSocket from 'ws';
 import {
   createContainer,
   resolveContainer,
@@ -20,11 +19,11 @@ import {
 import { containerCgroupDirs as cgroupDirsOf } from '../../engine/host/cgroups.ts';
 import { containerPath } from '../../engine/store/paths.ts';
 import { DEFAULT_LIMITS } from '../../server/limits.ts';
-import { decodeTerminalFrame } from '../../server/protocol.ts';
 import type { ServerSession } from '../../server/sessions/manager.ts';
 import { containerCgroup } from '../support/cgroup-stats.ts';
 import { busyboxContext, disposeContainers } from '../support/containers.ts';
 import type { TestContext } from '../support/context.ts';
+import { echoLatency, type Latency } from '../support/echo.ts';
 import { startTestServer, type TestClient, type TestServer } from '../support/server.ts';
 
 const LIMITS = DEFAULT_LIMITS.container;
@@ -86,48 +85,12 @@ async function untilAsync(probe: () => Promise<boolean>, timeoutMs: number, what
   }
 }
 
-/** The next terminal output frame on `channel`, as a promise that resolves when it arrives. */
-function nextOutput(ws: WebSocket, channel: number, timeoutMs: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      ws.off('message', onMessage);
-      reject(new Error(`no echo within ${timeoutMs} ms`));
-    }, timeoutMs);
-    function onMessage(data: WebSocket.RawData, isBinary: boolean) {
-      if (!isBinary) return;
-      const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer);
-      if (decodeTerminalFrame(buf)?.channel !== channel) return;
-      clearTimeout(timer);
-      ws.off('message', onMessage);
-      resolve();
-    }
-    ws.on('message', onMessage);
-  });
-}
-
-interface Latency {
-  p50: number;
-  p95: number;
-  max: number;
-}
-
 /**
  * Types into the typist's container shell one key at a time (a letter, then a backspace) and times
  * each key from the frame sent to its echo received: browser → server → shim → PTY → sh and back.
  */
-async function echoLatency(page: Page): Promise<Latency> {
-  const times: number[] = [];
-  for (let i = 0; i < KEYSTROKES; i++) {
-    const echoed = nextOutput(page.client.ws, page.channel, 10_000);
-    const start = performance.now();
-    page.client.sendInput(page.channel, i % 2 === 0 ? 'x' : '\x7f');
-    await echoed;
-    times.push(performance.now() - start);
-    await sleep(30);
-  }
-  times.sort((a, b) => a - b);
-  const at = (q: number) => times[Math.min(times.length - 1, Math.ceil(q * times.length) - 1)]!;
-  return { p50: at(0.5), p95: at(0.95), max: times.at(-1)! };
+function typistEcho(page: Page): Promise<Latency> {
+  return echoLatency(page.client, page.channel, KEYSTROKES);
 }
 
 /**
@@ -138,7 +101,7 @@ async function whileAbused(label: string, sample?: () => void): Promise<Latency>
   const sampler = sample ? setInterval(sample, 100) : undefined;
   let echo: Latency;
   try {
-    echo = await echoLatency(typist);
+    echo = await typistEcho(typist);
   } finally {
     clearInterval(sampler);
   }
@@ -192,7 +155,7 @@ beforeAll(async () => {
   // busybox's line editor asks where the cursor is (ESC [6n); answer as xterm.js would.
   typist.client.sendInput(typist.channel, '\x1b[1;5R');
   await sleep(200);
-  await echoLatency(typist); // warm-up: the first keys pay for JIT and page faults
+  await typistEcho(typist); // warm-up: the first keys pay for JIT and page faults
   await whileAbused('baseline (no abuse)');
 });
 
