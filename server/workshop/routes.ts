@@ -13,10 +13,10 @@ import {
   decideAdmission,
   type MachineLoad,
 } from './admission.ts';
-import { DASHBOARD_JS, FORMS_JS, WATCH_JS } from './client-scripts.ts';
 import { validateDisplayName } from './display-name.ts';
 import { dashboardPage, joinPage, messagePage, sendPage, teacherLoginPage, watchPage } from './pages.ts';
 import { generatePassword, type PasswordHash, verifyNothing, verifyPassword } from './password.ts';
+import { workshopScripts } from './scripts.ts';
 import type { TeacherAuth } from './teacher-auth.ts';
 import { type Workshop, WorkshopError, type WorkshopRegistry, type WorkshopState } from './workshop.ts';
 
@@ -39,12 +39,6 @@ export interface WorkshopDeps {
   adminPassword?: PasswordHash;
   log?(message: string): void;
 }
-
-const SCRIPTS: Record<string, string> = {
-  'forms.js': FORMS_JS,
-  'dashboard.js': DASHBOARD_JS,
-  'watch.js': WATCH_JS,
-};
 
 export function registerWorkshopRoutes(router: Router, deps: WorkshopDeps): void {
   const none = { auth: 'none' } as const;
@@ -87,10 +81,14 @@ export function registerWorkshopRoutes(router: Router, deps: WorkshopDeps): void
       ? session
       : undefined;
 
+  // Bundled now, at start, so the first page load does not wait and a broken source is logged at once.
+  workshopScripts().catch((err: unknown) =>
+    deps.log?.(`workshop scripts: the bundle failed: ${(err as Error).message}`),
+  );
   router.get(
     '/workshop/:script',
-    (_req, res, { params }) => {
-      const body = SCRIPTS[params.script ?? ''];
+    async (_req, res, { params }) => {
+      const body = (await workshopScripts()).get(params.script ?? '');
       if (!body) throw new HttpError(404, 'not_found', 'no such script');
       res.writeHead(200, {
         'content-type': 'text/javascript; charset=utf-8',
