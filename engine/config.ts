@@ -8,6 +8,8 @@ import { InvalidArgumentError } from './errors.ts';
 
 export const DEFAULT_ROOT = '/var/lib/layerlab';
 export const DEFAULT_REGISTRY_PORT = 5000;
+/** Container root's host id: above every host user, as in the usual /etc/subuid allocation. */
+export const DEFAULT_USERNS_BASE = 100_000;
 
 const limitsSchema = z.object({
   /** Size of the tmpfs that holds a container's upper and work dirs. */
@@ -53,8 +55,20 @@ export const engineConfigSchema = z.object({
   /** Hosts spoken to over plain HTTP. Loopback is always insecure-allowed, as in Docker. */
   insecureRegistries: z.array(z.string()).default([]),
   /** Container uid/gid 0 maps to this host id; layers are unpacked shifted by it. */
-  usernsBase: z.number().int().positive().default(100_000),
-  usernsSize: z.number().int().positive().default(65_536),
+  usernsBase: z.number().int().positive().default(DEFAULT_USERNS_BASE),
+  /**
+   * How many ids the container has. Docker's userns-remap takes 65,536 from /etc/subuid, but images
+   * own files by larger ids (OpenShift-style uids run past 10^9) and Docker without remapping pulls
+   * them: the default maps every id up to 2^31 on the host, the most that stays clear of the ids
+   * systemd's UIDS-GIDS.md tells tools to avoid (2^31 and above read as negative in some), and
+   * above every host user (system users stay below 65,536). The kernel takes any size whose end
+   * fits in 32 bits, and a large range costs nothing: a mapping is one extent.
+   */
+  usernsSize: z
+    .number()
+    .int()
+    .positive()
+    .default(2 ** 31 - DEFAULT_USERNS_BASE),
   /** Preferred OCI runtime; `auto` picks crun, then runc, whichever works here. */
   runtime: z.enum(['auto', 'crun', 'runc']).default('auto'),
   /** How long a registry may keep us waiting for response headers, or for the next chunk of a body. */

@@ -40,7 +40,12 @@ export type EngineEvent =
   | { type: 'container.exited'; id: string; exitCode: number }
   | { type: 'container.removed'; id: string }
   | { type: 'build.step'; step: number; total: number; instruction: string; cached: boolean }
-  | { type: 'build.output'; step: number; data: string };
+  | { type: 'build.output'; step: number; data: string }
+  /**
+   * A layer held device nodes, which were not created: as in a user-namespaced Docker, which cannot
+   * make them either (moby's archive skips them), but said rather than done silently.
+   */
+  | { type: 'layer.devices-skipped'; diffId: Digest; count: number; paths: string[] };
 
 export type EventSink = (event: EngineEvent) => void;
 

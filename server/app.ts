@@ -31,6 +31,7 @@ import { setSecurityHeaders } from './http/security-headers.ts';
 import { serveStatic } from './http/static.ts';
 import { type LimitsOverride, resolveLimits, type ServerLimits } from './limits.ts';
 import { Metrics, metricsAccess } from './metrics.ts';
+import { watchSession } from './pictures/fs-changes.ts';
 import type { SessionEvent } from './protocol.ts';
 import {
   type ServerSession,
@@ -39,7 +40,6 @@ import {
   SessionQuotaError,
 } from './sessions/manager.ts';
 import type { Session } from './sessions/session.ts';
-import { watchSession } from './state/watch.ts';
 import { createWsEdge, type WsEdge } from './ws/upgrade.ts';
 
 const REPO_ROOT = join(import.meta.dirname, '..');

@@ -6,10 +6,10 @@
 
 import { z } from 'zod';
 import type { CheckResult } from './checks/evaluate.ts';
+import type { FileVersions, WhichLayer } from './pictures/files.ts';
+import type { SessionSnapshot } from './pictures/snapshot.ts';
 import type { ResetReport } from './reset/reset.ts';
 import { resetTargetSchema } from './reset/target.ts';
-import type { FileVersions, WhichLayer } from './state/files.ts';
-import type { SessionSnapshot } from './state/snapshot.ts';
 
 /** A lesson's route or a check's id as the pages spell them. */
 export const lessonIdSchema = z

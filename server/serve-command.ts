@@ -6,8 +6,8 @@ import { int, list, str } from '../engine/cli/args.ts';
 import type { Command } from '../engine/cli/cli.ts';
 import { InvalidArgumentError } from '../engine/errors.ts';
 import { loadLimitsFile } from './limits-file.ts';
-import { serve } from './serve.ts';
 import { takeSecret } from './secrets.ts';
+import { serve } from './serve.ts';
 
 export const DEFAULT_PORT = 8080;
 

@@ -27,6 +27,8 @@ import { tempName } from '../store/atomic.ts';
 import { loadImage } from '../store/images.ts';
 import { ensureLayer } from '../store/layers.ts';
 import { withLock } from '../store/lock.ts';
+import { writeEtcFiles } from './etc-files.ts';
+import { imageVolumes, prepareVolumes } from './image-volumes.ts';
 import { randomName, validateName } from './names.ts';
 import { mergeEnv, mergeProcess, type ProcessOverrides, processArgs, runtimeEnv } from './process.ts';
 import {
@@ -144,6 +146,9 @@ export async function createContainer(ctx: EngineContext, opts: CreateOptions): 
         tty: opts.tty ?? false,
         openStdin: opts.openStdin ?? false,
         ...(image.config.config?.StopSignal ? { stopSignal: image.config.config.StopSignal } : {}),
+        // A build's working container writes into the image's volume paths like any other: what the
+        // builder keeps of such writes is its own decision, not the anonymous volumes'.
+        volumes: opts.external ? [] : imageVolumes(image.config.config?.Volumes),
       },
       state: {
         status: 'created',
@@ -225,7 +230,9 @@ function processInput(
     cwd: over.workingDir || record.config.workingDir || '/',
     uid: user.uid,
     gid: user.gid,
-    additionalGids: user.additionalGids,
+    // Docker lists the primary group first, then the /etc/group memberships (moby daemon/oci_linux.go,
+    // getUser): busybox's `id` prints `groups=0(root),…` from this list.
+    additionalGids: [user.gid, ...user.additionalGids],
     terminal: over.tty,
     hostRlimits: readHostRlimits(),
   };
@@ -276,11 +283,15 @@ export async function startContainer(
     if (input.cwd !== '/') {
       mkdirInRootfs(paths.merged, input.cwd, { uid: rootOwner(ctx), gid: rootOwner(ctx) });
     }
+    const etcFiles = writeEtcFiles(paths.etc, record.config.hostname, rootOwner(ctx));
+    const volumes = await prepareVolumes(paths.volumes, paths.merged, record.config.volumes, rootOwner(ctx));
     const spec = buildSpec({
       id: record.id,
       rootfs: paths.merged,
       process: input,
       hostname: record.config.hostname,
+      etcFiles,
+      binds: volumes,
       userns: { base: ctx.config.usernsBase, size: ctx.config.usernsSize },
       limits: ctx.config.limits,
     });

@@ -48,6 +48,8 @@ export const containerConfigRecordSchema = z.object({
   tty: z.boolean().default(false),
   openStdin: z.boolean().default(false),
   stopSignal: z.string().optional(),
+  /** The image's `VOLUME` paths, each an anonymous directory while the container lives (image-volumes.ts). */
+  volumes: z.array(z.string()).default([]),
   /** Stop timeout in seconds when none is given to `stop` (Docker's default 10). */
   stopTimeout: z.number().int().optional(),
 });

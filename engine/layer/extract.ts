@@ -118,6 +118,15 @@ async function writeEntry(
       await lchown(path, entry.uid, entry.gid);
       await lutimes(path, mtime, mtime);
       return;
+    case 'fifo':
+      await replacing(path, async () =>
+        mknod(path.toString(), constants.S_IFIFO | (entry.mode & 0o7777), makedev(0, 0)),
+      );
+      await lchown(path, entry.uid, entry.gid);
+      // mknod applies the umask: the mode is set again, after chown (which may clear setgid).
+      await chmod(path, entry.mode & 0o7777);
+      await lutimes(path, mtime, mtime);
+      return;
     default:
       throw new Error(`unexpected ${entry.type} entry in a normalised layer`);
   }
@@ -153,7 +162,9 @@ function mtimeOf(entry: TarEntry): number {
 /** Whether this module writes `entry` as GNU tar would (GNU tar only warns about a symlink's xattrs). */
 function canWrite(entry: TarEntry): boolean {
   if (entry.type === 'symlink') return entry.xattrs.size === 0;
-  return (entry.type !== 'char' && entry.xattrs.size === 0) || isUtf8(entry.path);
+  // mknod (a whiteout, a FIFO) and lsetxattr take the name as a JS string: it must survive the trip.
+  const viaLibc = entry.type === 'char' || entry.type === 'fifo' || entry.xattrs.size > 0;
+  return !viaLibc || isUtf8(entry.path);
 }
 
 /** Whether a latin1 (byte) string is valid UTF-8, i.e. survives a trip through a JS string. */

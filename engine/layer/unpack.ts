@@ -34,7 +34,12 @@ export interface UnpackResult {
   size: number;
   /** Entries in the tar (as read, before whiteouts and skipped devices are applied). */
   entries: number;
+  /** Device nodes the layer holds that were not created (see `layer.devices-skipped`). */
+  devicesSkipped: number;
 }
+
+/** How many skipped device paths the warning event names; the count covers the rest. */
+const MAX_REPORTED_DEVICES = 10;
 
 /** PATH_MAX and NAME_MAX: longer names cannot exist on Linux and only serve to exhaust memory. */
 const MAX_PATH_BYTES = 4096;
@@ -122,7 +127,16 @@ export async function unpackLayer(
     await tar?.kill();
     throw decompressionError(err, compression);
   }
-  return { diffId: digestFromHash(hash), size: filter.fileBytes, entries: filter.entries };
+  const diffId = digestFromHash(hash);
+  if (filter.devices.count > 0) {
+    ctx.events({
+      type: 'layer.devices-skipped',
+      diffId,
+      count: filter.devices.count,
+      paths: filter.devices.paths,
+    });
+  }
+  return { diffId, size: filter.fileBytes, entries: filter.entries, devicesSkipped: filter.devices.count };
 }
 
 /** zlib's own errors ("unexpected end of file") say nothing of where they came from: name the layer. */
@@ -283,6 +297,8 @@ class LayerFilter {
   readonly parser: TarParser;
   entries = 0;
   fileBytes = 0;
+  /** Device nodes left out, with the first few paths for the warning. */
+  readonly devices: { count: number; paths: string[] } = { count: 0, paths: [] };
   private readonly nodes = new Map<string, NodeInfo>();
   private out: Buffer[] = [];
   private outBytes = 0;
@@ -341,8 +357,18 @@ class LayerFilter {
     switch (e.type) {
       case 'char':
       case 'block':
+        // A user-namespaced Docker cannot create device nodes and skips them (moby's archive,
+        // createTarFile: "skipping device nodes in a userns"); a container here could not open one
+        // anyway (the device cgroup denies all). Counted, so the caller can say so.
+        this.devices.count++;
+        if (this.devices.paths.length < MAX_REPORTED_DEVICES) this.devices.paths.push(`/${show(path)}`);
+        return false;
       case 'fifo':
-        // Device nodes and FIFOs have no place in an image: skipped, as in rootless Docker.
+        // A named pipe is harmless and part of the image's content: kept, as Docker keeps it.
+        this.replace(path, 'other');
+        this.emit(
+          encodeEntry({ type: 'fifo', path, mode: e.mode, ...owner, mtime: e.mtime, mtimeText: e.mtimeText }),
+        );
         return false;
       case 'dir': {
         // GNU tar would follow an existing symlink here and chmod/chown its target instead.

@@ -20,6 +20,9 @@ const EMPTY = Buffer.alloc(0);
 
 type EntryHeader = Partial<tar.Header> & { name: string; pax?: Record<string, string> };
 
+/** The largest owner tar-stream's six-digit octal uid/gid fields can spell. */
+const MAX_USTAR_ID = 0o777777;
+
 export const WHITEOUT_PREFIX = '.wh.';
 export const OPAQUE_WHITEOUT = '.wh..wh..opq';
 
@@ -117,15 +120,25 @@ class UpperTarWriter {
       await this.entry({ name: item.name, type: 'file', size: 0, mode: 0o644, uid: 0, gid: 0, mtime });
       return;
     }
+    const uid = this.unshift(st.uid);
+    const gid = this.unshift(st.gid);
     const header: EntryHeader = {
       name: item.name,
-      mode: st.mode & 0o7777,
-      uid: this.unshift(st.uid),
-      gid: this.unshift(st.gid),
+      // tar-stream replaces a mode of 0 by 0644/0755 (`if (!header.mode)`) but writes only the low
+      // twelve bits: passing the whole st_mode, file-type bits included, keeps a mode-000 file 000,
+      // as Docker's archive (Go's tar.FileInfoHeader) stores it.
+      mode: st.mode,
+      uid,
+      gid,
       mtime: this.clamp(st.mtime),
       size: 0,
     };
-    const pax = st.isDirectory() || st.isFile() ? this.xattrs(source) : undefined;
+    let pax = st.isDirectory() || st.isFile() ? this.xattrs(source) : undefined;
+    // tar-stream's ustar owner fields hold six octal digits and silently write 777777 for more; a
+    // larger owner travels as PAX `uid`/`gid`, as Go's archive/tar writes it.
+    if (uid > MAX_USTAR_ID || gid > MAX_USTAR_ID) {
+      pax = { ...pax, uid: String(uid), gid: String(gid) };
+    }
     if (pax) header.pax = pax;
     if (st.isDirectory()) {
       await this.entry({ ...header, type: 'directory' });

@@ -4,7 +4,9 @@
 //   containers/<id>/rw/        tmpfs (size = the container's disk limit), lives as long as the container
 //   containers/<id>/rw/upper   what the container changed: the layer `commit` turns into a tar
 //   containers/<id>/rw/work    overlayfs's private work dir
-//   containers/<id>/rw/init    the mount points the runtime needs (dev, proc, sys), for an init layer
+//   containers/<id>/rw/init    the mount points the runtime needs (dev, proc, sys, the /etc files), for an init layer
+//   containers/<id>/rw/etc     the generated hosts, hostname and resolv.conf (container/etc-files.ts)
+//   containers/<id>/rw/volumes the anonymous directories of the image's VOLUMEs (container/image-volumes.ts)
 //   containers/<id>/merged/    the overlay, mounted for each start and unmounted when it stops
 //   containers/<id>/l/         short symlinks to the lowers, when the option string would not fit
 //
@@ -14,7 +16,7 @@
 // Every call here is a handful of small metadata syscalls on the hot path of `run`, so they are made
 // synchronously: each is microseconds, less than one trip through libuv's thread pool.
 
-import { chmodSync, chownSync, mkdirSync, rmSync, statSync, symlinkSync } from 'node:fs';
+import { chmodSync, chownSync, closeSync, mkdirSync, openSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { RuntimeError } from '../errors.ts';
 import { MNT, MS, mount, SysError, umount2 } from '../sys/libc.ts';
@@ -23,8 +25,12 @@ export interface RootfsPaths {
   rw: string;
   upper: string;
   work: string;
-  /** Empty dev/, proc/ and sys/ owned by container root: a lower the caller may stack on top. */
+  /** Empty dev/, proc/, sys/ and /etc files owned by container root: a lower the caller may stack on top. */
   init: string;
+  /** The generated /etc files bind-mounted over the init layer's empty ones. */
+  etc: string;
+  /** The image's VOLUMEs, one anonymous directory each. */
+  volumes: string;
   merged: string;
 }
 
@@ -39,7 +45,13 @@ export interface MountRootfsOptions {
 }
 
 /** The mount points the runtime mounts proc, sysfs and the /dev tmpfs on. */
-const INIT_DIRS = ['dev', 'proc', 'sys'];
+const INIT_DIRS = ['dev', 'proc', 'sys', 'etc'];
+
+/**
+ * The mount points of the generated /etc files, as in Docker's init layer (moby daemon/initlayer):
+ * without them the runtime would create them in the upper dir and `diff` would list them.
+ */
+const INIT_FILES = ['etc/hosts', 'etc/hostname', 'etc/resolv.conf'];
 
 /** The mount option string must fit in one page (the kernel copies at most PAGE_SIZE). */
 const MAX_OPTIONS = 4000;
@@ -51,6 +63,8 @@ export function rootfsPaths(containerDir: string): RootfsPaths {
     upper: join(rw, 'upper'),
     work: join(rw, 'work'),
     init: join(rw, 'init'),
+    etc: join(rw, 'etc'),
+    volumes: join(rw, 'volumes'),
     merged: join(containerDir, 'merged'),
   };
 }
@@ -82,6 +96,11 @@ export async function mountRootfs(options: MountRootfsOptions): Promise<RootfsPa
     const dir = join(paths.init, name);
     mkdirSync(dir, { recursive: true, mode: 0o755 });
     chownSync(dir, options.rootUid, options.rootUid);
+  }
+  for (const name of INIT_FILES) {
+    const file = join(paths.init, name);
+    closeSync(openSync(file, 'a', 0o644));
+    chownSync(file, options.rootUid, options.rootUid);
   }
   await remountRootfs(options);
   return paths;

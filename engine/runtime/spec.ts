@@ -108,7 +108,11 @@ export interface SpecInput {
   /** Deny-list seccomp profile; on unless explicitly false (used to measure its cost). */
   seccomp?: boolean;
   readonlyRootfs?: boolean;
-  /** Optional host files bind-mounted read-only, e.g. a generated /etc/hosts and /etc/resolv.conf. */
+  /**
+   * Generated /etc/hosts, /etc/resolv.conf and /etc/hostname bind-mounted over the image's, writable
+   * unless the rootfs is read-only, as Docker mounts them (moby daemon/container/container_unix.go,
+   * `NetworkMounts`).
+   */
   etcFiles?: { hosts?: string; resolvConf?: string; hostname?: string };
   /** Extra bind mounts (host path → container path). */
   binds?: { source: string; destination: string; readonly?: boolean }[];
@@ -325,8 +329,10 @@ export function buildSpec(input: SpecInput): OciSpec {
     [etc.hostname, '/etc/hostname'],
   ];
   for (const [source, destination] of etcBinds) {
-    if (source)
-      mounts.push({ destination, type: 'bind', source, options: ['rbind', 'ro', 'nosuid', 'nodev'] });
+    if (source) {
+      const access = input.readonlyRootfs ? 'ro' : 'rw';
+      mounts.push({ destination, type: 'bind', source, options: ['rbind', access, 'nosuid', 'nodev'] });
+    }
   }
   for (const bind of input.binds ?? []) {
     mounts.push({

@@ -5,11 +5,11 @@
 import { InvalidArgumentError } from '../../engine/errors.ts';
 import { type CheckResult, evaluateCondition } from '../checks/evaluate.ts';
 import { lessonCheck } from '../checks/lessons.ts';
+import { fileVersions, whichLayer } from '../pictures/files.ts';
+import { snapshotState } from '../pictures/snapshot.ts';
 import { type RequestInput, type RequestName, type RequestResult, requestSchemas } from '../requests.ts';
 import { resetState, resolveResetTarget } from '../reset/reset.ts';
 import type { Session } from '../sessions/session.ts';
-import { fileVersions, whichLayer } from '../state/files.ts';
-import { snapshotState } from '../state/snapshot.ts';
 
 /** A check a session had evaluated, named by its lesson step, with the outcome. */
 export interface CheckReport {

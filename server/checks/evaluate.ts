@@ -19,8 +19,8 @@ import { type Image, imageLayers } from '../../engine/oci/types.ts';
 import { familiarName, parseReference } from '../../engine/reference/reference.ts';
 import { imageFromManifest, listImages, loadImage, resolveImageId } from '../../engine/store/images.ts';
 import { ensureLayer } from '../../engine/store/layers.ts';
-import { type FileContent, readContent } from '../state/files.ts';
-import { containerStack } from '../state/layers.ts';
+import { type FileContent, readContent } from '../pictures/files.ts';
+import { containerStack } from '../pictures/layers.ts';
 import {
   type Check,
   type CommandRanCheck,

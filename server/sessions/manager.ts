@@ -15,8 +15,8 @@ import { sessionRoot } from '../../engine/store/paths.ts';
 import { type TeardownReport, teardownRoot } from '../../engine/teardown.ts';
 import type { RanCommand } from '../checks/evaluate.ts';
 import type { ServerLimits } from '../limits.ts';
+import type { SessionWatcher } from '../pictures/fs-changes.ts';
 import type { SessionEvent } from '../protocol.ts';
-import type { SessionWatcher } from '../state/watch.ts';
 import { AddressQuota } from './address-quota.ts';
 import type { Session, SessionEventBus, SessionTerminal, TerminalHub } from './session.ts';
 

@@ -6,8 +6,8 @@
 import type { EngineContext } from '../../engine/context.ts';
 import type { RanCommand } from '../checks/evaluate.ts';
 import type { ServerLimits } from '../limits.ts';
+import type { SessionWatcher } from '../pictures/fs-changes.ts';
 import type { SessionEvent } from '../protocol.ts';
-import type { SessionWatcher } from '../state/watch.ts';
 
 /** Terminal bookkeeping shared by one session's sockets. */
 export interface TerminalHub {

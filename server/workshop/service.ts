@@ -11,8 +11,8 @@ import type { Session } from '../sessions/session.ts';
 import { type CapacityLimits, createLoadProbe, DEFAULT_CAPACITY, type MachineLoad } from './admission.ts';
 import { generatePassword, hashPassword } from './password.ts';
 import { endWorkshop, registerWorkshopRoutes, type WorkshopDeps } from './routes.ts';
+import { createWatchUpgrade } from './student-view.ts';
 import { TeacherAuth } from './teacher-auth.ts';
-import { createWatchUpgrade } from './watch.ts';
 import { type ProgressReport, type Workshop, WorkshopRegistry } from './workshop.ts';
 
 /** What attachWorkshop needs from the server: S1's SessionManager (its shape) and S3's reset. */

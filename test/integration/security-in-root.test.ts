@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdirInRootfs, readRootfsFile } from '../../engine/container/rootfs-path.ts';
 import { relativeInRoot, Tree, withTree } from '../../engine/fs/in-root.ts';
 import { findPathOrigin } from '../../engine/inspect/which-layer.ts';
-import { readContentIn } from '../../server/state/files.ts';
+import { readContentIn } from '../../server/pictures/files.ts';
 
 const base = mkdtempSync(join(tmpdir(), 'layerlab-in-root-'));
 /** The host's side: a directory with a file only root may read. */

@@ -2,8 +2,8 @@
 // `state.get`) and live `fs.change` events, the HTTP routes, and session isolation on every lookup.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { SessionSnapshot } from '../../server/pictures/snapshot.ts';
 import type { SessionEvent } from '../../server/protocol.ts';
-import type { SessionSnapshot } from '../../server/state/snapshot.ts';
 import { startTestServer, type TestClient, type TestServer } from '../support/server.ts';
 
 let srv: TestServer;

@@ -219,7 +219,8 @@ export async function hostileCases(outside: string, capBytes: number): Promise<H
     await plain('component over NAME_MAX', [{ name: 'n'.repeat(300), data: 'x' }], refused(/over 255 bytes/)),
     await plain(
       'uid beyond the namespace',
-      [{ name: 'f', data: 'x', uid: 70000 }],
+      // The default range ends at container id 2^31 - 100001 (engine/config.ts): 2^31 is beyond it.
+      [{ name: 'f', data: 'x', pax: { uid: String(2 ** 31) } }],
       refused(/outside the container's id range/),
     ),
     await plain(

@@ -79,13 +79,13 @@ describe('buildSpec', () => {
     expect(by('/sys')?.options).toContain('ro');
   });
 
-  it('bind-mounts the generated /etc files read-only when given', () => {
+  it('bind-mounts the generated /etc files writable (as Docker does) when given', () => {
     const mounts = buildSpec(input({ etcFiles: { hosts: '/r/hosts', resolvConf: '/r/resolv.conf' } })).mounts;
     expect(mounts).toContainEqual({
       destination: '/etc/hosts',
       type: 'bind',
       source: '/r/hosts',
-      options: ['rbind', 'ro', 'nosuid', 'nodev'],
+      options: ['rbind', 'rw', 'nosuid', 'nodev'],
     });
     expect(mounts.some((m) => m.destination === '/etc/resolv.conf')).toBe(true);
     expect(buildSpec(input()).mounts.some((m) => m.destination === '/etc/hosts')).toBe(false);

@@ -8,8 +8,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { cleanContainerPath } from '../../engine/inspect/which-layer.ts';
 import type { Digest } from '../../engine/oci/digest.ts';
 import type { Image } from '../../engine/oci/types.ts';
-import { MAX_CONTENT_BYTES, readContentIn } from '../../server/state/files.ts';
-import { emptyHistory, imageLayerRefs } from '../../server/state/layers.ts';
+import { MAX_CONTENT_BYTES, readContentIn } from '../../server/pictures/files.ts';
+import { emptyHistory, imageLayerRefs } from '../../server/pictures/layers.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'layerlab-state-unit-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

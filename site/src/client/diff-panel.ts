@@ -1,7 +1,7 @@
 // <layerlab-diff-panel container="box">: what `docker diff` would print for the container, live (A
 // added, C changed, D deleted); choosing a file shows the image's version beside the container's.
 
-import type { FileVersion, FileVersions } from '../../../server/state/files.ts';
+import type { FileVersion, FileVersions } from '../../../server/pictures/files.ts';
 import { connection } from './connection.ts';
 import { defineOnce } from './define.ts';
 import { esc, formatSize, strings } from './format.ts';

@@ -2,8 +2,8 @@
 // answers): per lesson and terminal, the screen it started with and, per runnable code block, the
 // output it printed and the session events and state it caused. Shared by recorder and player.
 
+import type { SessionSnapshot } from '../../../server/pictures/snapshot.ts';
 import type { SessionEvent } from '../../../server/protocol.ts';
-import type { SessionSnapshot } from '../../../server/state/snapshot.ts';
 
 export interface RecordedStep {
   /** The command as the code block has it (what its Run button sends). */

@@ -2,15 +2,15 @@
 // dirs) plus the stream of session events. Live, events arrive as `event` frames and changes to the
 // engine refetch the snapshot (debounced); in replay mode the recording feeds both. Pictures subscribe.
 
+import type { SessionSnapshot } from '../../../server/pictures/snapshot.ts';
 import type { SessionEvent } from '../../../server/protocol.ts';
-import type { SessionSnapshot } from '../../../server/state/snapshot.ts';
 import { connection } from './connection.ts';
 
 export type {
   SnapshotContainer,
   SnapshotImage,
   SnapshotLayer,
-} from '../../../server/state/snapshot.ts';
+} from '../../../server/pictures/snapshot.ts';
 export type { SessionEvent, SessionSnapshot };
 
 type Listener<T> = (value: T) => void;

@@ -1,7 +1,7 @@
 // The teacher's read-only view of a student's terminal: shows the screen the server renders as text
 // (`?view=text`) and the terminal's mode; sends nothing back.
 
-import type { WatchMessage } from '../../../server/workshop/watch.ts';
+import type { WatchMessage } from '../../../server/workshop/student-view.ts';
 import { byId } from './page.ts';
 
 const screen = byId('screen', HTMLPreElement);

@@ -18,15 +18,15 @@ import type { EngineEvent } from '../../engine/events.ts';
 import { findPathOrigin } from '../../engine/inspect/which-layer.ts';
 import { pull } from '../../engine/pull.ts';
 import { lsetxattr, makedev, mknod } from '../../engine/sys/libc.ts';
-import type { SessionEvent } from '../../server/protocol.ts';
-import { fileVersions, whichLayer } from '../../server/state/files.ts';
-import { snapshotState } from '../../server/state/snapshot.ts';
+import { fileVersions, whichLayer } from '../../server/pictures/files.ts';
 import {
   createSessionWatcher,
   type SessionWatcher,
   type WatchEvent,
   watchContainer,
-} from '../../server/state/watch.ts';
+} from '../../server/pictures/fs-changes.ts';
+import { snapshotState } from '../../server/pictures/snapshot.ts';
+import type { SessionEvent } from '../../server/protocol.ts';
 import { disposeContainers } from '../support/containers.ts';
 import { freshContext, type TestContext } from '../support/context.ts';
 
