@@ -29,7 +29,7 @@ export interface WorkshopDeps {
     get(id: string): Session | undefined;
     dispose(id: string): Promise<unknown>;
   };
-  /** S3's `resetSession(session, to)`. */
+  /** Puts a student's session back to a starting state (the session API's `reset`). */
   resetSession(session: Session, to?: string): Promise<unknown>;
   capacity: CapacityLimits;
   load(): Promise<MachineLoad>;

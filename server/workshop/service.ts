@@ -15,7 +15,7 @@ import { createWatchUpgrade } from './student-view.ts';
 import { TeacherAuth } from './teacher-auth.ts';
 import { type ProgressReport, type Workshop, WorkshopRegistry } from './workshop.ts';
 
-/** What attachWorkshop needs from the server: S1's SessionManager (its shape) and S3's reset. */
+/** What attachWorkshop needs from the server: its sessions and the reset of one. */
 export interface WorkshopHost {
   router: Router;
   sessions: {

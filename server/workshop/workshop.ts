@@ -328,7 +328,7 @@ export class WorkshopRegistry {
   }
 }
 
-/** The contract's entry point for S1/S3: feed a check result or lesson visit into the dashboard. */
+/** Feeds a check result or a lesson visit into the dashboard. */
 export function recordProgress(workshop: Workshop, sessionId: string, report: ProgressReport): boolean {
   return workshop.recordProgress(sessionId, report);
 }

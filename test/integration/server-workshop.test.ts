@@ -216,7 +216,7 @@ describe('teacher', () => {
     if (!parsed.ok) throw new Error(parsed.message);
     const result = await evaluateCondition(session.ctx, parsed.check);
     expect(result.pass).toBe(true);
-    // What the server's check handler does with a lesson step's result (see the S4 report).
+    // What the server's check hook does with a lesson step's result.
     expect(
       service.recordProgress(session.id, { lesson: 'first-container', check: 'hello', pass: result.pass }),
     ).toBe(true);
