@@ -8,15 +8,7 @@
 // as runc makes it for Docker, so `diff` lists it as `A /path` just as `docker diff` does.
 
 import { execFile } from 'node:child_process';
-import {
-  closeSync,
-  existsSync,
-  constants as fsConstants,
-  fstatSync,
-  mkdirSync,
-  renameSync,
-  rmSync,
-} from 'node:fs';
+import { chownSync, closeSync, existsSync, fstatSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { join, posix } from 'node:path';
 import { promisify } from 'node:util';
 import { InvalidArgumentError, RuntimeError } from '../errors.ts';
@@ -91,7 +83,8 @@ async function createVolume(
       // cp reads the directory through our fd (/proc/<pid>/fd/<n>): no path in the rootfs is looked
       // up again. -a keeps owners, modes, times, links and xattrs, and never follows a symlink.
       await run('cp', ['-a', '--', `/proc/${process.pid}/fd/${fd}/.`, partial], {
-        env: { ...process.env, LC_ALL: 'C' },
+        // A host tool's own small environment: nothing of the server's reaches it.
+        env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LC_ALL: 'C' },
       }).catch((err: Error & { stderr?: string }) => {
         throw new RuntimeError(
           `copying the image's ${destination} into its volume: ${err.stderr ?? err.message}`,

@@ -176,6 +176,7 @@ export async function createContainer(ctx: EngineContext, opts: CreateOptions): 
       containerDir: containerDir(ctx, id),
       sizeBytes: ctx.config.limits.containerDiskBytes,
       rootUid: rootOwner(ctx),
+      etcFiles: !record.external,
     });
   } catch (err) {
     await destroy(ctx, id);
@@ -261,6 +262,7 @@ export async function startContainer(
       containerDir: dir,
       sizeBytes: ctx.config.limits.containerDiskBytes,
       rootUid: rootOwner(ctx),
+      etcFiles: !record.external,
     };
     // The tmpfs with the changes is gone only after a reboot; then the container starts afresh.
     const paths =
@@ -283,14 +285,17 @@ export async function startContainer(
     if (input.cwd !== '/') {
       mkdirInRootfs(paths.merged, input.cwd, { uid: rootOwner(ctx), gid: rootOwner(ctx) });
     }
-    const etcFiles = writeEtcFiles(paths.etc, record.config.hostname, rootOwner(ctx));
+    // A build's working container has none (see mountRootfs): its RUN layers stay as they were.
+    const etcFiles = record.external
+      ? undefined
+      : writeEtcFiles(paths.etc, record.config.hostname, rootOwner(ctx));
     const volumes = await prepareVolumes(paths.volumes, paths.merged, record.config.volumes, rootOwner(ctx));
     const spec = buildSpec({
       id: record.id,
       rootfs: paths.merged,
       process: input,
       hostname: record.config.hostname,
-      etcFiles,
+      ...(etcFiles ? { etcFiles } : {}),
       binds: volumes,
       userns: { base: ctx.config.usernsBase, size: ctx.config.usernsSize },
       limits: ctx.config.limits,

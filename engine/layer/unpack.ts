@@ -34,8 +34,6 @@ export interface UnpackResult {
   size: number;
   /** Entries in the tar (as read, before whiteouts and skipped devices are applied). */
   entries: number;
-  /** Device nodes the layer holds that were not created (see `layer.devices-skipped`). */
-  devicesSkipped: number;
 }
 
 /** How many skipped device paths the warning event names; the count covers the rest. */
@@ -136,7 +134,7 @@ export async function unpackLayer(
       paths: filter.devices.paths,
     });
   }
-  return { diffId, size: filter.fileBytes, entries: filter.entries, devicesSkipped: filter.devices.count };
+  return { diffId, size: filter.fileBytes, entries: filter.entries };
 }
 
 /** zlib's own errors ("unexpected end of file") say nothing of where they came from: name the layer. */

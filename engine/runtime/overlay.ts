@@ -42,10 +42,16 @@ export interface MountRootfsOptions {
   sizeBytes: number;
   /** Host uid/gid that is root in the container (config.usernsBase): owns upper's root dir. */
   rootUid: number;
+  /**
+   * Whether the init layer holds the mount points of the generated /etc files. A build's working
+   * container goes without, as before: an /etc in its init layer would be what a RUN that writes
+   * in /etc copies up, and the layer would then carry that directory's time instead of the image's.
+   */
+  etcFiles?: boolean;
 }
 
 /** The mount points the runtime mounts proc, sysfs and the /dev tmpfs on. */
-const INIT_DIRS = ['dev', 'proc', 'sys', 'etc'];
+const INIT_DIRS = ['dev', 'proc', 'sys'];
 
 /**
  * The mount points of the generated /etc files, as in Docker's init layer (moby daemon/initlayer):
@@ -97,8 +103,10 @@ export async function mountRootfs(options: MountRootfsOptions): Promise<RootfsPa
     mkdirSync(dir, { recursive: true, mode: 0o755 });
     chownSync(dir, options.rootUid, options.rootUid);
   }
-  for (const name of INIT_FILES) {
+  for (const name of options.etcFiles === false ? [] : INIT_FILES) {
     const file = join(paths.init, name);
+    mkdirSync(dirname(file), { recursive: true, mode: 0o755 });
+    chownSync(dirname(file), options.rootUid, options.rootUid);
     closeSync(openSync(file, 'a', 0o644));
     chownSync(file, options.rootUid, options.rootUid);
   }

@@ -13,6 +13,7 @@ import { commit } from '../../engine/commit.ts';
 import { containerDiff, containerLogs, runContainer } from '../../engine/container/index.ts';
 import type { EngineContext } from '../../engine/context.ts';
 import type { EngineEvent } from '../../engine/events.ts';
+import { formatChanges } from '../../engine/layer/diff.ts';
 import type { Image } from '../../engine/oci/types.ts';
 import { pull } from '../../engine/pull.ts';
 import { openBlob } from '../../engine/store/blobs.ts';
@@ -214,5 +215,30 @@ describe('the user and its groups', () => {
     });
     // setgroups(2) sorts the list (kernel/groups.c, groups_sort): Docker's `id` prints it in this order.
     expect(out).toBe('uid=1000(alice) gid=1000(alice) groups=50(staff),1000(alice)\n');
+  });
+});
+
+describe("the image's VOLUMEs", () => {
+  it('gives each an anonymous directory filled from the image, whose content stays out of diff and commit', async () => {
+    const contextDir = mkdtempSync(join(tmpdir(), 'layerlab-fidelity-'));
+    dirs.push(contextDir);
+    writeFileSync(
+      join(contextDir, 'Dockerfile'),
+      'FROM busybox\nRUN mkdir /seeded && echo from-image > /seeded/f && chmod 700 /seeded\nVOLUME /data /seeded\n',
+    );
+    const image = await build(ctx, { contextDir, tags: ['fidelity:volumes'] });
+    const { code, out, id } = await sh(
+      'stat -c "%n %a %u" /data /seeded; cat /seeded/f; echo new > /data/new; echo more > /seeded/g; grep -c " /data \\| /seeded " /proc/mounts',
+      image.id,
+    );
+    expect(code).toBe(0);
+    // moby daemon/create_unix.go: an anonymous volume per VOLUME, filled from the image (populateVolume).
+    expect(out).toBe('/data 755 0\n/seeded 700 0\nfrom-image\n2\n');
+    // The volumes' files are not in the writable layer. /data, missing from the image, is the mount
+    // point the runtime made in the rootfs (runc does the same for Docker): `docker diff` lists it.
+    expect(formatChanges(await containerDiff(ctx, id))).toBe('A /data\n');
+    const committed = await commit(ctx, id);
+    expect((await topLayer(committed)).map((e) => e.name)).toEqual(['data/']);
+    expect(committed.config.config?.Volumes).toEqual({ '/data': {}, '/seeded': {} });
   });
 });
