@@ -2,8 +2,10 @@
 // are (controllers discovered from /sys/fs/cgroup, v1 hierarchies or the v2 unified tree alike),
 // removing the empty ones a killed runtime leaves, and reading the freezer state.
 
-import { readdirSync, readFileSync, rmdirSync, statSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { MS, mount } from '../sys/libc.ts';
+import { readMounts } from './mounts.ts';
 
 const CGROUP_ROOT = '/sys/fs/cgroup';
 /** The parent cgroup every container's cgroup is made under (runtime/spec.ts sets `cgroupsPath`). */
@@ -114,4 +116,44 @@ export function isFrozen(id: string): boolean {
     }
   }
   return false;
+}
+
+/**
+ * crun refuses a hybrid cgroup v1 layout (v1 controllers plus cgroup2 at /sys/fs/cgroup/unified)
+ * when a controller the kernel has enabled, here hugetlb, has no v1 hierarchy mounted. Mounting the
+ * missing hierarchy is harmless and makes crun work. Returns what was done, for diagnostics.
+ */
+export function mountMissingV1Hierarchies(): string[] {
+  const done: string[] = [];
+  let enabledTable: string;
+  try {
+    enabledTable = readFileSync('/proc/cgroups', 'utf8');
+  } catch {
+    return done;
+  }
+  const mounts = readMounts();
+  const isTmpfsRoot = mounts.some((m) => m.mountPoint === CGROUP_ROOT && m.fsType === 'tmpfs');
+  if (!isTmpfsRoot) return done; // pure cgroup v2 (or no cgroups): nothing to prepare
+  // A v1 hierarchy names its controllers in its superblock options (`rw,memory`).
+  const mounted = new Set(
+    mounts.filter((m) => m.fsType === 'cgroup').flatMap((m) => m.superOptions.split(',')),
+  );
+  const enabled = enabledTable
+    .split('\n')
+    .slice(1)
+    .map((l) => l.split('\t'))
+    .filter((f) => f[3] === '1')
+    .map((f) => f[0]);
+  if (enabled.includes('hugetlb') && !mounted.has('hugetlb')) {
+    const target = join(CGROUP_ROOT, 'hugetlb');
+    try {
+      // /sys/fs/cgroup is a tmpfs in the hybrid layout, so the mount point can be made there.
+      mkdirSync(target, { recursive: true });
+      mount('cgroup', target, 'cgroup', MS.NOSUID | MS.NODEV | MS.NOEXEC, 'hugetlb');
+      done.push(`mounted the cgroup v1 hugetlb hierarchy at ${target}`);
+    } catch (err) {
+      done.push(`could not mount ${target}: ${(err as Error).message}`);
+    }
+  }
+  return done;
 }

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { EngineContext } from '../context.ts';
 import { RuntimeError } from '../errors.ts';
+import { mountMissingV1Hierarchies } from '../host/cgroups.ts';
 import { RUN_BASE } from '../store/paths.ts';
 import { flock, LOCK, MS, mount } from '../sys/libc.ts';
 import { ensureTraversable } from './overlay.ts';
@@ -51,42 +52,11 @@ export function findExecutable(name: string): string | undefined {
 }
 
 /**
- * crun refuses a hybrid cgroup v1 layout (v1 controllers plus cgroup2 at /sys/fs/cgroup/unified)
- * when a controller the kernel has enabled, here hugetlb, has no v1 hierarchy mounted. Mounting
- * the missing hierarchy is harmless and makes crun work. Returns what was done, for diagnostics.
+ * crun refuses a hybrid cgroup v1 layout when a controller the kernel has enabled has no v1
+ * hierarchy mounted; the cgroup module mounts what is missing. Returns what was done.
  */
 export function prepareHost(): string[] {
-  const done: string[] = [];
-  let mounts: string;
-  let cgroups: string;
-  try {
-    mounts = readFileSync('/proc/self/mounts', 'utf8');
-    cgroups = readFileSync('/proc/cgroups', 'utf8');
-  } catch {
-    return done;
-  }
-  const lines = mounts.split('\n').map((l) => l.split(' '));
-  const isTmpfsRoot = lines.some((f) => f[1] === '/sys/fs/cgroup' && f[2] === 'tmpfs');
-  if (!isTmpfsRoot) return done; // pure cgroup v2 (or no cgroups): nothing to prepare
-  const v1Options = new Set(lines.filter((f) => f[2] === 'cgroup').flatMap((f) => (f[3] ?? '').split(',')));
-  const enabled = cgroups
-    .split('\n')
-    .slice(1)
-    .map((l) => l.split('\t'))
-    .filter((f) => f[3] === '1')
-    .map((f) => f[0]);
-  if (enabled.includes('hugetlb') && !v1Options.has('hugetlb')) {
-    const target = '/sys/fs/cgroup/hugetlb';
-    try {
-      // /sys/fs/cgroup is a tmpfs in the hybrid layout, so the mount point can be made there.
-      mkdirSync(target, { recursive: true });
-      mount('cgroup', target, 'cgroup', MS.NOSUID | MS.NODEV | MS.NOEXEC, 'hugetlb');
-      done.push(`mounted the cgroup v1 hugetlb hierarchy at ${target}`);
-    } catch (err) {
-      done.push(`could not mount ${target}: ${(err as Error).message}`);
-    }
-  }
-  return done;
+  return mountMissingV1Hierarchies();
 }
 
 const TMPFS_MAGIC = 0x01021994;
