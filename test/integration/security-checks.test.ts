@@ -6,16 +6,10 @@
 import { freemem } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ServerMessage } from '../../server/protocol.ts';
-import { workshopPlugin } from '../../server/workshop/plugin.ts';
 import type { WorkshopService } from '../../server/workshop/service.ts';
 import type { WorkshopState } from '../../server/workshop/workshop.ts';
-import {
-  openShell,
-  runInShell,
-  startTestServer,
-  type TestClient,
-  type TestServer,
-} from '../support/server.ts';
+import { openShell, runInShell, type TestClient, type TestServer } from '../support/server.ts';
+import { startWorkshopServer } from '../support/workshop.ts';
 
 const TEACHER_PASSWORD = 'checks-teacher-password';
 /** A real lesson step: two containers from busybox. */
@@ -32,25 +26,10 @@ let client: TestClient;
 let requests = 0;
 
 beforeAll(async () => {
-  srv = await startTestServer({
-    plugins: [
-      workshopPlugin({
-        name: 'Checks',
-        seats: 5,
-        teacherPassword: TEACHER_PASSWORD,
-        out: () => {},
-        load: async () => ({
-          sessions: srv.server.sessions.count,
-          runningContainers: 0,
-          freeMemoryBytes: freemem(),
-        }),
-        onReady: (s) => {
-          service = s;
-        },
-      }),
-    ],
-  });
-  code = service.workshops.active()[0]!.code;
+  ({ srv, service, code } = await startWorkshopServer(
+    { name: 'Checks', seats: 5, teacherPassword: TEACHER_PASSWORD },
+    { freeMemoryBytes: freemem },
+  ));
   const joined = await fetch(`${srv.url}/join/${code}`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', origin: srv.url },

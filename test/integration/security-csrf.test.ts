@@ -6,10 +6,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pull } from '../../engine/pull.ts';
 import { listImages } from '../../engine/store/images.ts';
-import { workshopPlugin } from '../../server/workshop/plugin.ts';
 import type { WorkshopService } from '../../server/workshop/service.ts';
 import { rawRequest } from '../support/http.ts';
-import { startTestServer, type TestServer } from '../support/server.ts';
+import type { TestServer } from '../support/server.ts';
+import { startWorkshopServer } from '../support/workshop.ts';
 
 const TEACHER_PASSWORD = 'chalk-and-cheese';
 
@@ -19,25 +19,11 @@ let code: string;
 let victim: { session: string; token: string; cookie: string };
 
 beforeAll(async () => {
-  srv = await startTestServer({
-    plugins: [
-      workshopPlugin({
-        name: 'CSRF class',
-        seats: 5,
-        teacherPassword: TEACHER_PASSWORD,
-        out: () => {},
-        load: async () => ({
-          sessions: srv.server.sessions.count,
-          runningContainers: 0,
-          freeMemoryBytes: 2 ** 40,
-        }),
-        onReady: (s) => {
-          service = s;
-        },
-      }),
-    ],
-  });
-  code = service.workshops.active()[0]!.code;
+  ({ srv, service, code } = await startWorkshopServer({
+    name: 'CSRF class',
+    seats: 5,
+    teacherPassword: TEACHER_PASSWORD,
+  }));
   victim = await srv.newSession();
 });
 

@@ -4,10 +4,10 @@
 // the cookie's flags and for the per-address session caps alike.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { workshopPlugin } from '../../server/workshop/plugin.ts';
 import type { WorkshopService } from '../../server/workshop/service.ts';
 import { rawRequest } from '../support/http.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
+import { startWorkshopServer } from '../support/workshop.ts';
 
 const TEACHER_PASSWORD = 'chalk-and-cheese';
 const PER_ADDRESS = { max: 3, burst: 3, perMinute: 1 };
@@ -17,26 +17,10 @@ let direct: TestServer;
 let service: WorkshopService;
 
 beforeAll(async () => {
-  behindProxy = await startTestServer({
-    trustedProxies: ['127.0.0.1'],
-    limits: { sessionsPerAddress: PER_ADDRESS },
-    plugins: [
-      workshopPlugin({
-        name: 'Behind a proxy',
-        seats: 5,
-        teacherPassword: TEACHER_PASSWORD,
-        out: () => {},
-        load: async () => ({
-          sessions: behindProxy.server.sessions.count,
-          runningContainers: 0,
-          freeMemoryBytes: 2 ** 40,
-        }),
-        onReady: (s) => {
-          service = s;
-        },
-      }),
-    ],
-  });
+  ({ srv: behindProxy, service } = await startWorkshopServer(
+    { name: 'Behind a proxy', seats: 5, teacherPassword: TEACHER_PASSWORD },
+    { server: { trustedProxies: ['127.0.0.1'], limits: { sessionsPerAddress: PER_ADDRESS } } },
+  ));
   direct = await startTestServer({ limits: { sessionsPerAddress: PER_ADDRESS } });
 });
 

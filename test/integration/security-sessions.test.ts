@@ -7,10 +7,9 @@
 import { existsSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DEFAULT_LIMITS } from '../../server/limits.ts';
-import { workshopPlugin } from '../../server/workshop/plugin.ts';
-import type { WorkshopService } from '../../server/workshop/service.ts';
 import { rawRequest } from '../support/http.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
+import { startWorkshopServer } from '../support/workshop.ts';
 
 const servers: TestServer[] = [];
 afterAll(async () => {
@@ -106,28 +105,11 @@ describe('sessions that never open a socket', () => {
 
 describe('a workshop’s free seats', () => {
   it('are kept for students: anonymous sessions cannot take them', async () => {
-    let service: WorkshopService | undefined;
-    const srv = await startTestServer({
-      limits: { maxSessions: 8 },
-      plugins: [
-        workshopPlugin({
-          name: 'Seats kept',
-          seats: 4,
-          teacherPassword: 'chalk-and-cheese',
-          out: () => {},
-          load: async () => ({
-            sessions: srv.server.sessions.count,
-            runningContainers: 0,
-            freeMemoryBytes: 2 ** 40,
-          }),
-          onReady: (s) => {
-            service = s;
-          },
-        }),
-      ],
-    });
+    const { srv, service, code } = await startWorkshopServer(
+      { name: 'Seats kept', seats: 4, teacherPassword: 'chalk-and-cheese' },
+      { server: { limits: { maxSessions: 8 } } },
+    );
     servers.push(srv);
-    const code = service!.workshops.active()[0]!.code;
     // The attack: anonymous readers from many addresses ask for every session the node has.
     const anonymous = await Promise.all(
       Array.from({ length: 24 }, (_, i) => newSession(srv, { localAddress: `127.0.0.${10 + (i % 6)}` })),
@@ -157,6 +139,6 @@ describe('a workshop’s free seats', () => {
     });
     expect(late.status).toBe(503);
     expect(JSON.parse(late.body).error.message).toMatch(/This workshop is full/);
-    service?.close();
+    service.close();
   });
 });
