@@ -382,15 +382,33 @@ class Builder {
     const createdBy = `/bin/sh -c #(nop) ${text}`;
     const contentHash = await tarDigest(copyLayerTar(plan, tarOpts));
     const changes = this.configChanges(state, { WorkingDir: dir });
+    await this.planLayer(state, { plan, tarOpts, createdBy, contentHash, changes });
+  }
+
+  /**
+   * Appends the layer `plan` makes (COPY, ADD, a WORKDIR's directory) to the stage's image, or takes
+   * it from the cache when the same content was laid on the same base before.
+   */
+  async planLayer(
+    state: BuildState,
+    layer: {
+      plan: Parameters<typeof copyLayerTar>[0];
+      tarOpts: Parameters<typeof copyLayerTar>[1];
+      createdBy: string;
+      contentHash: string;
+      changes: Parameters<typeof appendLayer>[3]['config'];
+    },
+  ): Promise<void> {
+    const base = state.image;
     state.image = await this.cached(
       state,
-      cacheKey(base?.id ?? 'scratch', createdBy, contentHash),
-      createdBy,
+      cacheKey(base?.id ?? 'scratch', layer.createdBy, layer.contentHash),
+      layer.createdBy,
       () =>
-        appendLayer(this.ctx, base, copyLayerTar(plan, tarOpts), {
-          history: { created: this.created, created_by: createdBy },
+        appendLayer(this.ctx, base, copyLayerTar(layer.plan, layer.tarOpts), {
+          history: { created: this.created, created_by: layer.createdBy },
           created: this.created,
-          config: changes,
+          config: layer.changes,
           compression: LAYER_COMPRESSION,
         }),
     );
@@ -472,18 +490,7 @@ class Builder {
       const createdBy = `/bin/sh -c #(nop) ${step.kind} ${plan.hasDir ? 'dir' : 'file'}:${contentHash.slice(7)} in ${dest} `;
       const base = state.image;
       const changes = this.configChanges(state, base === null ? { Env: [DEFAULT_PATH_ENV] } : {});
-      state.image = await this.cached(
-        state,
-        cacheKey(base?.id ?? 'scratch', createdBy, contentHash),
-        createdBy,
-        () =>
-          appendLayer(this.ctx, base, copyLayerTar(plan, tarOpts), {
-            history: { created: this.created, created_by: createdBy },
-            created: this.created,
-            config: changes,
-            compression: LAYER_COMPRESSION,
-          }),
-      );
+      await this.planLayer(state, { plan, tarOpts, createdBy, contentHash, changes });
     } finally {
       if (scratch !== undefined) await rm(scratch, { recursive: true, force: true });
     }
