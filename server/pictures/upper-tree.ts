@@ -48,8 +48,11 @@ export function listUpper(
   lowers: readonly LowerDir[],
   options: { maxEntries?: number } = {},
 ): UpperTree {
-  return withTrees([upperDir, ...lowers.map((l) => l.dir)], ([upper, ...lowerTrees]) =>
-    upper ? walkUpper(upper, lowerTrees, lowers, options.maxEntries ?? DEFAULT_MAX_ENTRIES) : emptyTree(),
+  // Only the image's layers say where an entry came from: the init layer holds the engine's mount
+  // points (`/etc/hosts`, `/dev`, …), which the pictures do not show as a layer of the image.
+  const layers = lowers.filter((l) => l.diffId !== undefined);
+  return withTrees([upperDir, ...layers.map((l) => l.dir)], ([upper, ...lowerTrees]) =>
+    upper ? walkUpper(upper, lowerTrees, layers, options.maxEntries ?? DEFAULT_MAX_ENTRIES) : emptyTree(),
   );
 }
 
