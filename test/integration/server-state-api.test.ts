@@ -52,7 +52,8 @@ describe('over the WebSocket', () => {
     const notYet = await request('check', helloCheck);
     expect(notYet).toMatchObject({ ok: true, data: { pass: false } });
 
-    const to = JSON.stringify({
+    // The starting state travels as data over the WebSocket too (no JSON inside a string).
+    const to = {
       images: ['busybox'],
       containers: [
         {
@@ -62,7 +63,7 @@ describe('over the WebSocket', () => {
           detach: true,
         },
       ],
-    });
+    };
     const reset = await request('reset', { to });
     expect(reset).toMatchObject({
       ok: true,
