@@ -69,7 +69,9 @@ export async function watchContainer(
   if (!record) throw new Error(`watch: no container ${containerId}`);
   const stack = await containerStack(ctx, record);
   const upper = stack[0]!.dir;
-  const lowers = stack.slice(1);
+  // A change is judged against the image's layers: the init layer holds the engine's mount points
+  // (`/etc/hosts`, `/dev`, …), not content of the image.
+  const lowers = stack.slice(1).filter((s) => s.source === 'layer');
   const lowerDirs = lowers.map((s) => s.dir);
 
   /** Paths present in the upper dir as last reported, with whether each is a whiteout. */
