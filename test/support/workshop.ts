@@ -1,7 +1,7 @@
 // A real server in classroom mode for integration tests: one workshop started at once, the machine
 // reading as roomy (or as the test says), and the workshop's service and join code handed back.
 
-import { workshopPlugin, type WorkshopPluginOptions } from '../../server/workshop/plugin.ts';
+import { type WorkshopPluginOptions, workshopPlugin } from '../../server/workshop/plugin.ts';
 import type { WorkshopService } from '../../server/workshop/service.ts';
 import { startTestServer, type TestServer } from './server.ts';
 
