@@ -3,7 +3,7 @@
 // the ws client will not let a test set.
 
 import { randomBytes } from 'node:crypto';
-import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
+import { request as httpRequest, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
 
 export interface RawResponse {
   status: number;
@@ -17,6 +17,20 @@ export interface RawOptions {
   body?: string;
   /** The client's source address, e.g. `127.0.0.2`. */
   localAddress?: string;
+}
+
+/** Reads a whole response into a `RawResponse`. */
+function readResponse(
+  res: IncomingMessage,
+  resolve: (r: RawResponse) => void,
+  reject: (e: Error) => void,
+): void {
+  const chunks: Buffer[] = [];
+  res.on('data', (c: Buffer) => chunks.push(c));
+  res.on('end', () =>
+    resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString() }),
+  );
+  res.on('error', reject);
 }
 
 /** One request to `url` (`http://127.0.0.1:PORT/path`); the connection is closed afterwards. */
@@ -33,18 +47,7 @@ export function rawRequest(url: string, options: RawOptions = {}): Promise<RawRe
         agent: false,
         ...(options.localAddress ? { localAddress: options.localAddress } : {}),
       },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () =>
-          resolve({
-            status: res.statusCode ?? 0,
-            headers: res.headers,
-            body: Buffer.concat(chunks).toString(),
-          }),
-        );
-        res.on('error', reject);
-      },
+      (res) => readResponse(res, resolve, reject),
     );
     req.on('error', reject);
     req.end(options.body);
@@ -75,17 +78,7 @@ export function rawUpgrade(url: string, headers: Record<string, string>): Promis
       socket.destroy();
       resolve({ status: res.statusCode ?? 0, headers: res.headers, body: '' });
     });
-    req.on('response', (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () =>
-        resolve({
-          status: res.statusCode ?? 0,
-          headers: res.headers,
-          body: Buffer.concat(chunks).toString(),
-        }),
-      );
-    });
+    req.on('response', (res) => readResponse(res, resolve, reject));
     req.on('error', reject);
     req.end();
   });
