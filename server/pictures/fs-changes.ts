@@ -1,7 +1,9 @@
 // Live `fs.change` events: each container's upper dir is watched (inotify, one watch per directory,
 // capped) while it can change, and every changed path is classified as overlayfs sees it —
 // added, changed (with the copy-up from the lower layer on its first write) or deleted (whiteout).
-// Bursts are coalesced per path and capped per second; past the cap the page gets `fs.resync`.
+// Bursts are coalesced per path and capped per second; past the cap the page gets `fs.resync`. A
+// container that makes inotify events faster than anyone could watch them (a rename loop) is
+// switched to periodic scans, so what it does costs the server a bounded amount of work.
 // The upper dir is the container's: it is read, and its directories are watched, only through fds
 // from engine/fs/in-root.ts, so a symlink it swaps in never points the server at a host directory.
 
@@ -35,9 +37,20 @@ export interface WatchOptions {
   /** Use periodic scans instead of inotify (also the fallback when fs.watch fails). */
   poll?: boolean;
   pollMs?: number;
+  /**
+   * Raw inotify events per second past which the container is polled instead: each event is a
+   * callback on the server's event loop, and a container renaming in a tight loop makes millions.
+   */
+  maxRawEventsPerSecond?: number;
 }
 
-const DEFAULTS = { debounceMs: 40, maxDelayMs: 250, maxEventsPerSecond: 100, pollMs: 1000 };
+const DEFAULTS = {
+  debounceMs: 40,
+  maxDelayMs: 250,
+  maxEventsPerSecond: 100,
+  pollMs: 1000,
+  maxRawEventsPerSecond: 2000,
+};
 /** Paths pending at once, and entries scanned when a new directory appears or a poll runs. */
 const MAX_PENDING = 5000;
 const MAX_SCAN = 5000;
@@ -86,6 +99,8 @@ export async function watchContainer(
   let sentInWindow = 0;
   let resyncSent = false;
   let closed = false;
+  let rawWindowStart = Date.now();
+  let rawInWindow = 0;
 
   const queue = (rel: string) => {
     if (closed) return;
@@ -214,7 +229,14 @@ export async function watchContainer(
       let w: FSWatcher;
       try {
         w = watch(`/proc/self/fd/${dirFd}`, { persistent: false }, (_type, filename) => {
-          if (typeof filename === 'string' && filename !== '') queue(`${key}/${filename}`);
+          if (typeof filename !== 'string' || filename === '' || mode === 'poll') return;
+          const now = Date.now();
+          if (now - rawWindowStart >= 1000) {
+            rawWindowStart = now;
+            rawInWindow = 0;
+          }
+          if (++rawInWindow > opts.maxRawEventsPerSecond) storm();
+          else queue(`${key}/${filename}`);
         });
       } finally {
         closeSync(dirFd);
@@ -228,6 +250,16 @@ export async function watchContainer(
       dirWatchers.set(key, w);
     } catch {
       if (key === '') startPolling();
+    }
+  }
+
+  /** Too many raw events: scan on a timer from now on, and have the page refetch meanwhile. */
+  function storm(): void {
+    pending.clear();
+    startPolling();
+    if (!resyncSent) {
+      resyncSent = true;
+      emit({ type: 'fs.resync', container: containerId });
     }
   }
 

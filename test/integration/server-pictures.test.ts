@@ -319,4 +319,27 @@ describe('watchContainer under a flood', () => {
     expect(events).toContainEqual({ type: 'fs.change', container: id, path: '/f1', kind: 'D' });
     expect(events).toContainEqual({ type: 'fs.change', container: id, path: '/polled', kind: 'A' });
   });
+
+  it('scans on a timer instead once a container makes inotify events faster than the cap', async () => {
+    watch?.close();
+    events.length = 0;
+    watch = await watchContainer(t.ctx, id, (e) => events.push(e), { maxRawEventsPerSecond: 50 });
+    expect(watch.mode).toBe('inotify');
+    // A rename loop: every turn is two inotify events on the same directory.
+    const exec = await execContainer(t.ctx, id, {
+      cmd: ['sh', '-c', 'touch /a; for i in $(seq 1 400); do mv /a /b; mv /b /a; done'],
+    });
+    expect(await exec.exitCode).toBe(0);
+    exec.close();
+    const current = watch;
+    await until('the switch to scans', () => (current.mode === 'poll' ? true : undefined));
+    expect(events).toContainEqual({ type: 'fs.resync', container: id });
+    // Scans still report what changes afterwards.
+    const later = await execContainer(t.ctx, id, { cmd: ['sh', '-c', 'echo after > /after-storm'] });
+    expect(await later.exitCode).toBe(0);
+    later.close();
+    await until('the scan', () =>
+      events.find((e) => e.type === 'fs.change' && e.path === '/after-storm') ? true : undefined,
+    );
+  });
 });
