@@ -17,6 +17,7 @@ import {
   waitContainer,
 } from '../../engine/container/index.ts';
 import { containerCgroupDirs as cgroupDirsOf } from '../../engine/host/cgroups.ts';
+import { shimProcessesUnder } from '../../engine/host/processes.ts';
 import { containerPath } from '../../engine/store/paths.ts';
 import { DEFAULT_LIMITS } from '../../server/limits.ts';
 import type { ServerSession } from '../../server/sessions/manager.ts';
@@ -125,6 +126,17 @@ async function whileAbused(label: string, sample?: () => void): Promise<Latency>
 
 async function containerId(page: Page, name: string): Promise<string> {
   return (await resolveContainer(page.session.ctx, name)).id;
+}
+
+/** A process's name and state letter from /proc (undefined once it is gone). */
+function processStat(pid: number): { comm: string; state: string } | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+    return { comm, state: stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) };
+  } catch {
+    return undefined;
+  }
 }
 
 /** `docker rm -f` through the abuser's shell; every process of the container is gone with its cgroup. */
@@ -274,15 +286,28 @@ describe('a yes flood to a page that stops reading', () => {
     const socket = (client.ws as unknown as { _socket: Socket })._socket;
     socket.pause();
     try {
-      // Quiet for three windows in a row: on a loaded machine one quiet window may only mean the
-      // container did not get a CPU, not that it is blocked on its terminal.
-      let quiet = 0;
+      // Paused: the server holds the terminal, and both ends of the pipe from it sleep — `yes` in its
+      // write to the full terminal, the shim in its write to the server's unread socket — three
+      // samples in a row. A process only starved of CPU on a loaded machine is runnable ('R'), and a
+      // shim still draining the terminal would wake `yes` again.
+      const shim = shimProcessesUnder(abuser.session.ctx.paths.run).find(
+        (s) => s.container === mode.container,
+      );
+      expect(shim, 'the container’s shim').toBeDefined();
+      const asleepState = (state: string | undefined) => state === 'S' || state === 'D';
+      let asleep = 0;
       await untilAsync(
         async () => {
-          const before = cgroup.cpuSeconds();
-          await sleep(300);
-          quiet = cgroup.cpuSeconds() - before < 0.01 ? quiet + 1 : 0;
-          return quiet >= 3;
+          const held = [...abuser.session.terminalHub.pauses.values()].some((n) => n > 0);
+          const yes = cgroup.procs().flatMap((pid) => {
+            const s = processStat(pid);
+            return s?.comm === 'yes' ? [s.state] : [];
+          });
+          const still =
+            held && yes.length === 1 && asleepState(yes[0]) && asleepState(processStat(shim!.pid)?.state);
+          asleep = still ? asleep + 1 : 0;
+          if (asleep < 3) await sleep(100);
+          return asleep >= 3;
         },
         30_000,
         'the flood to be paused',
