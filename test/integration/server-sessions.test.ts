@@ -87,7 +87,8 @@ describe('sessions', () => {
   });
 
   it('reaps an idle session with everything it held, and spares one with a socket', async () => {
-    const srv = await startTestServer({ limits: { idleTimeoutMs: 300, reapIntervalMs: 100 } });
+    // Long enough that a loaded machine connects both pages before either counts as idle.
+    const srv = await startTestServer({ limits: { idleTimeoutMs: 2000, reapIntervalMs: 100 } });
     servers.push(srv);
     const idle = await srv.newSession();
     const held = await srv.newSession();
