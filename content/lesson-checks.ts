@@ -79,12 +79,15 @@ export const lessonChecks: Readonly<Record<string, Readonly<Record<string, Check
     },
   },
   '10-cleanup': {
+    // What the lesson's own commands achieve, whatever earlier lessons left: images of other lessons
+    // stay, and running containers are not the prune's business.
     clean: {
       all: [
-        { not: { kind: 'container' } },
+        { not: { kind: 'container', state: 'exited' } },
+        { not: { kind: 'container', state: 'created' } },
         { not: { kind: 'image', tag: 'layerlab/motd' } },
         { kind: 'image', tag: 'app:dev' },
-        { kind: 'image', count: { max: 2 } },
+        { not: { kind: 'image', dangling: true } },
       ],
     },
   },

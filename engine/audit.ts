@@ -17,6 +17,7 @@ import { isTempName, readJsonIfExists } from './store/atomic.ts';
 import { verifyBlobs } from './store/blobs.ts';
 import { loadImage } from './store/images.ts';
 import { containerPath, containerRunPath } from './store/paths.ts';
+import { listVolumes, volumeDataDir } from './volume/volumes.ts';
 
 /** What `auditRoot` found, section by section; `problems` holds every one, worded for a user. */
 export interface RootAudit {
@@ -162,7 +163,11 @@ export async function auditRoot(ctx: EngineContext): Promise<RootAudit> {
         problem(undefined, `runtime state ${join(stateDir, id)}: no container owns it`);
     }
   }
+  const volumeNames = new Set((await listVolumes(ctx)).map((v) => v.name));
   for (const point of mountsUnder(ctx.root)) {
+    // A capped volume's tmpfs (engine/volume/volumes.ts) belongs to its volume.
+    const volume = /\/volumes\/([^/]+)\/_data$/.exec(point);
+    if (volume && volumeNames.has(volume[1]!) && point === volumeDataDir(ctx, volume[1]!)) continue;
     const match = /\/containers\/([a-f0-9]{64})\/(rw|merged)$/.exec(point);
     if (!match || !containerIds.has(match[1]!) || !point.startsWith(ctx.paths.containers))
       problem(undefined, `mount ${point}: no container owns it`);

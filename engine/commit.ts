@@ -7,6 +7,7 @@ import { resolveContainer } from './container/lifecycle.ts';
 import { containerDir } from './container/state.ts';
 import type { EngineContext } from './context.ts';
 import { InvalidArgumentError, RuntimeError } from './errors.ts';
+import { isFrozen } from './host/cgroups.ts';
 import { appendLayer } from './image/mutate.ts';
 import { tarUpper } from './layer/upper-tar.ts';
 import type { ContainerConfig, Image } from './oci/types.ts';
@@ -52,7 +53,8 @@ export async function commit(ctx: EngineContext, idOrName: string, opts: CommitO
   const upper = rootfsPaths(containerDir(ctx, record.id)).upper;
   // A file that grows while it is being written into the tar would break the archive: freeze the
   // container's processes (the runtime's pause, the freezer cgroup) until the layer is stored.
-  const paused = opts.pause !== false && record.state.status === 'running';
+  // Already paused by `docker pause`: stays frozen, and stays paused afterwards.
+  const paused = opts.pause !== false && record.state.status === 'running' && !isFrozen(record.id);
   if (paused) await runtimeVerb(ctx, 'pause', record.id);
   try {
     const layer = tarUpper(ctx, upper, opts.mtime ? { mtime: opts.mtime } : {});
@@ -63,9 +65,10 @@ export async function commit(ctx: EngineContext, idOrName: string, opts: CommitO
         ...(opts.author ? { author: opts.author } : {}),
       },
       config,
-      // Stored as a plain tar like Docker's local layers; push compresses it.
+      // Stored as a plain tar like Docker's local layers; push compresses it. Unpacked at once, as
+      // Docker's graph driver holds a committed layer, so `history`, `images` and the pictures size
+      // it by its files from the start (not by its tar until a container first uses it).
       compression: 'none',
-      unpack: false,
       ...(opts.author ? { author: opts.author } : {}),
       ...(tag ? { tag } : {}),
     });

@@ -47,6 +47,15 @@ const limitsSchema = z.object({
    * server sets it per session); unlimited if absent.
    */
   storedLayerBytes: z.number().int().positive().optional(),
+  /**
+   * Size of each named volume: with it, a volume's data lives on a tmpfs of this size (the server
+   * sets it per session, so a volume cannot fill the host's disk); unlimited, on disk, if absent.
+   */
+  volumeBytes: z.number().int().positive().optional(),
+  /** Named volumes one state root may hold; unlimited if absent. */
+  maxVolumes: z.number().int().positive().optional(),
+  /** Whether containers may bind-mount host paths (`-v /host:/path`); a server session may not. */
+  hostBinds: z.boolean().default(true),
 });
 
 export const engineConfigSchema = z.object({

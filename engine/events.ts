@@ -39,13 +39,51 @@ export type EngineEvent =
   | { type: 'container.started'; id: string }
   | { type: 'container.exited'; id: string; exitCode: number }
   | { type: 'container.removed'; id: string }
-  | { type: 'build.step'; step: number; total: number; instruction: string; cached: boolean }
+  /**
+   * A Dockerfile instruction begins (`step` of `total`, the classic builder's count). `vertex` is its
+   * place among its stage's filesystem steps (FROM, RUN, COPY, ADD, WORKDIR), as BuildKit numbers
+   * them (`[stage 2/3]`); config-only instructions have none. `from` is the image a FROM names.
+   */
+  | {
+      type: 'build.step';
+      step: number;
+      total: number;
+      instruction: string;
+      cached: boolean;
+      vertex?: BuildVertex;
+      from?: string;
+    }
+  /** The working container that runs a RUN step (lesson 12 catches one with `ps -a --external`). */
+  | { type: 'build.container'; step: number; id: string }
+  /** Output of a RUN step's process. */
   | { type: 'build.output'; step: number; data: string }
+  /** A line of the builder's own about a step (`# Executing 1 build trigger`). */
+  | { type: 'build.note'; step: number; text: string }
+  /** A step ended: the image it reached (none after `FROM scratch`), from the cache or made. */
+  | {
+      type: 'build.step-done';
+      step: number;
+      imageId?: Digest;
+      cached: boolean;
+      /** The working container it ran in, removed by now. */
+      container?: string;
+      ms: number;
+    }
+  /** The build ended: its image and the references it was tagged with (normalised). */
+  | { type: 'build.done'; imageId: Digest; tags: string[] }
   /**
    * A layer held device nodes, which were not created: as in a user-namespaced Docker, which cannot
    * make them either (moby's archive skips them), but said rather than done silently.
    */
   | { type: 'layer.devices-skipped'; diffId: Digest; count: number; paths: string[] };
+
+/** A step's place among its stage's filesystem steps, as BuildKit prints it: `[build 2/3]`. */
+export interface BuildVertex {
+  /** The stage's name (`stage-N` when unnamed) in a multi-stage build; none with one stage. */
+  stage?: string;
+  index: number;
+  total: number;
+}
 
 export type EventSink = (event: EngineEvent) => void;
 

@@ -7,6 +7,7 @@ import { engineConfigSchema, registryPortFromEnv, rootFromEnv } from '../engine/
 import { createContext } from '../engine/context.ts';
 import { seedRegistry } from '../engine/image/seed.ts';
 import { detectRuntime } from '../engine/runtime/detect.ts';
+import { bundleCli } from './setup/bundle.ts';
 import { checkHost } from './setup/host.ts';
 import { detail, SetupError, step } from './setup/log.ts';
 import { buildNative } from './setup/native.ts';
@@ -27,6 +28,12 @@ async function setup(): Promise<void> {
   step('Native helpers (make -C native)');
   buildNative(repoRoot);
   detail('built');
+
+  step('CLI bundle (esbuild, into dist/cli)');
+  const bundle = await bundleCli(repoRoot);
+  detail(
+    bundle ? `${Object.keys(bundle.inputs).length} modules bundled` : 'skipped: the sources kept changing',
+  );
 
   const root = rootFromEnv();
   step(`State root ${root}`);

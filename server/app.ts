@@ -61,6 +61,8 @@ export interface ServerInternals {
   readonly api: SessionApi;
   /** Told about every evaluated check, from the WebSocket or HTTP alike. */
   readonly checkListeners: ((sessionId: string, report: CheckReport) => void)[];
+  /** Told which lesson a session's page shows (the `visit` request). */
+  readonly visitListeners: ((sessionId: string, lesson: string) => void)[];
   /** Ends a session: closes its sockets (code 4000) and disposes it. */
   endSession(id: string, reason?: string): Promise<void>;
   log(message: string): void;
@@ -179,6 +181,7 @@ export function createServer(options: ServerOptions): LayerlabServer {
   let edge: WsEdge | undefined;
   let url = '';
   const checkListeners: ServerInternals['checkListeners'] = [];
+  const visitListeners: ServerInternals['visitListeners'] = [];
   const api = createSessionApi({
     onCheck(sessionId, report) {
       for (const listener of checkListeners) {
@@ -188,6 +191,9 @@ export function createServer(options: ServerOptions): LayerlabServer {
           log(`check listener: ${(err as Error).message}`);
         }
       }
+    },
+    onVisit(sessionId, lesson) {
+      for (const listener of visitListeners) listener(sessionId, lesson);
     },
   });
   registerRequestRoutes(router, api);
@@ -204,6 +210,7 @@ export function createServer(options: ServerOptions): LayerlabServer {
     upgradeHandlers: [],
     api,
     checkListeners,
+    visitListeners,
     workshopInfo: { name: options.workshop ?? '' },
     async endSession(id, reason = 'session ended') {
       for (const c of edge?.connections ?? []) if (c.session.id === id) c.end(reason);

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // The package's `layerlab` executable: the engine's Docker-style CLI plus `serve`, which belongs to
 // the server. Node strips the TypeScript types, so there is no build step; that needs Node 22.6 or
-// later, hence the check before anything TypeScript is loaded. The compile cache goes on first.
+// later, hence the check before anything TypeScript is loaded. The compile cache goes on first, then
+// the CLI loads from setup's esbuild bundle when it is fresh (cli-bundle.js), else from the sources.
 import * as nodeModule from 'node:module';
 
 const [major, minor] = process.versions.node.split('.').map(Number);
@@ -12,5 +13,7 @@ if (major < 22 || (major === 22 && minor < 18)) {
   process.exit(1);
 }
 nodeModule.enableCompileCache?.();
-const { runLayerlab } = await import('./cli.ts');
-await runLayerlab();
+const { cliModule } = await import('./cli-bundle.js');
+/** @type {{ runLayerlab(): Promise<void> }} */
+const cli = await import(cliModule(import.meta.dirname + '/..').url);
+await cli.runLayerlab();

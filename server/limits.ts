@@ -28,6 +28,13 @@ export interface ServerLimits {
   /** Images (records, including build steps) one session may hold. */
   maxImagesPerSession: number;
   /**
+   * Size of each named volume of a session: its data lives on a tmpfs of this size (no disk quota
+   * is available), so `maxVolumesPerSession` × this is what a session's volumes can hold.
+   */
+  volumeBytes: number;
+  /** Named volumes one session may hold. */
+  maxVolumesPerSession: number;
+  /**
    * Bytes of distinct layers one session's images may reference (commit, build, pull, load); past it
    * the operation is refused with "storage quota exceeded" (engine/store/quota.ts).
    */
@@ -101,6 +108,8 @@ export const DEFAULT_LIMITS: ServerLimits = {
   connectGraceMs: 60 * 1000,
   maxContainersPerSession: 10,
   maxImagesPerSession: 60,
+  volumeBytes: 64 * 1024 * 1024,
+  maxVolumesPerSession: 4,
   maxStoredLayerBytesPerSession: 512 * 1024 * 1024,
   allowedRegistries: [],
   maxTerminalsPerSession: 8,

@@ -45,8 +45,16 @@ export const clientMessageSchema = z.discriminatedUnion('type', [
     cols: colsSchema,
     rows: rowsSchema,
   }),
-  /** Click-to-run: types `command` into the terminal's prompt and runs it. */
-  z.object({ type: z.literal('terminal.run'), terminal: terminalNameSchema, command: z.string().max(8192) }),
+  /**
+   * Click-to-run: types `command` into the terminal's prompt and runs it. With an `id`, the server
+   * answers `terminal.ran` as the run starts (or is refused) and once the terminal is idle again.
+   */
+  z.object({
+    type: z.literal('terminal.run'),
+    terminal: terminalNameSchema,
+    command: z.string().max(8192),
+    id: requestIdSchema.optional(),
+  }),
   z.object({ type: z.literal('terminal.close'), terminal: terminalNameSchema }),
   // The session API's requests (requests.ts): `{ type: <request name>, id, ...input }`.
   requestMessage('state.get', requestSchemas['state.get']),
@@ -54,6 +62,8 @@ export const clientMessageSchema = z.discriminatedUnion('type', [
   requestMessage('state.file', requestSchemas['state.file']),
   requestMessage('check', requestSchemas.check),
   requestMessage('reset', requestSchemas.reset),
+  requestMessage('prepare', requestSchemas.prepare),
+  requestMessage('visit', requestSchemas.visit),
   z.object({ type: z.literal('ping') }),
 ]);
 export type ClientMessage = z.infer<typeof clientMessageSchema>;
@@ -117,6 +127,19 @@ export const serverMessageSchema = z.discriminatedUnion('type', [
     container: z.string().optional(),
   }),
   z.object({ type: z.literal('terminal.closed'), terminal: terminalNameSchema }),
+  /**
+   * What became of a click-to-run `terminal.run` with an `id`: `started` or `queued` (behind the
+   * command in progress), then `done` once the terminal is idle; or `refused` — `container` while the
+   * terminal is inside a container's session (the line would go to the container's program, or wait
+   * for its `exit`), `busy` when the run queue is full, `closed` when the terminal is not open.
+   */
+  z.object({
+    type: z.literal('terminal.ran'),
+    terminal: terminalNameSchema,
+    id: requestIdSchema,
+    status: z.enum(['started', 'queued', 'refused', 'done']),
+    reason: z.enum(['container', 'busy', 'closed']).optional(),
+  }),
   z.object({ type: z.literal('event'), event: sessionEventSchema }),
   z.object({
     type: z.literal('result'),

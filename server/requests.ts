@@ -8,8 +8,9 @@ import { z } from 'zod';
 import type { CheckResult } from './checks/evaluate.ts';
 import type { FileVersions, WhichLayer } from './pictures/files.ts';
 import type { SessionSnapshot } from './pictures/snapshot.ts';
+import type { PrepareReport } from './reset/prepare.ts';
 import type { ResetReport } from './reset/reset.ts';
-import { resetTargetSchema } from './reset/target.ts';
+import { containerNameSchema, resetTargetSchema } from './reset/target.ts';
 
 /** A lesson's route or a check's id as the pages spell them. */
 export const lessonIdSchema = z
@@ -37,6 +38,16 @@ export const requestSchemas = {
   check: z.strictObject({ lesson: lessonIdSchema, check: lessonIdSchema }),
   /** Back to a starting state: every container goes, images not named go, named ones are pulled. */
   reset: z.strictObject({ to: resetToSchema.optional() }),
+  /**
+   * Arriving at a lesson: adds what its start (`to`) needs and is missing, removes nothing but the
+   * `absent` names the reader agreed to remove (`remove`).
+   */
+  prepare: z.strictObject({
+    to: resetTargetSchema,
+    remove: z.array(containerNameSchema).max(16).optional(),
+  }),
+  /** The page shows this lesson (a workshop's dashboard shows where each student is). */
+  visit: z.strictObject({ lesson: lessonIdSchema }),
 } as const;
 
 export type RequestName = keyof typeof requestSchemas;
@@ -49,6 +60,8 @@ export interface RequestResults {
   'state.file': FileVersions;
   check: CheckResult;
   reset: ResetReport;
+  prepare: PrepareReport;
+  visit: { lesson: string };
 }
 export type RequestResult<K extends RequestName> = RequestResults[K];
 
@@ -62,6 +75,8 @@ export const httpRoutes: { readonly [K in RequestName]: { method: 'GET' | 'POST'
   'state.file': { method: 'GET', path: '/api/state/file' },
   check: { method: 'POST', path: '/api/check' },
   reset: { method: 'POST', path: '/api/reset' },
+  prepare: { method: 'POST', path: '/api/prepare' },
+  visit: { method: 'POST', path: '/api/visit' },
 };
 
 export const requestNames = Object.keys(requestSchemas) as RequestName[];

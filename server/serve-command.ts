@@ -2,7 +2,7 @@
 // added to the engine's CLI by server/cli.ts, so the engine never imports the server. Start-up is
 // the only time the server reads its environment: the workshop passwords are taken out of it here.
 
-import { int, list, str } from '../engine/cli/args.ts';
+import { bool, int, list, str } from '../engine/cli/args.ts';
 import type { Command } from '../engine/cli/cli.ts';
 import { InvalidArgumentError } from '../engine/errors.ts';
 import { loadLimitsFile } from './limits-file.ts';
@@ -56,6 +56,12 @@ export const command: Command = {
       },
       { name: 'workshop', type: 'string', description: 'Start a classroom workshop with this name' },
       {
+        name: 'workshop-readers',
+        type: 'bool',
+        description:
+          'In a workshop, give anonymous readers a sandbox too (default: only students who joined)',
+      },
+      {
         name: 'teacher-password-file',
         type: 'string',
         description:
@@ -106,6 +112,7 @@ export const command: Command = {
       host: str(parsed, 'host') ?? '127.0.0.1',
       signal: cli.signal,
       ...(workshop !== undefined ? { workshop } : {}),
+      ...(bool(parsed, 'workshop-readers') ? { workshopReaders: true } : {}),
       ...(limits !== undefined ? { limits } : {}),
       ...(teacherPassword !== undefined ? { teacherPassword } : {}),
       ...(adminPassword !== undefined ? { adminPassword } : {}),

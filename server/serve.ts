@@ -11,6 +11,8 @@ export interface ServeOptions {
   signal?: AbortSignal;
   /** Start in classroom mode with this workshop name. */
   workshop?: string;
+  /** In a workshop, anonymous readers get a sandbox too (`--workshop-readers`). */
+  workshopReaders?: boolean;
   /** Overrides of the default limits (`--limits FILE`). */
   limits?: LimitsOverride;
   /** URLs readers reach the server at besides loopback (`--public-url`); other hosts get 421. */
@@ -39,6 +41,7 @@ async function workshopPlugins(options: ServeOptions): Promise<ServerPlugin[]> {
       ...(teacherPassword !== undefined ? { teacherPassword } : {}),
       ...(adminPassword !== undefined ? { adminPassword } : {}),
       ...(seats !== undefined ? { seats } : {}),
+      ...(options.workshopReaders ? { readers: true } : {}),
     }),
   ];
 }

@@ -36,7 +36,7 @@ export default defineConfig({
       description: 'Learn container images and containers by driving a real engine from the page.',
       defaultLocale: 'root',
       locales: { root: { label: 'English', lang: 'en' } },
-      customCss: ['./src/styles/theme.css', './src/styles/components.css'],
+      customCss: ['./src/styles/theme.css', './src/styles/components.css', './src/styles/run-blocks.css'],
       // The lesson order comes from each lesson's `lesson.order`: see src/route-data.ts.
       routeMiddleware: './src/route-data.ts',
       sidebar: [{ label: 'Sandbox', link: '/sandbox/' }],

@@ -1,5 +1,6 @@
 // `build`: runs a Dockerfile step by step, each step an image (as Docker's classic builder does), each
-// filesystem step one layer through appendLayer. Fixed timestamps make the result reproducible.
+// filesystem step one layer through appendLayer. Times are the real ones, or SOURCE_DATE_EPOCH's
+// (clamped as BuildKit's rewrite-timestamp does) for a reproducible result.
 
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -7,13 +8,13 @@ import { isAbsolute, join, posix } from 'node:path';
 import { resolveUser } from '../container/user.ts';
 import type { EngineContext } from '../context.ts';
 import { BuildError, CancelledError, NotFoundError } from '../errors.ts';
+import type { BuildVertex } from '../events.ts';
 import { appendLayer, hostArchitecture, mutateConfig } from '../image/mutate.ts';
 import { findImagePath, readImageFile } from '../image/read-file.ts';
 import type { Digest } from '../oci/digest.ts';
-import { shortId } from '../oci/digest.ts';
 import type { ContainerConfig, Image } from '../oci/types.ts';
 import { pull } from '../pull.ts';
-import { familiarName, formatReference, parseReference } from '../reference/reference.ts';
+import { formatReference, parseReference } from '../reference/reference.ts';
 import { loadImage, tagImage } from '../store/images.ts';
 import { cacheKey, lookupCache, storeCache } from './cache.ts';
 import { copyLayerTar, type DirMeta, type Ignored, markArchives, mkdirPlan, planCopy } from './copy-layer.ts';
@@ -31,6 +32,7 @@ import { chompHeredoc, parseHeredocWord } from './dockerfile-syntax.ts';
 import { loadDockerignore } from './dockerignore.ts';
 import { materialise } from './image-source.ts';
 import { exposedPorts } from './ports.ts';
+import { type BuildEvent, classicTranscript } from './progress.ts';
 import { runStep } from './run-step.ts';
 import { processWords } from './shell-lex.ts';
 import { tarDigest } from './tar-digest.ts';
@@ -58,18 +60,26 @@ export interface BuildOptions {
   /** `--target`: the stage to build (default the last); stages it does not need are skipped. */
   target?: string;
   /**
-   * Seconds since the epoch for every timestamp (default 0). The CLI passes its caller's
-   * `SOURCE_DATE_EPOCH`; the builder itself never reads the process environment.
+   * `SOURCE_DATE_EPOCH`, in seconds: every `created` is this time and every mtime in a layer is
+   * clamped to it, so the same input builds the same digest. Without it the real time is used, as
+   * Docker does. The CLI passes its caller's variable; the builder never reads the process environment.
    */
   sourceDateEpoch?: number;
 }
 
 export type BuildResult = Image & { readonly log: string[] };
 
-/** The fixed time of every `created` and the cap of every mtime in a build. */
-export function buildEpoch(opts: Pick<BuildOptions, 'sourceDateEpoch'>): Date {
-  return new Date((opts.sourceDateEpoch ?? 0) * 1000);
+/** The fixed time of every `created` and the cap of every mtime, when the build is reproducible. */
+export function buildEpoch(opts: Pick<BuildOptions, 'sourceDateEpoch'>): Date | undefined {
+  return opts.sourceDateEpoch === undefined ? undefined : new Date(opts.sourceDateEpoch * 1000);
 }
+
+/**
+ * Mtimes for the content hash of a COPY/ADD layer: every one clamped to 0, so the cache key (and the
+ * `file:<hash>` in history) depends on what is copied, not on when the context was touched, as
+ * BuildKit's content checksums do.
+ */
+const HASH_EPOCH = new Date(0);
 
 function rfc3339(date: Date): string {
   return date.toISOString().replace(/\.000Z$/, 'Z');
@@ -116,8 +126,11 @@ function chmodMode(spec: string): number {
   return Number.parseInt(spec, 8);
 }
 
+/** As Docker does: a variable already set keeps its place in the list; a new one goes last. */
 function setEnv(env: string[], key: string, value: string): string[] {
-  return [...env.filter((e) => e.slice(0, e.indexOf('=')) !== key), `${key}=${value}`];
+  const at = env.findIndex((e) => e.slice(0, e.indexOf('=')) === key);
+  if (at < 0) return [...env, `${key}=${value}`];
+  return env.map((e, i) => (i === at ? `${key}=${value}` : e));
 }
 
 /** Resolves `--chown` against the image's own /etc/passwd and /etc/group. */
@@ -139,13 +152,17 @@ async function chownIds(ctx: EngineContext, image: Image | null, spec: string | 
 }
 
 class Builder {
+  /** The classic builder's transcript of this build (what `DOCKER_BUILDKIT=0` prints). */
   readonly log: string[] = [];
+  private readonly classic = classicTranscript();
   private stepNo = 0;
+  /** The step in progress: when it began, whether the cache gave its image, its working container. */
+  private step: { started: number; cached: boolean; container?: string } = { started: 0, cached: false };
   private readonly ctx: EngineContext;
   private readonly opts: BuildOptions;
   private readonly total: number;
-  private readonly created: string;
-  private readonly epoch: Date;
+  /** SOURCE_DATE_EPOCH: undefined for the real time. */
+  private readonly epoch: Date | undefined;
   /** The context's .dockerignore, read once per build. */
   ignored: Ignored = () => false;
 
@@ -154,23 +171,62 @@ class Builder {
     this.opts = opts;
     this.total = total;
     this.epoch = buildEpoch(opts);
-    this.created = rfc3339(this.epoch);
   }
 
-  say(line: string): void {
-    this.log.push(line);
-    this.ctx.events({ type: 'build.output', step: this.stepNo, data: `${line}\n` });
+  /** `created` of the step being made: now, or SOURCE_DATE_EPOCH. */
+  get created(): string {
+    return rfc3339(this.epoch ?? new Date());
   }
 
-  begin(instruction: ParsedInstruction, cached = false): void {
+  /** Makes a step's image with one `created` for its config and its history entry. */
+  stamped<T>(make: (created: string) => Promise<T>): Promise<T> {
+    return make(this.created);
+  }
+
+  /** The cap of mtimes in a context-made layer, and the mtime of the directories it creates. */
+  get mtime(): Date {
+    return this.epoch ?? new Date();
+  }
+
+  /**
+   * The cache key of a step. A reproducible build keys on its epoch too: an image made with other
+   * times (or the real ones) must not stand in for one with these.
+   */
+  key(parent: Digest | 'scratch', instruction: string, contentHash = ''): string {
+    const epoch = this.epoch === undefined ? '' : `\nSOURCE_DATE_EPOCH=${this.epoch.getTime() / 1000}`;
+    return cacheKey(parent, instruction, contentHash + epoch);
+  }
+
+  /** Sends a build event, and keeps the classic builder's lines of it in `log`. */
+  emit(event: BuildEvent): void {
+    this.ctx.events(event);
+    const text = this.classic.render(event);
+    if (text !== '') this.log.push(...text.replace(/\n$/, '').split('\n'));
+  }
+
+  begin(instruction: ParsedInstruction, place: { vertex?: BuildVertex; from?: string } = {}): void {
     this.stepNo++;
-    this.log.push(`Step ${this.stepNo}/${this.total} : ${instruction.text}`);
-    this.ctx.events({
+    this.step = { started: Date.now(), cached: false };
+    this.emit({
       type: 'build.step',
       step: this.stepNo,
       total: this.total,
       instruction: instruction.text,
+      cached: false,
+      ...place,
+    });
+  }
+
+  /** The step begun last has reached `image`. */
+  end(image: Image | null): void {
+    const { started, cached, container } = this.step;
+    this.emit({
+      type: 'build.step-done',
+      step: this.stepNo,
+      ...(image === null ? {} : { imageId: image.id }),
       cached,
+      ...(container === undefined ? {} : { container }),
+      ms: Date.now() - started,
     });
   }
 
@@ -194,15 +250,14 @@ class Builder {
           throw err;
         });
         if (image) {
-          this.say(' ---> Using cache');
-          this.say(` ---> ${shortId(image.id)}`);
+          this.step.cached = true;
           return image;
         }
       }
     }
     const image = await make();
     await storeCache(this.ctx, { key, imageId: image.id, parent, instruction });
-    this.say(` ---> ${shortId(image.id)}`);
+    this.step.cached = false;
     return image;
   }
 
@@ -232,12 +287,12 @@ class Builder {
       }
     }
     state.image = image;
-    if (image) this.say(` ---> ${shortId(image.id)}`);
     // The base's ONBUILD triggers run now, as the first instructions of this stage (both builders).
     const triggers = image?.config.config?.OnBuild ?? [];
     if (triggers.length === 0) return;
     state.resetOnBuild = true;
-    this.say(`# Executing ${triggers.length} build trigger${triggers.length === 1 ? '' : 's'}`);
+    const text = `# Executing ${triggers.length} build trigger${triggers.length === 1 ? '' : 's'}`;
+    this.emit({ type: 'build.note', step: this.stepNo, text });
     for (const trigger of triggers) {
       for (const instruction of parseTrigger(trigger)) await this.dispatch(state, instruction, stages);
     }
@@ -361,13 +416,15 @@ class Builder {
     if (state.image === null) changes = { Env: config.Env ?? [DEFAULT_PATH_ENV], ...changes };
     const createdBy = step.kind === 'WORKDIR' ? `/bin/sh -c #(nop) ${text}` : `/bin/sh -c #(nop)  ${text}`;
     const base = state.image;
-    state.image = await this.cached(state, cacheKey(base?.id ?? 'scratch', createdBy), createdBy, () =>
-      mutateConfig(
-        this.ctx,
-        base,
-        changes,
-        { created: this.created, created_by: createdBy },
-        { created: this.created, ...(author === undefined ? {} : { author }) },
+    state.image = await this.cached(state, this.key(base?.id ?? 'scratch', createdBy), createdBy, () =>
+      this.stamped((created) =>
+        mutateConfig(
+          this.ctx,
+          base,
+          changes,
+          { created, created_by: createdBy },
+          { created, ...(author === undefined ? {} : { author }) },
+        ),
       ),
     );
   }
@@ -378,9 +435,9 @@ class Builder {
     const config = configOf(state);
     const owner = await chownIds(this.ctx, base, config.User || undefined);
     const plan = await mkdirPlan(dir, this.opts.contextDir, (path) => this.existingDir(base, path));
-    const tarOpts = { ...owner, mtime: this.epoch };
+    const tarOpts = { ...owner, mtime: this.mtime };
     const createdBy = `/bin/sh -c #(nop) ${text}`;
-    const contentHash = await tarDigest(copyLayerTar(plan, tarOpts));
+    const contentHash = await tarDigest(copyLayerTar(plan, { ...tarOpts, mtime: HASH_EPOCH }));
     const changes = this.configChanges(state, { WorkingDir: dir });
     await this.planLayer(state, { plan, tarOpts, createdBy, contentHash, changes });
   }
@@ -402,15 +459,17 @@ class Builder {
     const base = state.image;
     state.image = await this.cached(
       state,
-      cacheKey(base?.id ?? 'scratch', layer.createdBy, layer.contentHash),
+      this.key(base?.id ?? 'scratch', layer.createdBy, layer.contentHash),
       layer.createdBy,
       () =>
-        appendLayer(this.ctx, base, copyLayerTar(layer.plan, layer.tarOpts), {
-          history: { created: this.created, created_by: layer.createdBy },
-          created: this.created,
-          config: layer.changes,
-          compression: LAYER_COMPRESSION,
-        }),
+        this.stamped((created) =>
+          appendLayer(this.ctx, base, copyLayerTar(layer.plan, layer.tarOpts), {
+            history: { created, created_by: layer.createdBy },
+            created,
+            config: layer.changes,
+            compression: LAYER_COMPRESSION,
+          }),
+        ),
     );
   }
 
@@ -484,8 +543,8 @@ class Builder {
         step.chown === undefined ? undefined : expand(step.chown),
       );
       const mode = step.chmod === undefined ? undefined : chmodMode(expand(step.chmod));
-      const tarOpts = { ...owner, mtime: this.epoch, ...(mode === undefined ? {} : { mode }) };
-      const contentHash = await tarDigest(copyLayerTar(plan, tarOpts));
+      const tarOpts = { ...owner, mtime: this.mtime, ...(mode === undefined ? {} : { mode }) };
+      const contentHash = await tarDigest(copyLayerTar(plan, { ...tarOpts, mtime: HASH_EPOCH }));
       // History shows the destination as written, as Docker's does (`in /app/ `).
       const createdBy = `/bin/sh -c #(nop) ${step.kind} ${plan.hasDir ? 'dir' : 'file'}:${contentHash.slice(7)} in ${dest} `;
       const base = state.image;
@@ -528,31 +587,29 @@ class Builder {
       ...[...state.args].filter(([k]) => !envNames.has(k)).map(([k, v]) => `${k}=${v}`),
     ];
     const changes = this.configChanges(state, {});
-    state.image = await this.cached(state, cacheKey(base.id, createdBy), createdBy, async () => {
+    state.image = await this.cached(state, this.key(base.id, createdBy), createdBy, async () => {
       const result = await runStep(this.ctx, base, {
         argv,
         env,
         user: config.User ?? '',
         workingDir: config.WorkingDir ?? '',
-        mtime: this.epoch,
-        onStart: (id) => this.say(` ---> Running in ${shortId(id)}`),
-        onOutput: (data) => {
-          this.log.push(...data.replace(/\n$/, '').split('\n'));
-          this.ctx.events({ type: 'build.output', step: this.stepNo, data });
+        ...(this.epoch === undefined ? {} : { mtime: this.epoch }),
+        onStart: (id) => {
+          this.step.container = id;
+          this.emit({ type: 'build.container', step: this.stepNo, id });
         },
+        onOutput: (data) => this.emit({ type: 'build.output', step: this.stepNo, data }),
         build: (layerTar) =>
-          appendLayer(this.ctx, base, layerTar, {
-            history: { created: this.created, created_by: createdBy },
-            created: this.created,
-            config: changes,
-            compression: LAYER_COMPRESSION,
-          }),
+          this.stamped((created) =>
+            appendLayer(this.ctx, base, layerTar, {
+              history: { created, created_by: createdBy },
+              created,
+              config: changes,
+              compression: LAYER_COMPRESSION,
+            }),
+          ),
       });
-      if (result.exitCode !== 0) {
-        throw new BuildError(`The command '${argv.join(' ')}' returned a non-zero code: ${result.exitCode}`, {
-          input: argv.join(' '),
-        });
-      }
+      if (result.exitCode !== 0) throw new RunFailedError(argv, result.exitCode);
       return result.image!;
     });
   }
@@ -626,6 +683,30 @@ function neededStages(
   return stages.filter((s) => needed.has(s));
 }
 
+/** The instructions BuildKit shows as steps of their own; the others only change the config. */
+const VERTEX_KINDS: ReadonlySet<Step['kind']> = new Set(['FROM', 'RUN', 'COPY', 'ADD', 'WORKDIR']);
+
+/** How BuildKit names a FROM's image: normalised (`docker.io/library/busybox:latest`), a stage as is. */
+function fromShown(name: string, stageNames: ReadonlySet<string>): string {
+  if (name === 'scratch' || stageNames.has(name.toLowerCase())) return name;
+  try {
+    return formatReference(parseReference(name));
+  } catch {
+    return name; // refused with Docker's message when the step runs
+  }
+}
+
+/** A RUN step's command exited non-zero; the message is the classic builder's. */
+export class RunFailedError extends BuildError {
+  readonly argv: readonly string[];
+  readonly exitCode: number;
+  constructor(argv: readonly string[], exitCode: number) {
+    super(`The command '${argv.join(' ')}' returned a non-zero code: ${exitCode}`, { input: argv.join(' ') });
+    this.argv = argv;
+    this.exitCode = exitCode;
+  }
+}
+
 /**
  * Builds the Dockerfile in `opts.contextDir`, tags the result, and returns it with the classic
  * builder's log (`Step 1/5 : FROM busybox`, ` ---> 1a2b3c4d5e6f`, `Successfully built …`). Only the
@@ -661,7 +742,12 @@ export async function build(ctx: EngineContext, opts: BuildOptions): Promise<Bui
   const total = parsed.metaArgs.length + stages.reduce((n, stage) => n + 1 + stage.instructions.length, 0);
   const builder = new Builder(ctx, opts, total);
   builder.ignored = await loadDockerignore(opts.contextDir);
-  for (const instruction of parsed.metaArgs) builder.begin(instruction);
+  for (const instruction of parsed.metaArgs) {
+    builder.begin(instruction);
+    builder.end(null);
+  }
+  const named = parsed.stages.length > 1;
+  const stageNames = new Set(parsed.stages.flatMap((s) => (s.name === undefined ? [] : [s.name])));
   const results: StageResults = new Map();
   let image: Image | null = null;
   for (const stage of stages) {
@@ -673,13 +759,25 @@ export async function build(ctx: EngineContext, opts: BuildOptions): Promise<Bui
       resetOnBuild: false,
       escape: parsed.escape,
     };
+    // BuildKit numbers a stage's filesystem steps, FROM first: `[build 2/3]`.
+    const vertexTotal = 1 + stage.instructions.filter((i) => VERTEX_KINDS.has(i.step.kind)).length;
+    let vertexIndex = 1;
+    const vertex = (index: number): BuildVertex => ({
+      ...(named ? { stage: stage.name ?? `stage-${stage.index}` } : {}),
+      index,
+      total: vertexTotal,
+    });
     builder.checkCancelled();
-    builder.begin(stage.from);
+    const fromName = expandVariables(stage.from.step.image, globalArgs, parsed.escape);
+    builder.begin(stage.from, { vertex: vertex(1), from: fromShown(fromName, stageNames) });
     await builder.from(state, stage.from.step, results);
+    builder.end(state.image);
     for (const instruction of stage.instructions) {
       builder.checkCancelled();
-      builder.begin(instruction);
+      const isVertex = VERTEX_KINDS.has(instruction.step.kind);
+      builder.begin(instruction, isVertex ? { vertex: vertex(++vertexIndex) } : {});
       await builder.dispatch(state, instruction, results);
+      builder.end(state.image);
     }
     if (state.image === null) {
       // `FROM scratch` and nothing else: an image with no layers, as Docker makes it.
@@ -688,7 +786,7 @@ export async function build(ctx: EngineContext, opts: BuildOptions): Promise<Bui
         null,
         { Env: [DEFAULT_PATH_ENV] },
         {},
-        { created: rfc3339(buildEpoch(opts)) },
+        { created: rfc3339(buildEpoch(opts) ?? new Date()) },
       );
     }
     results.set(String(stage.index), state.image);
@@ -696,10 +794,7 @@ export async function build(ctx: EngineContext, opts: BuildOptions): Promise<Bui
     image = state.image;
   }
   const built = image!;
-  builder.say(`Successfully built ${shortId(built.id)}`);
-  for (const full of tags) {
-    await tagImage(ctx, built.id, full);
-    builder.say(`Successfully tagged ${familiarName(parseReference(full))}`);
-  }
+  for (const full of tags) await tagImage(ctx, built.id, full);
+  builder.emit({ type: 'build.done', imageId: built.id, tags });
   return { ...built, log: builder.log };
 }

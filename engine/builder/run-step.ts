@@ -14,8 +14,8 @@ export interface RunStepOptions {
   env: string[];
   user: string;
   workingDir: string;
-  /** Cap for every mtime in the layer (reproducible builds). */
-  mtime: Date;
+  /** Cap for every mtime in the layer (reproducible builds); none keeps the real times. */
+  mtime?: Date;
   onStart(containerId: string): void;
   onOutput(data: string): void;
   /** Turns the container's changes into the step's image (appendLayer). */
@@ -51,7 +51,9 @@ export async function runStep(
     }
     if (exitCode !== 0) return { exitCode };
     const upper = rootfsPaths(containerDir(ctx, record.id)).upper;
-    const image = await opts.build(tarUpper(ctx, upper, { mtime: opts.mtime }));
+    const image = await opts.build(
+      tarUpper(ctx, upper, opts.mtime === undefined ? {} : { mtime: opts.mtime }),
+    );
     return { exitCode, image };
   } finally {
     await removeContainer(ctx, record.id, { force: true });

@@ -29,6 +29,11 @@ export interface Cli extends Streams {
    * `version` and `inspect` show neutral values instead. True in the browser terminal.
    */
   readonly hideHostPaths: boolean;
+  /**
+   * Whether commands may read or write the caller's host files by path (`cp`, `--env-file`): the
+   * operator's own `layerlab`, yes; the browser terminal, never (the host there is the server's).
+   */
+  readonly hostFiles: boolean;
   /** Fires on the first Ctrl-C (SIGINT) while a long operation (pull, build, push) runs. */
   readonly signal: AbortSignal;
   /** The engine context for this invocation; `events` routes engine events to a renderer. */
@@ -60,6 +65,8 @@ export function createCli(
     signal: AbortSignal;
     env: Environment;
     hideHostPaths: boolean;
+    /** Defaults to `!hideHostPaths`. */
+    hostFiles?: boolean;
     /** Supplies the engine context instead of one for `root` (the server: a session's context). */
     context?: (events?: EventSink) => EngineContext;
   } & Streams,
@@ -68,6 +75,7 @@ export function createCli(
   const { context: supplied, ...rest } = options;
   const cli: Cli = {
     ...rest,
+    hostFiles: options.hostFiles ?? !options.hideHostPaths,
     context(events?: EventSink): EngineContext {
       if (supplied) return withOperation(supplied(events), { signal: options.signal });
       base ??= createContext(options.root, { signal: options.signal });

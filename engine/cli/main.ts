@@ -143,6 +143,11 @@ export interface MainOptions {
   env?: Environment;
   /** Show neutral values where the output would name host paths (the browser terminal). */
   hideHostPaths?: boolean;
+  /**
+   * Let `cp` and `--env-file` use host paths. Defaults to the opposite of `hideHostPaths`: a caller
+   * that may not even learn the host's paths may certainly not read or write them.
+   */
+  hostFiles?: boolean;
 }
 
 /** Rewrites the program name in hints and usage (`See 'docker run --help'.`) for the name the user typed. */
@@ -153,7 +158,7 @@ function asProgram(text: string, program: string | undefined): string {
     .replace(/"layerlab /g, `"${program} `)
     .replace(/(Usage: +)layerlab /g, `$1${program} `)
     .replace(/(Run ')layerlab /g, `$1${program} `)
-    .replace(/^layerlab: '/, `${program}: '`)
+    .replace(/^layerlab: /gm, `${program}: `)
     .replace(/is not a layerlab command/, `is not a ${program} command`);
 }
 
@@ -172,8 +177,13 @@ export async function main(
     const env = options.env ?? {};
     const global = parseGlobal(argv, env);
     debug = global.debug;
-    if (global.version) argv = ['version'];
-    const target = resolve(global.version ? ['version'] : global.rest, extra);
+    if (global.version) {
+      // `docker --version`: Docker's one line, not the `version` command's report.
+      const { versionLine } = await import('./commands/version.ts');
+      streams.stdout.write(`${versionLine(program)}\n`);
+      return 0;
+    }
+    const target = resolve(global.rest, extra);
     if (typeof target === 'string') {
       if (target === 'help') {
         streams.stdout.write(asProgram(mainHelp(extra), program));
@@ -206,6 +216,7 @@ export async function main(
       signal,
       env,
       hideHostPaths: options.hideHostPaths ?? false,
+      hostFiles: options.hostFiles ?? !(options.hideHostPaths ?? false),
       ...(options.context ? { context: options.context } : {}),
     });
     // Recovers what a killed engine process left on the root, and marks this one alive on it.

@@ -5,6 +5,7 @@ import { CancelledError, InvalidReferenceError, LayerlabError, redact } from '..
 import type { CommandSpec } from './args.ts';
 import { formatHelp, UsageError } from './args.ts';
 import { CommandFailure } from './cli.ts';
+import { TemplateError } from './template.ts';
 
 export interface Report {
   readonly text: string;
@@ -22,6 +23,9 @@ export function reportError(err: unknown, spec: CommandSpec | undefined, debug: 
     }
     return { text: `${err.message}\n${hint}`, status: 125 };
   }
+  // Docker's formatter words every template failure this way, parse or execution, exit status 1.
+  if (err instanceof TemplateError)
+    return { text: `template parsing error: ${err.message}${stack}`, status: 1 };
   if (err instanceof CommandFailure) return { text: err.message + stack, status: err.status };
   if (err instanceof InvalidReferenceError) return { text: redact(err.message) + stack, status: 1 };
   // Ctrl-C: the status a shell gives a process ended by SIGINT.

@@ -67,32 +67,40 @@ async function createVolume(
   // Filled under a temp name and renamed: a start that fails half-way copies again next time.
   const partial = `${source}.partial`;
   rmSync(partial, { recursive: true, force: true });
-  const fd = withTree(merged, (tree) => tree?.openFd(destination, O_PATH, 'container'));
-  try {
-    if (fd === undefined) {
-      // Nothing in the image there: an empty directory owned by container root, as Docker's is.
-      mkdirSync(partial, { mode: 0o755 });
-      chownSync(partial, owner, owner);
-    } else {
-      if (!fstatSync(fd).isDirectory()) {
-        throw new InvalidArgumentError(
-          `cannot mount volume over existing file, file exists ${destination}`,
-          destination,
-        );
-      }
-      // cp reads the directory through our fd (/proc/<pid>/fd/<n>): no path in the rootfs is looked
-      // up again. -a keeps owners, modes, times, links and xattrs, and never follows a symlink.
-      await run('cp', ['-a', '--', `/proc/${process.pid}/fd/${fd}/.`, partial], {
-        // A host tool's own small environment: nothing of the server's reaches it.
-        env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LC_ALL: 'C' },
-      }).catch((err: Error & { stderr?: string }) => {
-        throw new RuntimeError(
-          `copying the image's ${destination} into its volume: ${err.stderr ?? err.message}`,
-        );
-      });
-    }
-  } finally {
-    if (fd !== undefined) closeSync(fd);
-  }
+  // Nothing in the image there: an empty directory owned by container root, as Docker's is.
+  mkdirSync(partial, { mode: 0o755 });
+  chownSync(partial, owner, owner);
+  await copyImageDir(merged, destination, partial);
   renameSync(partial, source);
+}
+
+/**
+ * Copies the image's directory at `destination` (resolved in the mounted rootfs `merged` by the
+ * kernel, engine/fs/in-root.ts) into the existing directory `target`, as Docker fills a new volume
+ * (its owner, mode and times too); false when the image has nothing there. A file there is refused.
+ */
+export async function copyImageDir(merged: string, destination: string, target: string): Promise<boolean> {
+  const fd = withTree(merged, (tree) => tree?.openFd(destination, O_PATH, 'container'));
+  if (fd === undefined) return false;
+  try {
+    if (!fstatSync(fd).isDirectory()) {
+      throw new InvalidArgumentError(
+        `cannot mount volume over existing file, file exists ${destination}`,
+        destination,
+      );
+    }
+    // cp reads the directory through our fd (/proc/<pid>/fd/<n>): no path in the rootfs is looked
+    // up again. -a keeps owners, modes, times, links and xattrs, and never follows a symlink.
+    await run('cp', ['-a', '--', `/proc/${process.pid}/fd/${fd}/.`, target], {
+      // A host tool's own small environment: nothing of the server's reaches it.
+      env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LC_ALL: 'C' },
+    }).catch((err: Error & { stderr?: string }) => {
+      throw new RuntimeError(
+        `copying the image's ${destination} into its volume: ${err.stderr ?? err.message}`,
+      );
+    });
+    return true;
+  } finally {
+    closeSync(fd);
+  }
 }

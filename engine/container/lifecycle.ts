@@ -6,7 +6,7 @@ import { rm } from 'node:fs/promises';
 import { basename, join, relative } from 'node:path';
 import type { EngineContext } from '../context.ts';
 import { ConflictError, InvalidArgumentError, RuntimeError } from '../errors.ts';
-import { removeContainerCgroups } from '../host/cgroups.ts';
+import { isFrozen, removeContainerCgroups, setFrozen } from '../host/cgroups.ts';
 import { isMountPoint } from '../host/mounts.ts';
 import { type Image, imageLayers } from '../oci/types.ts';
 import { readHostRlimits } from '../runtime/detect.ts';
@@ -27,8 +27,10 @@ import { tempName } from '../store/atomic.ts';
 import { loadImage } from '../store/images.ts';
 import { ensureLayer } from '../store/layers.ts';
 import { withLock } from '../store/lock.ts';
+import type { MountSpec } from '../volume/mount-spec.ts';
 import { writeEtcFiles } from './etc-files.ts';
 import { imageVolumes, prepareVolumes } from './image-volumes.ts';
+import { containerLimitMessage } from './limit-message.ts';
 import { randomName, validateName } from './names.ts';
 import { mergeEnv, mergeProcess, type ProcessOverrides, processArgs, runtimeEnv } from './process.ts';
 import {
@@ -46,6 +48,7 @@ import {
 import { mkdirInRootfs, readRootfsFile } from './rootfs-path.ts';
 import { bundleDir, containerDir, containerLock, logPath, reconcile, runDir, waitForExit } from './state.ts';
 import { type ResolvedUser, resolveUser } from './user.ts';
+import { mountBinds, prepareMounts } from './volume-mounts.ts';
 
 export interface CreateOptions extends ProcessOverrides {
   /** The image as the user typed it: `busybox`, `busybox:1.36`, an id or id prefix. */
@@ -62,6 +65,11 @@ export interface CreateOptions extends ProcessOverrides {
   /** A build's working container: hidden from `ps -a` unless `--external`. */
   external?: boolean;
   hostname?: string;
+  /** `-v`/`--mount`: named volumes, anonymous ones, host paths (where the engine allows them). */
+  mounts?: MountSpec[];
+  /** `--memory`/`--cpus`: lower than the engine's limits (the CLI refuses higher ones). */
+  memoryBytes?: number;
+  cpus?: number;
 }
 
 const NAMES_LOCK = 'containers';
@@ -110,15 +118,17 @@ export async function createContainer(ctx: EngineContext, opts: CreateOptions): 
   const lowerDirs = [initLayerDir(ctx, id), ...(await lowerDirsOf(ctx, image))];
   const labels = { ...(image.config.config?.Labels ?? {}), ...(opts.labels ?? {}) };
   if (opts.owner !== undefined) labels[OWNER_LABEL] = opts.owner;
+  // A build's working container writes into the image's volume paths like any other: what the
+  // builder keeps of such writes is its own decision, not the anonymous volumes'.
+  const mounts = opts.external
+    ? { mounts: [], anonymous: [] }
+    : await prepareMounts(ctx, opts.mounts ?? [], imageVolumes(image.config.config?.Volumes));
 
   const record = await withLock(ctx, NAMES_LOCK, async () => {
     const existing = await readAllRecords(ctx);
     const max = ctx.config.limits.maxContainers;
     if (max !== undefined && existing.length >= max) {
-      throw new ConflictError(
-        `container limit reached: this session may keep at most ${max} containers; remove some with \`docker rm\` or \`docker container prune\``,
-        opts.image,
-      );
+      throw new ConflictError(containerLimitMessage(max, existing), opts.image);
     }
     let name: string;
     if (opts.name !== undefined) {
@@ -146,9 +156,10 @@ export async function createContainer(ctx: EngineContext, opts: CreateOptions): 
         tty: opts.tty ?? false,
         openStdin: opts.openStdin ?? false,
         ...(image.config.config?.StopSignal ? { stopSignal: image.config.config.StopSignal } : {}),
-        // A build's working container writes into the image's volume paths like any other: what the
-        // builder keeps of such writes is its own decision, not the anonymous volumes'.
-        volumes: opts.external ? [] : imageVolumes(image.config.config?.Volumes),
+        volumes: mounts.anonymous,
+        mounts: mounts.mounts,
+        ...(opts.memoryBytes !== undefined ? { memoryBytes: opts.memoryBytes } : {}),
+        ...(opts.cpus !== undefined ? { cpus: opts.cpus } : {}),
       },
       state: {
         status: 'created',
@@ -289,7 +300,10 @@ export async function startContainer(
     const etcFiles = record.external
       ? undefined
       : writeEtcFiles(paths.etc, record.config.hostname, rootOwner(ctx));
-    const volumes = await prepareVolumes(paths.volumes, paths.merged, record.config.volumes, rootOwner(ctx));
+    const volumes = [
+      ...(await prepareVolumes(paths.volumes, paths.merged, record.config.volumes, rootOwner(ctx))),
+      ...(await mountBinds(ctx, record.id, record.config.mounts, paths.merged)),
+    ].sort((a, b) => a.destination.split('/').length - b.destination.split('/').length); // parents first
     const spec = buildSpec({
       id: record.id,
       rootfs: paths.merged,
@@ -298,7 +312,15 @@ export async function startContainer(
       ...(etcFiles ? { etcFiles } : {}),
       binds: volumes,
       userns: { base: ctx.config.usernsBase, size: ctx.config.usernsSize },
-      limits: ctx.config.limits,
+      limits: {
+        ...ctx.config.limits,
+        // Never above the engine's own limits, whatever a record says.
+        memoryBytes: Math.min(
+          ctx.config.limits.memoryBytes,
+          record.config.memoryBytes ?? Number.POSITIVE_INFINITY,
+        ),
+        cpus: Math.min(ctx.config.limits.cpus, record.config.cpus ?? Number.POSITIVE_INFINITY),
+      },
     });
     const bundle = bundleDir(ctx, record.id);
     mkdirSync(bundle, { recursive: true });
@@ -461,6 +483,12 @@ export async function killContainer(
     );
   }
   await runtimeKill(ctx, record.id, signal);
+  await thawAfterSignal(record.id);
+}
+
+/** A paused container gets its signal once thawed, as Docker resumes it after signalling (`pause`). */
+async function thawAfterSignal(id: string): Promise<void> {
+  if (isFrozen(id)) await setFrozen(id, false);
 }
 
 /**
@@ -477,6 +505,7 @@ export async function stopContainer(
   const timeout = opts.timeout ?? record.config.stopTimeout ?? 10;
   try {
     await runtimeKill(ctx, record.id, record.config.stopSignal ?? 'SIGTERM');
+    await thawAfterSignal(record.id);
   } catch (err) {
     // It exited between our look and the signal: fine.
     if ((await resolveContainer(ctx, record.id)).state.status === 'running') throw err;
@@ -520,6 +549,7 @@ export async function removeContainer(
       );
     }
     await runtimeKill(ctx, record.id, 'SIGKILL').catch(() => {});
+    await thawAfterSignal(record.id);
     await waitForExit(ctx, record.id, { timeoutMs: 30_000 });
   }
   await withLock(ctx, containerLock(record.id), () => destroy(ctx, record.id));

@@ -11,6 +11,7 @@ import { ConflictError, InvalidArgumentError, NotFoundError, StoreError } from '
 import { digestSchema } from '../oci/types.ts';
 import { tempName } from '../store/atomic.ts';
 import { containerPath } from '../store/paths.ts';
+import { mountSpecSchema } from '../volume/mount-spec.ts';
 
 /** A container id: 64 lowercase hex digits, also its directory's name. */
 const ID_PATTERN = /^[a-f0-9]{64}$/;
@@ -50,8 +51,13 @@ export const containerConfigRecordSchema = z.object({
   stopSignal: z.string().optional(),
   /** The image's `VOLUME` paths, each an anonymous directory while the container lives (image-volumes.ts). */
   volumes: z.array(z.string()).default([]),
+  /** `-v`/`--mount`: named volumes and host paths (engine/volume/mount-spec.ts), mounted at each start. */
+  mounts: z.array(mountSpecSchema).default([]),
   /** Stop timeout in seconds when none is given to `stop` (Docker's default 10). */
   stopTimeout: z.number().int().optional(),
+  /** `--memory` and `--cpus`, below the engine's limits; absent: the engine's limits apply. */
+  memoryBytes: z.number().int().positive().optional(),
+  cpus: z.number().positive().optional(),
 });
 export type ContainerConfigRecord = z.infer<typeof containerConfigRecordSchema>;
 

@@ -12,10 +12,12 @@ import {
   humanSize,
 } from '../format/text.ts';
 import { withTree } from '../fs/in-root.ts';
+import { isFrozen } from '../host/cgroups.ts';
 import { type Change, diffUpper } from '../layer/diff.ts';
 import { rootfsPaths } from '../runtime/overlay.ts';
 import { type LogRecord, readLog } from '../runtime/shim.ts';
 import { getImageRecord, loadImage } from '../store/images.ts';
+import { volumeDataDir } from '../volume/volumes.ts';
 import { removeContainer, resolveContainer } from './lifecycle.ts';
 import { type ContainerRecord, OWNER_LABEL, readAllRecords } from './record.ts';
 import { containerDir, logPath, reconcile, runDir } from './state.ts';
@@ -201,15 +203,16 @@ export async function inspectContainer(
     () => [],
   );
   const running = record.state.status === 'running';
+  const paused = running && isFrozen(record.id);
   return {
     Id: record.id,
     Created: record.created,
     Path: record.path,
     Args: record.args,
     State: {
-      Status: record.state.status,
+      Status: paused ? 'paused' : record.state.status,
       Running: running,
-      Paused: false,
+      Paused: paused,
       Restarting: false,
       OOMKilled: false,
       Dead: false,
@@ -228,7 +231,11 @@ export async function inspectContainer(
     RestartCount: record.state.restartCount,
     Driver: 'overlay2',
     Platform: 'linux',
-    HostConfig: { AutoRemove: record.autoRemove },
+    HostConfig: {
+      AutoRemove: record.autoRemove,
+      Memory: record.config.memoryBytes ?? 0,
+      NanoCpus: Math.round((record.config.cpus ?? 0) * 1e9),
+    },
     GraphDriver: {
       Name: 'overlay2',
       Data: {
@@ -239,6 +246,17 @@ export async function inspectContainer(
       },
     },
     RootFS: { Type: 'layers', Layers: diffIds },
+    // Docker's list: named volumes and host paths (the anonymous VOLUMEs live on the container's tmpfs).
+    Mounts: record.config.mounts.map((m) => ({
+      Type: m.type,
+      ...(m.type === 'volume' ? { Name: m.source } : {}),
+      Source: m.type === 'volume' ? volumeDataDir(ctx, m.source) : m.source,
+      Destination: m.target,
+      ...(m.type === 'volume' ? { Driver: 'local' } : {}),
+      Mode: m.type === 'volume' ? 'z' : '',
+      RW: !m.readonly,
+      Propagation: m.type === 'bind' ? 'rprivate' : '',
+    })),
     Config: {
       Hostname: record.config.hostname,
       User: record.config.user,

@@ -8,7 +8,17 @@
 // between a check and a use. Everything after the lookup (stat, read, readdir, xattrs, readlink)
 // goes through the fd it returned, never through a path again.
 
-import { closeSync, constants as fsConstants, fstatSync, readSync, type Stats } from 'node:fs';
+import {
+  closeSync,
+  fchmodSync,
+  fchownSync,
+  constants as fsConstants,
+  fstatSync,
+  openSync,
+  readSync,
+  type Stats,
+  symlinkSync,
+} from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { posix } from 'node:path';
 import {
@@ -242,6 +252,65 @@ export class Tree {
       }
     }
     return true;
+  }
+
+  /**
+   * Creates (or truncates) the regular file `path`, its parent resolved as the container would see it
+   * (inside the tree), the last component never followed; owned by `owner`. Returns an fd open for
+   * writing, which the caller closes. Undefined when the parent is missing or not a directory.
+   */
+  createFile(path: string, mode: number, owner: { uid: number; gid: number }): number | undefined {
+    return this.#inParent(path, (parent, name, where) => {
+      // The parent is held by its fd; only `name` is looked up, with O_NOFOLLOW: a symlink the
+      // container put there is refused (ELOOP), never written through.
+      const fd = openSync(
+        `/proc/self/fd/${parent}/${name}`,
+        fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_TRUNC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK,
+        mode & 0o7777,
+      );
+      try {
+        if (!fstatSync(fd).isFile()) throw new SysError('open', E.EISDIR, where);
+        fchownSync(fd, owner.uid, owner.gid);
+        fchmodSync(fd, mode & 0o7777);
+        return fd;
+      } catch (err) {
+        closeSync(fd);
+        throw err;
+      }
+    });
+  }
+
+  /** Creates the symlink `path` → `target` in the tree (parent resolved inside it), owned by `owner`. */
+  symlink(path: string, target: string, owner: { uid: number; gid: number }): boolean {
+    return (
+      this.#inParent(path, (parent, name, where) => {
+        symlinkSync(target, `/proc/self/fd/${parent}/${name}`);
+        fchownat(parent, name, owner.uid, owner.gid, where);
+        return true;
+      }) ?? false
+    );
+  }
+
+  /**
+   * Runs `fn` with the parent directory of `path` held open (symlinks on the way followed inside the
+   * tree, as the container would) and the last name, which `fn` must look up without following:
+   * `/proc/self/fd/<parent>/<name>` with O_NOFOLLOW or lstat. Undefined when the parent is missing.
+   */
+  atEntry<T>(path: string, fn: (procPath: string, parent: number, name: string) => T): T | undefined {
+    return this.#inParent(path, (parent, name) => fn(`/proc/self/fd/${parent}/${name}`, parent, name));
+  }
+
+  #inParent<T>(path: string, fn: (parent: number, name: string, where: string) => T): T | undefined {
+    const rel = relativeInRoot(path);
+    const name = posix.basename(rel);
+    if (name === '.' || name === '..' || name === '') return undefined;
+    const parent = this.openFd(posix.dirname(rel), O_PATH | O_DIRECTORY, 'container');
+    if (parent === undefined) return undefined;
+    try {
+      return fn(parent, name, `${this.path}:${rel}`);
+    } finally {
+      closeSync(parent);
+    }
   }
 
   #withFd<T>(

@@ -2,7 +2,7 @@
 // are (controllers discovered from /sys/fs/cgroup, v1 hierarchies or the v2 unified tree alike),
 // removing the empty ones a killed runtime leaves, and reading the freezer state.
 
-import { mkdirSync, readdirSync, readFileSync, rmdirSync, statSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { MS, mount } from '../sys/libc.ts';
 import { readMounts } from './mounts.ts';
@@ -156,4 +156,152 @@ export function mountMissingV1Hierarchies(): string[] {
     }
   }
   return done;
+}
+
+/** The file that freezes container `id`, and the words it takes: v1's freezer.state or v2's cgroup.freeze. */
+function freezerFile(id: string): { path: string; frozen: string; thawed: string } | undefined {
+  const v1 = join(CGROUP_ROOT, 'freezer', PARENT, id, 'freezer.state');
+  const v2 = join(CGROUP_ROOT, PARENT, id, 'cgroup.freeze');
+  for (const [path, frozen, thawed] of [
+    [v1, 'FROZEN', 'THAWED'],
+    [v2, '1', '0'],
+  ] as const) {
+    try {
+      statSync(path);
+      return { path, frozen, thawed };
+    } catch {
+      // not this cgroup version
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Freezes (`docker pause`) or thaws (`unpause`) every process of container `id` through the freezer
+ * cgroup, and waits until the kernel reports the new state. False when the container has no cgroup.
+ */
+export async function setFrozen(id: string, frozen: boolean): Promise<boolean> {
+  if (!CONTAINER_ID.test(id)) return false;
+  const file = freezerFile(id);
+  if (!file) return false;
+  // The cgroup can go at any moment: the container's last process exits and the runtime removes it
+  // (a `kill` freezes it briefly, so a signalled container can look frozen just before it goes).
+  const gone = (err: unknown) => (err as NodeJS.ErrnoException).code === 'ENOENT';
+  try {
+    writeFileSync(file.path, frozen ? file.frozen : file.thawed);
+    // v1 passes through FREEZING while tasks stop; poll briefly for the settled state.
+    for (let i = 0; i < 200; i++) {
+      if (isFrozen(id) === frozen && readFileSync(file.path, 'utf8').trim() !== 'FREEZING') return true;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  } catch (err) {
+    if (gone(err)) return false;
+    throw err;
+  }
+  return isFrozen(id) === frozen;
+}
+
+/** The pids in container `id`'s cgroup (host pids), from the first hierarchy that lists them. */
+export function containerPids(id: string): number[] {
+  if (!CONTAINER_ID.test(id)) return [];
+  for (const dir of containerCgroupDirs(id)) {
+    try {
+      const text = readFileSync(join(dir, 'cgroup.procs'), 'utf8');
+      const pids = text.split('\n').filter(Boolean).map(Number);
+      if (pids.length > 0) return pids;
+    } catch {
+      // try the next hierarchy
+    }
+  }
+  return [];
+}
+
+/** One reading of a container's usage, what `docker stats` shows (bytes, nanoseconds of CPU). */
+export interface CgroupUsage {
+  cpuNs: number;
+  memoryBytes: number;
+  memoryLimit: number;
+  pids: number;
+  blockRead: number;
+  blockWrite: number;
+}
+
+function readNumber(path: string): number | undefined {
+  try {
+    const text = readFileSync(path, 'utf8').trim();
+    if (text === 'max') return Number.POSITIVE_INFINITY;
+    const n = Number(text);
+    return Number.isFinite(n) ? n : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function readKeyed(path: string): Map<string, number> {
+  const map = new Map<string, number>();
+  try {
+    for (const line of readFileSync(path, 'utf8').split('\n')) {
+      const [key, value] = line.trim().split(/\s+/);
+      if (key && value !== undefined) map.set(key, Number(value));
+    }
+  } catch {
+    // absent
+  }
+  return map;
+}
+
+/** Reads container `id`'s counters from cgroup v1 hierarchies or the v2 tree; zeros where absent. */
+export function readCgroupUsage(id: string): CgroupUsage {
+  const usage: CgroupUsage = {
+    cpuNs: 0,
+    memoryBytes: 0,
+    memoryLimit: 0,
+    pids: 0,
+    blockRead: 0,
+    blockWrite: 0,
+  };
+  if (!CONTAINER_ID.test(id)) return usage;
+  const v2 = join(CGROUP_ROOT, PARENT, id);
+  const v1 = (controller: string) => join(CGROUP_ROOT, controller, PARENT, id);
+  const v2Cpu = readKeyed(join(v2, 'cpu.stat')).get('usage_usec');
+  if (v2Cpu !== undefined) {
+    usage.cpuNs = v2Cpu * 1000;
+    // Docker shows usage less the inactive file cache.
+    const stat = readKeyed(join(v2, 'memory.stat'));
+    usage.memoryBytes = Math.max(
+      0,
+      (readNumber(join(v2, 'memory.current')) ?? 0) - (stat.get('inactive_file') ?? 0),
+    );
+    usage.memoryLimit = readNumber(join(v2, 'memory.max')) ?? 0;
+    usage.pids = readNumber(join(v2, 'pids.current')) ?? 0;
+    try {
+      for (const line of readFileSync(join(v2, 'io.stat'), 'utf8').split('\n')) {
+        usage.blockRead += Number(/rbytes=(\d+)/.exec(line)?.[1] ?? 0);
+        usage.blockWrite += Number(/wbytes=(\d+)/.exec(line)?.[1] ?? 0);
+      }
+    } catch {
+      // no io controller
+    }
+    return usage;
+  }
+  usage.cpuNs = readNumber(join(v1('cpuacct'), 'cpuacct.usage')) ?? 0;
+  const stat = readKeyed(join(v1('memory'), 'memory.stat'));
+  usage.memoryBytes = Math.max(
+    0,
+    (readNumber(join(v1('memory'), 'memory.usage_in_bytes')) ?? 0) - (stat.get('total_inactive_file') ?? 0),
+  );
+  usage.memoryLimit = readNumber(join(v1('memory'), 'memory.limit_in_bytes')) ?? 0;
+  usage.pids = readNumber(join(v1('pids'), 'pids.current')) ?? 0;
+  try {
+    for (const line of readFileSync(join(v1('blkio'), 'blkio.throttle.io_service_bytes'), 'utf8').split(
+      '\n',
+    )) {
+      const [, op, value] = line.trim().split(/\s+/);
+      if (op === 'Read') usage.blockRead += Number(value);
+      if (op === 'Write') usage.blockWrite += Number(value);
+    }
+  } catch {
+    // no blkio
+  }
+  return usage;
 }

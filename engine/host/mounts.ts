@@ -1,7 +1,9 @@
 // The engine's one reader of the kernel's mount table (/proc/self/mountinfo): mount points under a
-// directory, whether a path is a mount point, and the lower dirs of mounted overlays.
+// directory, whether a path is a mount point, and the lower dirs of mounted overlays; and the
+// size-capped tmpfs a named volume's data lives on where volumes have a cap (a server session).
 
 import { readFileSync } from 'node:fs';
+import { MNT, MS, mount, umount2 } from '../sys/libc.ts';
 
 /** One line of /proc/self/mountinfo, with the kernel's octal escapes (`\040` for a space) decoded. */
 export interface MountEntry {
@@ -74,4 +76,31 @@ export function overlayLowerDirs(): Set<string> {
     for (const dir of match[1]!.split(/(?<!\\):/)) dirs.add(decodeMountField(dir).replaceAll('\\:', ':'));
   }
   return dirs;
+}
+
+/**
+ * Mounts a tmpfs of `sizeBytes` on `dir` (unless something is mounted there already), its root owned
+ * by `owner` (container root's host id) with mode 0755, as a new volume's `_data` is. Inodes are
+ * capped too: empty files cost kernel memory the size cap never counts.
+ */
+export function mountSizedTmpfs(dir: string, sizeBytes: number, owner: number): void {
+  if (isMountPoint(dir)) return;
+  const inodes = Math.max(4096, Math.floor(sizeBytes / 4096));
+  mount(
+    'tmpfs',
+    dir,
+    'tmpfs',
+    MS.NOSUID | MS.NODEV,
+    `size=${sizeBytes},nr_inodes=${inodes},mode=0755,uid=${owner},gid=${owner}`,
+  );
+}
+
+/** Unmounts whatever is mounted on `dir` (a volume's tmpfs), lazily if it is still busy. */
+export function unmountIfMounted(dir: string): void {
+  if (!isMountPoint(dir)) return;
+  try {
+    umount2(dir, 0);
+  } catch {
+    umount2(dir, MNT.DETACH);
+  }
 }

@@ -51,3 +51,50 @@ export function processExited(pid: number): boolean {
     return true;
   }
 }
+
+/** What `docker top` shows of one host process (ps -ef's columns), read from /proc. */
+export interface ProcessInfo {
+  pid: number;
+  ppid: number;
+  uid: number;
+  /** Start time in ms since the epoch. */
+  startedAt: number;
+  /** CPU time (user + system) in seconds. */
+  cpuSeconds: number;
+  tty: string;
+  command: string;
+}
+
+/** Reads /proc/<pid>; undefined when the process is gone. */
+export function processInfo(pid: number): ProcessInfo | undefined {
+  if (!Number.isSafeInteger(pid) || pid <= 0) return undefined;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const uid = Number(/^Uid:\s+(\d+)/m.exec(status)?.[1] ?? 0);
+    const ticks = 100; // USER_HZ on Linux
+    const bootMs = bootTime() * 1000;
+    const argv = commandLine(pid)?.filter((a, i, all) => a !== '' || i < all.length - 1) ?? [];
+    const ttyNr = Number(fields[4]);
+    const major = (ttyNr >> 8) & 0xfff;
+    const minor = (ttyNr & 0xff) | ((ttyNr >> 12) & 0xfff00);
+    return {
+      pid,
+      ppid: Number(fields[1]),
+      uid,
+      startedAt: bootMs + (Number(fields[19]) / ticks) * 1000,
+      cpuSeconds: (Number(fields[11]) + Number(fields[12])) / ticks,
+      tty: ttyNr === 0 ? '?' : major === 136 ? `pts/${minor}` : `tty${minor}`,
+      command: argv.length > 0 && argv.join('') !== '' ? argv.join(' ').trim() : `[${comm}]`,
+    };
+  } catch {
+    return undefined;
+  }
+}
+
+function bootTime(): number {
+  const stat = readFileSync('/proc/stat', 'utf8');
+  return Number(/^btime (\d+)/m.exec(stat)?.[1] ?? 0);
+}

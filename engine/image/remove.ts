@@ -104,8 +104,9 @@ async function unusedAncestors(ctx: EngineContext, id: Digest): Promise<Image[]>
 
 /**
  * `docker rmi`: a name with other names beside it is only untagged; the last name (or an id) deletes
- * the image and what only it used. Containers, also stopped ones, keep their image unless `force`;
- * a running container's image is never deleted, only untagged.
+ * the image and what only it used. Containers, also stopped ones, keep their image: without `force`
+ * the removal is refused, with it the last name is only untagged (by id, a stopped container's
+ * image is deleted when forced; a running container's never is).
  */
 export async function removeImage(
   ctx: EngineContext,
@@ -141,7 +142,9 @@ export async function removeImage(
         );
       }
       await untag(byTag);
-      if (running) return lines;
+      // Forced, the last name goes but a container's image stays, dangling (Docker's image store
+      // keeps it for the container, running or stopped): `ps -a` shows it by id.
+      if (running || users.length > 0) return lines;
     } else {
       if (running) {
         throw new ConflictError(

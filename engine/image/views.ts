@@ -75,9 +75,21 @@ export async function imageHistory(ctx: EngineContext, ref: string): Promise<His
 export interface ImageRow {
   repository: string;
   tag: string;
+  /** The manifest digest this repository knows the image by (`sha256:…`), or `<none>`. */
+  digest: string;
   id: Digest;
   created: string;
   size: number;
+  parent?: Digest;
+}
+
+/** The digest of `repository` among an image's `repo@sha256:…` references, as `images --digests` shows it. */
+function digestFor(repoDigests: readonly string[], repository: string): string {
+  for (const full of repoDigests) {
+    const ref = parseReference(full);
+    if (familiarRepository(ref) === repository && ref.digest) return ref.digest;
+  }
+  return '<none>';
 }
 
 /**
@@ -93,16 +105,34 @@ export async function listImagesView(
   const parents = new Set(records.map((r) => r.parent));
   const rows: ImageRow[] = [];
   for (const record of records) {
-    const base = { id: record.id, created: record.created, size: record.size };
+    const base = {
+      id: record.id,
+      created: record.created,
+      size: record.size,
+      ...(record.parent ? { parent: record.parent } : {}),
+    };
     if (record.repoTags.length === 0) {
       if (!opts.all && parents.has(record.id)) continue;
-      rows.push({ repository: '<none>', tag: '<none>', ...base });
+      const first = record.repoDigests[0];
+      const repository = first ? familiarRepository(parseReference(first)) : '<none>';
+      rows.push({
+        repository,
+        tag: '<none>',
+        digest: digestFor(record.repoDigests, repository),
+        ...base,
+      });
       continue;
     }
     if (opts.danglingOnly) continue;
     for (const full of record.repoTags) {
       const ref = parseReference(full);
-      rows.push({ repository: familiarRepository(ref), tag: ref.tag ?? '<none>', ...base });
+      const repository = familiarRepository(ref);
+      rows.push({
+        repository,
+        tag: ref.tag ?? '<none>',
+        digest: digestFor(record.repoDigests, repository),
+        ...base,
+      });
     }
   }
   // Newest first, then by name, as Docker lists them.
@@ -124,10 +154,19 @@ export interface DfRow {
 
 /** `docker system df`: what the store holds and what pruning would free. */
 export async function systemDf(ctx: EngineContext): Promise<DfRow[]> {
-  const records = await listImages(ctx);
+  const allRecords = await listImages(ctx);
   // Reconciled with their shims: a record still says `running` when its shim died without telling.
   const containers = await Promise.all((await readAllRecords(ctx)).map((r) => reconcile(ctx, r)));
   const usedImages = new Set(containers.map((c) => c.imageId));
+  // A build step's image (untagged, in the build cache, another image built on it) is what BuildKit
+  // keeps as build cache, not an image: Docker's `system df` counts it there.
+  const cache = await buildCacheEntries(ctx);
+  const cached = new Set<string>(cache.map((e) => e.imageId));
+  const parents = new Set(allRecords.map((r) => r.parent));
+  const isStep = (r: (typeof allRecords)[number]) =>
+    r.repoTags.length === 0 && cached.has(r.id) && parents.has(r.id) && !usedImages.has(r.id);
+  const records = allRecords.filter((r) => !isStep(r));
+  const steps = allRecords.filter(isStep);
   const containerSizes = await Promise.all(containers.map((c) => writableSize(ctx, c.id).catch(() => 0)));
   const layerSizes = new Map((await listLayers(ctx)).map((l) => [l.diffId, l.size]));
   // Shared layers count once, and are reclaimable only if no image in use holds them.
@@ -140,9 +179,15 @@ export async function systemDf(ctx: EngineContext): Promise<DfRow[]> {
       if (usedImages.has(record.id)) activeLayers.add(diffId);
     }
   }
+  const stepLayers = new Set<Digest>();
+  for (const record of steps) {
+    const image = await loadImage(ctx, record.id);
+    for (const diffId of image.config.rootfs.diff_ids) if (!allLayers.has(diffId)) stepLayers.add(diffId);
+  }
   const sum = (ids: Iterable<Digest>) => [...ids].reduce((n, id) => n + (layerSizes.get(id) ?? 0), 0);
   const imagesSize = sum(allLayers);
-  const cache = await buildCacheEntries(ctx);
+  const cacheSize = sum(stepLayers);
+  const stepIds = new Set<string>(steps.map((r) => r.id));
   return [
     {
       type: 'Images',
@@ -162,7 +207,13 @@ export async function systemDf(ctx: EngineContext): Promise<DfRow[]> {
         .reduce((a, b) => a + b, 0),
     },
     { type: 'Local Volumes', total: 0, active: 0, size: 0, reclaimable: 0 },
-    { type: 'Build Cache', total: cache.length, active: 0, size: 0, reclaimable: 0 },
+    {
+      type: 'Build Cache',
+      total: cache.filter((e) => stepIds.has(e.imageId)).length,
+      active: 0,
+      size: cacheSize,
+      reclaimable: cacheSize,
+    },
   ];
 }
 

@@ -55,9 +55,12 @@ interface Planned {
   name: string;
   /** Path of the entry in the upper dir (undefined for the synthetic opaque marker). */
   source: string | undefined;
+  /** The entry's own stat; for the opaque marker, its directory's. */
   st: Stats | undefined;
   /** Whether this entry stands for a whiteout. */
   whiteout: boolean;
+  /** Whether it is the opaque marker of the directory `st` describes. */
+  opaque?: boolean;
 }
 
 class UpperTarWriter {
@@ -91,8 +94,9 @@ class UpperTarWriter {
           await this.write({
             name: `${childRel}/${OPAQUE_WHITEOUT}`,
             source: undefined,
-            st: undefined,
+            st: item.st,
             whiteout: true,
+            opaque: true,
           });
         }
         await this.dir(childRel);
@@ -115,9 +119,14 @@ class UpperTarWriter {
   private async write(item: Planned): Promise<void> {
     const { st, source } = item;
     if (item.whiteout || st === undefined || source === undefined) {
-      // Whiteouts are empty regular files owned by root, as Docker writes them.
+      // Empty regular files, as Docker's archive writes them (moby pkg/archive, the overlay whiteout
+      // converter): a removed entry's `.wh.` file has mode 0600 and the whiteout device's owner; the
+      // opaque marker takes its directory's permissions and owner.
       const mtime = this.clamp(st ? st.mtime : new Date(0));
-      await this.entry({ name: item.name, type: 'file', size: 0, mode: 0o644, uid: 0, gid: 0, mtime });
+      const mode = item.opaque && st ? st.mode & 0o777 : 0o600;
+      const uid = st ? this.unshift(st.uid) : 0;
+      const gid = st ? this.unshift(st.gid) : 0;
+      await this.entry({ name: item.name, type: 'file', size: 0, mode, uid, gid, mtime });
       return;
     }
     const uid = this.unshift(st.uid);

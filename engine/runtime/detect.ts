@@ -2,8 +2,17 @@
 // running one tiny sandboxed container. The verdict is cached per runtime binary and version.
 
 import { execFile, spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, statfsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  statfsSync,
+  statSync,
+} from 'node:fs';
+import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { EngineContext } from '../context.ts';
@@ -159,6 +168,32 @@ async function probe(ctx: EngineContext, runtime: RuntimeInfo): Promise<void> {
   }
 }
 
+/**
+ * `runtimeVersion`, remembered on the run dir by the executable's identity (device, inode, size,
+ * mtime, ctime): a short command such as `version` or `run` then spawns no `crun --version`.
+ */
+async function cachedRuntimeVersion(ctx: EngineContext, path: string): Promise<string> {
+  const st = statSync(path);
+  const identity = `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`;
+  const cachePath = join(ctx.paths.run, 'runtime-versions.json');
+  let known: Record<string, { identity: string; version: string }> = {};
+  try {
+    known = JSON.parse(await readFile(cachePath, 'utf8'));
+  } catch {
+    // no cache yet
+  }
+  const hit = known[path];
+  if (hit?.identity === identity && typeof hit.version === 'string') return hit.version;
+  const version = await runtimeVersion(path);
+  known[path] = { identity, version };
+  await mkdir(ctx.paths.run, { recursive: true });
+  // A temp file and a rename: another engine process may read it at the same moment.
+  const temp = `${cachePath}.${process.pid}`;
+  await writeFile(temp, `${JSON.stringify(known)}\n`);
+  await rename(temp, cachePath);
+  return version;
+}
+
 interface Verdicts {
   [key: string]: { ok: true; checkedAt: string };
 }
@@ -196,7 +231,7 @@ async function detect(ctx: EngineContext): Promise<RuntimeInfo> {
     }
     let version: string;
     try {
-      version = await runtimeVersion(path);
+      version = await cachedRuntimeVersion(ctx, path);
     } catch (err) {
       reasons.push(`${name}: ${path} --version failed: ${(err as Error).message} (${HINTS[name]})`);
       continue;

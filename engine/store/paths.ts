@@ -5,6 +5,7 @@
 //   repositories.json             name:tag → image id, name@digest → image id
 //   layers/<diff-id-hex>/         an unpacked layer: diff/ (the overlay lowerdir) and layer.json
 //   containers/<id>/              a container: container.json, bundle/, rw/ (tmpfs: upper, work), merged/, log
+//   volumes/<name>/               a named volume: volume.json, _data/ (a size-capped tmpfs in a server session)
 //   tmp/                          scratch on the same filesystem, so renames into place are atomic
 //   locks/                        lock files
 //   sessions/<id>/                the server's per-session roots (see rootPaths' sharedContent)
@@ -27,6 +28,8 @@ export interface RootPaths {
   readonly repositories: string;
   readonly layers: string;
   readonly containers: string;
+  /** Named volumes: `<name>/volume.json` and `<name>/_data/` (engine/volume/volumes.ts). */
+  readonly volumes: string;
   /**
    * The shims' run dirs (`<short-id>/`: sockets, pid and exit files) and the runtime's state
    * (`crun/`, `runc/`): on tmpfs under a short path of this root's own, see `runRootOf`.
@@ -56,6 +59,7 @@ export function rootPaths(root: string, options: { sharedContent?: string } = {}
     repositories: join(root, 'repositories.json'),
     layers: join(content, 'layers'),
     containers: join(root, 'containers'),
+    volumes: join(root, 'volumes'),
     run: runRootOf(root),
     // Same filesystem as blobs/ and layers/, so renames into them stay atomic.
     tmp: join(content, 'tmp'),

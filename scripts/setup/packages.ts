@@ -18,9 +18,11 @@ export const REQUIRED_PACKAGES = [
 
 /**
  * Only the integration tests use these: the interoperability tests push to and pull from podman and
- * skopeo, and the terminal tests drive `run -it` through tmux; the unpack tests read xattrs with getfattr (attr). Setup for `npm start` never installs them.
+ * skopeo, and the terminal tests drive `run -it` through tmux; the unpack tests read xattrs with getfattr (attr);
+ * the differential suite compares builds with Docker's (docker.io: a private dockerd the test starts).
+ * Setup for `npm start` never installs them.
  */
-export const TEST_PACKAGES = ['podman', 'skopeo', 'tmux', 'chromium', 'attr'] as const;
+export const TEST_PACKAGES = ['podman', 'skopeo', 'tmux', 'chromium', 'attr', 'docker.io'] as const;
 
 /** True when dpkg reports `pkg` as installed. */
 export function isInstalled(pkg: string): boolean {

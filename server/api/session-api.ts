@@ -5,9 +5,11 @@
 import { InvalidArgumentError } from '../../engine/errors.ts';
 import { type CheckResult, evaluateCondition } from '../checks/evaluate.ts';
 import { lessonCheck } from '../checks/lessons.ts';
+import { withContainerLimitNote } from '../checks/limit-note.ts';
 import { fileVersions, whichLayer } from '../pictures/files.ts';
 import { snapshotState } from '../pictures/snapshot.ts';
 import { type RequestInput, type RequestName, type RequestResult, requestSchemas } from '../requests.ts';
+import { prepareState } from '../reset/prepare.ts';
 import { resetState, resolveResetTarget } from '../reset/reset.ts';
 import type { Session } from '../sessions/session.ts';
 
@@ -16,11 +18,15 @@ export interface CheckReport {
   lesson: string;
   check: string;
   pass: boolean;
+  /** The hint the page was given for a check that did not pass. */
+  hint?: string;
 }
 
 export interface SessionApiHooks {
   /** Told about every check evaluated, whichever transport asked. */
   onCheck?: (sessionId: string, report: CheckReport) => void;
+  /** Told which lesson a session's page shows (the `visit` request). */
+  onVisit?: (sessionId: string, lesson: string) => void;
 }
 
 /** One implementation per request name: a request the table adds and this misses fails to compile. */
@@ -35,11 +41,25 @@ export function createSessionApi(hooks: SessionApiHooks = {}): SessionApi {
     'state.file': (session, { container, path }) => fileVersions(session.ctx, container, path),
     async check(session, named): Promise<CheckResult> {
       // The lessons' own definition of the check: a page names it, it never sends one.
-      const result = await evaluateCondition(session.ctx, lessonCheck(named), { commands: session.commands });
-      hooks.onCheck?.(session.id, { ...named, pass: result.pass });
+      const evaluated = await evaluateCondition(session.ctx, lessonCheck(named), {
+        commands: session.commands,
+      });
+      // A step that fails because `run` was refused at the container limit says so, and what to remove.
+      const result = await withContainerLimitNote(session.ctx, evaluated);
+      hooks.onCheck?.(session.id, {
+        ...named,
+        pass: result.pass,
+        ...(result.hint ? { hint: result.hint } : {}),
+      });
       return result;
     },
     reset: (session, { to }) => resetState(session.ctx, resolveResetTarget(to), { owner: session.id }),
+    prepare: (session, { to, remove }) =>
+      prepareState(session.ctx, to, { owner: session.id, ...(remove ? { remove } : {}) }),
+    async visit(session, { lesson }) {
+      hooks.onVisit?.(session.id, lesson);
+      return { lesson };
+    },
   };
 }
 

@@ -36,6 +36,8 @@ export interface CheckResult {
   hint?: string;
   /** What was seen, in a sentence: "no container from busybox has /hello.txt in its diff". */
   detail?: string;
+  /** Why the step may be stuck, shown after the hint (the container limit is reached). */
+  note?: string;
 }
 
 /** A command the session's terminals ran (from `terminal.command` events), for `command-ran`. */
@@ -254,7 +256,12 @@ async function imageCheck(state: StateCache, check: ImageCheck): Promise<CheckRe
     images = id === undefined ? [] : [await loadImage(ctx, id)];
     if (images.length === 0) return { pass: false, detail: `no image tagged ${normalRef(check.tag)} yet` };
   } else {
-    images = await Promise.all((await listImages(ctx)).map((r) => imageFromManifest(ctx, r.manifestDigest)));
+    let records = await listImages(ctx);
+    if (check.dangling !== undefined) {
+      const parents = new Set(records.map((r) => r.parent));
+      records = records.filter((r) => (r.repoTags.length === 0 && !parents.has(r.id)) === check.dangling);
+    }
+    images = await Promise.all(records.map((r) => imageFromManifest(ctx, r.manifestDigest)));
   }
   const shareWith =
     check.sharesLayersWith === undefined ? undefined : await state.imageId(check.sharesLayersWith);
@@ -273,7 +280,12 @@ async function imageCheck(state: StateCache, check: ImageCheck): Promise<CheckRe
     if (why === undefined) matching++;
     else closest ||= why;
   }
-  const what = check.tag !== undefined ? `image ${normalRef(check.tag)}` : 'image';
+  const what =
+    check.tag !== undefined
+      ? `image ${normalRef(check.tag)}`
+      : check.dangling === true
+        ? 'dangling image'
+        : 'image';
   if (inRange(matching, check.count)) return { pass: true, detail: `${what}: ok` };
   return { pass: false, detail: closest ? `${what}: ${closest}` : `no ${what} matches` };
 }

@@ -70,6 +70,8 @@ export const imageCheckSchema = z.strictObject({
   layers: countRange.optional(),
   /** Shares at least one layer (same diff_id) with this image: built FROM it, or committed on it. */
   sharesLayersWith: imageRef.optional(),
+  /** Untagged and no other image's parent, as `docker image prune` sees it (only without `tag`). */
+  dangling: z.boolean().optional(),
   count: countRange.optional(),
   hint,
 });

@@ -295,6 +295,10 @@ export class SessionManager {
           maxContainers: limits.maxContainersPerSession,
           maxImages: limits.maxImagesPerSession,
           storedLayerBytes: limits.maxStoredLayerBytesPerSession,
+          // Volumes on capped tmpfs, and no host paths: the sandbox's (engine/volume/volumes.ts).
+          volumeBytes: limits.volumeBytes,
+          maxVolumes: limits.maxVolumesPerSession,
+          hostBinds: false,
         },
       },
       limits,

@@ -33,7 +33,12 @@ export interface SessionTerminal {
   input(data: Buffer): boolean;
   onInputDrain?(cb: () => void): () => void;
   resize(cols: number, rows: number): void;
-  run(command: string): void;
+  /** Click-to-run: typed at the prompt now, queued behind the command in progress, or refused (`busy`). */
+  run(command: string): { status: 'started' | 'queued' | 'busy' };
+  /** `container` while the keyboard goes to a container's PTY (`run -it`, `exec -it`, `attach`). */
+  readonly mode: 'shell' | 'container';
+  /** Resolves when no command runs and nothing waits to run. */
+  idle(): Promise<void>;
   onOutput(cb: (data: Buffer) => void): () => void;
   onMode(cb: (mode: 'shell' | 'container', container?: string) => void): () => void;
   /** The current screen as escape sequences (@xterm/addon-serialize), to replay on (re)attach. */

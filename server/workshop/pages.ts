@@ -24,6 +24,19 @@ const STYLE = `
   table { border-collapse: collapse; width: 100%; }
   th, td { text-align: left; padding: .4rem .6rem; border-bottom: 1px solid #d0d7de; vertical-align: top; }
   .pass { color: #1a7f37; } .todo { color: #6e7781; }
+  .controls { display: flex; flex-wrap: wrap; gap: .5rem; align-items: center; margin: 0 0 1rem; }
+  .controls a { padding: .5rem 1rem; border: 1px solid #0969da; border-radius: 4px; text-decoration: none; }
+  .table-wrap { overflow-x: auto; }
+  body:has(#students) { max-width: 100rem; }
+  td.now { min-width: 10rem; }
+  td.step, th.step { text-align: center; padding: .4rem .2rem; min-width: 1.6rem; }
+  .step-not-started { color: #8c959f; } .step-in-progress { color: #9a6700; }
+  .step-failed { color: #cf222e; font-weight: 700; } .step-passed { color: #1a7f37; font-weight: 700; }
+  .help { display: inline-block; margin-left: .3rem; padding: 0 .4rem; border-radius: 4px; background: #ffebe9; color: #a40e26; font-size: .85em; font-weight: 600; }
+  .gone { color: #6e7781; font-style: italic; }
+  .error-text { margin: .2rem 0 0; color: #a40e26; font-size: .85em; white-space: pre-wrap; }
+  td button { padding: .25rem .5rem; font-size: .9em; margin: 0 .2rem .2rem 0; }
+  button.quiet { background: #eaeef2; color: #1b1f24; }
   code, pre { font-family: ui-monospace, monospace; }
   pre.screen { background: #0d1117; color: #e6edf3; padding: .75rem; overflow: auto; min-height: 20rem; }
   .muted { color: #57606a; }
@@ -41,7 +54,7 @@ export const PAGE_HEADERS = {
 
 export function layout(title: string, body: string, scripts: string[] = []): string {
   const tags = scripts.map((s) => `<script src="${esc(s)}" defer></script>`).join('');
-  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>${esc(title)} · Layerlab</title><style>${STYLE}</style>${tags}</head><body><main>${body}</main></body></html>`;
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>${esc(title)} · Layerlab</title><link rel="icon" href="/favicon.svg" type="image/svg+xml"><style>${STYLE}</style>${tags}</head><body><main>${body}</main></body></html>`;
 }
 
 export function sendPage(
@@ -99,12 +112,20 @@ export function dashboardPage(
   return layout(
     `Dashboard: ${workshop.name}`,
     `<h1>${esc(workshop.name)}</h1>
-<p>Students join at <a href="${esc(joinUrl)}"><code>${esc(joinUrl)}</code></a> — code <strong><code>${esc(workshop.code)}</code></strong>, ${workshop.seats} seats.</p>
+<p>Students join at <a href="${esc(joinUrl)}"><code>${esc(joinUrl)}</code></a> — code <strong><code>${esc(workshop.code)}</code></strong>.</p>
 <p id="summary" role="status" aria-live="polite" class="muted">Loading…</p>
+<div class="controls">
+  <button type="button" class="quiet" id="add-seat">Add a seat</button>
+  <a href="/api/workshop/export.csv" download>Export CSV</a>
+  <a href="/api/workshop/export.json" download>Export JSON</a>
+</div>
+<div class="table-wrap">
 <table aria-describedby="summary">
-  <thead><tr><th scope="col">Student</th><th scope="col">Lessons</th><th scope="col">Checks passed</th><th scope="col">Last command</th><th scope="col">Terminals</th><th scope="col"><span class="muted">Actions</span></th></tr></thead>
+  <thead id="grid-head"><tr><th scope="col">Student</th><th scope="col">Now</th><th scope="col">Last command</th><th scope="col">Terminals</th><th scope="col"><span class="muted">Actions</span></th></tr></thead>
   <tbody id="students"></tbody>
 </table>
+</div>
+<p class="muted">Steps: · not started, … in progress, ✗ failed (the hint the student saw is in the cell's title), ✓ passed.</p>
 <p><button type="button" class="danger" id="end">End workshop</button> <span class="muted">Destroys every student's containers.</span></p>`,
     ['/workshop/dashboard.js'],
   );

@@ -1,12 +1,16 @@
 // Classroom mode as a server plugin: `createServer({ plugins: [workshopPlugin({ name })] })`, which
-// is what `layerlab serve --workshop "Name"` does. Starts the named workshop (printing its join code
-// and teacher password), registers the routes, gates new sessions on machine capacity, and wires the
-// teacher's watch sockets and progress reports where the server offers hooks for them.
+// is what `layerlab serve --workshop "Name"` does. Opens the workshop store in the state root, starts
+// the named workshop or resumes it after a restart (printing its join code and teacher password),
+// registers the routes, keeps sandboxes for students who joined (readers only when the operator says
+// so, and never after the end), and wires the teacher's watch sockets and progress reports.
 
 import type { ServerInternals, ServerPlugin } from '../app.ts';
 import { HttpError } from '../http/router.ts';
 import { type CapacityLimits, decideAdmission, type MachineLoad } from './admission.ts';
 import { attachWorkshop, type WorkshopService } from './service.ts';
+import { SqliteWorkshopStore, workshopDbPath } from './sqlite-store.ts';
+import type { WorkshopStore } from './store.ts';
+import type { StuckThresholds } from './stuck.ts';
 
 export interface WorkshopPluginOptions {
   /** Start this workshop at once (`--workshop "Name"`); without it, only `POST /api/workshop` starts one. */
@@ -27,6 +31,17 @@ export interface WorkshopPluginOptions {
   out?: (line: string) => void;
   /** Receives the service once attached (tests, and the server's own wiring). */
   onReady?: (service: WorkshopService) => void;
+  /**
+   * Anonymous readers get a sandbox too (`--workshop-readers`). Off by default: on a workshop server
+   * only students who joined get one.
+   */
+  readers?: boolean;
+  /** Where the class is kept (default SQLite in `<root>/workshop.db`; the cluster puts Redis here). */
+  store?: WorkshopStore;
+  /** No socket for this long marks a student gone and frees the seat (default 60 s). */
+  leaveGraceMs?: number;
+  /** When the dashboard flags a student as needing help (default idle 5 min, 3 failures in a row). */
+  stuck?: Partial<StuckThresholds>;
 }
 
 export function workshopPlugin(options: WorkshopPluginOptions = {}): ServerPlugin {
@@ -41,7 +56,7 @@ export function workshopPlugin(options: WorkshopPluginOptions = {}): ServerPlugi
           get: (id) => internals.sessions.get(id),
           list: () => internals.sessions.list(),
           // endSession closes the student's sockets (code 4000: do not reconnect) and disposes.
-          dispose: (id) => internals.endSession(id, 'the workshop ended'),
+          dispose: (id, reason) => internals.endSession(id, reason ?? 'the workshop ended'),
           get count() {
             return internals.sessions.count;
           },
@@ -53,12 +68,29 @@ export function workshopPlugin(options: WorkshopPluginOptions = {}): ServerPlugi
         capacity: { maxSessions: internals.limits.maxSessions, ...options.capacity },
         ...(options.load ? { load: options.load } : {}),
         ...(options.adminPassword ? { adminPassword: options.adminPassword } : {}),
+        store:
+          options.store ?? new SqliteWorkshopStore(workshopDbPath(internals.root), { log: internals.log }),
+        ...(options.leaveGraceMs !== undefined ? { leaveGraceMs: options.leaveGraceMs } : {}),
+        ...(options.stuck ? { stuck: options.stuck } : {}),
         log: internals.log,
       },
     );
 
-    // A reader without a workshop still gets a session, but not on a machine that is already full.
+    // A page without a student's session asks here for one (a lesson URL opened directly, a reload
+    // after the end): no sandbox outside the class unless the operator lets readers in.
     internals.sessionGates.push(async () => {
+      const workshops = service.workshops.list();
+      if (workshops.length > 0 && workshops.every((w) => !w.active)) {
+        throw new HttpError(410, 'ended', 'This workshop has ended: no new sandboxes are made.');
+      }
+      if (!options.readers) {
+        throw new HttpError(
+          403,
+          'not_joined',
+          'This server runs a workshop: join it with the link or code from your teacher to get a sandbox.',
+        );
+      }
+      // A reader without a workshop still gets a session, but not on a machine that is already full.
       const decision = decideAdmission(
         { active: true, seats: Number.POSITIVE_INFINITY, seatsTaken: 0 },
         { ...service.capacity },
@@ -69,6 +101,7 @@ export function workshopPlugin(options: WorkshopPluginOptions = {}): ServerPlugi
 
     internals.upgradeHandlers.push(service.handleUpgrade);
     internals.checkListeners.push((sessionId, report) => service.recordProgress(sessionId, report));
+    internals.visitListeners.push((sessionId, lesson) => service.recordVisit(sessionId, lesson));
 
     if (options.name !== undefined) {
       const seats = options.seats ?? 30;
@@ -80,12 +113,14 @@ export function workshopPlugin(options: WorkshopPluginOptions = {}): ServerPlugi
       });
       internals.workshopInfo = { name: started.workshop.name, code: started.workshop.code };
       out(
-        `Workshop “${started.workshop.name}”: ${seats} seats, join code ${started.workshop.code} (students open /join/${started.workshop.code})`,
+        `Workshop “${started.workshop.name}”${started.resumed ? ' (resumed)' : ''}: ${started.workshop.seats} seats, join code ${started.workshop.code} (students open /join/${started.workshop.code})`,
       );
       out(
         started.generated
           ? `Teacher: /teacher, password ${started.teacherPassword} (generated; set LAYERLAB_TEACHER_PASSWORD or --teacher-password-file to choose one)`
-          : 'Teacher: /teacher, with the password given',
+          : started.resumed && teacherPassword === undefined
+            ? 'Teacher: /teacher, with the password printed when this workshop started'
+            : 'Teacher: /teacher, with the password given',
       );
     }
     options.onReady?.(service);

@@ -1,6 +1,8 @@
-// Classroom mode's HTTP routes on the server's router: the student join flow, teacher sign-in, the
-// dashboard and its JSON state, reset-student, end-workshop, the read-only watch page, and starting
-// a workshop with the admin password. Pages are HTML; /api/workshop/* is JSON.
+// Classroom mode's HTTP routes on the server's router: the student join flow (and rejoining one's own
+// seat by name), teacher sign-in, the dashboard and its JSON state (the lesson × step grid, who needs
+// help), seat management (remove a student, free a seat, add seats), reset-student, end-workshop,
+// the progress export, the read-only watch page, and starting a workshop with the admin password.
+// Pages are HTML; /api/workshop/* is JSON (the export also CSV).
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { requestInfo } from '../http/request-info.ts';
@@ -14,11 +16,20 @@ import {
   type MachineLoad,
 } from './admission.ts';
 import { validateDisplayName } from './display-name.ts';
+import { progressCsv, progressJson } from './export.ts';
+import { lessonCatalog } from './lesson-catalog.ts';
 import { dashboardPage, joinPage, messagePage, sendPage, teacherLoginPage, watchPage } from './pages.ts';
 import { generatePassword, type PasswordHash, verifyNothing, verifyPassword } from './password.ts';
 import { workshopScripts } from './scripts.ts';
+import { needsHelp, type StuckThresholds, stepStatuses } from './stuck.ts';
 import type { TeacherAuth } from './teacher-auth.ts';
-import { type Workshop, WorkshopError, type WorkshopRegistry, type WorkshopState } from './workshop.ts';
+import {
+  type Student,
+  type Workshop,
+  WorkshopError,
+  type WorkshopRegistry,
+  type WorkshopState,
+} from './workshop.ts';
 
 /** What the routes need from the rest of the server: sessions and the reset of one. */
 export interface WorkshopDeps {
@@ -27,12 +38,15 @@ export interface WorkshopDeps {
   sessions: {
     create(options?: CreateSessionOptions): Promise<Session>;
     get(id: string): Session | undefined;
-    dispose(id: string): Promise<unknown>;
+    /** Ends the session; `reason` is what the student's closed sockets are told. */
+    dispose(id: string, reason?: string): Promise<unknown>;
   };
   /** Puts a student's session back to a starting state (the session API's `reset`). */
   resetSession(session: Session, to?: string): Promise<unknown>;
   capacity: CapacityLimits;
   load(): Promise<MachineLoad>;
+  /** When the dashboard flags a student as needing help. */
+  stuck: StuckThresholds;
   /** Called when a student joins (the service subscribes to the session's events). */
   onJoin(workshop: Workshop, session: Session): void;
   /** scrypt hash of `--admin-password`; without it, workshops cannot be started over HTTP. */
@@ -76,10 +90,21 @@ export function registerWorkshopRoutes(router: Router, deps: WorkshopDeps): void
     }
   };
   const admission = async (workshop: Workshop) => decideAdmission(workshop, deps.capacity, await deps.load());
+  /** The session, when it holds a seat of this workshop (present, or away and coming back). */
   const studentOf = (workshop: Workshop, session: Session | undefined) =>
-    session && workshop.students.get(session.id)?.left === undefined && workshop.students.has(session.id)
-      ? session
-      : undefined;
+    session && workshop.bySession(session.id) ? session : undefined;
+  /** The teacher's student named in a JSON body (`student`: the seat id, or `session`: its session). */
+  const studentIn = (workshop: Workshop, body: unknown): Student => {
+    const { student: id, session } = (body ?? {}) as { student?: unknown; session?: unknown };
+    const found =
+      typeof id === 'string'
+        ? workshop.students.get(id)
+        : typeof session === 'string' && session !== ''
+          ? workshop.bySession(session)
+          : undefined;
+    if (!found) throw new HttpError(404, 'not_found', 'no such student in this workshop');
+    return found;
+  };
 
   // Bundled now, at start, so the first page load does not wait and a broken source is logged at once.
   workshopScripts().catch((err: unknown) =>
@@ -134,6 +159,8 @@ export function registerWorkshopRoutes(router: Router, deps: WorkshopDeps): void
       if (!valid.ok && workshop.active) throw new HttpError(400, 'invalid_name', valid.reason);
       const decision = await admission(workshop);
       if (!decision.ok) return refuseJoin(res, decision, true);
+      // A student who left takes their own seat back by joining with their name again.
+      const rejoin = workshop.rejoinCandidate(name);
       let seat: ReturnType<Workshop['reserveSeat']>;
       try {
         seat = workshop.reserveSeat();
@@ -154,8 +181,13 @@ export function registerWorkshopRoutes(router: Router, deps: WorkshopDeps): void
       }
       let created: Session;
       try {
+        // Their sandbox is still there when they come back before the session was reaped.
+        const kept = rejoin?.sessionId !== undefined ? deps.sessions.get(rejoin.sessionId) : undefined;
         // The seat reserved above is capacity the server keeps for students (SessionManager.reserve).
-        created = await deps.sessions.create({ client: requestInfo(req).client, workshopSeat: true });
+        created =
+          kept && !kept.disposed
+            ? kept
+            : await deps.sessions.create({ client: requestInfo(req).client, workshopSeat: true });
       } catch (err) {
         seat.release();
         deps.log?.(`workshop ${workshop.code}: session for a student: ${(err as Error).message}`);
@@ -172,9 +204,9 @@ export function registerWorkshopRoutes(router: Router, deps: WorkshopDeps): void
       }
       let student: ReturnType<typeof seat.commit>;
       try {
-        student = seat.commit(created.id, typeof name === 'string' ? name : '');
+        student = seat.commit(created.id, typeof name === 'string' ? name : '', rejoin);
       } catch (err) {
-        await deps.sessions.dispose(created.id);
+        if (created.id !== rejoin?.sessionId) await deps.sessions.dispose(created.id);
         if (err instanceof WorkshopError)
           throw new HttpError(err.code === 'invalid_name' ? 400 : 410, err.code, err.message);
         throw err;
@@ -183,7 +215,14 @@ export function registerWorkshopRoutes(router: Router, deps: WorkshopDeps): void
       sendJson(
         res,
         200,
-        { redirect: '/', session: created.id, name: student.name, workshop: { name: workshop.name } },
+        {
+          redirect: '/',
+          session: created.id,
+          name: student.name,
+          student: student.id,
+          rejoined: rejoin !== undefined,
+          workshop: { name: workshop.name },
+        },
         { 'set-cookie': sessionCookie(req, created.token) },
       );
     },
@@ -261,8 +300,8 @@ export function registerWorkshopRoutes(router: Router, deps: WorkshopDeps): void
     (req, res, { params }) => {
       const workshop = teacherWorkshop(req);
       if (!workshop) return redirect(res, '/teacher');
-      const student = workshop.students.get(params.session ?? '');
-      if (!student) {
+      const student = workshop.bySession(params.session ?? '');
+      if (!student?.sessionId) {
         sendPage(res, 404, messagePage('No such student', 'This student is not in your workshop.'));
         return;
       }
@@ -275,7 +314,73 @@ export function registerWorkshopRoutes(router: Router, deps: WorkshopDeps): void
     '/api/workshop/state',
     (req, res) => {
       const workshop = requireTeacher(req);
-      sendJson(res, 200, stateWithTerminals(workshop, deps.sessions.get));
+      sendJson(res, 200, dashboardState(workshop, deps.sessions.get, deps.stuck));
+    },
+    none,
+  );
+
+  for (const format of ['csv', 'json'] as const) {
+    router.get(
+      `/api/workshop/export.${format}`,
+      (req, res) => {
+        const workshop = requireTeacher(req);
+        const state = workshop.state();
+        const body =
+          format === 'csv'
+            ? progressCsv(state, lessonCatalog())
+            : `${JSON.stringify(progressJson(state, lessonCatalog()), null, 2)}\n`;
+        res.writeHead(200, {
+          'content-type': format === 'csv' ? 'text/csv; charset=utf-8' : 'application/json; charset=utf-8',
+          'content-disposition': `attachment; filename="${workshop.code}-progress.${format}"`,
+          'content-length': Buffer.byteLength(body),
+          'cache-control': 'no-store',
+          'x-content-type-options': 'nosniff',
+        });
+        res.end(body);
+      },
+      none,
+    );
+  }
+
+  router.post(
+    '/api/workshop/remove-student',
+    async (req, res, { body }) => {
+      const workshop = requireTeacher(req);
+      const student = studentIn(workshop, body);
+      const session = workshop.removeStudent(student.id);
+      if (session && deps.sessions.get(session))
+        await deps.sessions.dispose(session, 'the teacher removed you from the workshop');
+      sendJson(res, 200, { removed: student.id, seatsTaken: workshop.seatsTaken });
+    },
+    none,
+  );
+
+  router.post(
+    '/api/workshop/free-seat',
+    async (req, res, { body }) => {
+      const workshop = requireTeacher(req);
+      const student = studentIn(workshop, body);
+      const session = workshop.freeSeat(student.id);
+      if (session && deps.sessions.get(session))
+        await deps.sessions.dispose(session, 'the teacher freed your seat; join again to come back');
+      sendJson(res, 200, { freed: student.id, seatsTaken: workshop.seatsTaken });
+    },
+    none,
+  );
+
+  router.post(
+    '/api/workshop/add-seats',
+    (req, res, { body }) => {
+      const workshop = requireTeacher(req);
+      const count = (body as { count?: unknown } | undefined)?.count ?? 1;
+      if (!workshop.active) throw new HttpError(409, 'ended', 'This workshop has ended.');
+      try {
+        workshop.addSeats(Number(count));
+      } catch (err) {
+        if (err instanceof WorkshopError) throw new HttpError(400, 'invalid', err.message);
+        throw err;
+      }
+      sendJson(res, 200, { seats: workshop.seats, seatsTaken: workshop.seatsTaken });
     },
     none,
   );
@@ -284,16 +389,14 @@ export function registerWorkshopRoutes(router: Router, deps: WorkshopDeps): void
     '/api/workshop/reset-student',
     async (req, res, { body }) => {
       const workshop = requireTeacher(req);
-      const { session: id, to } = (body ?? {}) as { session?: unknown; to?: unknown };
-      if (typeof id !== 'string' || !workshop.students.has(id)) {
-        throw new HttpError(404, 'not_found', 'no such student in this workshop');
-      }
+      const student = studentIn(workshop, body);
+      const { to } = (body ?? {}) as { to?: unknown };
       if (to !== undefined && typeof to !== 'string') throw new HttpError(400, 'invalid', 'to: a string');
-      const session = deps.sessions.get(id);
+      const session = student.sessionId !== undefined ? deps.sessions.get(student.sessionId) : undefined;
       if (!session || !workshop.active) throw new HttpError(409, 'gone', "this student's session has ended");
       await deps.resetSession(session, to);
-      workshop.noteReset(id);
-      sendJson(res, 200, { reset: id });
+      workshop.noteReset(student.id);
+      sendJson(res, 200, { reset: session.id, student: student.id });
     },
     none,
   );
@@ -368,19 +471,33 @@ export async function endWorkshop(
   deps: Pick<WorkshopDeps, 'sessions' | 'teachers'>,
 ): Promise<number> {
   workshop.end();
-  const ids = [...workshop.students.keys()].filter((id) => deps.sessions.get(id));
+  const ids = [...workshop.students.values()]
+    .map((s) => s.sessionId)
+    .filter((id): id is string => id !== undefined && deps.sessions.get(id) !== undefined);
   await Promise.all(ids.map((id) => deps.sessions.dispose(id)));
   return ids.length;
 }
 
-function stateWithTerminals(
+/** The dashboard's JSON: the workshop's state plus the course grid, idle times and help flags. */
+export function dashboardState(
   workshop: Workshop,
   getSession: (id: string) => Session | undefined,
+  stuck: StuckThresholds,
+  now = Date.now(),
 ): WorkshopState {
   const state = workshop.state();
+  const lessons = lessonCatalog();
+  state.lessons = lessons.map((l) => ({
+    id: l.id,
+    title: l.title,
+    checks: l.checks.map(({ id, title }) => ({ id, title })),
+  }));
   for (const student of state.students) {
-    const session = getSession(student.session);
-    student.terminals = session ? [...session.terminals.keys()] : [];
+    const session = student.session ? getSession(student.session) : undefined;
+    student.terminals = session && student.left === undefined ? [...session.terminals.keys()] : [];
+    student.idleSeconds = Math.max(0, Math.floor((now - Date.parse(student.lastActive)) / 1000));
+    student.steps = stepStatuses(student, lessons);
+    student.needsHelp = workshop.active ? needsHelp(student, lessons, now, stuck) : [];
   }
   return state;
 }

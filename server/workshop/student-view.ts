@@ -158,7 +158,7 @@ export function createWatchUpgrade(deps: WatchUpgradeDeps): {
         refuse(socket, 401, 'Unauthorized');
         return true;
       }
-      const session = workshop.students.has(sessionId) ? deps.getSession(sessionId) : undefined;
+      const session = workshop.bySession(sessionId) ? deps.getSession(sessionId) : undefined;
       if (!session?.terminals.has(terminalName)) {
         refuse(socket, 404, 'Not Found');
         return true;

@@ -1,11 +1,22 @@
-// The classroom model: a workshop (name, join code, seats, teacher password), its students — each
-// bound to one server session — and their progress through lessons and checks. Pure state; the
-// routes in routes.ts and the server's session manager act on it.
+// The classroom model: a workshop (name, join code, seats, teacher password), its students — each a
+// seat with an id of its own, held by one server session at a time — and their progress through
+// lessons and checks. Pure state plus a store it writes through on every change (store.ts), so a
+// restarted server finds the class as it was; the routes and the session hooks act on it.
 
 import { randomUUID } from 'node:crypto';
 import { displayNameKey, uniqueDisplayName, validateDisplayName } from './display-name.ts';
 import { generateJoinCode, normalizeJoinCode } from './join-code.ts';
 import { hashPassword, type PasswordHash, verifyPassword } from './password.ts';
+import {
+  type CheckProgress,
+  type LastCommand,
+  MemoryWorkshopStore,
+  type StudentRecord,
+  type WorkshopRecord,
+  type WorkshopStore,
+} from './store.ts';
+
+export type { CheckProgress, LastCommand } from './store.ts';
 
 export class WorkshopError extends Error {
   readonly code: 'ended' | 'full' | 'invalid_name' | 'not_found' | 'invalid';
@@ -16,16 +27,11 @@ export class WorkshopError extends Error {
   }
 }
 
-export interface CheckProgress {
-  lesson: string;
-  check: string;
-  /** First time the check passed (ISO), if it has. */
-  passedAt?: string;
-  attempts: number;
-}
-
 export interface Student {
-  sessionId: string;
+  /** The seat's id: the teacher's actions name it, and it outlives the student's sessions. */
+  readonly id: string;
+  /** The session holding the seat now (kept while gone, so the same browser can come back). */
+  sessionId: string | undefined;
   name: string;
   joinedAt: string;
   /** Lesson id → first and last visit (ISO). */
@@ -34,10 +40,13 @@ export interface Student {
   checks: Map<string, CheckProgress>;
   /** Reset by the teacher this many times (shown so a teacher sees it took). */
   resets: number;
+  lastResetAt?: string;
   lastActive: string;
-  /** The shell command the student ran last, and its exit code (from `terminal.command` events). */
-  lastCommand?: { command: string; exitCode: number; at: string };
-  /** Set when the student's session ended (idle reaping, the workshop ending); frees the seat. */
+  /** The lesson the student's page showed last. */
+  currentLesson?: string;
+  /** The shell command the student ran last, its exit code and, when it failed, its error text. */
+  lastCommand?: LastCommand;
+  /** Set when the student left (no socket for the grace period, session ended, seat freed). */
   left?: string;
 }
 
@@ -49,43 +58,67 @@ export interface WorkshopOptions {
   now?: () => Date;
 }
 
-/** One progress report: a lesson visit, or a check result in a lesson. */
+/** One progress report: a lesson visit, or a check result in a lesson (with the hint shown). */
 export interface ProgressReport {
   lesson: string;
   check?: string;
   pass?: boolean;
+  hint?: string;
 }
 
 export class Workshop {
   readonly id: string;
   readonly name: string;
   readonly code: string;
-  readonly seats: number;
+  seats: number;
   readonly created: string;
   ended: string | undefined;
+  /** By student (seat) id, in joining order. */
   readonly students = new Map<string, Student>();
   /** Bumped on every change, so a dashboard can tell when nothing moved. */
   revision = 0;
   #password: PasswordHash;
   #pending = 0;
   #now: () => Date;
+  #store: WorkshopStore;
   #listeners = new Set<() => void>();
 
-  constructor(init: { name: string; code: string; seats: number; password: PasswordHash; now?: () => Date }) {
-    this.id = randomUUID();
+  constructor(init: {
+    name: string;
+    code: string;
+    seats: number;
+    password: PasswordHash;
+    now?: () => Date;
+    store?: WorkshopStore;
+    /** A workshop read back from the store (its id, times and students). */
+    restore?: { record: WorkshopRecord; students: StudentRecord[] };
+  }) {
+    this.#now = init.now ?? (() => new Date());
+    this.#store = init.store ?? new MemoryWorkshopStore();
+    this.id = init.restore?.record.id ?? randomUUID();
     this.name = init.name;
     this.code = init.code;
     this.seats = init.seats;
     this.#password = init.password;
-    this.#now = init.now ?? (() => new Date());
-    this.created = this.#now().toISOString();
+    this.created = init.restore?.record.created ?? this.#now().toISOString();
+    this.ended = init.restore?.record.ended;
+    for (const record of init.restore?.students ?? []) {
+      const student = studentFromRecord(record);
+      // Sessions do not survive a restart: every student is away until they rejoin by name.
+      if (student.sessionId !== undefined) {
+        student.sessionId = undefined;
+        student.left ??= this.created > student.lastActive ? this.created : student.lastActive;
+      }
+      this.students.set(student.id, student);
+    }
+    if (!init.restore) this.#saveWorkshop();
   }
 
   get active(): boolean {
     return this.ended === undefined;
   }
 
-  /** Seats held by students plus joins under way. */
+  /** Seats held by students present plus joins under way. */
   get seatsTaken(): number {
     let present = 0;
     for (const s of this.students.values()) if (s.left === undefined) present++;
@@ -94,6 +127,24 @@ export class Workshop {
 
   checkTeacherPassword(password: unknown): Promise<boolean> {
     return verifyPassword(password, this.#password);
+  }
+
+  /** The operator gave a (new) teacher password at a restart: it replaces the kept one. */
+  setTeacherPassword(hash: PasswordHash): void {
+    this.#password = hash;
+    this.#saveWorkshop();
+  }
+
+  /** The student whose seat this session holds (present or away), if any. */
+  bySession(sessionId: string): Student | undefined {
+    for (const s of this.students.values()) if (s.sessionId === sessionId) return s;
+    return undefined;
+  }
+
+  /** True while `sessionId` holds a seat and has not left. */
+  isPresent(sessionId: string): boolean {
+    const student = this.bySession(sessionId);
+    return student !== undefined && student.left === undefined;
   }
 
   /**
@@ -112,14 +163,38 @@ export class Workshop {
       return true;
     };
     return {
-      commit: (sessionId, requestedName) => {
+      commit: (sessionId, requestedName, rejoin) => {
         if (!close()) throw new WorkshopError('invalid', 'seat reservation already used');
-        return this.#addStudent(sessionId, requestedName);
+        return rejoin ? this.#rebind(rejoin, sessionId) : this.#addStudent(sessionId, requestedName);
       },
       release: () => {
         close();
       },
     };
+  }
+
+  /**
+   * The seat a join with this name takes back: a student of that name who has left (closed the
+   * browser, lost the session, restarted server). A student still present keeps their seat, and a
+   * second person with the same name gets a name of their own.
+   */
+  rejoinCandidate(requestedName: unknown): Student | undefined {
+    const valid = validateDisplayName(requestedName);
+    if (!valid.ok) return undefined;
+    const key = displayNameKey(valid.name);
+    for (const s of this.students.values())
+      if (s.left !== undefined && displayNameKey(s.name) === key) return s;
+    return undefined;
+  }
+
+  #rebind(student: Student, sessionId: string): Student {
+    if (!this.active) throw new WorkshopError('ended', 'This workshop has ended.');
+    const now = this.#now().toISOString();
+    student.sessionId = sessionId;
+    delete student.left;
+    student.lastActive = now;
+    this.#changed(student);
+    return student;
   }
 
   #addStudent(sessionId: string, requestedName: string): Student {
@@ -129,6 +204,7 @@ export class Workshop {
     const keys = new Set([...this.students.values()].map((s) => displayNameKey(s.name)));
     const now = this.#now().toISOString();
     const student: Student = {
+      id: randomUUID(),
       sessionId,
       name: uniqueDisplayName(valid.name, (key) => keys.has(key)),
       joinedAt: now,
@@ -137,8 +213,8 @@ export class Workshop {
       resets: 0,
       lastActive: now,
     };
-    this.students.set(sessionId, student);
-    this.#changed();
+    this.students.set(student.id, student);
+    this.#changed(student);
     return student;
   }
 
@@ -150,32 +226,84 @@ export class Workshop {
     return uniqueDisplayName(valid.name, (key) => keys.has(key));
   }
 
-  removeStudent(sessionId: string): void {
-    if (this.students.delete(sessionId)) this.#changed();
+  /** The teacher removes a student: the seat and the progress go. Returns the session to end. */
+  removeStudent(studentId: string): string | undefined {
+    const student = this.students.get(studentId);
+    if (!student) return undefined;
+    this.students.delete(studentId);
+    this.#store.deleteStudent(this.id, studentId);
+    this.#changed();
+    return student.sessionId;
   }
 
-  /** The student's session is gone: the seat frees, the progress stays on the dashboard. */
-  studentLeft(sessionId: string): void {
-    const student = this.students.get(sessionId);
-    if (!student || student.left !== undefined) return;
-    student.left = this.#now().toISOString();
+  /**
+   * The teacher frees a student's seat: the student is marked gone and their session is let go
+   * (returned, for the caller to end); the progress stays, and they may rejoin by name.
+   */
+  freeSeat(studentId: string): string | undefined {
+    const student = this.students.get(studentId);
+    if (!student) return undefined;
+    const session = student.sessionId;
+    student.sessionId = undefined;
+    student.left ??= this.#now().toISOString();
+    this.#changed(student);
+    return session;
+  }
+
+  /** The teacher adds seats (at most MAX_SEATS in all). */
+  addSeats(count: number): void {
+    if (!Number.isInteger(count) || count < 1 || this.seats + count > MAX_SEATS) {
+      throw new WorkshopError('invalid', `Seats can be added 1 at a time up to ${MAX_SEATS} in all.`);
+    }
+    this.seats += count;
+    this.#saveWorkshop();
     this.#changed();
   }
 
-  noteCommand(sessionId: string, command: string, exitCode: number): void {
-    const student = this.students.get(sessionId);
-    if (!student || !this.active) return;
+  /** The student's session is gone, or has had no socket for the grace period: the seat frees. */
+  studentLeft(sessionId: string, options: { sessionEnded?: boolean } = {}): void {
+    const student = this.bySession(sessionId);
+    if (!student) return;
+    if (options.sessionEnded) student.sessionId = undefined;
+    if (student.left !== undefined && !options.sessionEnded) return;
+    student.left ??= this.#now().toISOString();
+    this.#changed(student);
+  }
+
+  /** A student marked gone came back on the same session (the same browser reconnected). */
+  studentBack(sessionId: string): void {
+    const student = this.bySession(sessionId);
+    if (!student || student.left === undefined || !this.active) return;
+    delete student.left;
+    student.lastActive = this.#now().toISOString();
+    this.#changed(student);
+  }
+
+  /** A command the student ran; returns its time, which names it for `noteCommandError`. */
+  noteCommand(sessionId: string, command: string, exitCode: number): string | undefined {
+    const student = this.bySession(sessionId);
+    if (!student || !this.active) return undefined;
     const at = this.#now().toISOString();
     student.lastCommand = { command: command.slice(0, 200), exitCode, at };
     student.lastActive = at;
-    this.#changed();
+    this.#changed(student);
+    return at;
+  }
+
+  /** What the failed command run at `at` printed, once its output is in (if it is still the last). */
+  noteCommandError(sessionId: string, at: string, error: string): void {
+    const student = this.bySession(sessionId);
+    if (!student?.lastCommand || student.lastCommand.at !== at || student.lastCommand.exitCode === 0) return;
+    student.lastCommand.error = error.slice(0, 500);
+    this.#changed(student);
   }
 
   recordProgress(sessionId: string, report: ProgressReport): boolean {
-    const student = this.students.get(sessionId);
+    const student = this.bySession(sessionId);
     if (!student || !this.active) return false;
     const now = this.#now().toISOString();
     student.lastActive = now;
+    student.currentLesson = report.lesson;
     const visit = student.lessons.get(report.lesson);
     if (visit) visit.lastVisit = now;
     else student.lessons.set(report.lesson, { firstVisit: now, lastVisit: now });
@@ -183,27 +311,38 @@ export class Workshop {
       const key = `${report.lesson}/${report.check}`;
       let entry = student.checks.get(key);
       if (!entry) {
-        entry = { lesson: report.lesson, check: report.check, attempts: 0 };
+        entry = { lesson: report.lesson, check: report.check, attempts: 0, failures: 0, failuresInARow: 0 };
         student.checks.set(key, entry);
       }
       entry.attempts++;
-      // A check that passed once stays passed: a later reset or edit does not undo what was learnt.
-      if (report.pass && entry.passedAt === undefined) entry.passedAt = now;
+      entry.lastAttemptAt = now;
+      if (report.pass) {
+        // A check that passed once stays passed: a later reset or edit does not undo what was learnt.
+        entry.passedAt ??= now;
+        entry.failuresInARow = 0;
+      } else {
+        entry.failures++;
+        entry.failuresInARow++;
+        entry.lastFailedAt = now;
+        if (report.hint) entry.hint = report.hint.slice(0, 1000);
+      }
     }
-    this.#changed();
+    this.#changed(student);
     return true;
   }
 
-  noteReset(sessionId: string): void {
-    const student = this.students.get(sessionId);
+  noteReset(studentId: string): void {
+    const student = this.students.get(studentId);
     if (!student) return;
     student.resets++;
-    this.#changed();
+    student.lastResetAt = this.#now().toISOString();
+    this.#changed(student);
   }
 
   end(): void {
     if (this.ended !== undefined) return;
     this.ended = this.#now().toISOString();
+    this.#saveWorkshop();
     this.#changed();
   }
 
@@ -213,12 +352,33 @@ export class Workshop {
     return () => this.#listeners.delete(listener);
   }
 
-  #changed(): void {
+  /** The workshop as the store keeps it. */
+  record(): WorkshopRecord {
+    return {
+      id: this.id,
+      name: this.name,
+      code: this.code,
+      seats: this.seats,
+      created: this.created,
+      ...(this.ended ? { ended: this.ended } : {}),
+      password: {
+        salt: this.#password.salt.toString('base64'),
+        hash: this.#password.hash.toString('base64'),
+      },
+    };
+  }
+
+  #saveWorkshop(): void {
+    this.#store.saveWorkshop(this.record());
+  }
+
+  #changed(student?: Student): void {
+    if (student && this.students.has(student.id)) this.#store.saveStudent(this.id, studentRecord(student));
     this.revision++;
     for (const listener of this.#listeners) listener();
   }
 
-  /** What the dashboard shows, as JSON. */
+  /** What the dashboard shows, as JSON (the routes add the grid and the live parts). */
   state(): WorkshopState {
     return {
       id: this.id,
@@ -229,24 +389,73 @@ export class Workshop {
       created: this.created,
       ...(this.ended ? { ended: this.ended } : {}),
       revision: this.revision,
-      students: [...this.students.values()].map((s) => ({
-        session: s.sessionId,
-        name: s.name,
-        joinedAt: s.joinedAt,
-        lastActive: s.lastActive,
-        resets: s.resets,
-        ...(s.lastCommand ? { lastCommand: s.lastCommand } : {}),
-        ...(s.left ? { left: s.left } : {}),
-        lessons: [...s.lessons].map(([lesson, v]) => ({ lesson, ...v })),
-        checks: [...s.checks.values()].map((c) => ({ ...c, pass: c.passedAt !== undefined })),
-      })),
+      students: [...this.students.values()].map((s) => {
+        const { session, ...record } = studentRecord(s);
+        return {
+          ...record,
+          session: session ?? '',
+          checks: record.checks.map((c) => ({ ...c, pass: c.passedAt !== undefined })),
+        };
+      }),
     };
   }
 }
 
 export interface SeatReservation {
-  commit(sessionId: string, requestedName: string): Student;
+  /** Seats the session: a new student with this name, or the `rejoin` student taking their seat back. */
+  commit(sessionId: string, requestedName: string, rejoin?: Student): Student;
   release(): void;
+}
+
+export function studentRecord(s: Student): StudentRecord {
+  return {
+    id: s.id,
+    name: s.name,
+    joinedAt: s.joinedAt,
+    lastActive: s.lastActive,
+    ...(s.sessionId !== undefined ? { session: s.sessionId } : {}),
+    ...(s.left !== undefined ? { left: s.left } : {}),
+    resets: s.resets,
+    ...(s.lastResetAt !== undefined ? { lastResetAt: s.lastResetAt } : {}),
+    ...(s.currentLesson !== undefined ? { currentLesson: s.currentLesson } : {}),
+    ...(s.lastCommand ? { lastCommand: { ...s.lastCommand } } : {}),
+    lessons: [...s.lessons].map(([lesson, v]) => ({ lesson, ...v })),
+    checks: [...s.checks.values()].map((c) => ({ ...c })),
+  };
+}
+
+function studentFromRecord(r: StudentRecord): Student {
+  return {
+    id: r.id,
+    sessionId: r.session,
+    name: r.name,
+    joinedAt: r.joinedAt,
+    lastActive: r.lastActive,
+    ...(r.left !== undefined ? { left: r.left } : {}),
+    resets: r.resets,
+    ...(r.lastResetAt !== undefined ? { lastResetAt: r.lastResetAt } : {}),
+    ...(r.currentLesson !== undefined ? { currentLesson: r.currentLesson } : {}),
+    ...(r.lastCommand ? { lastCommand: r.lastCommand } : {}),
+    lessons: new Map(r.lessons.map(({ lesson, ...v }) => [lesson, v])),
+    checks: new Map(r.checks.map((c) => [`${c.lesson}/${c.check}`, c])),
+  };
+}
+
+/** A grid cell: where a student is on one step of one lesson. */
+export type StepStatus = 'not-started' | 'in-progress' | 'failed' | 'passed';
+
+export interface StudentState extends Omit<StudentRecord, 'session' | 'checks'> {
+  /** The session holding the seat now ('' when none: away after a restart, or seat freed). */
+  session: string;
+  checks: (CheckProgress & { pass: boolean })[];
+  /** Names of the student's open terminals (filled in by the routes, which see the session). */
+  terminals?: string[];
+  /** Seconds since the student's last action (filled in by the routes). */
+  idleSeconds?: number;
+  /** Why the student may need help, in words; empty when nothing says so (filled in by the routes). */
+  needsHelp?: string[];
+  /** `lesson/check` → the step's status, for every step of the course (filled in by the routes). */
+  steps?: Record<string, StepStatus>;
 }
 
 export interface WorkshopState {
@@ -258,19 +467,9 @@ export interface WorkshopState {
   created: string;
   ended?: string;
   revision: number;
-  students: {
-    session: string;
-    name: string;
-    joinedAt: string;
-    lastActive: string;
-    resets: number;
-    lastCommand?: { command: string; exitCode: number; at: string };
-    left?: string;
-    /** Names of the student's open terminals (filled in by the routes, which see the session). */
-    terminals?: string[];
-    lessons: { lesson: string; firstVisit: string; lastVisit: string }[];
-    checks: (CheckProgress & { pass: boolean })[];
-  }[];
+  students: StudentState[];
+  /** The course's lessons and steps by title, the grid's columns (filled in by the routes). */
+  lessons?: { id: string; title: string; checks: { id: string; title: string }[] }[];
 }
 
 export const MAX_SEATS = 1000;
@@ -279,6 +478,29 @@ export const MAX_SEATS = 1000;
 export class WorkshopRegistry {
   readonly #byId = new Map<string, Workshop>();
   readonly #byCode = new Map<string, Workshop>();
+  readonly #store: WorkshopStore;
+
+  constructor(options: { store?: WorkshopStore } = {}) {
+    this.#store = options.store ?? new MemoryWorkshopStore();
+    for (const kept of this.#store.load()) {
+      const workshop = new Workshop({
+        name: kept.workshop.name,
+        code: kept.workshop.code,
+        seats: kept.workshop.seats,
+        password: {
+          salt: Buffer.from(kept.workshop.password.salt, 'base64'),
+          hash: Buffer.from(kept.workshop.password.hash, 'base64'),
+        },
+        store: this.#store,
+        restore: { record: kept.workshop, students: kept.students },
+      });
+      // A restart hands every student's session back as gone: keep that on disk too.
+      for (const student of workshop.students.values())
+        this.#store.saveStudent(workshop.id, studentRecord(student));
+      this.#byId.set(workshop.id, workshop);
+      this.#byCode.set(workshop.code, workshop);
+    }
+  }
 
   async create(options: WorkshopOptions): Promise<Workshop> {
     const name = options.name.replace(/\s+/gu, ' ').trim();
@@ -296,6 +518,7 @@ export class WorkshopRegistry {
       seats: options.seats,
       code: generateJoinCode((code) => this.#byCode.has(code)),
       password: await hashPassword(options.teacherPassword),
+      store: this.#store,
       ...(options.now ? { now: options.now } : {}),
     });
     this.#byId.set(workshop.id, workshop);
@@ -313,9 +536,15 @@ export class WorkshopRegistry {
     return code === undefined ? undefined : this.#byCode.get(code);
   }
 
+  /** The workshop whose present student this session is. */
   bySession(sessionId: string): Workshop | undefined {
-    for (const w of this.#byId.values())
-      if (w.students.get(sessionId)?.left === undefined && w.students.has(sessionId)) return w;
+    for (const w of this.#byId.values()) if (w.isPresent(sessionId)) return w;
+    return undefined;
+  }
+
+  /** The workshop holding a seat for this session, present or away (a reconnect may bring them back). */
+  holding(sessionId: string): Workshop | undefined {
+    for (const w of this.#byId.values()) if (w.bySession(sessionId)) return w;
     return undefined;
   }
 
@@ -325,6 +554,10 @@ export class WorkshopRegistry {
 
   active(): Workshop[] {
     return this.list().filter((w) => w.active);
+  }
+
+  close(): void {
+    this.#store.close();
   }
 }
 

@@ -22,6 +22,8 @@ import type { SessionTerminal } from '../sessions/session.ts';
 import { createTerminal } from '../terminal/terminal.ts';
 import { TokenBucket } from './rate-limit.ts';
 
+type Ran = Extract<ServerMessage, { type: 'terminal.ran' }>;
+
 interface Attachment {
   name: string;
   channel: number;
@@ -153,7 +155,7 @@ export class Connection {
         this.#terminal(message.terminal)?.resize(message.cols, message.rows);
         return;
       case 'terminal.run':
-        this.#terminal(message.terminal)?.run(message.command);
+        this.#run(message);
         return;
       case 'terminal.close': {
         if (!this.#terminal(message.terminal)) return;
@@ -189,6 +191,34 @@ export class Connection {
         },
       });
     }
+  }
+
+  /**
+   * Click-to-run. Inside a container's session the line is refused, not queued: typed into the
+   * container's program it would mean something else, and queued it would run, unseen, after `exit`.
+   */
+  #run(message: Extract<ClientMessage, { type: 'terminal.run' }>): void {
+    const { terminal: name, id } = message;
+    const terminal = this.#terminal(name);
+    const ran = (status: Ran['status'], reason?: Ran['reason']) => {
+      if (id === undefined || this.#closed) return;
+      this.send({ type: 'terminal.ran', terminal: name, id, status, ...(reason ? { reason } : {}) });
+    };
+    if (!terminal) {
+      ran('refused', 'closed');
+      return;
+    }
+    if (terminal.mode === 'container') {
+      ran('refused', 'container');
+      return;
+    }
+    const result = terminal.run(message.command);
+    if (result.status === 'busy') {
+      ran('refused', 'busy');
+      return;
+    }
+    ran(result.status);
+    if (id !== undefined) void terminal.idle().then(() => ran('done'));
   }
 
   #terminal(name: string): SessionTerminal | undefined {

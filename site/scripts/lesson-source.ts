@@ -6,7 +6,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { load } from 'js-yaml';
 import type { ResetTargetInput } from '../../server/reset/reset.ts';
-import { type LessonFrontmatter, lessonSchema } from '../src/lesson-schema.ts';
+import { type LessonFrontmatter, lessonSchema, lessonStart } from '../src/lesson-schema.ts';
 
 export const LESSONS_DIR = join(import.meta.dirname, '..', '..', 'content', 'lessons');
 
@@ -91,7 +91,7 @@ export function readLesson(file: string): LessonSource {
     lesson,
     blocks,
     terminals,
-    start: lesson?.reset ?? (lesson?.images ? { images: lesson.images } : {}),
+    start: lessonStart(lesson) ?? {},
   };
 }
 

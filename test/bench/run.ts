@@ -1,10 +1,12 @@
 // `npm run bench`: Layerlab beside the raw OCI runtime and, where they answer on this machine, Docker
 // and podman, in one run. Prints medians and ratios; docs/PERFORMANCE.md records a run.
-// BENCH_ONLY=run (a comma list of pull, run, diff, commit, server) measures only those sections.
+// BENCH_ONLY=run (a comma list of pull, run, cli, diff, commit, server) measures only those sections.
+// When Docker is installed but no daemon answers, a private dockerd (test/support/dockerd.ts) is started.
 
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { commit } from '../../engine/commit.ts';
 import { engineConfigSchema } from '../../engine/config.ts';
 import {
@@ -26,14 +28,17 @@ import { buildSpec } from '../../engine/runtime/spec.ts';
 import { LESSON_IMAGES } from '../../engine/seed.ts';
 import { loadImage } from '../../engine/store/images.ts';
 import { ensureLayer } from '../../engine/store/layers.ts';
+import { bundleCli } from '../../scripts/setup/bundle.ts';
 import { buildNative } from '../../scripts/setup/native.ts';
+import { cliModule } from '../../server/cli-bundle.js';
+import { type Dockerd, dockerInstalled, startDockerd } from '../support/dockerd.ts';
 import { startTestRegistry } from '../support/registry.ts';
 import { measure, measurePrepared, ms, peerAvailable, run, type Sample } from './measure.ts';
 import { benchServer } from './server.ts';
 
 const repoRoot = join(import.meta.dirname, '..', '..');
 const RUNS = Number(process.env.BENCH_RUNS ?? 7);
-const SECTIONS = ['pull', 'run', 'diff', 'commit', 'server'] as const;
+const SECTIONS = ['pull', 'run', 'cli', 'diff', 'commit', 'server'] as const;
 const ONLY = (process.env.BENCH_ONLY ?? SECTIONS.join(',')).split(',').map((s) => s.trim());
 for (const name of ONLY) {
   if (!(SECTIONS as readonly string[]).includes(name))
@@ -186,6 +191,12 @@ async function emptyPeerStore(peer: 'docker' | 'podman', diffIds: Set<string>): 
 async function main(): Promise<void> {
   buildNative(repoRoot, { quiet: true });
   const registry = await startTestRegistry();
+  let dockerd: Dockerd | undefined;
+  if (!peerAvailable('docker').ok && !('missing' in dockerInstalled())) {
+    // dockerd --iptables=false --bridge=none with its state in the bench's scratch dir.
+    dockerd = await startDockerd(join(scratch, 'docker'));
+    process.env.DOCKER_HOST = dockerd.host;
+  }
   const peers = { docker: peerAvailable('docker'), podman: peerAvailable('podman') };
   for (const [name, p] of Object.entries(peers)) {
     console.log(`${name}: ${p.ok ? 'measured' : `not measured (${p.why})`}`);
@@ -203,6 +214,7 @@ async function main(): Promise<void> {
     const ctx = freshEngine(registry.host);
     await pull(ctx, 'busybox');
     if (measured('run')) await runSection();
+    if (measured('cli')) await cliSection();
     if (measured('diff')) await diffSection();
     if (measured('commit')) await commitSection();
 
@@ -297,14 +309,59 @@ async function main(): Promise<void> {
         });
       }
       rows.push(runRow);
-      // The package's executable (bin.js turns the compile cache on before anything else loads).
-      const cli = [join(repoRoot, 'server/bin.js'), '--root', ctx.root];
+    }
+
+    // 2b. The `layerlab` executable's start-up: `version` beside a bare Node, and `run --rm busybox
+    // true` through the CLI beside Docker's, round after round. The bundle is refreshed first, as setup
+    // leaves it; the sources' `version` is timed too, through a launcher that skips the bundle.
+    async function cliSection(): Promise<void> {
+      const bundle = await bundleCli(repoRoot);
+      const choice = cliModule(repoRoot);
+      console.log(
+        `CLI: ${choice.bundle ? 'bundle' : `sources (${choice.stale})`}${bundle ? '' : ' (bundling skipped)'}`,
+      );
+      const bin = join(repoRoot, 'server', 'bin.js');
+      const fromSources = join(scratch, 'sources.mjs');
+      writeFileSync(
+        fromSources,
+        `import { enableCompileCache } from 'node:module';\nenableCompileCache();\nconst cli = await import(${JSON.stringify(pathToFileURL(join(repoRoot, 'server', 'cli.ts')).href)});\nawait cli.runLayerlab();\n`,
+      );
+      const node = process.execPath;
+      if (!measured('run') && peers.docker.ok) await run('docker', ['pull', '-q', remote('busybox')]);
+      const steps: Record<string, () => Promise<void>> = {
+        node: async () => {
+          await run(node, ['-e', '0']);
+        },
+        version: async () => {
+          await run(node, [bin, '--root', ctx.root, 'version']);
+        },
+        versionSources: async () => {
+          await run(node, [fromSources, '--root', ctx.root, 'version']);
+        },
+        cliRun: async () => {
+          await run(node, [bin, '--root', ctx.root, 'run', '--rm', 'busybox', 'true']);
+        },
+      };
+      if (peers.docker.ok) {
+        steps.docker = async () => {
+          await run('docker', ['run', '--rm', '--network', 'none', remote('busybox'), 'true']);
+        };
+      }
+      const timed = await sideBySide(Math.max(RUNS, 15), steps);
       rows.push({
-        operation: 'run --rm busybox true (CLI process)',
-        layerlab: await measure(RUNS, async () => {
-          await run(process.execPath, [...cli, 'run', '--rm', 'busybox', 'true']);
-        }),
-        peers: {},
+        operation: `\`layerlab version\` (${choice.bundle ? 'bundle' : 'sources'})`,
+        layerlab: timed.version!,
+        peers: { 'node -e 0': timed.node! },
+      });
+      rows.push({
+        operation: '`layerlab version` (sources, no bundle)',
+        layerlab: timed.versionSources!,
+        peers: { 'node -e 0': timed.node! },
+      });
+      rows.push({
+        operation: `run --rm busybox true (CLI process, ${choice.bundle ? 'bundle' : 'sources'})`,
+        layerlab: timed.cliRun!,
+        peers: timed.docker ? { docker: timed.docker } : { docker: peers.docker.why ?? 'not measured' },
       });
     }
 
@@ -374,6 +431,7 @@ async function main(): Promise<void> {
       rows.push(commitRow);
     }
   } finally {
+    await dockerd?.stop();
     await registry.stop();
   }
 

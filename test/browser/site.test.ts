@@ -160,6 +160,7 @@ describe('the lesson site on a live engine', () => {
     expect(outside).toBe(true);
   });
 
+  // Eight pages, each waiting for its terminals and an axe run: minutes on a busy 2-core machine.
   it('has no serious or critical accessibility issues, in light and dark, wide and narrow', async () => {
     const lesson = await pageWithRunButton();
     for (const theme of ['light', 'dark'] as const) {
@@ -187,7 +188,7 @@ describe('the lesson site on a live engine', () => {
         }
       }
     }
-  });
+  }, 360_000);
 });
 
 describe('the lesson site without an engine', () => {

@@ -659,7 +659,7 @@ describe('kill -9 of the server', () => {
 
     const next = await terminal();
     next.client.sendInput(next.channel, 'docker build -t crash/slow /lessons/slow-build\r');
-    await next.client.waitForOutput(next.channel, /Successfully tagged crash\/slow/, 90_000);
+    await next.client.waitForOutput(next.channel, /naming to docker\.io\/crash\/slow:latest done/, 90_000);
     await next.client.close();
   });
 });

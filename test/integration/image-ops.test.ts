@@ -76,10 +76,12 @@ describe('tag and rmi', () => {
     await expect(removeImage(ctx, busybox.id)).rejects.toThrow(
       `conflict: unable to delete ${shortId(busybox.id)} (must be forced) - image is being used by stopped container ${shortId(container.id)}`,
     );
-    const lines = await removeImage(ctx, 'busybox', { force: true });
-    expect(lines[0]).toBe('Untagged: busybox:latest');
-    expect(lines[1]).toBe(`Deleted: ${busybox.id}`);
-    // The container keeps its layers.
+    // Forced by name, Docker only untags: the container keeps its (now dangling) image.
+    expect(await removeImage(ctx, 'busybox', { force: true })).toEqual(['Untagged: busybox:latest']);
+    expect((await loadImage(ctx, busybox.id)).id).toBe(busybox.id);
+    // Forced by id, a stopped container's image goes; the container keeps its layers.
+    const lines = await removeImage(ctx, busybox.id, { force: true });
+    expect(lines[0]).toBe(`Deleted: ${busybox.id}`);
     expect(existsSync(layerDiffDir(ctx, busybox.config.rootfs.diff_ids[0]!))).toBe(true);
     await removeContainer(ctx, container.id);
   });

@@ -1,5 +1,5 @@
-// Vitest global setup for the integration project: makes sure the system packages and native helpers
-// exist, starts a seeded registry on a free port, and hands its address to the workers.
+// Vitest global setup for the integration project: makes sure the system packages, native helpers and
+// the CLI bundle exist, starts a seeded registry on a free port, and hands its address to the workers.
 
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { engineConfigSchema } from '../../engine/config.ts';
 import { createContext } from '../../engine/context.ts';
 import { seedRegistry } from '../../engine/image/seed.ts';
+import { bundleCli } from '../../scripts/setup/bundle.ts';
 import { checkHost } from '../../scripts/setup/host.ts';
 import { buildNative } from '../../scripts/setup/native.ts';
 import { ensurePackages, REQUIRED_PACKAGES, TEST_PACKAGES } from '../../scripts/setup/packages.ts';
@@ -18,6 +19,8 @@ export default async function globalSetup(): Promise<() => Promise<void>> {
   checkHost();
   ensurePackages([...REQUIRED_PACKAGES, ...TEST_PACKAGES]);
   buildNative(repoRoot, { quiet: true });
+  // As setup does: `npm test` leaves the `layerlab` executable its fresh bundle (dist/cli/).
+  await bundleCli(repoRoot);
 
   // Protected like setup's registry: the servers of the tests use it as their docker.io mirror.
   const registry = await startTestRegistry({ protected: true });

@@ -13,14 +13,14 @@ export interface TestWorkshop {
 }
 
 /**
- * Starts a server whose workshop `name` has `seats` seats and the teacher password given. `server`
+ * Starts a server (on `options.server.root` when given: a restart) whose workshop `name` has `seats` seats and the teacher password given. `server`
  * passes options to the server (limits, trusted proxies); `freeMemoryBytes` is what the machine
  * reads as free (plenty by default), so admission depends only on seats and limits.
  */
 export async function startWorkshopServer(
   workshop: { name: string; seats: number; teacherPassword: string } & Pick<
     WorkshopPluginOptions,
-    'adminPassword'
+    'adminPassword' | 'readers' | 'leaveGraceMs' | 'stuck'
   >,
   options: {
     server?: Omit<Parameters<typeof startTestServer>[0], 'plugins'>;
@@ -32,6 +32,8 @@ export async function startWorkshopServer(
     ...options.server,
     plugins: [
       workshopPlugin({
+        // Anonymous readers are let in unless the test says otherwise (the boundary tests do).
+        readers: true,
         ...workshop,
         out: () => {},
         load: async () => ({

@@ -103,8 +103,10 @@ describe('renderTemplate', () => {
     expect(renderTemplate('{{json .Config.Cmd}}', value)).toBe('["sh","-c","x"]');
   });
 
-  it('refuses what it does not support', () => {
-    expect(() => renderTemplate('{{range .X}}', value)).toThrow(/unsupported expression/);
+  it('refuses what does not parse, and a missing key', () => {
+    // `range` is supported now (test/unit/cli-template.test.ts); an unclosed one is Go's parse error.
+    expect(() => renderTemplate('{{range .X}}', value)).toThrow('template: :1: unexpected EOF');
+    expect(() => renderTemplate('{{template "x"}}', value)).toThrow(/not supported/);
     expect(() => renderTemplate('{{.Nope}}', value)).toThrow('map has no entry for key "Nope"');
   });
 });

@@ -123,10 +123,11 @@ describe('workshop', () => {
     const a = w.reserveSeat();
     const b = w.reserveSeat();
     expect(() => w.reserveSeat()).toThrow(/full/);
-    expect(a.commit('s1', 'Ana').name).toBe('Ana');
+    const ana = a.commit('s1', 'Ana');
+    expect(ana.name).toBe('Ana');
     expect(b.commit('s2', 'ana').name).toBe('ana (2)');
     expect(() => w.reserveSeat()).toThrow(/full/);
-    w.removeStudent('s1');
+    w.removeStudent(ana.id);
     const c = w.reserveSeat();
     c.release();
     c.release();

@@ -1,12 +1,13 @@
-// `layerlab build [-t NAME] [-f Dockerfile] DIR`: the classic builder's transcript (Step N/M, cache
-// hits, RUN output, Successfully built/tagged) rendered from the engine's `build.*` events.
+// `layerlab build [-t NAME] [-f Dockerfile] DIR`: the transcript rendered from the engine's `build.*`
+// events as Docker's default builder, BuildKit, prints it (`--progress=plain`), or as the classic
+// builder does when the caller's environment has `DOCKER_BUILDKIT=0`; a failure worded by the same.
 import { resolve } from 'node:path';
-import { build } from '../../builder/build.ts';
-import { InvalidArgumentError } from '../../errors.ts';
-import type { EngineEvent } from '../../events.ts';
+import { build, RunFailedError } from '../../builder/build.ts';
+import { type BuildTranscript, buildkitTranscript, classicTranscript } from '../../builder/progress.ts';
+import { CancelledError, InvalidArgumentError, LayerlabError } from '../../errors.ts';
 import { parseReference } from '../../reference/reference.ts';
 import { bool, list, str } from '../args.ts';
-import type { Command, Environment } from '../cli.ts';
+import { type Command, CommandFailure, type Environment } from '../cli.ts';
 
 export const command: Command = {
   spec: {
@@ -38,6 +39,12 @@ export const command: Command = {
         type: 'bool',
         description: 'Suppress the build output and print image ID on success',
       },
+      {
+        name: 'progress',
+        type: 'string',
+        description:
+          'Set type of progress output ("auto", "plain", "tty", "quiet"). Use plain to show container output',
+      },
     ],
   },
   async run(cli, parsed) {
@@ -54,19 +61,36 @@ export const command: Command = {
         throw new InvalidArgumentError(`build-arg ${arg}: no value and not set in the environment`);
       buildArgs[eq === -1 ? arg : arg.slice(0, eq)] = value;
     }
-    const quiet = bool(parsed, 'quiet');
-    const ctx = cli.context(quiet ? undefined : (event) => renderBuildEvent(cli.stdout, event));
+    const progress = str(parsed, 'progress') ?? 'auto';
+    if (!['auto', 'plain', 'tty', 'quiet', 'rawjson'].includes(progress)) {
+      throw new InvalidArgumentError(`invalid progress mode: ${progress}`, progress);
+    }
+    const classic = legacyBuilder(cli.env);
+    if (classic) cli.err(LEGACY_WARNING);
+    const quiet = bool(parsed, 'quiet') || progress === 'quiet';
+    // BuildKit's tty view redraws a screen; its plain form is what a terminal without one shows.
+    const transcript = classic ? classicTranscript() : buildkitTranscript();
+    const ctx = cli.context((event) => {
+      if (!quiet && event.type.startsWith('build.')) {
+        cli.stdout.write(transcript.render(event as Parameters<BuildTranscript['render']>[0]));
+      }
+    });
     // Docker reads -f relative to the current directory; the engine reads it relative to the context.
     const file = str(parsed, 'file');
-    const image = await build(ctx, {
-      contextDir,
-      ...(file !== undefined ? { dockerfile: resolve(file) } : {}),
-      tags,
-      buildArgs,
-      noCache: bool(parsed, 'no-cache'),
-      ...(str(parsed, 'target') !== undefined ? { target: str(parsed, 'target')! } : {}),
-      ...sourceDateEpoch(cli.env),
-    });
+    let image: Awaited<ReturnType<typeof build>>;
+    try {
+      image = await build(ctx, {
+        contextDir,
+        ...(file !== undefined ? { dockerfile: resolve(file) } : {}),
+        tags,
+        buildArgs,
+        noCache: bool(parsed, 'no-cache'),
+        ...(str(parsed, 'target') !== undefined ? { target: str(parsed, 'target')! } : {}),
+        ...sourceDateEpoch(cli.env),
+      });
+    } catch (err) {
+      throw failure(err, classic, quiet ? undefined : (text) => cli.stdout.write(text), transcript);
+    }
     // The engine's own transcript ends with "Successfully built/tagged"; quiet prints only the id.
     if (quiet) cli.out(image.id);
     return 0;
@@ -84,10 +108,35 @@ function sourceDateEpoch(env: Environment): { sourceDateEpoch?: number } {
   return { sourceDateEpoch: seconds };
 }
 
-function renderBuildEvent(out: NodeJS.WritableStream, event: EngineEvent): void {
-  if (event.type === 'build.step') {
-    out.write(`Step ${event.step}/${event.total} : ${event.instruction}\n`);
-  } else if (event.type === 'build.output') {
-    out.write(event.data);
-  }
+/** What Docker's CLI prints on stderr when the classic builder is chosen. */
+const LEGACY_WARNING = `DEPRECATED: The legacy builder is deprecated and will be removed in a future release.
+            BuildKit is currently disabled; enable it by removing the DOCKER_BUILDKIT=0
+            environment-variable.
+`;
+
+/** `DOCKER_BUILDKIT=0` (or `false`) in the caller's environment chooses the classic builder. */
+function legacyBuilder(env: Environment): boolean {
+  const value = env.DOCKER_BUILDKIT?.trim().toLowerCase();
+  return value === '0' || value === 'false';
+}
+
+/**
+ * A failed build as the chosen builder reports it. The classic one prints the RUN failure as it is
+ * and exits with the command's status; BuildKit marks the step `ERROR` and ends with
+ * `ERROR: failed to solve: …`, status 1. Cancellation (Ctrl-C) is left to the usual report.
+ */
+function failure(
+  err: unknown,
+  classic: boolean,
+  write: ((text: string) => void) | undefined,
+  transcript: BuildTranscript,
+): unknown {
+  if (!(err instanceof LayerlabError) || err instanceof CancelledError) return err;
+  if (classic) return err instanceof RunFailedError ? new CommandFailure(err.message, err.exitCode) : err;
+  const message =
+    err instanceof RunFailedError
+      ? `process "${err.argv.join(' ')}" did not complete successfully: exit code: ${err.exitCode}`
+      : err.message;
+  write?.(transcript.fail(message));
+  return new CommandFailure(`ERROR: failed to solve: ${message}`, 1);
 }

@@ -1,7 +1,9 @@
 // `layerlab create [OPTIONS] IMAGE [COMMAND] [ARG...]`: a container, created but not started; prints its id.
 import { createContainer } from '../../container/lifecycle.ts';
-import type { Command } from '../cli.ts';
-import { CREATE_FLAGS, createOptions, ensureImage } from '../container-flags.ts';
+import { availableImagesHint, isMissingImage } from '../available-images.ts';
+import { type Command, CommandFailure } from '../cli.ts';
+import { CREATE_FLAGS, containerOptions, ensureImage } from '../container-flags.ts';
+import { reportError } from '../report.ts';
 
 export const command: Command = {
   spec: {
@@ -14,8 +16,14 @@ export const command: Command = {
     flags: CREATE_FLAGS,
   },
   async run(cli, parsed) {
-    const opts = createOptions(parsed, cli.env);
-    await ensureImage(cli, opts.image);
+    const opts = await containerOptions(cli, parsed, 'create');
+    try {
+      await ensureImage(cli, opts.image);
+    } catch (err) {
+      if (!isMissingImage(err)) throw err;
+      const { text } = reportError(err, undefined, cli.debug);
+      throw new CommandFailure(`${text}\n${await availableImagesHint(cli)}`, 1);
+    }
     const record = await createContainer(cli.context(), opts);
     cli.out(record.id);
     return 0;

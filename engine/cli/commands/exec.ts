@@ -2,7 +2,7 @@
 // container; exits with its status.
 import { execContainer } from '../../container/lifecycle.ts';
 import { bool, str } from '../args.ts';
-import type { Command } from '../cli.ts';
+import { type Command, CommandFailure } from '../cli.ts';
 import { envOptions, PROCESS_FLAGS } from '../container-flags.ts';
 import { runSession } from '../session.ts';
 
@@ -28,6 +28,9 @@ export const command: Command = {
     const [target, ...cmd] = parsed.args;
     const tty = bool(parsed, 'tty');
     const interactive = bool(parsed, 'interactive');
+    if (tty && interactive && !bool(parsed, 'detach') && cli.stdin.isTTY !== true) {
+      throw new CommandFailure('the input device is not a TTY', 1);
+    }
     const user = str(parsed, 'user');
     const workingDir = str(parsed, 'workdir');
     const size = tty && cli.stdout.isTTY ? { rows: cli.stdout.rows, cols: cli.stdout.columns } : {};

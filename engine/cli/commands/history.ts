@@ -1,10 +1,23 @@
-// `layerlab history IMAGE`: one row per build step, newest first, as `docker history`.
+// `layerlab history IMAGE`: one row per build step, newest first, as `docker history` (with --format).
 
-import { ago, ellipsis, formatTable, humanSize } from '../../format/text.ts';
+import { ago, ellipsis, humanSize } from '../../format/text.ts';
 import { imageHistory } from '../../image/views.ts';
 import { shortId } from '../../oci/digest.ts';
-import { bool } from '../args.ts';
+import { bool, str } from '../args.ts';
 import type { Command } from '../cli.ts';
+import { formatList, type ListFormat, type RowContext } from '../formatter.ts';
+
+export const HISTORY_FORMAT: ListFormat = {
+  defaultTable: 'table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}',
+  headers: {
+    ID: 'IMAGE',
+    CreatedSince: 'CREATED',
+    CreatedAt: 'CREATED AT',
+    CreatedBy: 'CREATED BY',
+    Size: 'SIZE',
+    Comment: 'COMMENT',
+  },
+};
 
 export const command: Command = {
   spec: {
@@ -15,6 +28,11 @@ export const command: Command = {
     maxArgs: 1,
     aliases: ['image history'],
     flags: [
+      {
+        name: 'format',
+        type: 'string',
+        description: "Format output using a custom template: 'table', 'table TEMPLATE', 'json', 'TEMPLATE'",
+      },
       {
         name: 'human',
         short: 'H',
@@ -35,17 +53,24 @@ export const command: Command = {
     }
     const human = parsed.flags.human !== false;
     const now = Date.now();
-    const table = rows.map((r) => {
+    const contexts = rows.map((r): RowContext => {
       const createdBy = r.createdBy.replaceAll('\t', ' ');
-      return [
-        id(r.image),
-        human ? ago(r.created, now) : (r.created ?? ''),
-        noTrunc ? createdBy : ellipsis(createdBy, 45),
-        human ? humanSize(r.size, 3) : String(r.size),
-        r.comment,
-      ];
+      return {
+        ID: id(r.image),
+        CreatedSince: human ? ago(r.created, now) : (r.created ?? ''),
+        CreatedAt: rfc3339(r.created),
+        CreatedBy: noTrunc ? createdBy : ellipsis(createdBy, 45),
+        Size: human ? humanSize(r.size, 3) : String(r.size),
+        Comment: r.comment,
+      };
     });
-    cli.stdout.write(formatTable(['IMAGE', 'CREATED', 'CREATED BY', 'SIZE', 'COMMENT'], table));
+    cli.stdout.write(formatList(str(parsed, 'format'), contexts, HISTORY_FORMAT));
     return 0;
   },
 };
+
+/** Go's RFC 3339 time, seconds only, as Docker's history CreatedAt. */
+function rfc3339(iso: string | undefined): string {
+  const t = iso ? Date.parse(iso) : Number.NaN;
+  return Number.isNaN(t) ? '0001-01-01T00:00:00Z' : `${new Date(t).toISOString().slice(0, 19)}Z`;
+}

@@ -37,14 +37,30 @@ const systemDf: Loader = () => import('./system-df.ts');
 const systemCheck: Loader = () => import('./system-check.ts');
 const info: Loader = () => import('./info.ts');
 const version: Loader = () => import('./version.ts');
+const cp: Loader = () => import('./cp.ts');
+const top: Loader = () => import('./top.ts');
+const exportFs: Loader = () => import('./export.ts');
+const rename: Loader = () => import('./rename.ts');
+const pause: Loader = () => import('./pause.ts');
+const unpause: Loader = () => import('./unpause.ts');
+const stats: Loader = () => import('./stats.ts');
+const port: Loader = () => import('./port.ts');
+const systemPrune: Loader = () => import('./system-prune.ts');
+const volumeCreate: Loader = () => import('./volume-create.ts');
+const volumeInspect: Loader = () => import('./volume-inspect.ts');
+const volumeLs: Loader = () => import('./volume-ls.ts');
+const volumePrune: Loader = () => import('./volume-prune.ts');
+const volumeRm: Loader = () => import('./volume-rm.ts');
 
 export const topLevel: Readonly<Record<string, Loader>> = {
   attach,
   build,
   commit,
+  cp,
   create,
   diff,
   exec,
+  export: exportFs,
   history,
   images,
   info,
@@ -52,17 +68,23 @@ export const topLevel: Readonly<Record<string, Loader>> = {
   kill,
   load,
   logs,
+  pause,
+  port,
   ps,
   pull,
   push,
+  rename,
   restart,
   rm,
   rmi,
   run,
   save,
   start,
+  stats,
   stop,
   tag,
+  top,
+  unpause,
   version,
   wait,
 };
@@ -91,28 +113,48 @@ export const groups: Readonly<Record<string, { description: string; commands: Re
     commands: {
       attach,
       commit,
+      cp,
       create,
       diff,
       exec,
+      export: exportFs,
       inspect: containerInspect,
       kill,
       logs,
       ls: ps,
       list: ps,
+      pause,
+      port,
       ps,
       prune: containerPrune,
+      rename,
       restart,
       rm,
       remove: rm,
       run,
       start,
+      stats,
       stop,
+      top,
+      unpause,
       wait,
+    },
+  },
+  volume: {
+    description: 'Manage volumes',
+    commands: {
+      create: volumeCreate,
+      inspect: volumeInspect,
+      ls: volumeLs,
+      list: volumeLs,
+      prune: volumePrune,
+      rm: volumeRm,
+      remove: volumeRm,
     },
   },
   system: {
     description: 'Manage Layerlab',
-    commands: { check: systemCheck, df: systemDf, info },
+    commands: { check: systemCheck, df: systemDf, info, prune: systemPrune },
   },
 };
 
@@ -129,19 +171,27 @@ export const summaries: readonly [string, string][] = [
   ['version', 'Show the Layerlab version information'],
   ['attach', 'Attach local standard input, output, and error streams to a running container'],
   ['commit', "Create a new image from a container's changes"],
+  ['cp', 'Copy files/folders between a container and the local filesystem'],
   ['create', 'Create a new container'],
   ['diff', "Inspect changes to files or directories on a container's filesystem"],
+  ['export', "Export a container's filesystem as a tar archive"],
   ['history', 'Show the history of an image'],
   ['inspect', 'Return low-level information on Layerlab objects'],
   ['kill', 'Kill one or more running containers'],
   ['load', 'Load an image from a tar archive or STDIN'],
   ['logs', 'Fetch the logs of a container'],
+  ['pause', 'Pause all processes within one or more containers'],
+  ['port', 'List port mappings or a specific mapping for the container'],
+  ['rename', 'Rename a container'],
   ['restart', 'Restart one or more containers'],
   ['rm', 'Remove one or more containers'],
   ['rmi', 'Remove one or more images'],
   ['save', 'Save one or more images to a tar archive (streamed to STDOUT by default)'],
   ['start', 'Start one or more stopped containers'],
+  ['stats', 'Display a live stream of container(s) resource usage statistics'],
   ['stop', 'Stop one or more running containers'],
   ['tag', 'Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE'],
+  ['top', 'Display the running processes of a container'],
+  ['unpause', 'Unpause all processes within one or more containers'],
   ['wait', 'Block until one or more containers stop, then print their exit codes'],
 ];

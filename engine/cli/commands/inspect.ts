@@ -7,7 +7,7 @@ import { inspectImage } from '../../image/views.ts';
 import { str } from '../args.ts';
 import type { Cli, Command } from '../cli.ts';
 import { forCaller } from '../host-paths.ts';
-import { renderTemplate } from '../template.ts';
+import { parseTemplate } from '../template.ts';
 
 type Kind = 'container' | 'image';
 
@@ -27,7 +27,7 @@ export function inspectCommand(name: string, only?: Kind): Command {
           name: 'format',
           short: 'f',
           type: 'string',
-          description: 'Format output using a Go template ({{.Field}}, {{json .Field}})',
+          description: "Format output using a custom template: 'json', or a Go template",
         },
         ...(only
           ? []
@@ -45,7 +45,10 @@ export function inspectCommand(name: string, only?: Kind): Command {
       if (type !== undefined && type !== 'container' && type !== 'image') {
         throw new InvalidArgumentError(`"${type}" is not a valid value for --type`, type);
       }
-      const format = str(parsed, 'format');
+      const given = str(parsed, 'format');
+      // `--format json` is the default output, as in Docker 24 and later.
+      const format = given === '' || given?.trim() === 'json' ? undefined : given;
+      const template = format === undefined ? undefined : parseTemplate(format, { missingKeyError: true });
       const found: unknown[] = [];
       let status = 0;
       for (const target of parsed.args) {
@@ -55,10 +58,11 @@ export function inspectCommand(name: string, only?: Kind): Command {
           status = 1;
           continue;
         }
-        if (format !== undefined) cli.out(renderTemplate(format, value));
+        // Each rendering ends in a newline of its own, even after `println`, as Docker's does.
+        if (template) cli.stdout.write(`${template.execute(value)}\n`);
         else found.push(value);
       }
-      if (format === undefined) cli.stdout.write(inspectJson(found));
+      if (!template) cli.stdout.write(inspectJson(found));
       return status;
     },
   };

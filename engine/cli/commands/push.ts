@@ -1,5 +1,6 @@
 // `layerlab push NAME[:TAG]`: upload an image, printing Docker's push transcript.
 import type { EventSink } from '../../events.ts';
+import type { Digest } from '../../oci/digest.ts';
 import { push } from '../../push.ts';
 import { parseReference, repositoryName } from '../../reference/reference.ts';
 import { loadImage } from '../../store/images.ts';
@@ -22,12 +23,24 @@ export const command: Command = {
     const quiet = bool(parsed, 'quiet');
     const board = new LineBoard(cli.stdout);
     if (!quiet) board.line(`The push refers to repository [${repositoryName(ref)}]`);
-    // Docker lists only the layers; the engine also reports the config blob, which is left out here.
+    // Docker lists every layer by its diff id (the uncompressed digest), never the config blob. A
+    // built layer is compressed on its way out, so its events carry a digest the store does not
+    // know: the engine announces the layers (`preparing`) in manifest order, which maps them back.
     const image = await loadImage(cli.context(), input);
-    const layers = new Set<string>(image.manifest.layers.map((l) => l.digest));
+    const diffIds = image.config.rootfs.diff_ids;
+    const ordered = [
+      ...new Map(image.manifest.layers.map((l, i) => [l.digest, diffIds[i] ?? l.digest])).values(),
+    ];
+    const shown = new Map<Digest, Digest>();
     const progress = pushProgress(cli.stdout);
     const sink: EventSink = (event) => {
-      if (!quiet && event.type === 'push.layer' && layers.has(event.digest)) progress(event);
+      if (quiet || event.type !== 'push.layer' || event.digest === image.manifest.config.digest) return;
+      let digest = shown.get(event.digest);
+      if (digest === undefined) {
+        digest = ordered[shown.size] ?? event.digest;
+        shown.set(event.digest, digest);
+      }
+      progress({ ...event, digest });
     };
     const result = await push(cli.context(sink), input);
     if (quiet) cli.out(input);

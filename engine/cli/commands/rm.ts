@@ -18,6 +18,14 @@ export const command: Command = {
         type: 'bool',
         description: 'Force the removal of a running container (uses SIGKILL)',
       },
+      {
+        // Anonymous volumes live on the container's own tmpfs and go with it, -v or not; named
+        // volumes stay, as in Docker.
+        name: 'volumes',
+        short: 'v',
+        type: 'bool',
+        description: 'Remove anonymous volumes associated with the container',
+      },
     ],
   },
   async run(cli, parsed) {

@@ -3,8 +3,9 @@
 import { killContainer, runContainer } from '../../container/lifecycle.ts';
 import { InvalidReferenceError, LayerlabError, redact } from '../../errors.ts';
 import { bool } from '../args.ts';
-import { type Command, CommandFailure } from '../cli.ts';
-import { CREATE_FLAGS, createOptions, ensureImage } from '../container-flags.ts';
+import { availableImagesHint, isMissingImage } from '../available-images.ts';
+import { type Cli, type Command, CommandFailure } from '../cli.ts';
+import { CREATE_FLAGS, containerOptions, ensureImage } from '../container-flags.ts';
 import { runFailureStatus } from '../report.ts';
 import { runSession } from '../session.ts';
 
@@ -27,8 +28,12 @@ export const command: Command = {
     ],
   },
   async run(cli, parsed) {
-    const opts = createOptions(parsed, cli.env);
+    const opts = await containerOptions(cli, parsed, 'run');
     const detach = bool(parsed, 'detach');
+    // Docker refuses before anything is created: -it needs a terminal to read from.
+    if (!detach && opts.tty && opts.openStdin && cli.stdin.isTTY !== true) {
+      throw new CommandFailure('the input device is not a TTY', 1);
+    }
     const ctx = cli.context();
     let result: Awaited<ReturnType<typeof runContainer>>;
     try {
@@ -36,7 +41,7 @@ export const command: Command = {
       const size = opts.tty && cli.stdout.isTTY ? { rows: cli.stdout.rows, cols: cli.stdout.columns } : {};
       result = await runContainer(ctx, { ...opts, ...size, detach });
     } catch (err) {
-      throw runFailure(err, cli.debug);
+      throw await runFailure(cli, err);
     }
     if (detach || !result.connection) {
       cli.out(result.record.id);
@@ -53,14 +58,18 @@ export const command: Command = {
   },
 };
 
-/** Docker's wording for a run that failed before the container ran: `docker: …`, then a hint. */
-function runFailure(err: unknown, debug: boolean): Error {
+/**
+ * Docker's wording for a run that failed before the container ran: `docker: …`, then a hint. An image
+ * no registry here has gets a line naming the images that would work.
+ */
+export async function runFailure(cli: Cli, err: unknown, command = 'run'): Promise<Error> {
   if (!(err instanceof LayerlabError)) return err as Error;
   const message = redact(err.message).replace(/\.$/, '');
   const daemon = err instanceof InvalidReferenceError ? '' : 'Error response from daemon: ';
-  const stack = debug && err.stack ? `\n${err.stack}` : '';
+  const stack = cli.debug && err.stack ? `\n${err.stack}` : '';
+  const hint = isMissingImage(err) ? `\n${await availableImagesHint(cli)}` : '';
   return new CommandFailure(
-    `layerlab: ${daemon}${message}.\nSee 'layerlab run --help'.${stack}`,
+    `layerlab: ${daemon}${message}.${hint}\nSee 'layerlab ${command} --help'.${stack}`,
     runFailureStatus(err),
   );
 }

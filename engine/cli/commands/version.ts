@@ -1,8 +1,12 @@
-// `layerlab version`: the CLI, Node and engine versions, laid out like `docker version`.
+// `layerlab version`: the CLI, Node and engine versions, laid out like `docker version`; `--format`
+// renders Docker's Client/Server structure. `--version` (main.ts) prints `versionLine`.
 import { readFileSync } from 'node:fs';
+import { release } from 'node:os';
 import { join } from 'node:path';
 import { detectRuntime } from '../../runtime/detect.ts';
+import { str } from '../args.ts';
 import type { Command } from '../cli.ts';
+import { parseTemplate } from '../template.ts';
 
 /** What `info` and `version` show for a host path the caller may not learn (the browser terminal). */
 export const HIDDEN_PATH = '(not shown in the browser terminal)';
@@ -12,16 +16,67 @@ export function packageVersion(): string {
   return String(pkg.version);
 }
 
+/** Docker's `--version` line, for the name the user typed: `Docker version 0.1.0-layerlab, build layerlab`. */
+export function versionLine(program: string | undefined): string {
+  const version = packageVersion();
+  if (program === 'docker') return `Docker version ${version}-layerlab, build layerlab`;
+  if (program === 'podman') return `podman version ${version}-layerlab`;
+  return `Layerlab version ${version}, build layerlab`;
+}
+
+function goArch(): string {
+  return process.arch === 'x64' ? 'amd64' : process.arch;
+}
+
 export const command: Command = {
   spec: {
     name: 'version',
-    usage: '',
+    usage: '[OPTIONS]',
     description: 'Show the Layerlab version information',
     maxArgs: 0,
-    flags: [],
+    flags: [
+      {
+        name: 'format',
+        short: 'f',
+        type: 'string',
+        description: "Format output using a custom template: 'json', or a Go template",
+      },
+    ],
   },
-  async run(cli) {
-    const arch = process.arch === 'x64' ? 'amd64' : process.arch;
+  async run(cli, parsed) {
+    const arch = goArch();
+    const runtime = await detectRuntime(cli.context()).then(
+      (r) => ({ name: r.name, version: r.version, text: `${r.name} ${r.version}` }),
+      (err: Error) => ({ name: 'runtime', version: '', text: `unavailable (${err.message})` }),
+    );
+    const format = str(parsed, 'format');
+    if (format) {
+      const version = packageVersion();
+      const value = {
+        Client: {
+          Platform: { Name: 'Layerlab' },
+          Version: version,
+          NodeVersion: process.version,
+          Os: process.platform,
+          Arch: arch,
+          Context: 'default',
+        },
+        Server: {
+          Platform: { Name: 'Layerlab' },
+          Components: [
+            { Name: 'Engine', Version: version, Details: { Os: process.platform, Arch: arch } },
+            { Name: runtime.name, Version: runtime.version },
+          ],
+          Version: version,
+          Os: process.platform,
+          Arch: arch,
+          KernelVersion: release(),
+        },
+      };
+      const template = format.trim() === 'json' ? '{{json .}}' : format;
+      cli.stdout.write(`${parseTemplate(template).execute(value)}\n`);
+      return 0;
+    }
     const lines = [
       'Client:',
       ` Version:           ${packageVersion()}`,
@@ -31,11 +86,7 @@ export const command: Command = {
       'Engine:',
       ` Root:              ${cli.hideHostPaths ? HIDDEN_PATH : cli.root}`,
     ];
-    const runtime = await detectRuntime(cli.context()).then(
-      (r) => `${r.name} ${r.version}`,
-      (err: Error) => `unavailable (${err.message})`,
-    );
-    lines.push(` Runtime:           ${runtime}`, ' Storage driver:    overlayfs');
+    lines.push(` Runtime:           ${runtime.text}`, ' Storage driver:    overlayfs');
     cli.out(lines.join('\n'));
     return 0;
   },

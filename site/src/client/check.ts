@@ -55,7 +55,9 @@ export class LayerlabCheck extends HTMLElement {
           localStorage.setItem(this.#key, 'pass');
           show('pass', t('ll.check.pass'));
         } else {
-          show('fail', t('ll.check.notYet'), data.hint ?? this.dataset.hint);
+          // The server's note (the container limit is reached) says why the step may be stuck.
+          const hint = [data.hint ?? this.dataset.hint, data.note].filter(Boolean).join(' ');
+          show('fail', t('ll.check.notYet'), hint || undefined);
         }
       } catch (err) {
         show('fail', (err as Error).message);

@@ -10,6 +10,7 @@ import type {
   ServerMessageOf,
 } from '../../../server/protocol.ts';
 import type { RequestInput, RequestName, RequestResults } from '../../../server/requests.ts';
+import { lessonIdOf } from './recording.ts';
 
 export type ConnectionStatus = 'connecting' | 'live' | 'reconnecting' | 'replay' | 'ended';
 type Handler<T> = (value: T) => void;
@@ -20,6 +21,8 @@ const SESSION_ENDED = 4000;
 const BACKOFF_MIN_MS = 500;
 const BACKOFF_MAX_MS = 10_000;
 const REQUEST_TIMEOUT_MS = 60_000;
+/** Where the page remembers the session it had, to tell a kept session from a new one. */
+const LAST_SESSION_KEY = 'layerlab:session';
 
 type ResultMessage = ServerMessageOf<'result'>;
 
@@ -46,6 +49,8 @@ export class Connection {
   readonly #channelHandlers = new Map<number, Set<Handler<Uint8Array>>>();
   readonly #pending = new Map<string, { resolve: Handler<ResultMessage>; reject: Handler<Error> }>();
   #session: string | undefined;
+  #kept: boolean | undefined;
+  #refusal: string | undefined;
 
   get status(): ConnectionStatus {
     return this.#status;
@@ -53,6 +58,19 @@ export class Connection {
 
   get session(): string | undefined {
     return this.#session;
+  }
+
+  /** Why the server made no sandbox for this page (a workshop it did not join, or one that ended). */
+  get refusal(): string | undefined {
+    return this.#refusal;
+  }
+
+  /**
+   * Whether the server gave this page the session this browser had before (a reload, a second visit)
+   * rather than a new one; undefined until the first answer of `GET /api/session`.
+   */
+  get kept(): boolean | undefined {
+    return this.#kept;
   }
 
   /** Calls `fn` now with the current status and on every change. */
@@ -164,6 +182,12 @@ export class Connection {
         headers: { accept: 'application/json' },
       });
       const type = res.headers.get('content-type') ?? '';
+      // A workshop server makes no sandbox for whoever did not join, nor for anyone after the end.
+      const refusal = await workshopRefusal(res);
+      if (refusal !== undefined) {
+        this.#refusal = refusal;
+        return this.#setStatus('ended');
+      }
       if (!res.ok || !type.includes('application/json')) {
         // A static copy of the site (404 or an HTML page): there is no engine to talk to. A full
         // server (503) or too many sessions from this address (429) is worth trying again.
@@ -173,6 +197,7 @@ export class Connection {
       const body = (await res.json()) as { session: string; token: string };
       token = body.token;
       this.#session = body.session;
+      if (this.#kept === undefined) this.#kept = rememberSession(body.session);
     } catch {
       if (!this.#everLive && this.#attempt >= 1) return this.#setStatus('replay');
       return this.#retry();
@@ -221,6 +246,9 @@ export class Connection {
       this.#attempt = 0;
       this.#everLive = true;
       this.#setStatus('live');
+      // In a workshop, the teacher's dashboard shows which lesson each student has open.
+      if (message.workshop)
+        void this.request('visit', { lesson: lessonIdOf(location.pathname) }).catch(() => {});
     }
     if (message.type === 'result' || (message.type === 'error' && message.id)) {
       const id = message.id!;
@@ -232,6 +260,29 @@ export class Connection {
       }
     }
     for (const fn of [...(this.#typeHandlers.get(message.type) ?? [])]) fn(message);
+  }
+}
+
+/** The server's sentence when it refuses a sandbox for a workshop (403 `not_joined`, 410 `ended`). */
+async function workshopRefusal(res: Response): Promise<string | undefined> {
+  if (res.status !== 403 && res.status !== 410) return undefined;
+  try {
+    const body = (await res.clone().json()) as { error?: { code?: unknown; message?: unknown } };
+    const { code, message } = body.error ?? {};
+    return (code === 'not_joined' || code === 'ended') && typeof message === 'string' ? message : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Records `session` as this browser's; true when it was already the one recorded. */
+function rememberSession(session: string): boolean {
+  try {
+    const before = localStorage.getItem(LAST_SESSION_KEY);
+    localStorage.setItem(LAST_SESSION_KEY, session);
+    return before === session;
+  } catch {
+    return false; // storage refused (private mode): nothing to compare with
   }
 }
 

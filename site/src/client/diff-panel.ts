@@ -3,9 +3,10 @@
 
 import type { FileVersion, FileVersions } from '../../../server/pictures/files.ts';
 import { connection } from './connection.ts';
+import { ContainerChoice, noticeHtml } from './container-choice.ts';
 import { defineOnce } from './define.ts';
-import { esc, formatSize, strings } from './format.ts';
-import { diffKind, pickContainers } from './pick.ts';
+import { esc, formatSize, rich, strings } from './format.ts';
+import { diffKind } from './pick.ts';
 import { redrawer } from './schedule.ts';
 import { type SessionSnapshot, stateStore } from './state.ts';
 
@@ -14,11 +15,17 @@ export class LayerlabDiffPanel extends HTMLElement {
   #selected: string | undefined;
   #container: string | undefined;
   #t: (k: string) => string = (k) => k;
+  #choice: ContainerChoice | undefined;
 
   connectedCallback(): void {
     this.#t = strings(this);
     const list = this.querySelector<HTMLElement>('[data-body]')!;
     const redraw = redrawer(this);
+    const again = () => {
+      const snap = stateStore().snapshot;
+      if (snap) redraw(() => this.#render(snap, list));
+    };
+    this.#choice ??= new ContainerChoice(this, again);
     this.#off.push(
       stateStore().subscribe((snap) => redraw(() => this.#render(snap, list))),
       () => redraw.cancel(),
@@ -40,15 +47,23 @@ export class LayerlabDiffPanel extends HTMLElement {
   }
 
   #render(snap: SessionSnapshot, list: HTMLElement): void {
-    const c = pickContainers(snap, this.getAttribute('container'), false)[0];
+    const choice = this.#choice!.choose(snap, false);
+    const c = choice.containers[0];
     const t = this.#t;
     if (!c) {
-      list.innerHTML = `<p class="ll-muted">${esc(t('ll.layers.noContainer'))}</p>`;
+      this.#container = undefined;
+      list.innerHTML = `<p class="ll-muted">${choice.notice ? `${rich(choice.notice)} ` : ''}${esc(t('ll.layers.noContainer'))}</p>`;
       return;
     }
+    if (this.#container !== c.name) {
+      // Another container: its own files, and no file of the previous one left on show.
+      this.#selected = undefined;
+      this.querySelector<HTMLElement>('[data-file]')!.innerHTML = '';
+    }
     this.#container = c.name;
+    const notice = noticeHtml(choice);
     if (c.upper.entries.length === 0) {
-      list.innerHTML = `<p class="ll-muted">${esc(t('ll.diff.none'))}</p>`;
+      list.innerHTML = `${notice}<p class="ll-diff__cmd"><code>docker diff ${esc(c.name)}</code></p><p class="ll-muted">${esc(t('ll.diff.none'))}</p>`;
       return;
     }
     const rows = c.upper.entries.map((e) => {
@@ -62,7 +77,7 @@ export class LayerlabDiffPanel extends HTMLElement {
           : path
       }${e.kind === 'file' ? ` <span class="ll-muted">${formatSize(e.size)}</span>` : ''}</li>`;
     });
-    list.innerHTML = `<p class="ll-diff__cmd"><code>docker diff ${esc(c.name)}</code></p><ul class="ll-diff__list">${rows.join('')}</ul>`;
+    list.innerHTML = `${notice}<p class="ll-diff__cmd"><code>docker diff ${esc(c.name)}</code></p><ul class="ll-diff__list">${rows.join('')}</ul>`;
     if (this.#selected) void this.#showFile();
   }
 

@@ -1,18 +1,14 @@
 // Small formatting helpers shared by the pictures: sizes as Docker prints them, short digests, and
 // HTML escaping for text that comes from the engine (file names, commands).
 
-/** `1.98MB`, `6B`: decimal units, as `docker images` shows sizes. */
+import { humanSize } from '../../../engine/format/text.ts';
+
+/**
+ * `1.98MB`, `20B`: the CLI's own formatter (Docker's three significant digits, decimal units), so a
+ * picture prints a size exactly as `docker images`, `history` and `ps -s` print it.
+ */
 export function formatSize(bytes: number): string {
-  if (bytes < 1000) return `${bytes}B`;
-  const units = ['kB', 'MB', 'GB', 'TB'];
-  let value = bytes;
-  let unit = -1;
-  do {
-    value /= 1000;
-    unit++;
-  } while (value >= 1000 && unit < units.length - 1);
-  const digits = value >= 100 ? 0 : value >= 10 ? 1 : 2;
-  return `${value.toFixed(digits).replace(/\.?0+$/, '')}${units[unit]}`;
+  return humanSize(bytes, 3);
 }
 
 /** `sha256:dadfa5879ac1…` → `dadfa5879ac1`, as Docker shortens ids. */

@@ -1,6 +1,8 @@
 // <layerlab-image-graph>: images, their layers and containers as one small tree that grows as the
 // session does. Layers with the same diff_id are one node, so shared layers show as a shared trunk;
-// each image hangs below its top layer and each container below its image.
+// each image hangs below its top layer and each container below its image. An untagged image is
+// `<none>` with its short id, as `docker images` lists it; a layer's size is the one `docker history`
+// prints. The tree shrinks to fit its card down to MIN_SCALE; wider than that it scrolls, and says so.
 
 import { defineOnce } from './define.ts';
 import { esc, formatSize, instruction, shortDigest } from './format.ts';
@@ -22,6 +24,8 @@ const W = 132;
 const H = 38;
 const GAP_X = 18;
 const GAP_Y = 26;
+/** Below this scale the labels would be too small to read: the graph scrolls instead. */
+const MIN_SCALE = 0.75;
 
 function build(snap: SessionSnapshot): Node[] {
   const roots: Node[] = [];
@@ -51,17 +55,26 @@ function build(snap: SessionSnapshot): Node[] {
         `L${chain}`,
         'layer',
         shortDigest(l.diffId),
+        // The size `docker history` prints: the layer's files once unpacked (compressed bytes only
+        // for a layer not unpacked here, as history falls back to them too).
         formatSize(l.unpackedSize ?? l.size),
-        instruction(l.createdBy),
+        [
+          instruction(l.createdBy),
+          `${formatSize(l.unpackedSize ?? l.size)} ${l.unpackedSize !== undefined ? 'unpacked (docker history SIZE)' : 'compressed'}`,
+          l.diffId,
+        ]
+          .filter(Boolean)
+          .join('\n'),
         parent,
       );
     }
+    const tags = img.repoTags;
     const imageNode = node(
       `I${img.id}`,
       'image',
-      img.repoTags[0] ?? shortDigest(img.id),
+      tags.length === 0 ? '<none>' : tags.length > 1 ? `${tags[0]} +${tags.length - 1}` : tags[0]!,
       shortDigest(img.id),
-      img.id,
+      [...(tags.length ? tags : ['<none>:<none> (untagged)']), img.id].join('\n'),
       parent,
     );
     for (const c of snap.containers.filter((c) => c.imageId === img.id)) {
@@ -98,6 +111,13 @@ function layout(roots: Node[]): { width: number; height: number; nodes: Node[] }
 export class LayerlabImageGraph extends SnapshotPicture {
   #seen = new Set<string>();
   #first = true;
+  #resize: ResizeObserver | undefined;
+
+  override disconnectedCallback(): void {
+    super.disconnectedCallback();
+    this.#resize?.disconnect();
+    this.#resize = undefined;
+  }
 
   protected render(snap: SessionSnapshot, body: HTMLElement, t: (k: string) => string): void {
     if (snap.images.length === 0) {
@@ -131,12 +151,54 @@ export class LayerlabImageGraph extends SnapshotPicture {
       .join('');
     const vw = width + pad * 2;
     const vh = height + pad * 2;
-    body.innerHTML = `<div class="ll-graph__scroll"><svg class="ll-graph" role="img" aria-label="${esc(t('ll.graph.title'))}"
-      width="${vw}" height="${vh}" viewBox="${-pad} ${-pad} ${vw} ${vh}">${edges}${boxes}</svg></div>
-      <p class="ll-graph__legend"><span class="ll-key is-layer"></span> layer <span class="ll-key is-image"></span> image <span class="ll-key is-container"></span> container</p>`;
+    const previous = body.querySelector('.ll-graph__scroll')?.scrollLeft ?? 0;
+    // Scales down with its card to MIN_SCALE, never up; narrower cards scroll (see #fit).
+    const size = `width:100%;height:auto;max-width:${vw}px;min-width:${Math.ceil(vw * MIN_SCALE)}px`;
+    body.innerHTML = `<div class="ll-graph__scroll" role="region" aria-label="${esc(t('ll.graph.title'))}">
+      <svg class="ll-graph" role="img" aria-label="${esc(t('ll.graph.title'))}: ${esc(describe(snap))}"
+      width="${vw}" height="${vh}" viewBox="${-pad} ${-pad} ${vw} ${vh}" style="${size}">${edges}${boxes}</svg></div>
+      <p class="ll-graph__cue" hidden>${esc(CUE)}</p>
+      <p class="ll-graph__legend"><span class="ll-key is-layer"></span> layer (size as <code>docker history</code> shows it) <span class="ll-key is-image"></span> image <span class="ll-key is-container"></span> container</p>`;
     for (const n of nodes) this.#seen.add(n.key);
     this.#first = false;
+    const base = nodes.find((n) => n.kind === 'layer');
+    this.#fit(body, previous, base ? (base.x + W / 2 + pad) / vw : 0.5);
+    if (!this.#resize) {
+      this.#resize = new ResizeObserver(() => this.#fit(body, undefined, undefined));
+      this.#resize.observe(body);
+    }
   }
+
+  /**
+   * Shows the scroll cue (and makes the box focusable, to scroll from the keyboard) when the graph is
+   * wider than its card; on a first draw, scrolls the base layer into the middle of the view.
+   */
+  #fit(body: HTMLElement, previous: number | undefined, baseAt: number | undefined): void {
+    const box = body.querySelector<HTMLElement>('.ll-graph__scroll');
+    const cue = body.querySelector<HTMLElement>('.ll-graph__cue');
+    if (!box || !cue) return;
+    const scrolls = box.scrollWidth > box.clientWidth + 1;
+    cue.hidden = !scrolls;
+    box.classList.toggle('is-scrollable', scrolls);
+    if (scrolls) box.tabIndex = 0;
+    else box.removeAttribute('tabindex');
+    if (!scrolls) return;
+    if (previous) box.scrollLeft = previous;
+    else if (baseAt !== undefined) box.scrollLeft = baseAt * box.scrollWidth - box.clientWidth / 2;
+  }
+}
+
+const CUE = 'Wider than this card: scroll sideways to see all of it (the base layers are at the top).';
+
+/** The graph in words, for a screen reader: the images and what they stand on. */
+function describe(snap: SessionSnapshot): string {
+  return snap.images
+    .map((img) => {
+      const name = img.repoTags[0] ?? `<none> ${shortDigest(img.id)}`;
+      const on = snap.containers.filter((c) => c.imageId === img.id).map((c) => c.name);
+      return `${name}, ${img.layers.length} layer${img.layers.length === 1 ? '' : 's'}${on.length ? `, containers ${on.join(', ')}` : ''}`;
+    })
+    .join('; ');
 }
 
 defineOnce('layerlab-image-graph', LayerlabImageGraph);

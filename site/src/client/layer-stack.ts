@@ -4,9 +4,10 @@
 // flies a copy up from its layer; a deleted image file shows as a whiteout. Containers from one image
 // stand side by side over the same lower boxes.
 
+import { ContainerChoice, noticeHtml } from './container-choice.ts';
 import { defineOnce } from './define.ts';
-import { esc, formatSize, instruction, shortDigest } from './format.ts';
-import { diffKind, pickContainers } from './pick.ts';
+import { esc, formatSize, instruction, rich, shortDigest } from './format.ts';
+import { diffKind } from './pick.ts';
 import { SnapshotPicture } from './snapshot-picture.ts';
 import type { SessionSnapshot } from './state.ts';
 
@@ -15,12 +16,19 @@ const MAX_ENTRIES = 40;
 export class LayerlabLayerStack extends SnapshotPicture {
   #seen = new Set<string>();
   #first = true;
+  #choice: ContainerChoice | undefined;
+
+  override connectedCallback(): void {
+    this.#choice ??= new ContainerChoice(this, () => this.redrawNow());
+    super.connectedCallback();
+  }
 
   protected render(snap: SessionSnapshot, body: HTMLElement, t: (k: string) => string): void {
-    const containers = pickContainers(snap, this.getAttribute('container'), !this.hasAttribute('single'));
+    const choice = this.#choice!.choose(snap, !this.hasAttribute('single'));
+    const containers = choice.containers;
     const primary = containers[0];
     if (!primary) {
-      body.innerHTML = `<p class="ll-muted">${esc(t('ll.layers.noContainer'))}</p>`;
+      body.innerHTML = `<p class="ll-muted">${choice.notice ? `${rich(choice.notice)} ` : ''}${esc(t('ll.layers.noContainer'))}</p>`;
       return;
     }
     // Siblings only share the boxes when they really stand on the same layers.
@@ -77,7 +85,7 @@ export class LayerlabLayerStack extends SnapshotPicture {
 
     const names = group.map((c) => c.name).join(', ');
     const imageName = primary.imageName ?? primary.image;
-    body.innerHTML = `<div class="ll-stack">
+    body.innerHTML = `${noticeHtml(choice)}<div class="ll-stack">
       <div class="ll-stack__merged"><span>${esc(t('ll.layers.merged'))}</span> <code>${esc(names)}</code></div>
       <div class="ll-stack__uppers" style="--ll-cols:${group.length}">${uppers}</div>
       <div class="ll-stack__image">

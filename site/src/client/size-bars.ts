@@ -42,7 +42,7 @@ export class LayerlabSizeBars extends SnapshotPicture {
       .map((img) => {
         const tot = totals.get(img.id);
         const shared = tot?.sharedSize ?? 0;
-        return `<li class="ll-sizes__row"><span class="ll-sizes__name">${esc(img.repoTags[0] ?? shortDigest(img.id))}</span>
+        return `<li class="ll-sizes__row"><span class="ll-sizes__name">${esc(img.repoTags[0] ?? `<none> ${shortDigest(img.id)}`)}</span>
         ${bar(
           [
             { value: shared, cls: 'is-shared', label: 'shared' },

@@ -1,6 +1,7 @@
 // Click-to-run for code blocks: an Expressive Code plugin that gives a fenced block with the meta
 // `run` (or `run=<terminal>`) a Run button. The button only announces the command on the page
-// (`layerlab:run`); the terminal of that name (site/src/client/terminal.ts) types and runs it.
+// (`layerlab:run`); the terminal of that name (site/src/client/terminal.ts) types and runs it, and
+// client/run-block.ts keeps the button busy (aria-disabled) until it is done and says what happened.
 
 import { definePlugin } from '@astrojs/starlight/expressive-code';
 import { h } from '@astrojs/starlight/expressive-code/hast';
@@ -10,10 +11,12 @@ const clientScript = `
 document.addEventListener('click', (e) => {
   const button = e.target instanceof Element ? e.target.closest('button.ll-run') : null;
   if (!button) return;
-  const detail = { terminal: button.dataset.terminal, command: button.dataset.command, handled: false };
+  // Busy until its command is done: a second click (a double-click) does not run it again.
+  if (button.getAttribute('aria-disabled') === 'true') return;
+  const detail = { terminal: button.dataset.terminal, command: button.dataset.command, handled: false, button };
   window.dispatchEvent(new CustomEvent('layerlab:run', { detail }));
   const note = button.parentElement && button.parentElement.querySelector('.ll-run-note');
-  if (note) note.textContent = detail.handled ? '' : (button.dataset.missing || '');
+  if (note && !detail.handled) note.textContent = button.dataset.missing || '';
 });
 `;
 
@@ -33,7 +36,13 @@ export function pluginRunButton() {
         color: var(--ll-run-fg, inherit); background: var(--ll-run-bg, transparent); }
       .ll-run:hover { background: var(--ll-run-bg-hover, rgba(127,127,127,0.15)); }
       .ll-run:focus-visible { outline: 2px solid var(--ll-run-focus, currentColor); outline-offset: 2px; }
-      .ll-run[data-state="sent"] { opacity: 0.75; }
+      .ll-run[aria-disabled="true"] { cursor: progress; opacity: 0.7; }
+      .ll-run[aria-disabled="true"]::after { content: ' …'; }
+      .ll-run-bar:has(.ll-run-note:not(:empty)) { flex-wrap: wrap; }
+      .ll-run-bar.in-header:has(.ll-run-note:not(:empty)) { position: static; border-top: 1px solid var(--ec-brdCol);
+        background: var(--ec-frm-edBg); padding: 0.35rem 0.5rem; }
+      .ll-run-note { flex: 1 1 12rem; text-align: end; }
+      .ll-run-bar:has(.ll-run[data-state="refused"]) .ll-run-note { font-weight: 600; opacity: 1; }
     `,
     hooks: {
       postprocessRenderedBlock: ({ codeBlock, renderData }) => {

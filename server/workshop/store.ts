@@ -1,0 +1,117 @@
+// Where classroom state is kept between server runs: the `WorkshopStore` interface and the records it
+// holds (a workshop, and one record per student seat with its progress). The SQLite store in
+// sqlite-store.ts is the default; a cluster can put the same interface behind Redis. Records are zod
+// schemas, so what comes back from disk is checked, never trusted into shape.
+
+import { z } from 'zod';
+
+const isoTime = z.string().min(1).max(40);
+
+export const workshopRecordSchema = z.object({
+  id: z.string().min(1).max(100),
+  name: z.string().min(1).max(200),
+  code: z.string().min(1).max(20),
+  seats: z.number().int().min(1),
+  created: isoTime,
+  ended: isoTime.optional(),
+  /** The teacher password's scrypt salt and hash, base64. */
+  password: z.object({ salt: z.string().max(200), hash: z.string().max(200) }),
+});
+export type WorkshopRecord = z.infer<typeof workshopRecordSchema>;
+
+export const checkProgressSchema = z.object({
+  lesson: z.string().max(200),
+  check: z.string().max(200),
+  /** Every Check press, passed or not. */
+  attempts: z.number().int().min(0),
+  /** Check presses that did not pass. */
+  failures: z.number().int().min(0),
+  /** Failures since the last pass (or ever, when it never passed): what "stuck on a step" counts. */
+  failuresInARow: z.number().int().min(0),
+  /** First time the check passed, if it has. */
+  passedAt: isoTime.optional(),
+  lastAttemptAt: isoTime.optional(),
+  lastFailedAt: isoTime.optional(),
+  /** The hint the student was shown at the last failure. */
+  hint: z.string().max(1000).optional(),
+});
+export type CheckProgress = z.infer<typeof checkProgressSchema>;
+
+export const lastCommandSchema = z.object({
+  command: z.string().max(1000),
+  exitCode: z.number().int(),
+  at: isoTime,
+  /** The last lines the command printed when it failed (escape sequences removed). */
+  error: z.string().max(1000).optional(),
+});
+export type LastCommand = z.infer<typeof lastCommandSchema>;
+
+export const studentRecordSchema = z.object({
+  /** The seat's own id: stays when the student rejoins with another session. */
+  id: z.string().min(1).max(100),
+  name: z.string().min(1).max(100),
+  joinedAt: isoTime,
+  lastActive: isoTime,
+  /** The session holding the seat now; none after a restart until the student rejoins. */
+  session: z.string().max(200).optional(),
+  /** When the student was last seen leaving (no socket for the grace period, or the session ended). */
+  left: isoTime.optional(),
+  resets: z.number().int().min(0),
+  lastResetAt: isoTime.optional(),
+  /** The lesson the student's page showed last. */
+  currentLesson: z.string().max(200).optional(),
+  lastCommand: lastCommandSchema.optional(),
+  lessons: z.array(z.object({ lesson: z.string().max(200), firstVisit: isoTime, lastVisit: isoTime })),
+  checks: z.array(checkProgressSchema),
+});
+export type StudentRecord = z.infer<typeof studentRecordSchema>;
+
+/** A workshop as stored, with its students. */
+export interface StoredWorkshop {
+  workshop: WorkshopRecord;
+  students: StudentRecord[];
+}
+
+/**
+ * The persistence the classroom needs: whole records written on every change (a student's record is
+ * small), everything read once at start. Synchronous by design for the embedded store; an adapter
+ * over a network store queues its writes behind the same calls.
+ */
+export interface WorkshopStore {
+  saveWorkshop(record: WorkshopRecord): void;
+  saveStudent(workshopId: string, record: StudentRecord): void;
+  deleteStudent(workshopId: string, studentId: string): void;
+  /** Every workshop kept, oldest first, each with its students in joining order. */
+  load(): StoredWorkshop[];
+  close(): void;
+}
+
+/** Keeps nothing: for a server started without a state root to keep it in (and unit tests). */
+export class MemoryWorkshopStore implements WorkshopStore {
+  readonly #workshops = new Map<string, StoredWorkshop>();
+
+  saveWorkshop(record: WorkshopRecord): void {
+    const kept = this.#workshops.get(record.id);
+    if (kept) kept.workshop = record;
+    else this.#workshops.set(record.id, { workshop: record, students: [] });
+  }
+
+  saveStudent(workshopId: string, record: StudentRecord): void {
+    const kept = this.#workshops.get(workshopId);
+    if (!kept) return;
+    const at = kept.students.findIndex((s) => s.id === record.id);
+    if (at >= 0) kept.students[at] = record;
+    else kept.students.push(record);
+  }
+
+  deleteStudent(workshopId: string, studentId: string): void {
+    const kept = this.#workshops.get(workshopId);
+    if (kept) kept.students = kept.students.filter((s) => s.id !== studentId);
+  }
+
+  load(): StoredWorkshop[] {
+    return [...this.#workshops.values()].map((w) => structuredClone(w));
+  }
+
+  close(): void {}
+}
