@@ -4,9 +4,10 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
+import { DEFAULT_ROOT } from './default-root.ts';
 import { InvalidArgumentError } from './errors.ts';
 
-export const DEFAULT_ROOT = '/var/lib/layerlab';
+export { DEFAULT_ROOT };
 export const DEFAULT_REGISTRY_PORT = 5000;
 /** Container root's host id: above every host user, as in the usual /etc/subuid allocation. */
 export const DEFAULT_USERNS_BASE = 100_000;

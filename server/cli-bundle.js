@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
 /** Keep in step with BUNDLE_FORMAT in scripts/setup/bundle.ts. */
-export const BUNDLE_FORMAT = 1;
+export const BUNDLE_FORMAT = 2;
 
 /**
  * The module to import for the CLI: `{ url, bundle: true }` for a fresh bundle in `dir`, else the

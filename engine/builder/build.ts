@@ -29,6 +29,14 @@ import {
   type Step,
 } from './dockerfile.ts';
 import { chompHeredoc, parseHeredocWord } from './dockerfile-syntax.ts';
+import {
+  exposeHistory,
+  goList,
+  goQuoteList,
+  type HistoryStyle,
+  healthcheckHistory,
+  withBuildkitMark,
+} from './history.ts';
 import { loadDockerignore } from './dockerignore.ts';
 import { materialise } from './image-source.ts';
 import { exposedPorts } from './ports.ts';
@@ -65,6 +73,12 @@ export interface BuildOptions {
    * Docker does. The CLI passes its caller's variable; the builder never reads the process environment.
    */
   sourceDateEpoch?: number;
+  /**
+   * Whose history text and WORKDIR layers the build follows: BuildKit's (Docker's default builder;
+   * `WORKDIR` always a layer, `RUN … # buildkit`) or the classic builder's (`/bin/sh -c #(nop) …`,
+   * what `DOCKER_BUILDKIT=0` chooses). Default `buildkit`.
+   */
+  builder?: HistoryStyle;
 }
 
 export type BuildResult = Image & { readonly log: string[] };
@@ -96,6 +110,8 @@ interface BuildState {
   args: Map<string, string>;
   /** ARGs declared before FROM: usable only in FROM and by a redeclaring ARG. */
   globalArgs: Map<string, string>;
+  /** Every ARG declared so far in the stage, valued or not, in order (BuildKit's RUN history). */
+  argNames: string[];
   cmdSet: boolean;
   /** The base had ONBUILD triggers: the next config this stage writes drops them, as Docker does. */
   resetOnBuild: boolean;
@@ -165,12 +181,15 @@ class Builder {
   private readonly epoch: Date | undefined;
   /** The context's .dockerignore, read once per build. */
   ignored: Ignored = () => false;
+  /** Whose history text the images get (BuildKit's unless the caller chose the classic builder). */
+  private readonly style: HistoryStyle;
 
   constructor(ctx: EngineContext, opts: BuildOptions, total: number) {
     this.ctx = ctx;
     this.opts = opts;
     this.total = total;
     this.epoch = buildEpoch(opts);
+    this.style = opts.builder ?? 'buildkit';
   }
 
   /** `created` of the step being made: now, or SOURCE_DATE_EPOCH. */
@@ -321,9 +340,13 @@ class Builder {
     const config = configOf(state);
     const shell = config.Shell ?? DEFAULT_SHELL;
     const expand = (word: string) => expandVariables(word, vars, state.escape);
+    const buildkit = this.style === 'buildkit';
     let changes: Partial<ContainerConfig> = {};
     let author: string | undefined;
+    // The classic builder's history shows the instruction as written (a few rewritten below);
+    // BuildKit's, its values after expansion, as dispatchEnv, dispatchCmd… format them.
     let text = instruction.text;
+    let buildkitText: string | null = text;
     switch (step.kind) {
       case 'ENV': {
         // Every word is expanded against the variables as the instruction starts: `ENV A=1 B=$A`
@@ -333,110 +356,144 @@ class Builder {
         for (const [key, value] of pairs) env = setEnv(env, key, value);
         changes = { Env: env };
         text = `ENV ${pairs.map(([k, v]) => `${k}=${v}`).join(' ')}`;
+        buildkitText = text;
         break;
       }
       case 'LABEL': {
         const labels = { ...(config.Labels ?? {}) };
-        for (const [key, raw] of step.pairs) labels[expand(key)] = expand(raw);
+        const pairs = step.pairs.map(([k, v]) => [expand(k), expand(v)] as const);
+        for (const [key, value] of pairs) labels[key] = value;
         changes = { Labels: labels };
+        buildkitText = `LABEL ${pairs.map(([k, v]) => `${k}=${v}`).join(' ')}`;
         break;
       }
       case 'ARG': {
         const fromCli = this.opts.buildArgs?.[step.name];
-        const value =
-          fromCli ??
-          (step.defaultValue === undefined ? state.globalArgs.get(step.name) : expand(step.defaultValue));
+        const declared = step.defaultValue === undefined ? undefined : expand(step.defaultValue);
+        const value = fromCli ?? declared ?? state.globalArgs.get(step.name);
         if (value !== undefined) state.args.set(step.name, value);
+        if (!state.argNames.includes(step.name)) state.argNames.push(step.name);
         text = value === undefined ? `ARG ${step.name}` : `ARG ${step.name}=${value}`;
+        // BuildKit (Docker 20.10's, as recorded) shows the Dockerfile's default, not a --build-arg.
+        buildkitText = declared === undefined ? `ARG ${step.name}` : `ARG ${step.name}=${declared}`;
         break;
       }
       case 'WORKDIR': {
         const dir = posix.resolve(config.WorkingDir || '/', expand(step.value));
         text = `WORKDIR ${dir}`;
-        if (dir !== '/' && state.image !== null && (await this.existingDir(state.image, dir)) === undefined) {
-          // Both of Docker's builders make a missing WORKDIR in a layer of its own (owned by USER in
-          // BuildKit's dockerfile2llb dispatchWorkdir; mode 0755).
+        // BuildKit's dispatchWorkdir makes the directory (mkdir -p, owned by USER, mode 0755) in a
+        // layer of its own every time, even when it exists (the layer is then empty); only `/` makes
+        // none. The classic builder commits a layer only when the directory was missing.
+        const layer = buildkit
+          ? dir !== '/'
+          : dir !== '/' && state.image !== null && (await this.existingDir(state.image, dir)) === undefined;
+        if (layer) {
           await this.workdirLayer(state, dir, text);
           return;
         }
         changes = { WorkingDir: dir };
+        buildkitText = text;
         break;
       }
       case 'USER':
         changes = { User: expand(step.value) };
+        buildkitText = `USER ${changes.User}`;
         break;
       case 'STOPSIGNAL':
         changes = { StopSignal: expand(step.value) };
+        buildkitText = `STOPSIGNAL ${changes.StopSignal}`;
         break;
       case 'MAINTAINER':
         // Deprecated but accepted: it sets the image's author (dispatchMaintainer).
         author = step.value;
+        buildkitText = `MAINTAINER ${step.value}`;
         break;
       case 'EXPOSE': {
         const words = step.values.flatMap((v) => processWords(v, vars, { escapeToken: state.escape }));
         const ports = { ...(config.ExposedPorts ?? {}) };
-        for (const port of exposedPorts(words)) ports[port] = {};
+        const named = exposedPorts(words);
+        for (const port of named) ports[port] = {};
         changes = { ExposedPorts: ports };
+        buildkitText = exposeHistory(named);
         break;
       }
       case 'VOLUME': {
         const volumes = { ...(config.Volumes ?? {}) };
-        for (const v of step.values) {
-          const path = expand(v);
+        const paths = step.values.map(expand);
+        for (const path of paths) {
           if (path === '') throw new BuildError('VOLUME specified can not be an empty string');
           volumes[path] = {};
         }
         changes = { Volumes: volumes };
+        buildkitText = `VOLUME ${goList(paths)}`;
         break;
       }
-      case 'CMD':
-        changes = { Cmd: commandArgs(step.command, shell) };
+      case 'CMD': {
+        const cmd = commandArgs(step.command, shell);
+        changes = { Cmd: cmd };
         state.cmdSet = true;
+        buildkitText = `CMD ${goQuoteList(cmd)}`;
         break;
-      case 'ENTRYPOINT':
+      }
+      case 'ENTRYPOINT': {
         // A new ENTRYPOINT drops the base image's CMD, unless this Dockerfile set CMD itself.
+        const entrypoint = step.command.args.length === 0 ? [] : commandArgs(step.command, shell);
         changes = {
-          Entrypoint: step.command.args.length === 0 ? null : commandArgs(step.command, shell),
+          Entrypoint: entrypoint.length === 0 ? null : entrypoint,
           ...(state.cmdSet ? {} : { Cmd: null }),
         };
+        buildkitText = `ENTRYPOINT ${goQuoteList(entrypoint)}`;
         break;
+      }
       case 'SHELL':
         changes = { Shell: step.command.args };
+        buildkitText = `SHELL ${goList(step.command.args)}`;
         break;
       case 'HEALTHCHECK':
         changes = { Healthcheck: step.health };
+        buildkitText = healthcheckHistory(step.health);
         break;
       case 'ONBUILD':
         changes = { OnBuild: [...(config.OnBuild ?? []), step.expression] };
+        // BuildKit's dispatchOnbuild changes the config and writes no history.
+        buildkitText = null;
         break;
       default:
         throw new BuildError(`unexpected step ${step.kind}`);
     }
     changes = this.configChanges(state, changes);
     if (state.image === null) changes = { Env: config.Env ?? [DEFAULT_PATH_ENV], ...changes };
-    const createdBy = step.kind === 'WORKDIR' ? `/bin/sh -c #(nop) ${text}` : `/bin/sh -c #(nop)  ${text}`;
+    const classicText = step.kind === 'WORKDIR' ? `/bin/sh -c #(nop) ${text}` : `/bin/sh -c #(nop)  ${text}`;
+    const createdBy = buildkit ? buildkitText : classicText;
     const base = state.image;
-    state.image = await this.cached(state, this.key(base?.id ?? 'scratch', createdBy), createdBy, () =>
+    const key = this.key(base?.id ?? 'scratch', createdBy ?? `(no history) ${instruction.text}`);
+    state.image = await this.cached(state, key, createdBy ?? instruction.text, () =>
       this.stamped((created) =>
         mutateConfig(
           this.ctx,
           base,
           changes,
-          { created, created_by: createdBy },
+          createdBy === null ? null : { created, created_by: createdBy },
           { created, ...(author === undefined ? {} : { author }) },
         ),
       ),
     );
   }
 
-  /** WORKDIR of a directory the image lacks: a layer with it (and missing parents), as Docker makes. */
+  /**
+   * WORKDIR in a layer of its own: the directory and its missing parents (as Docker's builders make
+   * it), or nothing when BuildKit's `mkdir -p` finds it there already.
+   */
   async workdirLayer(state: BuildState, dir: string, text: string): Promise<void> {
     const base = state.image;
     const config = configOf(state);
     const owner = await chownIds(this.ctx, base, config.User || undefined);
-    const plan = await mkdirPlan(dir, this.opts.contextDir, (path) => this.existingDir(base, path));
+    const plan =
+      (await this.existingDir(base, dir)) === undefined
+        ? await mkdirPlan(dir, this.opts.contextDir, (path) => this.existingDir(base, path))
+        : { entries: [], parents: [], hasDir: true };
     const tarOpts = { ...owner, mtime: this.mtime };
-    const createdBy = `/bin/sh -c #(nop) ${text}`;
+    const createdBy = this.style === 'buildkit' ? text : `/bin/sh -c #(nop) ${text}`;
     const contentHash = await tarDigest(copyLayerTar(plan, { ...tarOpts, mtime: HASH_EPOCH }));
     const changes = this.configChanges(state, { WorkingDir: dir });
     await this.planLayer(state, { plan, tarOpts, createdBy, contentHash, changes });
@@ -545,8 +602,13 @@ class Builder {
       const mode = step.chmod === undefined ? undefined : chmodMode(expand(step.chmod));
       const tarOpts = { ...owner, mtime: this.mtime, ...(mode === undefined ? {} : { mode }) };
       const contentHash = await tarDigest(copyLayerTar(plan, { ...tarOpts, mtime: HASH_EPOCH }));
-      // History shows the destination as written, as Docker's does (`in /app/ `).
-      const createdBy = `/bin/sh -c #(nop) ${step.kind} ${plan.hasDir ? 'dir' : 'file'}:${contentHash.slice(7)} in ${dest} `;
+      // The classic builder's history names the content by hash (`COPY file:… in /app/ `);
+      // BuildKit's, the sources and destination as written (heredocs as `<<EOF`), flags left out.
+      const shownSources = step.inline.length > 0 ? step.inline.map((f) => `<<${f.name}`) : sources;
+      const createdBy =
+        this.style === 'buildkit'
+          ? withBuildkitMark(`${step.kind} ${[...shownSources, dest].join(' ')}`)
+          : `/bin/sh -c #(nop) ${step.kind} ${plan.hasDir ? 'dir' : 'file'}:${contentHash.slice(7)} in ${dest} `;
       const base = state.image;
       const changes = this.configChanges(state, base === null ? { Env: [DEFAULT_PATH_ENV] } : {});
       await this.planLayer(state, { plan, tarOpts, createdBy, contentHash, changes });
@@ -574,14 +636,21 @@ class Builder {
       throw new BuildError('RUN needs a base image with a shell: FROM scratch has no /bin/sh');
     const config = configOf(state);
     const shell = config.Shell ?? DEFAULT_SHELL;
-    const argv = commandArgs(heredocCommand(step), shell);
-    // Build args reach RUN as environment, and (like the classic builder) show in its history.
-    const argEnv = [...state.args].map(([k, v]) => `${k}=${v}`);
-    const shown = argv.join(' ');
-    const createdBy = argEnv.length > 0 ? `|${argEnv.length} ${argEnv.join(' ')} ${shown}` : shown;
+    const command = heredocCommand(step);
+    const argv = commandArgs(command.run, shell);
     // ENV wins over an ARG of the same name.
     const imageEnv = config.Env ?? [DEFAULT_PATH_ENV];
     const envNames = new Set(imageEnv.map((e) => e.slice(0, e.indexOf('='))));
+    // Build args reach RUN as environment, and show in its history: the classic builder lists those
+    // with a value, BuildKit every ARG of the stage (`|2 A=1 B=`), an ENV's value over the ARG's.
+    const vars = variables(state);
+    const argEnv =
+      this.style === 'buildkit'
+        ? state.argNames.map((k) => `${k}=${vars.get(k) ?? ''}`)
+        : [...state.args].map(([k, v]) => `${k}=${v}`);
+    const shown = commandArgs(this.style === 'buildkit' ? command.shown : command.run, shell).join(' ');
+    const line = argEnv.length > 0 ? `|${argEnv.length} ${argEnv.join(' ')} ${shown}` : shown;
+    const createdBy = this.style === 'buildkit' ? withBuildkitMark(`RUN ${line}`) : line;
     const env = [
       ...imageEnv,
       ...[...state.args].filter(([k]) => !envNames.has(k)).map(([k, v]) => `${k}=${v}`),
@@ -620,8 +689,9 @@ class Builder {
  * in the shell (a body starting with `#!` runs as a script of its own); any other use
  * (`RUN cat <<EOF > f`) hands the shell the line with the bodies after it, a real shell heredoc.
  */
-function heredocCommand(step: Extract<Step, { kind: 'RUN' }>): CommandForm {
-  if (step.heredocs.length === 0 || !step.command.shell) return step.command;
+function heredocCommand(step: Extract<Step, { kind: 'RUN' }>): { run: CommandForm; shown: CommandForm } {
+  const same = (run: CommandForm) => ({ run, shown: run });
+  if (step.heredocs.length === 0 || !step.command.shell) return same(step.command);
   const line = step.command.args[0]!;
   const only = parseHeredocWord(line);
   const first = step.heredocs[0]!;
@@ -755,6 +825,7 @@ export async function build(ctx: EngineContext, opts: BuildOptions): Promise<Bui
       image: null,
       args: new Map(),
       globalArgs,
+      argNames: [],
       cmdSet: false,
       resetOnBuild: false,
       escape: parsed.escape,

@@ -48,15 +48,8 @@ export interface Command {
   run(cli: Cli, parsed: ParsedArgs): Promise<number>;
 }
 
-/** A failure the command has already worded; `status` is the process exit status. */
-export class CommandFailure extends Error {
-  readonly status: number;
-  constructor(message: string, status = 1) {
-    super(message);
-    this.name = 'CommandFailure';
-    this.status = status;
-  }
-}
+// Commands import it from here, with the rest of what they are handed.
+export { CommandFailure } from './failure.ts';
 
 export function createCli(
   options: {

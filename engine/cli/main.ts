@@ -2,11 +2,11 @@
 // Parsing, error wording and exit statuses follow Docker's CLI; the work is done by the engine.
 
 import { enableCompileCache } from 'node:module';
-import { DEFAULT_ROOT } from '../config.ts';
 import type { EngineContext } from '../context.ts';
+import { DEFAULT_ROOT } from '../default-root.ts';
 import type { EventSink } from '../events.ts';
 import { type CommandSpec, formatHelp, parseArgs, UsageError } from './args.ts';
-import { createCli, type Environment, type Streams } from './cli.ts';
+import type { Environment, Streams } from './cli.ts';
 import { groups, type Loader, summaries, topLevel } from './commands/index.ts';
 import { reportError } from './report.ts';
 
@@ -179,7 +179,7 @@ export async function main(
     debug = global.debug;
     if (global.version) {
       // `docker --version`: Docker's one line, not the `version` command's report.
-      const { versionLine } = await import('./commands/version.ts');
+      const { versionLine } = await import('./version-line.ts');
       streams.stdout.write(`${versionLine(program)}\n`);
       return 0;
     }
@@ -209,6 +209,9 @@ export async function main(
       streams.stdout.write(asProgram(formatHelp(spec), program));
       return 0;
     }
+    // Loaded only here: cli.ts brings the engine context and its config schema (zod), which help,
+    // `--version` and a mistyped command never need.
+    const { createCli } = await import('./cli.ts');
     const cli = createCli({
       ...streams,
       root: global.root,

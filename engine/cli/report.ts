@@ -4,7 +4,7 @@
 import { CancelledError, InvalidReferenceError, LayerlabError, redact } from '../errors.ts';
 import type { CommandSpec } from './args.ts';
 import { formatHelp, UsageError } from './args.ts';
-import { CommandFailure } from './cli.ts';
+import { CommandFailure } from './failure.ts';
 import { TemplateError } from './template.ts';
 
 export interface Report {

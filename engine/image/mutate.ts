@@ -13,8 +13,11 @@ import { ensureLayer } from '../store/layers.ts';
 import { writeLayerBlob } from './layer-blob.ts';
 
 export interface AppendOptions {
-  /** The history entry of this step; `created` defaults to the image's. */
-  history: History;
+  /**
+   * The history entry of this step; `created` defaults to the image's. `null`: none, for a config
+   * change BuildKit records nowhere (ONBUILD).
+   */
+  history: History | null;
   /** Fields that replace the base's runtime config (`Cmd`, `Env`, …). */
   config?: Partial<ContainerConfig>;
   /** ISO timestamp for the config and history; fixed by reproducible builds. */
@@ -126,7 +129,7 @@ export async function appendLayer(
   const config = nextConfig(base, opts, created);
   const docker = isDockerDialect(base);
   const layers = [...(base?.manifest.layers ?? [])];
-  const history: History = { created, ...opts.history };
+  const history: History = { created, ...(opts.history ?? {}) };
   if (layerTar === null) {
     history.empty_layer = true;
   } else {
@@ -144,7 +147,7 @@ export async function appendLayer(
     delete history.empty_layer;
     if (opts.unpack !== false) await ensureLayer(ctx, { descriptor, diffId: blob.diffId });
   }
-  config.history?.push(history);
+  if (opts.history !== null) config.history?.push(history);
   return writeImage(ctx, config, layers, {
     ...(opts.tag === undefined ? {} : { tag: opts.tag }),
     ...(base === null ? {} : { parent: base.id }),
@@ -157,7 +160,7 @@ export function mutateConfig(
   ctx: EngineContext,
   base: Image | null,
   changes: Partial<ContainerConfig>,
-  history: History,
+  history: History | null,
   opts: Omit<AppendOptions, 'history' | 'config'> = {},
 ): Promise<Image> {
   return appendLayer(ctx, base, null, { ...opts, history, config: changes });

@@ -9,7 +9,7 @@ import { build, type Plugin } from 'esbuild';
 import { SetupError } from './log.ts';
 
 /** Bumped when the way the bundle is made changes, so an older bundle is not taken for fresh. */
-export const BUNDLE_FORMAT = 1;
+export const BUNDLE_FORMAT = 2;
 
 /** Where server/bin.js looks for the bundle (keep in step with server/cli-bundle.js). */
 export function bundleDir(repoRoot: string): string {
@@ -54,6 +54,31 @@ function importMetaPlugin(repoRoot: string, outDir: string): Plugin {
           .replaceAll('import.meta.main', 'false');
         return { contents: text, loader: 'ts' };
       });
+    },
+  };
+}
+
+/**
+ * zod's namespace export (`z.locales`) keeps its ~70 locale modules in the bundle, and evaluating them
+ * was the better part of a short command's start-up. The engine only ever uses English messages (zod's
+ * default, set by its own `en` import), so the bundle's `locales` holds `en` alone.
+ */
+function zodLocalesPlugin(): Plugin {
+  return {
+    name: 'layerlab-zod-locales',
+    setup(b) {
+      b.onResolve({ filter: /^\.\.\/locales\/index\.js$/ }, (args) => {
+        if (!args.importer.includes(`${sep}node_modules${sep}zod${sep}`)) return undefined;
+        return {
+          path: join(dirname(args.importer), '..', 'locales', 'en-only.js'),
+          namespace: 'zod-locales',
+        };
+      });
+      b.onLoad({ filter: /.*/, namespace: 'zod-locales' }, (args) => ({
+        contents: "export { default as en } from './en.js';\n",
+        resolveDir: dirname(args.path),
+        loader: 'js',
+      }));
     },
   };
 }
@@ -134,10 +159,12 @@ async function bundleOnce(repoRoot: string, buildDir: string): Promise<BundleMan
           'const require = __layerlabRequire(import.meta.url);',
         ].join('\n'),
       },
-      plugins: [importMetaPlugin(repoRoot, buildDir)],
+      plugins: [importMetaPlugin(repoRoot, buildDir), zodLocalesPlugin()],
     });
     const inputs: BundleManifest['inputs'] = {};
     for (const input of Object.keys(result.metafile.inputs)) {
+      // The generated locale index is no file (its `en.js` is recorded as an input of its own).
+      if (input.startsWith('zod-locales:')) continue;
       const st = statSync(join(repoRoot, input));
       inputs[input] = [st.size, st.mtimeMs];
     }

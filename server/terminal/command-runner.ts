@@ -9,8 +9,9 @@ import type { EngineEvent, EventSink } from '../../engine/events.ts';
 import type { Workspace } from '../sessions/workspace.ts';
 import { type BuiltinName, isBuiltin } from './builtins.ts';
 import { PROGRAMS } from './complete.ts';
-import type { ForegroundCommand } from './container-attach.ts';
+import type { ContainerSession } from './container-attach.ts';
 import { type PreparedCommand, preparePathArgs } from './path-args.ts';
+import type { PipeOutput, TtyInput, TtyOutput } from './streams.ts';
 import { splitWords } from './words.ts';
 
 export type Program = (typeof PROGRAMS)[number];
@@ -31,7 +32,12 @@ function isProgram(name: string): name is Program {
 export function dispatch(line: string): Dispatch {
   const split = splitWords(line);
   if (!split.ok) return { kind: 'invalid', message: split.error };
-  const [name, ...args] = split.words;
+  return dispatchWords(split.words);
+}
+
+/** What a line's words (after any `$(…)` ran) ask for. */
+export function dispatchWords(words: readonly string[]): Dispatch {
+  const [name, ...args] = words;
   if (name === undefined) return { kind: 'empty' };
   if (isProgram(name)) {
     const refused = refusal(name, args);
@@ -53,11 +59,11 @@ export function refusal(program: string, words: readonly string[]): string | und
   return undefined;
 }
 
-/** The container an `exec` or `attach` names, as typed; undefined for any other command. */
+/** The container an `exec`, `attach` or `start` names, as typed; undefined for any other command. */
 export function containerArgument(args: readonly string[]): string | undefined {
   const words = args.filter((w) => !w.startsWith('-'));
   const verb = words[0] === 'container' ? words[1] : words[0];
-  if (verb !== 'exec' && verb !== 'attach') return undefined;
+  if (verb !== 'exec' && verb !== 'attach' && verb !== 'start') return undefined;
   const rest = args.slice(args.indexOf(verb) + 1);
   // The first word that is neither a flag nor a flag's value: exec's value flags are -e, -w, -u.
   for (let i = 0; i < rest.length; i++) {
@@ -72,7 +78,7 @@ export function containerArgument(args: readonly string[]): string | undefined {
   return undefined;
 }
 
-/** The container `exec`/`attach` names, resolved to its id, for the mode event. */
+/** The container `exec`/`attach`/`start` names, resolved to its id, for the mode event and notes. */
 export async function targetContainer(
   ctx: EngineContext,
   args: readonly string[],
@@ -97,15 +103,37 @@ export interface RunnerSession {
   readonly cli?: CliMain;
 }
 
+/** The commands that attach to a container's main process, so Ctrl-C goes on to it. */
+const SESSION_VERBS = new Set(['run', 'start', 'attach']);
+
+/** The subcommand `args` names (`container run` is `run`). */
+function verbOf(args: readonly string[]): string | undefined {
+  const words = args.filter((w) => !w.startsWith('-'));
+  return words[0] === 'container' ? words[1] : words[0];
+}
+
+/** What running a program needs of its job: the foreground command, or a `$(…)`'s captured run. */
+export interface ProgramJob {
+  readonly streams: { stdin: TtyInput; stdout: TtyOutput | PipeOutput; stderr: TtyOutput };
+  readonly controller: AbortController;
+  lookup: Promise<string | undefined> | undefined;
+  rewrite: ((data: Buffer) => Buffer) | undefined;
+  session: ContainerSession | undefined;
+  observe(event: EngineEvent): void;
+  closeStreams(): void;
+}
+
 /** Runs one program line in `job`'s streams to the end (or abandonment); returns its exit status. */
 export async function runProgram(
-  job: ForegroundCommand,
+  job: ProgramJob,
   program: Program,
   args: readonly string[],
   session: RunnerSession,
 ): Promise<number> {
   const { streams, controller } = job;
   job.lookup = targetContainer(session.ctx, args);
+  const verb = verbOf(args);
+  if (verb !== undefined && SESSION_VERBS.has(verb)) job.session = { program };
   const sink =
     (cliEvents?: EventSink): EventSink =>
     (event: EngineEvent) => {

@@ -72,7 +72,23 @@ export class KeyDecoder {
   private paste: string | undefined;
 
   feed(chunk: string): Key[] {
-    const data = this.held + chunk;
+    return this.#decode(chunk, 0, false).keys;
+  }
+
+  /**
+   * Decodes `chunk` from `from` up to and including the first Enter, as a tty's reader takes one line:
+   * what follows stays typed-ahead (for the command that line starts, or the next prompt). `next` is
+   * where in `chunk` decoding stopped (`chunk.length` when all of it was taken).
+   */
+  feedLine(chunk: string, from = 0): { keys: Key[]; next: number } {
+    return this.#decode(chunk, from, true);
+  }
+
+  #decode(chunk: string, from: number, stopAtEnter: boolean): { keys: Key[]; next: number } {
+    const heldBefore = this.held.length;
+    const data = heldBefore === 0 && from === 0 ? chunk : this.held + chunk.slice(from);
+    // Offsets in `data` map back to `chunk` by this shift (the held prefix came from an earlier chunk).
+    const shift = from - heldBefore;
     this.held = '';
     const keys: Key[] = [];
     // Walks the chunk by index and cuts text runs out with one slice each: a 64 KiB chunk of typing
@@ -109,7 +125,7 @@ export class KeyDecoder {
         const parsed = parseEscape(data, i);
         if (parsed === 'incomplete') {
           this.held = data.slice(i);
-          return keys;
+          return { keys, next: chunk.length };
         }
         if (parsed.key === 'paste-start') this.paste = '';
         else keys.push({ kind: parsed.key });
@@ -124,6 +140,7 @@ export class KeyDecoder {
         // CR LF (typed text from some clients) is one Enter, not two.
         i += ch === '\r' && data[i + 1] === '\n' ? 2 : 1;
         textStart = i;
+        if (stopAtEnter && control === 'enter') return { keys, next: Math.max(from, i + shift) };
         continue;
       }
       if (ch < ' ') {
@@ -136,7 +153,7 @@ export class KeyDecoder {
       i++;
     }
     flushText(i);
-    return keys;
+    return { keys, next: chunk.length };
   }
 }
 

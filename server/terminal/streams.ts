@@ -193,3 +193,63 @@ export function createCommandStreams(host: TtyHost): CommandStreams {
   const stdin = new TtyInput(host);
   return { stdin, stdout: new TtyOutput(host, stdin), stderr: new TtyOutput(host, stdin) };
 }
+
+/**
+ * A command's stdout when it is not a terminal: what `$(…)` reads. It keeps at most `limit` bytes;
+ * past that it calls `overflow` once (the command is stopped) and drops the rest.
+ */
+export class PipeOutput extends EventEmitter {
+  readonly isTTY = false;
+  readonly writable = true;
+  readonly #chunks: Buffer[] = [];
+  #bytes = 0;
+  #closed = false;
+  #overflowed = false;
+  readonly #limit: number;
+  readonly #overflow: () => void;
+
+  constructor(limit: number, overflow: () => void) {
+    super();
+    this.#limit = limit;
+    this.#overflow = overflow;
+  }
+
+  /** What was written. */
+  bytes(): Buffer {
+    return Buffer.concat(this.#chunks);
+  }
+
+  get overflowed(): boolean {
+    return this.#overflowed;
+  }
+
+  write(chunk: string | Uint8Array, encoding?: BufferEncoding | WriteCallback, cb?: WriteCallback): boolean {
+    const callback = typeof encoding === 'function' ? encoding : cb;
+    if (!this.#closed && !this.#overflowed) {
+      const bytes =
+        typeof chunk === 'string'
+          ? Buffer.from(chunk, typeof encoding === 'string' ? encoding : 'utf8')
+          : Buffer.from(chunk);
+      if (this.#bytes + bytes.length > this.#limit) {
+        this.#overflowed = true;
+        this.#overflow();
+      } else {
+        this.#chunks.push(bytes);
+        this.#bytes += bytes.length;
+      }
+    }
+    if (callback) queueMicrotask(() => callback());
+    return true;
+  }
+
+  end(chunk?: string | Uint8Array, cb?: () => void): this {
+    if (chunk !== undefined) this.write(chunk);
+    cb?.();
+    return this;
+  }
+
+  close(): void {
+    this.#closed = true;
+    this.emit('drain');
+  }
+}

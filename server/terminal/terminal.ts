@@ -1,10 +1,17 @@
 // One browser terminal, wired from its parts: output, line editor, builtins, command dispatch and the
 // foreground command; it keeps the public Terminal object and the click-to-run queue.
 
+import { resolveContainer } from '../../engine/container/lifecycle.ts';
 import type { Session, SessionTerminal } from '../sessions/session.ts';
 import { sessionWorkspace, type Workspace } from '../sessions/workspace.ts';
 import { type BuiltinContext, builtins, commandNotFound } from './builtins.ts';
-import { dispatch, type Program, type RunnerSession, runProgram } from './command-runner.ts';
+import {
+  type Dispatch,
+  dispatchWords,
+  type Program,
+  type RunnerSession,
+  runProgram,
+} from './command-runner.ts';
 import { engineSources } from './complete.ts';
 import { type CompletionTarget, completeLine } from './complete-line.ts';
 import { ForegroundCommand, type ForegroundHost, ModeSwitch, type TerminalMode } from './container-attach.ts';
@@ -13,6 +20,9 @@ import { type Key, KeyDecoder } from './keys.ts';
 import { History, LineEditor } from './line-editor.ts';
 import { TerminalOutput } from './output.ts';
 import { ShellEnv } from './shell-env.ts';
+import { expandCommandLine, SubstitutionError } from './substitution.ts';
+import { TypeAhead } from './type-ahead.ts';
+import { literalWords, parseLine } from './words.ts';
 
 export type { TerminalMode } from './container-attach.ts';
 
@@ -72,6 +82,8 @@ export function createTerminal(session: TerminalSession, options: TerminalOption
   let fileBusy = false;
   /** Keys decoded and not yet handled: waiting for a completion or `ls`, or for the next time slice. */
   const typeahead = new KeyBacklog<Key>();
+  /** Input the prompt has not read: a paste's lines after the first, keys typed while a command ran. */
+  const unread = new TypeAhead();
 
   const output = new TerminalOutput(cols, rows, {
     written: (bytes) => inbox.chargeOutput(bytes),
@@ -94,6 +106,12 @@ export function createTerminal(session: TerminalSession, options: TerminalOption
       mode.set('shell');
       showPrompt();
     },
+    inputWanted: () => inbox.wake(),
+    containerRunning: (id) =>
+      resolveContainer(session.ctx, id).then(
+        (record) => record.state.status === 'running',
+        () => false,
+      ),
   };
   const builtinContext: BuiltinContext = {
     print: (text) => output.print(text),
@@ -112,12 +130,19 @@ export function createTerminal(session: TerminalSession, options: TerminalOption
 
   function showPrompt(): void {
     output.emit(editor.begin());
+    unread.newLine();
     const next = runQueue.shift();
     if (next !== undefined) {
       typeAndSubmit(next);
       return;
     }
-    for (const resolve of idleWaiters.splice(0)) resolve();
+    // Lines typed ahead are read now, as a shell reads them after the command.
+    if (!inputPending()) for (const resolve of idleWaiters.splice(0)) resolve();
+    inbox.wake();
+  }
+
+  function inputPending(): boolean {
+    return inbox.bytes > 0 || typeahead.length > 0 || unread.size > 0;
   }
 
   function typeAndSubmit(command: string): void {
@@ -131,11 +156,23 @@ export function createTerminal(session: TerminalSession, options: TerminalOption
    */
   function inputStep(): StepResult {
     if (disposed) return 'idle';
-    if (running) {
-      typeahead.clear(); // typed ahead of a command that took over: dropped, as raw input has no line
+    const job = running;
+    if (job) {
+      if (job.takesInput) {
+        // A command that reads (a container's shell, `run -i`) gets what was typed ahead first.
+        const ahead = unread.takeAll();
+        const data = ahead === undefined ? inbox.take() : Buffer.from(ahead);
+        if (data === undefined) return 'idle';
+        job.input(data);
+        return 'more';
+      }
+      // Typed while a command runs that does not read: echoed and kept for the prompt, as a tty
+      // keeps it; Ctrl-C still reaches the command (and flushes what was kept).
       const data = inbox.take();
       if (data === undefined) return 'idle';
-      running.input(data);
+      const typed = unread.typed(data.toString('utf8'));
+      if (typed.echo !== '') output.emit(typed.echo);
+      if (typed.interrupt) job.interrupt();
       return 'more';
     }
     // Keys typed while a completion looks up names (or `ls` reads) wait for it, in order; and none
@@ -146,13 +183,22 @@ export function createTerminal(session: TerminalSession, options: TerminalOption
       handleKeys([key]);
       return 'more';
     }
+    // One line at a time: what follows its Enter stays unread, for the command it starts (if that
+    // reads) or the next prompt, so a pasted block runs line after line.
+    const head = unread.head();
+    if (head !== undefined) {
+      const { keys, next } = decoder.feedLine(head.text, head.at);
+      unread.advance(next);
+      typeahead.push(keys);
+      return 'more';
+    }
     const data = inbox.take();
     if (data === undefined) {
       // Everything typed is handled and nothing runs: whoever waits for the prompt may go on.
       if (!fileBusy && runQueue.length === 0) for (const resolve of idleWaiters.splice(0)) resolve();
       return 'idle';
     }
-    typeahead.push(decoder.feed(data.toString('utf8')));
+    unread.append(data.toString('utf8'));
     return 'more';
   }
 
@@ -187,7 +233,47 @@ export function createTerminal(session: TerminalSession, options: TerminalOption
   }
 
   async function execute(line: string): Promise<void> {
-    const command = dispatch(line);
+    const parsed = parseLine(line);
+    if (!parsed.ok) {
+      output.print(`${parsed.error}\n`);
+      showPrompt();
+      return;
+    }
+    if (parsed.substitutions === 0) return perform(dispatchWords(literalWords(parsed)), line);
+    // The `$(…)` commands run first, as the foreground: keys wait, and Ctrl-C stops the whole line.
+    const job = new ForegroundCommand(foreground);
+    running = job;
+    let words: string[] | undefined;
+    try {
+      words = await expandCommandLine(parsed, {
+        runner,
+        signal: job.controller.signal,
+        tty: {
+          output: (data) => (job.attached ? output.emit(data) : true),
+          columns: () => cols,
+          rows: () => rows,
+        },
+      });
+    } catch (err) {
+      if (!(err instanceof SubstitutionError)) throw err;
+      if (job.attached) output.print(`${err.message}\n`);
+    }
+    if (running !== job) return; // abandoned with a second Ctrl-C: the prompt is back already
+    if (words === undefined || job.controller.signal.aborted) {
+      running = undefined;
+      job.detach();
+      recordCommand(line, job.controller.signal.aborted ? 130 : 1);
+      if (!disposed) showPrompt();
+      return;
+    }
+    const command = dispatchWords(words);
+    if (command.kind === 'program') return runCli(command.program, command.args, line, job);
+    running = undefined;
+    job.detach();
+    return perform(command, line);
+  }
+
+  async function perform(command: Dispatch, line: string): Promise<void> {
     switch (command.kind) {
       case 'empty':
         break;
@@ -228,8 +314,12 @@ export function createTerminal(session: TerminalSession, options: TerminalOption
     session.events.emit({ type: 'terminal.command', terminal: options.name ?? 'main', command, exitCode });
   }
 
-  async function runCli(program: Program, args: string[], line: string): Promise<void> {
-    const job = new ForegroundCommand(foreground);
+  async function runCli(
+    program: Program,
+    args: string[],
+    line: string,
+    job = new ForegroundCommand(foreground),
+  ): Promise<void> {
     running = job;
     const status = await runProgram(job, program, args, runner);
     if (running !== job) return; // abandoned with a second Ctrl-C: the prompt is back already
@@ -283,8 +373,7 @@ export function createTerminal(session: TerminalSession, options: TerminalOption
       return output.settled();
     },
     idle() {
-      const inputPending = inbox.bytes > 0 || typeahead.length > 0;
-      if (!running && !fileBusy && runQueue.length === 0 && !inputPending) return Promise.resolve();
+      if (!running && !fileBusy && runQueue.length === 0 && !inputPending()) return Promise.resolve();
       return new Promise((resolve) => idleWaiters.push(resolve));
     },
     pause() {
@@ -307,6 +396,7 @@ export function createTerminal(session: TerminalSession, options: TerminalOption
       runQueue.length = 0;
       inbox.dispose();
       typeahead.clear();
+      unread.clear();
       mode.clear();
       for (const resolve of idleWaiters.splice(0)) resolve();
     },

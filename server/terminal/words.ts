@@ -1,27 +1,124 @@
 // Splits a command line into words as a POSIX shell would for the subset this prompt supports:
-// '…', "…" and backslash quoting. Operators (pipes, redirection, lists) are refused with a clear
+// '…', "…" and backslash quoting, and `$(…)` command substitution of the prompt's own commands
+// (quote-aware, nested a few levels). Operators (pipes, redirection, lists) are refused with a clear
 // message, since only the CLI runs here; `$VAR` stays literal (there are no variables to expand).
 
 export type SplitResult = { ok: true; words: string[] } | { ok: false; error: string };
 
 /** Characters that start a shell operator when unquoted. */
-const OPERATORS = new Set(['|', '>', '<', '&', ';', '`']);
+const OPERATORS = new Set(['|', '>', '<', '&', ';']);
+
+/** `$(…)` inside `$(…)` inside `$(…)`: deeper than this is refused. */
+export const MAX_SUBSTITUTION_DEPTH = 3;
+/** Command substitutions one line may hold, nested ones included. */
+export const MAX_SUBSTITUTIONS = 8;
 
 export const UNSUPPORTED_HINT =
   "this prompt runs one command at a time; pipes, redirection and lists work in a container's shell: docker run -it busybox sh";
 
-/** The words of a whole line, or why it cannot be run here. */
+/** Part of a word: literal text (quotes already removed) or a `$(…)` to run and substitute. */
+export type WordPart =
+  | { kind: 'text'; text: string }
+  | {
+      kind: 'substitution';
+      /** The command between the parentheses, as typed. */
+      source: string;
+      line: ParsedLine;
+      /** Inside "…": the output is one piece of the word, not split into words. */
+      quoted: boolean;
+    };
+
+/** A word as parsed: its parts in order (a word of only an unquoted, empty substitution vanishes). */
+export type ParsedWord = WordPart[];
+
+export interface ParsedLine {
+  words: ParsedWord[];
+  /** Command substitutions in the line, nested ones included. */
+  substitutions: number;
+}
+
+export type ParseResult = ({ ok: true } & ParsedLine) | { ok: false; error: string };
+
+/** The words of a whole line with its substitutions still to run, or why it cannot be run here. */
+export function parseLine(line: string): ParseResult {
+  try {
+    const scan = scanWords([...line], 0, { count: 0 }, 0, false);
+    if (scan.operator) {
+      return { ok: false, error: `\`${scan.operator}\` is not supported here: ${UNSUPPORTED_HINT}` };
+    }
+    if (scan.openQuote) {
+      const close = scan.openQuote === "'" ? "'" : '"';
+      return { ok: false, error: `unexpected EOF while looking for matching \`${close}'` };
+    }
+    const words = scan.current === undefined ? scan.words : [...scan.words, scan.current];
+    return { ok: true, words, substitutions: scan.substitutions };
+  } catch (err) {
+    if (err instanceof LineSyntaxError) return { ok: false, error: err.message };
+    throw err;
+  }
+}
+
+/**
+ * The words of a whole line, or why it cannot be run here. A `$(…)` stays as typed: this is the line
+ * as the CLI's parser would see it, for checks that do not run anything.
+ */
 export function splitWords(line: string): SplitResult {
-  const scan = scanWords(line);
-  if (scan.operator) {
-    return { ok: false, error: `\`${scan.operator}\` is not supported here: ${UNSUPPORTED_HINT}` };
+  const parsed = parseLine(line);
+  if (!parsed.ok) return parsed;
+  return { ok: true, words: literalWords(parsed) };
+}
+
+/** The words of a parsed line as typed: what it runs when it holds no substitution. */
+export function literalWords(line: ParsedLine): string[] {
+  return line.words.map(literalWord);
+}
+
+/** A parsed word with each substitution written back as `$(…)`. */
+function literalWord(word: ParsedWord): string {
+  return word.map((p) => (p.kind === 'text' ? p.text : `$(${p.source})`)).join('');
+}
+
+/**
+ * The words after running each substitution (left to right, inner ones first, by `run`): a quoted
+ * one's output is part of its word, an unquoted one's is split into words at blanks and newlines;
+ * trailing newlines are dropped, as a shell drops them.
+ */
+export async function expandLine(
+  line: ParsedLine,
+  run: (inner: ParsedLine, source: string) => Promise<string>,
+): Promise<string[]> {
+  const fields: string[] = [];
+  for (const word of line.words) {
+    let field = '';
+    let exists = false;
+    for (const part of word) {
+      if (part.kind === 'text') {
+        field += part.text;
+        exists = true;
+        continue;
+      }
+      const output = (await run(part.line, part.source)).replace(/\n+$/, '');
+      if (part.quoted) {
+        field += output;
+        exists = true;
+        continue;
+      }
+      const pieces = output.split(/[ \t\n]+/);
+      pieces.forEach((piece, i) => {
+        if (i > 0) {
+          if (exists) fields.push(field);
+          field = '';
+          exists = false;
+        }
+        if (piece !== '') {
+          field += piece;
+          exists = true;
+        }
+      });
+    }
+    if (exists) fields.push(field);
   }
-  if (scan.openQuote) {
-    const close = scan.openQuote === "'" ? "'" : '"';
-    return { ok: false, error: `unexpected EOF while looking for matching \`${close}'` };
-  }
-  const words = scan.current === undefined ? scan.words : [...scan.words, scan.current];
-  return { ok: true, words };
+  return fields;
 }
 
 export interface PartialLine {
@@ -33,14 +130,32 @@ export interface PartialLine {
   openQuote?: "'" | '"';
 }
 
-/** The words of the text before the cursor, for completion: the last one may be unfinished. */
+/**
+ * The words of the text before the cursor, for completion: the last one may be unfinished. Inside an
+ * unfinished `$(…)` they are the words of the command being substituted.
+ */
 export function splitPartial(before: string): PartialLine {
-  const scan = scanWords(before);
-  return {
-    words: scan.words,
-    current: scan.current ?? '',
-    ...(scan.openQuote ? { openQuote: scan.openQuote } : {}),
-  };
+  let text = before;
+  // Each unfinished `$(` moves in one level; a loop, not recursion, whatever the line holds.
+  for (let level = 0; level <= MAX_SUBSTITUTION_DEPTH; level++) {
+    let scan: Scan;
+    try {
+      scan = scanWords([...text], 0, { count: 0 }, 0, true);
+    } catch (err) {
+      if (err instanceof OpenSubstitution) {
+        text = err.inner;
+        continue;
+      }
+      if (err instanceof LineSyntaxError) break;
+      throw err;
+    }
+    return {
+      words: scan.words.map(literalWord),
+      current: scan.current === undefined ? '' : literalWord(scan.current),
+      ...(scan.openQuote ? { openQuote: scan.openQuote } : {}),
+    };
+  }
+  return { words: [], current: '' };
 }
 
 /** Quotes `word` for this prompt when it holds anything the splitter would treat specially. */
@@ -49,32 +164,106 @@ export function quoteWord(word: string): string {
   return `'${word.replaceAll("'", `'\\''`)}'`;
 }
 
+/** A line this prompt cannot take, with a shell's wording. */
+class LineSyntaxError extends Error {}
+
+/** The text ended inside `$(`: completion looks at the command being typed there. */
+class OpenSubstitution extends Error {
+  readonly inner: string;
+  constructor(inner: string) {
+    super("unexpected EOF while looking for matching `)'");
+    this.inner = inner;
+  }
+}
+
 interface Scan {
-  words: string[];
+  words: ParsedWord[];
   /** The word in progress; undefined when the text ended in whitespace (or was empty). */
-  current: string | undefined;
+  current: ParsedWord | undefined;
   openQuote?: "'" | '"';
   /** The first unquoted operator, if one was found (`|`, `>>`, `&&`, …). */
   operator?: string;
+  substitutions: number;
 }
 
-function scanWords(line: string): Scan {
-  const words: string[] = [];
-  let current: string | undefined;
+/** Substitutions seen so far in the whole line. */
+interface Budget {
+  count: number;
+}
+
+const BACKQUOTE_REFUSAL = 'backquote substitution `…` is not supported here: write $(…) instead';
+
+function scanWords(
+  chars: readonly string[],
+  from: number,
+  budget: Budget,
+  depth: number,
+  partial: boolean,
+): Scan {
+  const words: ParsedWord[] = [];
+  let current: ParsedWord | undefined;
   let quote: "'" | '"' | undefined;
-  const chars = [...line];
-  for (let i = 0; i < chars.length; i++) {
+  let substitutions = 0;
+  const addText = (text: string) => {
+    current ??= [];
+    const last = current.at(-1);
+    if (last?.kind === 'text') last.text += text;
+    else current.push({ kind: 'text', text });
+  };
+  /** `$(` at `i`: the substitution is parsed and added; returns the index of its `)`. */
+  const substitute = (i: number, quoted: boolean): number => {
+    if (chars[i + 2] === '(') {
+      throw new LineSyntaxError(`arithmetic expansion \`$((…))\` is not supported here: ${UNSUPPORTED_HINT}`);
+    }
+    const end = closingParen(chars, i + 2, depth + 1);
+    if (end === -1) {
+      const inner = chars.slice(i + 2).join('');
+      if (partial) throw new OpenSubstitution(inner);
+      throw new LineSyntaxError("unexpected EOF while looking for matching `)'");
+    }
+    budget.count++;
+    substitutions++;
+    if (budget.count > MAX_SUBSTITUTIONS) {
+      throw new LineSyntaxError(
+        `too many command substitutions in one line (at most ${MAX_SUBSTITUTIONS} here)`,
+      );
+    }
+    if (depth + 1 > MAX_SUBSTITUTION_DEPTH) {
+      throw new LineSyntaxError(
+        `command substitution nested too deeply (at most ${MAX_SUBSTITUTION_DEPTH} levels here)`,
+      );
+    }
+    const source = chars.slice(i + 2, end).join('');
+    const inner = scanWords(chars.slice(i + 2, end), 0, budget, depth + 1, false);
+    if (inner.operator) {
+      throw new LineSyntaxError(`\`${inner.operator}\` is not supported here: ${UNSUPPORTED_HINT}`);
+    }
+    if (inner.openQuote)
+      throw new LineSyntaxError(`unexpected EOF while looking for matching \`${inner.openQuote}'`);
+    const innerWords = inner.current === undefined ? inner.words : [...inner.words, inner.current];
+    substitutions += inner.substitutions;
+    current ??= [];
+    current.push({
+      kind: 'substitution',
+      source,
+      line: { words: innerWords, substitutions: inner.substitutions },
+      quoted,
+    });
+    return end;
+  };
+  for (let i = from; i < chars.length; i++) {
     const ch = chars[i]!;
     if (quote === "'") {
       if (ch === "'") quote = undefined;
-      else current = (current ?? '') + ch;
+      else addText(ch);
       continue;
     }
     if (quote === '"') {
       if (ch === '"') quote = undefined;
-      else if (ch === '\\' && i + 1 < chars.length && '"\\$`'.includes(chars[i + 1]!)) {
-        current = (current ?? '') + chars[++i]!;
-      } else current = (current ?? '') + ch;
+      else if (ch === '\\' && i + 1 < chars.length && '"\\$`'.includes(chars[i + 1]!)) addText(chars[++i]!);
+      else if (ch === '$' && chars[i + 1] === '(') i = substitute(i, true);
+      else if (ch === '`') throw new LineSyntaxError(BACKQUOTE_REFUSAL);
+      else addText(ch);
       continue;
     }
     if (ch === ' ' || ch === '\t' || ch === '\n') {
@@ -86,20 +275,68 @@ function scanWords(line: string): Scan {
     if (ch === '#' && current === undefined) break;
     if (ch === "'" || ch === '"') {
       quote = ch;
-      current ??= '';
+      addText('');
       continue;
     }
     if (ch === '\\') {
-      current = (current ?? '') + (chars[i + 1] ?? '');
+      addText(chars[i + 1] ?? '');
       i++;
       continue;
+    }
+    if (ch === '$' && chars[i + 1] === '(') {
+      i = substitute(i, false);
+      continue;
+    }
+    if (ch === '`') {
+      if (partial) return { words, current, operator: '`', substitutions };
+      throw new LineSyntaxError(BACKQUOTE_REFUSAL);
     }
     if (OPERATORS.has(ch)) {
       const next = chars[i + 1];
       const operator = next !== undefined && (next === ch || (ch === '>' && next === '&')) ? ch + next : ch;
-      return { words, current, operator };
+      return { words, current, operator, substitutions };
     }
-    current = (current ?? '') + ch;
+    addText(ch);
   }
-  return { words, current, ...(quote ? { openQuote: quote } : {}) };
+  return { words, current, ...(quote ? { openQuote: quote } : {}), substitutions };
+}
+
+/**
+ * The index of the `)` that closes a `$(` whose text starts at `from`, or -1: quotes, backslashes,
+ * nested `$(…)` and bare `( … )` inside are skipped, as a shell reads them.
+ */
+function closingParen(chars: readonly string[], from: number, level = 1): number {
+  // Deeper than any line may nest is refused here, before the recursion could exhaust the stack.
+  if (level > MAX_SUBSTITUTION_DEPTH) {
+    throw new LineSyntaxError(
+      `command substitution nested too deeply (at most ${MAX_SUBSTITUTION_DEPTH} levels here)`,
+    );
+  }
+  let depth = 1;
+  let quote: "'" | '"' | undefined;
+  for (let i = from; i < chars.length; i++) {
+    const ch = chars[i]!;
+    if (quote === "'") {
+      if (ch === "'") quote = undefined;
+      continue;
+    }
+    if (ch === '\\') {
+      i++;
+      continue;
+    }
+    if (ch === '$' && chars[i + 1] === '(') {
+      const end = closingParen(chars, i + 2, level + 1);
+      if (end === -1) return -1;
+      i = end;
+      continue;
+    }
+    if (quote === '"') {
+      if (ch === '"') quote = undefined;
+      continue;
+    }
+    if (ch === "'" || ch === '"') quote = ch;
+    else if (ch === '(') depth++;
+    else if (ch === ')' && --depth === 0) return i;
+  }
+  return -1;
 }

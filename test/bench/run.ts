@@ -335,6 +335,9 @@ async function main(): Promise<void> {
         version: async () => {
           await run(node, [bin, '--root', ctx.root, 'version']);
         },
+        versionFlag: async () => {
+          await run(node, [bin, '--version']);
+        },
         versionSources: async () => {
           await run(node, [fromSources, '--root', ctx.root, 'version']);
         },
@@ -351,6 +354,11 @@ async function main(): Promise<void> {
       rows.push({
         operation: `\`layerlab version\` (${choice.bundle ? 'bundle' : 'sources'})`,
         layerlab: timed.version!,
+        peers: { 'node -e 0': timed.node! },
+      });
+      rows.push({
+        operation: `\`layerlab --version\` (${choice.bundle ? 'bundle' : 'sources'})`,
+        layerlab: timed.versionFlag!,
         peers: { 'node -e 0': timed.node! },
       });
       rows.push({

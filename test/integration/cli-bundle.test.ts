@@ -4,7 +4,15 @@
 // built for this test and once through the sources, and the two answers are compared.
 
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -113,6 +121,82 @@ describe('the CLI bundle answers as the sources do', () => {
       expect(bundle).toEqual(sources);
     });
   }
+});
+
+describe('the bundle loads only what a command needs', () => {
+  /**
+   * The bundle's files a command loads, through a launcher that records each module Node resolves
+   * (module.registerHooks) and writes the list when the process exits.
+   */
+  async function loadedFiles(args: string[]): Promise<string[]> {
+    const list = join(scratch, `loaded-${args.join('-')}.json`);
+    const entry = pathToFileURL(join(BUNDLE_DIR, manifestEntry())).href;
+    const file = join(scratch, `trace-${args.join('-')}.mjs`);
+    writeFileSync(
+      file,
+      [
+        "import { enableCompileCache, registerHooks } from 'node:module';",
+        "import { writeFileSync } from 'node:fs';",
+        'enableCompileCache();',
+        'const seen = [];',
+        'registerHooks({ resolve(specifier, context, next) { const r = next(specifier, context); seen.push(r.url); return r; } });',
+        `process.on('exit', () => writeFileSync(${JSON.stringify(list)}, JSON.stringify(seen)));`,
+        `const cli = await import(${JSON.stringify(entry)});`,
+        'await cli.runLayerlab();',
+      ].join('\n'),
+    );
+    const answer = await run(file, ['--root', roots.bundle, ...args]);
+    expect(answer.status, answer.stderr).toBe(0);
+    const urls: string[] = JSON.parse(readFileSync(list, 'utf8'));
+    return urls.filter((u) => u.startsWith('file:')).map((u) => new URL(u).pathname);
+  }
+  function manifestEntry(): string {
+    return (JSON.parse(readFileSync(join(BUNDLE_DIR, 'manifest.json'), 'utf8')) as BundleManifest).entry;
+  }
+  /** The bundle's files that hold zod (esbuild marks each bundled module with a `// path` line). */
+  function zodFiles(): string[] {
+    const dir = join(BUNDLE_DIR, manifestEntry(), '..');
+    return readdirSync(dir)
+      .map((name) => join(dir, name))
+      .filter((path) => readFileSync(path, 'utf8').includes('\n// node_modules/zod/'));
+  }
+
+  it('--version and --help never load the config schema (zod)', async () => {
+    const zod = zodFiles();
+    expect(zod.length).toBeGreaterThan(0);
+    for (const args of [['--version'], ['--help'], ['image', '--help']]) {
+      const loaded = await loadedFiles(args);
+      expect(loaded.length, args.join(' ')).toBeGreaterThan(0);
+      expect(
+        loaded.filter((f) => zod.includes(f)),
+        args.join(' '),
+      ).toEqual([]);
+    }
+    // The tracer does see zod where a command needs the engine's config.
+    expect((await loadedFiles(['version'])).some((f) => zod.includes(f))).toBe(true);
+  });
+
+  it('keeps only the English zod locale, and words a bad config.json as the sources do', async () => {
+    const zod = zodFiles().map((f) => readFileSync(f, 'utf8'));
+    expect(zod.some((text) => text.includes('// node_modules/zod/v4/locales/en.js'))).toBe(true);
+    expect(zod.some((text) => text.includes('// node_modules/zod/v4/locales/fr.js'))).toBe(false);
+    const bad = (name: string) => {
+      const root = join(scratch, name);
+      mkdirSync(root);
+      writeFileSync(join(root, 'config.json'), JSON.stringify({ usernsBase: 'high', runtime: 'kata' }));
+      return root;
+    };
+    const [bundle, source] = await Promise.all([
+      run(bundled, ['--root', bad('bad-config-bundle'), 'images']),
+      run(sources, ['--root', bad('bad-config-sources'), 'images']),
+    ]);
+    expect(source.status).toBe(1);
+    expect(source.stderr).toMatch(/config\.json: \w+: Invalid/);
+    expect(bundle.stderr.replace('bad-config-bundle', 'X')).toBe(
+      source.stderr.replace('bad-config-sources', 'X'),
+    );
+    expect(bundle.status).toBe(source.status);
+  });
 });
 
 describe('server/bin.js takes the bundle only while it is fresh', () => {

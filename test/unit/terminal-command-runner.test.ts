@@ -54,13 +54,14 @@ describe('refusal', () => {
 });
 
 describe('containerArgument', () => {
-  it('finds the container exec and attach name, past flags and their values', () => {
+  it('finds the container exec, attach and start name, past flags and their values', () => {
     expect(containerArgument(['exec', '-it', 'web', 'sh'])).toBe('web');
     expect(containerArgument(['exec', '-e', 'A=1', '--workdir', '/tmp', '-u', 'root', 'web', 'sh'])).toBe(
       'web',
     );
     expect(containerArgument(['container', 'attach', 'db'])).toBe('db');
     expect(containerArgument(['--debug', 'attach', 'db'])).toBe('db');
+    expect(containerArgument(['start', '-a', 'sleepy'])).toBe('sleepy');
     expect(containerArgument(['run', '-it', 'busybox'])).toBeUndefined();
     expect(containerArgument(['exec', '-it'])).toBeUndefined();
   });

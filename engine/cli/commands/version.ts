@@ -1,28 +1,16 @@
 // `layerlab version`: the CLI, Node and engine versions, laid out like `docker version`; `--format`
 // renders Docker's Client/Server structure. `--version` (main.ts) prints `versionLine`.
-import { readFileSync } from 'node:fs';
 import { release } from 'node:os';
-import { join } from 'node:path';
 import { detectRuntime } from '../../runtime/detect.ts';
 import { str } from '../args.ts';
 import type { Command } from '../cli.ts';
 import { parseTemplate } from '../template.ts';
+import { packageVersion } from '../version-line.ts';
 
 /** What `info` and `version` show for a host path the caller may not learn (the browser terminal). */
 export const HIDDEN_PATH = '(not shown in the browser terminal)';
 
-export function packageVersion(): string {
-  const pkg = JSON.parse(readFileSync(join(import.meta.dirname, '..', '..', '..', 'package.json'), 'utf8'));
-  return String(pkg.version);
-}
-
-/** Docker's `--version` line, for the name the user typed: `Docker version 0.1.0-layerlab, build layerlab`. */
-export function versionLine(program: string | undefined): string {
-  const version = packageVersion();
-  if (program === 'docker') return `Docker version ${version}-layerlab, build layerlab`;
-  if (program === 'podman') return `podman version ${version}-layerlab`;
-  return `Layerlab version ${version}, build layerlab`;
-}
+export { packageVersion, versionLine } from '../version-line.ts';
 
 function goArch(): string {
   return process.arch === 'x64' ? 'amd64' : process.arch;

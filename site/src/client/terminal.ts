@@ -7,6 +7,7 @@ import type { ITheme, Terminal as XTerm } from '@xterm/xterm';
 import { type Connection, type ConnectionStatus, connection } from './connection.ts';
 import { rich, strings } from './format.ts';
 import { lessonIdOf, loadRecording, type RecordedStep, type Recording } from './recording.ts';
+import { type RunRequest, runFromBlock } from './run-block.ts';
 import { afterLoad, nextTask, whenIdle } from './schedule.ts';
 import { stateStore } from './state.ts';
 import { fittedSize, type TerminalFont } from './terminal-size.ts';
@@ -58,11 +59,16 @@ const DARK: ITheme = {
   brightWhite: '#f3f1ec',
 };
 
-const FONT: TerminalFont = {
-  fontFamily: 'ui-monospace, "JetBrains Mono", "DejaVu Sans Mono", Menlo, Consolas, monospace',
-  fontSize: 14,
+const FONT_FAMILY = 'ui-monospace, "JetBrains Mono", "DejaVu Sans Mono", Menlo, Consolas, monospace';
+/**
+ * A phone's terminal runs edge to edge in a smaller font, so Docker's tables wrap less (about 48
+ * columns on a 375 px screen instead of 39); elsewhere 14 px.
+ */
+const fontForViewport = (): TerminalFont => ({
+  fontFamily: FONT_FAMILY,
+  fontSize: matchMedia('(max-width: 50em)').matches ? 12 : 14,
   lineHeight: 1.15,
-};
+});
 const isDark = () => document.documentElement.dataset.theme === 'dark';
 const encoder = new TextEncoder();
 
@@ -80,7 +86,10 @@ export class LayerlabTerminal extends HTMLElement {
   #recording: Recording | undefined;
   #played = 0;
   #playing: Promise<void> = Promise.resolve();
-  #pendingRuns: string[] = [];
+  /** Runs asked for before the terminal was open; `id` is the Run block's, for `terminal.ran`. */
+  #pendingRuns: { command: string; id?: string }[] = [];
+  /** The container whose shell the terminal shows, from `terminal.mode`. */
+  #inContainer: string | undefined;
   #escapeArmed = false;
   #mounting: Promise<void> | undefined;
   /** Nothing written to the screen yet: the first attach need not reset it. */
@@ -88,6 +97,10 @@ export class LayerlabTerminal extends HTMLElement {
 
   get terminalName(): string {
     return this.getAttribute('name') || 'main';
+  }
+
+  get inContainer(): string | undefined {
+    return this.#inContainer;
   }
 
   connectedCallback(): void {
@@ -100,10 +113,10 @@ export class LayerlabTerminal extends HTMLElement {
     const sr = this.querySelector<HTMLButtonElement>('[data-sr]')!;
 
     const onRun = (e: Event) => {
-      const detail = (e as CustomEvent<{ terminal: string; command: string; handled: boolean }>).detail;
+      const detail = (e as CustomEvent<RunRequest>).detail;
       if (detail.terminal !== this.terminalName) return;
       detail.handled = true;
-      this.run(detail.command);
+      runFromBlock(this, detail);
     };
     addEventListener('layerlab:run', onRun);
     this.#disposers.push(() => removeEventListener('layerlab:run', onRun));
@@ -153,22 +166,23 @@ export class LayerlabTerminal extends HTMLElement {
   }
 
   /** Runs a command: live, the server types it at the prompt; in a replay, plays its recorded step. */
-  run(command: string): void {
+  run(command: string, id?: string): void {
     this.#ensureMounted();
     const conn = this.#conn;
     if (conn?.status === 'replay') {
       if (!this.#recording)
-        this.#pendingRuns.push(command); // played once the recording is here
+        this.#pendingRuns.push({ command }); // played once the recording is here
       else this.#playCommand(command);
       return;
     }
-    if (
-      conn &&
-      this.#channel !== undefined &&
-      conn.send({ type: 'terminal.run', terminal: this.terminalName, command })
-    )
-      return;
-    this.#pendingRuns.push(command); // sent once the terminal is open
+    const message = {
+      type: 'terminal.run' as const,
+      terminal: this.terminalName,
+      command,
+      ...(id ? { id } : {}),
+    };
+    if (conn && this.#channel !== undefined && conn.send(message)) return;
+    this.#pendingRuns.push({ command, ...(id ? { id } : {}) }); // sent once the terminal is open
   }
 
   async #mount(): Promise<void> {
@@ -179,13 +193,14 @@ export class LayerlabTerminal extends HTMLElement {
     const { Terminal, FitAddon, Unicode11Addon, WebLinksAddon } = await import('./xterm.ts');
     await nextTask();
     if (!this.isConnected) return;
-    const size = fittedSize(this.#screen, FONT) ?? {
+    const font = fontForViewport();
+    const size = fittedSize(this.#screen, font) ?? {
       cols: 80,
       rows: Number(this.getAttribute('rows')) || 14,
     };
     const term = new Terminal({
       ...size,
-      ...FONT,
+      ...font,
       allowProposedApi: true,
       convertEol: false,
       cursorBlink: false,
@@ -258,6 +273,7 @@ export class LayerlabTerminal extends HTMLElement {
       }),
       conn.on('terminal.mode', (m) => {
         if (m.terminal !== this.terminalName) return;
+        this.#inContainer = m.mode === 'container' ? (m.container ?? '') : undefined;
         this.#mode.textContent =
           m.mode === 'container'
             ? `${this.#t('ll.terminal.container')} ${(m.container ?? '').slice(0, 12)}`.trim()
@@ -297,8 +313,8 @@ export class LayerlabTerminal extends HTMLElement {
     this.#offChannel = this.#conn!.onChannel(channel, (bytes) => this.#write(term, bytes));
     this.#disposers.push(() => this.#offChannel?.());
     const runs = this.#pendingRuns.splice(0);
-    for (const command of runs)
-      this.#conn!.send({ type: 'terminal.run', terminal: this.terminalName, command });
+    for (const { command, id } of runs)
+      this.#conn!.send({ type: 'terminal.run', terminal: this.terminalName, command, ...(id ? { id } : {}) });
   }
 
   #detach(): void {
@@ -309,7 +325,8 @@ export class LayerlabTerminal extends HTMLElement {
 
   #onStatus(status: ConnectionStatus): void {
     const key = `ll.terminal.${status}`;
-    this.#status.textContent = this.#t(key);
+    // A workshop server's own words when it made no sandbox for this page (not joined, ended).
+    this.#status.textContent = (status === 'ended' && this.#conn?.refusal) || this.#t(key);
     this.dataset.status = status;
     const term = this.#term;
     if (!term) return;
@@ -340,7 +357,7 @@ export class LayerlabTerminal extends HTMLElement {
     this.#write(term, this.#recording.screen);
     if (this.#recording.snapshot) stateStore().set(this.#recording.snapshot);
     this.#next.hidden = this.#recording.steps.length === 0;
-    for (const command of this.#pendingRuns.splice(0)) this.#playCommand(command);
+    for (const { command } of this.#pendingRuns.splice(0)) this.#playCommand(command);
   }
 
   #playCommand(command: string): void {
