@@ -183,6 +183,9 @@ export async function seedRegistry(ctx: EngineContext, opts: SeedOptions): Promi
         contextDir,
         tags: [`${image.repository}:latest`],
         sourceDateEpoch: LESSON_IMAGES_EPOCH,
+        // The lesson images stand for images pulled from a registry, whose history (busybox's on
+        // Docker Hub included) the classic builder wrote: `/bin/sh -c #(nop) COPY dir:… in /`.
+        builder: 'classic',
       });
     } finally {
       rmSync(contextDir, { recursive: true, force: true });

@@ -394,6 +394,43 @@ static bool client_flush(struct client *c) {
     return true;
 }
 
+/*
+ * The end of every client's connection, once its last frames are queued: flush them, then shut our
+ * side for writing and read (and discard) until the client closes its side. Closing outright while
+ * the client still writes (a resize, the end of its stdin) would make its write fail with EPIPE, and
+ * a client that fails a write may drop what it had not read yet: the container's last output.
+ */
+static void hang_up_clients(int64_t deadline) {
+    bool shut[MAX_CLIENTS] = { false };
+    while (nclients > 0 && now_ms() < deadline) {
+        struct pollfd pfd[MAX_CLIENTS];
+        for (int i = nclients - 1; i >= 0; i--) {
+            if (!client_flush(&clients[i])) {
+                shut[i] = shut[nclients - 1];
+                client_drop(i);
+                continue;
+            }
+            if (clients[i].out_len == 0 && !shut[i]) {
+                shutdown(clients[i].fd, SHUT_WR);
+                shut[i] = true;
+            }
+        }
+        for (int i = 0; i < nclients; i++)
+            pfd[i] = (struct pollfd){ .fd = clients[i].fd, .events = POLLIN | (clients[i].out_len ? POLLOUT : 0) };
+        if (nclients == 0 || poll(pfd, (nfds_t)nclients, 20) < 0) continue;
+        for (int i = nclients - 1; i >= 0; i--) {
+            if (!(pfd[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+            unsigned char scratch[4096];
+            ssize_t r = recv(clients[i].fd, scratch, sizeof scratch, MSG_DONTWAIT);
+            if (r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR)) {
+                shut[i] = shut[nclients - 1];
+                client_drop(i);
+            }
+        }
+    }
+    while (nclients > 0) client_drop(nclients - 1);
+}
+
 static bool any_client_full(void) {
     for (int i = 0; i < nclients; i++)
         if (clients[i].out_len >= CLIENT_HIGH) return true;
@@ -779,6 +816,20 @@ int main(int argc, char **argv) {
             int64_t t = now_ms();
             /* Idle only counts while we are reading: a full client holds output back, not gone. */
             bool idle = !any_client_full() && t - last_output > DRAIN_IDLE_MS;
+            /* A PTY hands what the container wrote to the master through a kernel work queue, which a
+             * loaded machine can hold back for longer than the idle time: poll stays quiet although the
+             * output is on its way. A read of the master once its last slave is closed waits for that
+             * work, then returns the data or EIO; so before calling a terminal idle, read it. */
+            if (idle && opt.tty && out_fd >= 0) {
+                ssize_t r;
+                while ((r = pump_output(out_fd, 1)) > 0) last_output = now_ms();
+                if (r == 0) {
+                    if (out_fd == in_fd) in_fd = -1;
+                    close(out_fd);
+                    out_fd = -1;
+                }
+                if (last_output > t - DRAIN_IDLE_MS) idle = false;
+            }
             bool drained = (out_fd < 0 && err_fd < 0) || idle || t - exited_at > DRAIN_MAX_MS;
             if (drained) break;
         }
@@ -795,19 +846,14 @@ int main(int argc, char **argv) {
     put_be32(code, (uint32_t)exit_code);
     broadcast(F_EXIT, code, sizeof code);
     for (int i = nclients - 1; i >= 0; i--)
-        if (!client_flush(&clients[i]) || clients[i].out_len == 0) client_drop(i);
+        if (!client_flush(&clients[i])) client_drop(i);
     close(listen_fd);
     unlink(path_sock);
     if (opt.bundle) {
         const char *del[] = { "delete", "--force", opt.id, NULL };
         run_runtime(del, devnull, devnull, 2);
     }
-    int64_t deadline = now_ms() + 2000;
-    while (nclients > 0 && now_ms() < deadline) {
-        for (int i = nclients - 1; i >= 0; i--)
-            if (!client_flush(&clients[i]) || clients[i].out_len == 0) client_drop(i);
-        if (nclients > 0) usleep(5000);
-    }
+    hang_up_clients(now_ms() + 2000);
     logmsg("process %d exited with %d", child, exit_code);
     unlink(path_shim_pid);
     return 0;

@@ -12,7 +12,15 @@ if (major < 22 || (major === 22 && minor < 18)) {
   );
   process.exit(1);
 }
-nodeModule.enableCompileCache?.();
+// In node_modules/.cache/, beside the code it caches, so it lasts as long as the install (os.tmpdir()
+// may be emptied at boot); Node checks each entry against the source's hash, so an edited file is
+// compiled afresh. Where that directory cannot be written, Node's default place under os.tmpdir().
+const cached = nodeModule.enableCompileCache?.(
+  new URL('../node_modules/.cache/layerlab-compile', import.meta.url).pathname,
+);
+if (cached && cached.status === nodeModule.constants.compileCacheStatus.FAILED) {
+  nodeModule.enableCompileCache();
+}
 const { cliModule } = await import('./cli-bundle.js');
 /** @type {{ runLayerlab(): Promise<void> }} */
 const cli = await import(cliModule(import.meta.dirname + '/..').url);

@@ -12,7 +12,7 @@ import type { BuildVertex } from '../events.ts';
 import { appendLayer, hostArchitecture, mutateConfig } from '../image/mutate.ts';
 import { findImagePath, readImageFile } from '../image/read-file.ts';
 import type { Digest } from '../oci/digest.ts';
-import type { ContainerConfig, Image } from '../oci/types.ts';
+import type { ContainerConfig, History, Image } from '../oci/types.ts';
 import { pull } from '../pull.ts';
 import { formatReference, parseReference } from '../reference/reference.ts';
 import { loadImage, tagImage } from '../store/images.ts';
@@ -29,7 +29,9 @@ import {
   type Step,
 } from './dockerfile.ts';
 import { chompHeredoc, parseHeredocWord } from './dockerfile-syntax.ts';
+import { loadDockerignore } from './dockerignore.ts';
 import {
+  BUILDKIT_HISTORY_COMMENT,
   exposeHistory,
   goList,
   goQuoteList,
@@ -37,7 +39,6 @@ import {
   healthcheckHistory,
   withBuildkitMark,
 } from './history.ts';
-import { loadDockerignore } from './dockerignore.ts';
 import { materialise } from './image-source.ts';
 import { exposedPorts } from './ports.ts';
 import { type BuildEvent, classicTranscript } from './progress.ts';
@@ -195,6 +196,15 @@ class Builder {
   /** `created` of the step being made: now, or SOURCE_DATE_EPOCH. */
   get created(): string {
     return rfc3339(this.epoch ?? new Date());
+  }
+
+  /** A step's history entry; BuildKit signs each with its frontend's name (docker history's COMMENT). */
+  historyEntry(created: string, createdBy: string): History {
+    return {
+      created,
+      created_by: createdBy,
+      ...(this.style === 'buildkit' ? { comment: BUILDKIT_HISTORY_COMMENT } : {}),
+    };
   }
 
   /** Makes a step's image with one `created` for its config and its history entry. */
@@ -473,7 +483,7 @@ class Builder {
           this.ctx,
           base,
           changes,
-          createdBy === null ? null : { created, created_by: createdBy },
+          createdBy === null ? null : this.historyEntry(created, createdBy),
           { created, ...(author === undefined ? {} : { author }) },
         ),
       ),
@@ -521,7 +531,7 @@ class Builder {
       () =>
         this.stamped((created) =>
           appendLayer(this.ctx, base, copyLayerTar(layer.plan, layer.tarOpts), {
-            history: { created, created_by: layer.createdBy },
+            history: this.historyEntry(created, layer.createdBy),
             created,
             config: layer.changes,
             compression: LAYER_COMPRESSION,
@@ -671,7 +681,7 @@ class Builder {
         build: (layerTar) =>
           this.stamped((created) =>
             appendLayer(this.ctx, base, layerTar, {
-              history: { created, created_by: createdBy },
+              history: this.historyEntry(created, createdBy),
               created,
               config: changes,
               compression: LAYER_COMPRESSION,
@@ -697,19 +707,23 @@ function heredocCommand(step: Extract<Step, { kind: 'RUN' }>): { run: CommandFor
   const first = step.heredocs[0]!;
   if (only !== undefined) {
     const data = first.chomp ? chompHeredoc(first.content) : first.content;
-    if (!data.startsWith('#!')) return { args: [data], shell: true };
+    if (!data.startsWith('#!')) return same({ args: [data], shell: true });
     // BuildKit mounts the script at /dev/pipes/NAME and runs it; Layerlab writes it there (a tmpfs,
     // so nothing reaches the layer) from the shell and runs it.
     const path = `/dev/pipes/${first.name.replace(/[^A-Za-z0-9_.-]/g, '_')}`;
     const quoted = `'${data.replaceAll("'", `'\\''`)}'`;
     return {
-      args: [`mkdir -p /dev/pipes && printf '%s' ${quoted} > ${path} && chmod 755 ${path} && exec ${path}`],
-      shell: true,
+      run: {
+        args: [`mkdir -p /dev/pipes && printf '%s' ${quoted} > ${path} && chmod 755 ${path} && exec ${path}`],
+        shell: true,
+      },
+      // What BuildKit runs, and so what its history shows.
+      shown: { args: [`/dev/pipes/${first.name}`], shell: true },
     };
   }
   let text = line;
   for (const heredoc of step.heredocs) text += `\n${heredoc.content}${heredoc.name}`;
-  return { args: [text], shell: true };
+  return same({ args: [text], shell: true });
 }
 
 async function readDockerfile(opts: BuildOptions): Promise<string> {

@@ -39,9 +39,22 @@ const WHITESPACE = /[\t\v\f\r ]+/;
 const HEREDOC = /^(\d*)<<(-?)\s*([^<]*)$/;
 const HEREDOC_KEYWORDS = new Set(['add', 'copy', 'run']);
 
-/** Docker's wording for a Dockerfile that cannot be parsed (the classic builder's, as the output is). */
+/**
+ * A Dockerfile that cannot be parsed, worded as the classic builder words it; the line and the bare
+ * reason are kept so the CLI can word it as BuildKit does instead.
+ */
+export class DockerfileParseError extends BuildError {
+  readonly line: number;
+  readonly reason: string;
+  constructor(line: number, reason: string, input: string) {
+    super(`Dockerfile parse error line ${line}: ${reason}`, { input });
+    this.line = line;
+    this.reason = reason;
+  }
+}
+
 export function parseError(line: number, message: string, input: string): never {
-  throw new BuildError(`Dockerfile parse error line ${line}: ${message}`, { input });
+  throw new DockerfileParseError(line, message, input);
 }
 
 /** Go's unicode.IsSpace for one character. */

@@ -5,17 +5,20 @@
 
 import type { Healthcheck } from './dockerfile.ts';
 
+/** The `comment` of every history entry dockerfile2llb writes (its historyComment). */
+export const BUILDKIT_HISTORY_COMMENT = 'buildkit.dockerfile.v0';
+
 /** The builder whose history text (and WORKDIR layers) a build follows. */
 export type HistoryStyle = 'buildkit' | 'classic';
 
 const SHORT_ESCAPES: Record<number, string> = {
-  0x07: '\\a',
-  0x08: '\\b',
-  0x0c: '\\f',
-  0x0a: '\\n',
-  0x0d: '\\r',
-  0x09: '\\t',
-  0x0b: '\\v',
+  7: '\\a',
+  8: '\\b',
+  12: '\\f',
+  10: '\\n',
+  13: '\\r',
+  9: '\\t',
+  11: '\\v',
 };
 
 /** Go's unicode.IsPrint, close enough: letters, marks, numbers, punctuation, symbols and ASCII space. */
@@ -45,7 +48,8 @@ export function goQuote(text: string): string {
 
 /** Go's `%q` of an integer: the character of that code point, single-quoted (strconv.QuoteRune). */
 export function goQuoteRune(code: number): string {
-  const valid = Number.isInteger(code) && code >= 0 && code <= 0x10ffff && !(code >= 0xd800 && code <= 0xdfff);
+  const valid =
+    Number.isInteger(code) && code >= 0 && code <= 0x10ffff && !(code >= 0xd800 && code <= 0xdfff);
   return `'${escapeChar(String.fromCodePoint(valid ? code : 0xfffd), "'")}'`;
 }
 
@@ -62,7 +66,10 @@ export function goList(list: readonly string[]): string {
 /** A fraction of a unit as Go prints it: trailing zeros dropped (`1.5`, `2`). */
 function fraction(value: bigint, unit: bigint): string {
   const whole = value / unit;
-  const rest = (value % unit).toString().padStart(unit.toString().length - 1, '0').replace(/0+$/, '');
+  const rest = (value % unit)
+    .toString()
+    .padStart(unit.toString().length - 1, '0')
+    .replace(/0+$/, '');
   return rest === '' ? whole.toString() : `${whole}.${rest}`;
 }
 

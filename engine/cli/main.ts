@@ -11,7 +11,8 @@ import { groups, type Loader, summaries, topLevel } from './commands/index.ts';
 import { reportError } from './report.ts';
 
 // V8's code cache for the command modules and the engine they load (dynamic imports, after this
-// line): a warm CLI start skips parsing and compiling them. Node keeps it under os.tmpdir().
+// line): a warm CLI start skips parsing and compiling them. server/bin.js has already turned it on in
+// node_modules/.cache/ (then this call changes nothing); run directly, Node keeps it under os.tmpdir().
 enableCompileCache();
 
 const MAIN_HELP_FLAGS = `Global Options:

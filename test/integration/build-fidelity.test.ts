@@ -230,8 +230,10 @@ describe('files and layers', () => {
     });
     const image = await build(ctx, { contextDir });
     await validateImage(ctx, image);
-    // Layers: busybox, WORKDIR /srv/app, COPY. WORKDIR /tmp exists already: no layer (classic builder).
-    expect(image.manifest.layers).toHaveLength(3);
+    // Layers: busybox, WORKDIR /srv/app, COPY, and WORKDIR /tmp: BuildKit's `mkdir -p` layer even
+    // for a directory that exists, with nothing in it (the classic builder makes none).
+    expect(image.manifest.layers).toHaveLength(4);
+    expect(await layerHeaders(ctx, image, 3)).toEqual([]);
     const workdir = await layerHeaders(ctx, image, 1);
     expect(workdir.map((h) => [h.name, h.type, h.mode])).toEqual([
       ['srv/', 'directory', 0o755],

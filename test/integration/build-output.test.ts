@@ -136,6 +136,51 @@ describe('the classic builder (DOCKER_BUILDKIT=0)', () => {
   });
 });
 
+describe('history and parse errors follow the chosen builder', () => {
+  const HISTORY_DOCKERFILE = 'FROM busybox\nWORKDIR /tmp\nCOPY a.txt /a.txt\nENV A=b\nRUN true\n';
+  const history = async (tag: string) =>
+    (await loadImage(ctx, tag)).config.history!.slice(-4).map((h) => [h.created_by, h.empty_layer === true]);
+  const comments = async (tag: string) =>
+    new Set((await loadImage(ctx, tag)).config.history!.slice(-4).map((h) => h.comment));
+
+  it('BuildKit: its own history text, and WORKDIR a layer even when the directory exists', async () => {
+    const result = await runCli(['build', '-t', 'hist:buildkit', context(HISTORY_DOCKERFILE)], ctx);
+    expect(result.status, result.stderr).toBe(0);
+    expect(await history('hist:buildkit')).toEqual([
+      ['WORKDIR /tmp', false],
+      ['COPY a.txt /a.txt # buildkit', false],
+      ['ENV A=b', true],
+      ['RUN /bin/sh -c true # buildkit', false],
+    ]);
+    expect(await comments('hist:buildkit')).toEqual(new Set(['buildkit.dockerfile.v0']));
+  });
+
+  it('classic (DOCKER_BUILDKIT=0): `#(nop)` text, and no layer for an existing WORKDIR', async () => {
+    const env = { DOCKER_BUILDKIT: '0' };
+    const result = await runCli(['build', '-t', 'hist:classic', context(HISTORY_DOCKERFILE)], ctx, { env });
+    expect(result.status, result.stderr).toBe(0);
+    expect(await history('hist:classic')).toEqual([
+      ['/bin/sh -c #(nop) WORKDIR /tmp', true],
+      [expect.stringMatching(/^\/bin\/sh -c #\(nop\) COPY file:[0-9a-f]{64} in \/a\.txt $/), false],
+      ['/bin/sh -c #(nop)  ENV A=b', true],
+      ['/bin/sh -c true', false],
+    ]);
+    expect(await comments('hist:classic')).toEqual(new Set([undefined]));
+  });
+
+  it('words a parse error as each builder does', async () => {
+    const dir = context('FROM busybox\nFROBNICATE everything\n');
+    const buildkit = await runCli(['build', dir], ctx);
+    expect(buildkit.status).toBe(1);
+    expect(buildkit.stderr.trim().split('\n').at(-1)).toBe(
+      'failed to solve with frontend dockerfile.v0: failed to create LLB definition: dockerfile parse error line 2: unknown instruction: FROBNICATE',
+    );
+    const classic = await runCli(['build', dir], ctx, { env: { DOCKER_BUILDKIT: '0' } });
+    expect(classic.status).not.toBe(0);
+    expect(classic.stderr).toContain('Dockerfile parse error line 2: unknown instruction: FROBNICATE');
+  });
+});
+
 describe('in the browser terminal, the shell’s environment chooses', () => {
   let server: TestServer;
   let client: TestClient;

@@ -199,6 +199,35 @@ describe('the bundle loads only what a command needs', () => {
   });
 });
 
+describe('the compile cache', () => {
+  const CACHE = join(REPO, 'node_modules', '.cache', 'layerlab-compile');
+
+  it('bin.js keeps it in node_modules/.cache/, and an edited module is compiled afresh', async () => {
+    const answer = await run(join(REPO, 'server', 'bin.js'), ['--version']);
+    expect(answer.stdout).toMatch(/^Layerlab version /);
+    expect(readdirSync(CACHE).length).toBeGreaterThan(0);
+    // The same cache, a module edited in place with its size and mtime kept: a cache keyed on those
+    // would serve the old code.
+    const dir = mkdtempSync(join(scratch, 'cache-'));
+    const mod = join(dir, 'value.mjs');
+    const stamp = new Date('2026-01-02T03:04:05Z');
+    const write = (text: string) => {
+      writeFileSync(mod, text);
+      utimesSync(mod, stamp, stamp);
+    };
+    const main = join(dir, 'main.mjs');
+    writeFileSync(
+      main,
+      `import { enableCompileCache } from 'node:module';\nenableCompileCache(${JSON.stringify(CACHE)});\nconst { value } = await import('./value.mjs');\nprocess.stdout.write(value);\n`,
+    );
+    write("export const value = 'old';\n");
+    expect((await run(main, [])).stdout).toBe('old');
+    expect((await run(main, [])).stdout).toBe('old');
+    write("export const value = 'new';\n");
+    expect((await run(main, [])).stdout).toBe('new');
+  });
+});
+
 describe('server/bin.js takes the bundle only while it is fresh', () => {
   /** A fake repository of two inputs and a bundle of them, in the layout bundleCli writes. */
   function fakeRepo(): { repo: string; dir: string } {

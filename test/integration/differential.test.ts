@@ -34,31 +34,52 @@ let docker: Engine | undefined;
 let dockerBase: Base | undefined;
 let dockerDir: string | undefined;
 
-/** At most this many cases run at once (each engine builds one step at a time; 2 cores). */
-const PARALLEL = 3;
-let running = 0;
-const waiting: (() => void)[] = [];
-async function limited<T>(work: () => Promise<T>): Promise<T> {
-  if (running >= PARALLEL) await new Promise<void>((resolve) => waiting.push(resolve));
-  running++;
+/**
+ * At most this many cases run at once per engine (2 cores). The engines' queues overlap; Docker's
+ * builds mostly wait on its daemon (BuildKit's solve, `save`), so it gets more of them.
+ */
+const PARALLEL: Record<Engine['name'], number> = { layerlab: 2, docker: 4 };
+const queues = new Map<Engine['name'], { running: number; waiting: (() => void)[] }>();
+async function limited<T>(engine: Engine, work: () => Promise<T>): Promise<T> {
+  let queue = queues.get(engine.name);
+  if (!queue) {
+    queue = { running: 0, waiting: [] };
+    queues.set(engine.name, queue);
+  }
+  if (queue.running >= PARALLEL[engine.name])
+    await new Promise<void>((resolve) => queue.waiting.push(resolve));
+  queue.running++;
   try {
     return await work();
   } finally {
-    running--;
-    waiting.shift()?.();
+    queue.running--;
+    queue.waiting.shift()?.();
   }
 }
 
-// Each engine's outcome per case, run once and shared by the tests that look at it.
+// Each engine's outcome per case, run once and shared by the tests that look at it (one build per
+// case and engine, whichever aspect asks first).
 const outcomes = new Map<string, Promise<Outcome>>();
 function outcome(engine: Engine, c: DiffCase, base: Base): Promise<Outcome> {
   const key = `${engine.name}:${c.name}`;
   let found = outcomes.get(key);
   if (!found) {
-    found = limited(() => runCase(engine, c, base));
+    found = limited(engine, () => runCase(engine, c, base));
     outcomes.set(key, found);
   }
   return found;
+}
+
+/**
+ * Queues every case on both engines at once, so the builds do not wait for the test runner to reach
+ * a case (it runs a few tests at a time); a failure is reported by the tests that await it.
+ */
+function startAll(): void {
+  for (const c of cases) {
+    void outcome(layerlab, c, layerlabBase).catch(() => {});
+    if (docker && dockerBase && c.spec.dockerCannot === undefined)
+      void outcome(docker, c, dockerBase).catch(() => {});
+  }
 }
 
 /** The aspects compared, each its own test, so one difference does not hide the others. */
@@ -100,7 +121,10 @@ beforeAll(async () => {
   const pulled = await layerlab.run(['pull', 'busybox']);
   if (pulled.status !== 0) throw new Error(`layerlab pull busybox: ${pulled.stderr}`);
   layerlabBase = await baseOf(layerlab);
-  if ('missing' in installed) return;
+  if ('missing' in installed) {
+    startAll();
+    return;
+  }
   dockerDir = mkdtempSync(join(tmpdir(), 'layerlab-diff-docker-'));
   dockerd = await startDockerd(dockerDir);
   const archive = join(dockerDir, 'busybox.tar');
@@ -110,6 +134,7 @@ beforeAll(async () => {
   if (loaded.status !== 0) throw new Error(`docker load: ${loaded.stderr}`);
   docker = dockerEngine(dockerd);
   dockerBase = await baseOf(docker);
+  startAll();
 }, 600_000);
 
 afterAll(async () => {

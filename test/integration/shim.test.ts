@@ -127,6 +127,30 @@ describe('attach', () => {
     expect(await code).toBe(0);
   });
 
+  it('hangs up gracefully: a client may still write after the exit frame, then reads the end', async () => {
+    const b = await bundle(['sh', '-c', 'read go; echo last-words']);
+    const started = await startShim(t.ctx, { ...b, tty: false, stdin: true });
+    const socket = createConnection(join(b.runDir, 'attach.sock'));
+    const frames = readFrames(socket);
+    const errors: string[] = [];
+    socket.on('error', (err: NodeJS.ErrnoException) => errors.push(err.code ?? err.message));
+    await new Promise((r) => socket.once('connect', r));
+    socket.write(Buffer.concat([Buffer.from([0x01, 0, 0, 0, 3]), Buffer.from('go\n')]));
+    await until(() => frames.list.some((f) => f.type === 0x13));
+    // A client that sends a resize just as the container exits (a browser resizing, the end of the
+    // user's stdin): a shim that closed outright made this write fail with EPIPE, and a client that
+    // fails a write may throw away output it had not read yet.
+    const resize = Buffer.from([0x02, 0, 0, 0, 4, 0, 30, 0, 100]);
+    socket.write(resize);
+    await new Promise((r) => setTimeout(r, 100));
+    socket.write(resize);
+    const received = await frames.untilClosed;
+    expect(errors).toEqual([]);
+    expect(received.map((f) => f.type)).toEqual([0x11, 0x13]);
+    expect(received[0]!.payload.toString()).toBe('last-words\n');
+    expect(started.pid).toBeGreaterThan(0);
+  });
+
   it('speaks the documented frame format to a raw client', async () => {
     const b = await bundle(['sh', '-c', 'read x; echo "[$x]"; exit 9']);
     const started = await startShim(t.ctx, { ...b, tty: false, stdin: true });
@@ -154,7 +178,10 @@ function readFrames(socket: Socket) {
       buf = buf.subarray(5 + length);
     }
   });
-  return { untilClosed: new Promise<typeof frames>((resolve) => socket.on('close', () => resolve(frames))) };
+  return {
+    list: frames,
+    untilClosed: new Promise<typeof frames>((resolve) => socket.on('close', () => resolve(frames))),
+  };
 }
 
 describe('back-pressure', () => {

@@ -3,6 +3,7 @@
 // builder does when the caller's environment has `DOCKER_BUILDKIT=0`; a failure worded by the same.
 import { resolve } from 'node:path';
 import { build, RunFailedError } from '../../builder/build.ts';
+import { DockerfileParseError } from '../../builder/dockerfile-syntax.ts';
 import { type BuildTranscript, buildkitTranscript, classicTranscript } from '../../builder/progress.ts';
 import { CancelledError, InvalidArgumentError, LayerlabError } from '../../errors.ts';
 import { parseReference } from '../../reference/reference.ts';
@@ -87,6 +88,7 @@ export const command: Command = {
         noCache: bool(parsed, 'no-cache'),
         ...(str(parsed, 'target') !== undefined ? { target: str(parsed, 'target')! } : {}),
         ...sourceDateEpoch(cli.env),
+        builder: classic ? 'classic' : 'buildkit',
       });
     } catch (err) {
       throw failure(err, classic, quiet ? undefined : (text) => cli.stdout.write(text), transcript);
@@ -133,6 +135,14 @@ function failure(
 ): unknown {
   if (!(err instanceof LayerlabError) || err instanceof CancelledError) return err;
   if (classic) return err instanceof RunFailedError ? new CommandFailure(err.message, err.exitCode) : err;
+  if (err instanceof DockerfileParseError) {
+    // Before any step: the frontend could not turn the Dockerfile into build steps. Worded as the
+    // recorded Docker (20.10's BuildKit) words it; newer ones say `dockerfile parse error on line N`.
+    return new CommandFailure(
+      `failed to solve with frontend dockerfile.v0: failed to create LLB definition: dockerfile parse error line ${err.line}: ${err.reason}`,
+      1,
+    );
+  }
   const message =
     err instanceof RunFailedError
       ? `process "${err.argv.join(' ')}" did not complete successfully: exit code: ${err.exitCode}`
