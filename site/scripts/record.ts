@@ -10,12 +10,13 @@
 //   npx node site/scripts/record.ts [--registry 127.0.0.1:5000] [lesson-id …]
 // Run it after `npm run setup` (which starts the registry), then rebuild the site.
 
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
 import { engineConfigSchema } from '../../engine/config.ts';
+import { DEFAULT_ROOT } from '../../engine/default-root.ts';
 import { createServer } from '../../server/app.ts';
 import type { ServerMessage, SessionEvent } from '../../server/protocol.ts';
 import type { RecordedStep, Recording } from '../src/client/recording.ts';
@@ -209,6 +210,15 @@ async function main(): Promise<void> {
   // Short: a session's attach sockets live under <root>/sessions/<id>/run/…, and unix socket paths
   // are capped at 108 bytes.
   const root = mkdtempSync(join(tmpdir(), 'llrec-'));
+  // The seeded registry wants the credential setup made; the server hands its sessions the one in
+  // its own root, so the setup root's is lent to this temporary one.
+  const setupRoot = process.env.LAYERLAB_ROOT ?? DEFAULT_ROOT;
+  const credentials = join(setupRoot, 'registry', 'credentials.json');
+  if (existsSync(credentials)) {
+    mkdirSync(join(root, 'registry'), { recursive: true, mode: 0o700 });
+    copyFileSync(credentials, join(root, 'registry', 'credentials.json'));
+    chmodSync(join(root, 'registry', 'credentials.json'), 0o600);
+  }
   const config = engineConfigSchema.parse({ mirrors: { 'docker.io': [`http://${values.registry}`] } });
   const server = createServer({
     root,
