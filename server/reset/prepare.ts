@@ -4,7 +4,7 @@
 // removed when the page asks again with those names in `remove` (the reader pressed the button).
 // Answers with one line for the page: "Prepared for you: busybox, layerlab/webapp."
 
-import { createContainer, removeContainer, runContainer } from '../../engine/container/lifecycle.ts';
+import { removeContainer } from '../../engine/container/lifecycle.ts';
 import { readAllRecords } from '../../engine/container/record.ts';
 import { reconcile } from '../../engine/container/state.ts';
 import type { EngineContext } from '../../engine/context.ts';
@@ -12,6 +12,7 @@ import { NotFoundError } from '../../engine/errors.ts';
 import { pull } from '../../engine/pull.ts';
 import { familiarName, parseReference } from '../../engine/reference/reference.ts';
 import { resolveImageId } from '../../engine/store/images.ts';
+import { makeDeclaredContainer } from './reset.ts';
 import type { ResetTarget } from './target.ts';
 
 /** A container the lesson will make itself, already there under its name. */
@@ -94,16 +95,7 @@ export async function prepareState(
     (to.containers ?? [])
       .filter((c) => !taken.has(c.name))
       .map(async (c) => {
-        const opts = {
-          image: c.image,
-          name: c.name,
-          ...(c.cmd ? { cmd: c.cmd } : {}),
-          ...(c.env ? { env: c.env } : {}),
-          ...(c.tty ? { tty: true, openStdin: true } : {}),
-          ...(options.owner !== undefined ? { owner: options.owner } : {}),
-        };
-        if (c.detach) await runContainer(ctx, { ...opts, detach: true });
-        else await createContainer(ctx, opts);
+        await makeDeclaredContainer(ctx, c, options.owner);
         created.push(c.name);
       }),
   );

@@ -12,7 +12,7 @@ import { pull } from '../../engine/pull.ts';
 import { formatReference, parseReference } from '../../engine/reference/reference.ts';
 import { deleteImageRecord, listImages, resolveImageId, untagImage } from '../../engine/store/images.ts';
 
-import { type ResetTarget, type ResetTargetInput, resetTargetSchema } from './target.ts';
+import { type ResetContainer, type ResetTarget, type ResetTargetInput, resetTargetSchema } from './target.ts';
 
 export {
   type ResetTarget,
@@ -101,18 +101,7 @@ export async function resetState(
 
   // 4. Declared containers: created (and started) in parallel.
   const containers = await Promise.all(
-    (to.containers ?? []).map(async (c) => {
-      const opts = {
-        image: c.image,
-        name: c.name,
-        ...(c.cmd ? { cmd: c.cmd } : {}),
-        ...(c.env ? { env: c.env } : {}),
-        ...(c.tty ? { tty: true, openStdin: true } : {}),
-        ...(options.owner !== undefined ? { owner: options.owner } : {}),
-      };
-      if (c.detach) return (await runContainer(ctx, { ...opts, detach: true })).record.id;
-      return (await createContainer(ctx, opts)).id;
-    }),
+    (to.containers ?? []).map((c) => makeDeclaredContainer(ctx, c, options.owner)),
   );
 
   return {
@@ -162,4 +151,22 @@ export function resolveResetTarget(to: string | ResetTargetInput | undefined): R
     throw new InvalidArgumentError(`reset: ${issue?.path.join('.') || 'to'}: ${issue?.message ?? 'invalid'}`);
   }
   return parsed.data;
+}
+
+/** One declared container of a lesson's start: created, or run in the background (`detach`); its id. */
+export async function makeDeclaredContainer(
+  ctx: EngineContext,
+  c: ResetContainer,
+  owner: string | undefined,
+): Promise<string> {
+  const opts = {
+    image: c.image,
+    name: c.name,
+    ...(c.cmd ? { cmd: c.cmd } : {}),
+    ...(c.env ? { env: c.env } : {}),
+    ...(c.tty ? { tty: true, openStdin: true } : {}),
+    ...(owner !== undefined ? { owner } : {}),
+  };
+  if (c.detach) return (await runContainer(ctx, { ...opts, detach: true })).record.id;
+  return (await createContainer(ctx, opts)).id;
 }

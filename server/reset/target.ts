@@ -37,3 +37,4 @@ export const resetTargetSchema = z.strictObject({
 
 export type ResetTarget = z.output<typeof resetTargetSchema>;
 export type ResetTargetInput = z.input<typeof resetTargetSchema>;
+export type ResetContainer = z.output<typeof resetContainerSchema>;

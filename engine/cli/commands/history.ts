@@ -5,6 +5,7 @@ import { imageHistory } from '../../image/views.ts';
 import { shortId } from '../../oci/digest.ts';
 import { bool, str } from '../args.ts';
 import type { Command } from '../cli.ts';
+import { LIST_FORMAT_FLAG } from '../format-flags.ts';
 import { formatList, type ListFormat, type RowContext } from '../formatter.ts';
 
 export const HISTORY_FORMAT: ListFormat = {
@@ -28,11 +29,7 @@ export const command: Command = {
     maxArgs: 1,
     aliases: ['image history'],
     flags: [
-      {
-        name: 'format',
-        type: 'string',
-        description: "Format output using a custom template: 'table', 'table TEMPLATE', 'json', 'TEMPLATE'",
-      },
+      LIST_FORMAT_FLAG,
       {
         name: 'human',
         short: 'H',

@@ -9,6 +9,7 @@ import { loadImage, resolveImageId } from '../../store/images.ts';
 import { bool, list, str } from '../args.ts';
 import type { Command } from '../cli.ts';
 import { boolFilter, type Filters, matchLabels, parseFilters } from '../filters.ts';
+import { LIST_FORMAT_FLAG } from '../format-flags.ts';
 import { formatList, goTime, type RowContext } from '../formatter.ts';
 
 const FILTERS = ['dangling', 'reference', 'before', 'since', 'label'];
@@ -52,11 +53,7 @@ export const command: Command = {
         valueName: 'filter',
         description: 'Filter output based on conditions provided',
       },
-      {
-        name: 'format',
-        type: 'string',
-        description: "Format output using a custom template: 'table', 'table TEMPLATE', 'json', 'TEMPLATE'",
-      },
+      LIST_FORMAT_FLAG,
       { name: 'no-trunc', type: 'bool', description: "Don't truncate output" },
       { name: 'quiet', short: 'q', type: 'bool', description: 'Only show image IDs' },
     ],

@@ -9,6 +9,7 @@ import { detectRuntime } from '../../runtime/detect.ts';
 import { listImages } from '../../store/images.ts';
 import { str } from '../args.ts';
 import type { Command } from '../cli.ts';
+import { INSPECT_FORMAT_FLAG } from '../format-flags.ts';
 import { parseTemplate } from '../template.ts';
 import { HIDDEN_PATH, packageVersion } from './version.ts';
 
@@ -18,14 +19,7 @@ export const command: Command = {
     usage: '[OPTIONS]',
     description: 'Display system-wide information',
     maxArgs: 0,
-    flags: [
-      {
-        name: 'format',
-        short: 'f',
-        type: 'string',
-        description: "Format output using a custom template: 'json', or a Go template",
-      },
-    ],
+    flags: [INSPECT_FORMAT_FLAG],
   },
   async run(cli, parsed) {
     const ctx = cli.context();

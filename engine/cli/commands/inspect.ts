@@ -6,6 +6,7 @@ import { inspectJson } from '../../format/text.ts';
 import { inspectImage } from '../../image/views.ts';
 import { str } from '../args.ts';
 import type { Cli, Command } from '../cli.ts';
+import { INSPECT_FORMAT_FLAG } from '../format-flags.ts';
 import { forCaller } from '../host-paths.ts';
 import { parseTemplate } from '../template.ts';
 
@@ -23,12 +24,7 @@ export function inspectCommand(name: string, only?: Kind): Command {
         : 'Return low-level information on Layerlab objects',
       minArgs: 1,
       flags: [
-        {
-          name: 'format',
-          short: 'f',
-          type: 'string',
-          description: "Format output using a custom template: 'json', or a Go template",
-        },
+        INSPECT_FORMAT_FLAG,
         ...(only
           ? []
           : [

@@ -10,6 +10,7 @@ import { getImageRecord, resolveImageId } from '../../store/images.ts';
 import { bool, int, list, str } from '../args.ts';
 import type { Command } from '../cli.ts';
 import { type Filters, matchLabels, parseFilters } from '../filters.ts';
+import { LIST_FORMAT_FLAG } from '../format-flags.ts';
 import { formatList, goTime, type ListFormat, type RowContext } from '../formatter.ts';
 
 const FILTERS = ['id', 'name', 'label', 'exited', 'status', 'ancestor', 'before', 'since'];
@@ -61,11 +62,7 @@ export const command: Command = {
         valueName: 'filter',
         description: 'Filter output based on conditions provided',
       },
-      {
-        name: 'format',
-        type: 'string',
-        description: "Format output using a custom template: 'table', 'table TEMPLATE', 'json', 'TEMPLATE'",
-      },
+      LIST_FORMAT_FLAG,
       {
         name: 'last',
         short: 'n',

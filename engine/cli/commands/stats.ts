@@ -8,6 +8,7 @@ import { humanSize } from '../../format/text.ts';
 import { type CgroupUsage, readCgroupUsage } from '../../host/cgroups.ts';
 import { bool, str } from '../args.ts';
 import type { Cli, Command } from '../cli.ts';
+import { LIST_FORMAT_FLAG } from '../format-flags.ts';
 import { formatList, type ListFormat, type RowContext } from '../formatter.ts';
 
 export const STATS_FORMAT: ListFormat = {
@@ -41,11 +42,7 @@ export const command: Command = {
         type: 'bool',
         description: 'Show all containers (default shows just running)',
       },
-      {
-        name: 'format',
-        type: 'string',
-        description: "Format output using a custom template: 'table', 'table TEMPLATE', 'json', 'TEMPLATE'",
-      },
+      LIST_FORMAT_FLAG,
       {
         name: 'no-stream',
         type: 'bool',

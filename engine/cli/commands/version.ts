@@ -4,6 +4,7 @@ import { release } from 'node:os';
 import { detectRuntime } from '../../runtime/detect.ts';
 import { str } from '../args.ts';
 import type { Command } from '../cli.ts';
+import { INSPECT_FORMAT_FLAG } from '../format-flags.ts';
 import { parseTemplate } from '../template.ts';
 import { packageVersion } from '../version-line.ts';
 
@@ -22,14 +23,7 @@ export const command: Command = {
     usage: '[OPTIONS]',
     description: 'Show the Layerlab version information',
     maxArgs: 0,
-    flags: [
-      {
-        name: 'format',
-        short: 'f',
-        type: 'string',
-        description: "Format output using a custom template: 'json', or a Go template",
-      },
-    ],
+    flags: [INSPECT_FORMAT_FLAG],
   },
   async run(cli, parsed) {
     const arch = goArch();

@@ -4,6 +4,7 @@ import { volumeView } from '../../volume/views.ts';
 import { inspectVolume } from '../../volume/volumes.ts';
 import { str } from '../args.ts';
 import type { Command } from '../cli.ts';
+import { INSPECT_FORMAT_FLAG } from '../format-flags.ts';
 import { forCaller } from '../host-paths.ts';
 import { reportError } from '../report.ts';
 import { renderTemplate } from '../template.ts';
@@ -14,14 +15,7 @@ export const command: Command = {
     usage: '[OPTIONS] VOLUME [VOLUME...]',
     description: 'Display detailed information on one or more volumes',
     minArgs: 1,
-    flags: [
-      {
-        name: 'format',
-        short: 'f',
-        type: 'string',
-        description: "Format output using a custom template: 'json', or a Go template",
-      },
-    ],
+    flags: [INSPECT_FORMAT_FLAG],
   },
   async run(cli, parsed) {
     const ctx = cli.context();
