@@ -213,7 +213,10 @@ function scanWords(
   /** `$(` at `i`: the substitution is parsed and added; returns the index of its `)`. */
   const substitute = (i: number, quoted: boolean): number => {
     if (chars[i + 2] === '(') {
-      throw new LineSyntaxError(`arithmetic expansion \`$((…))\` is not supported here: ${UNSUPPORTED_HINT}`);
+      const close = closingArithmetic(chars, i + 3);
+      if (close === -1) throw new LineSyntaxError("unexpected EOF while looking for matching `))'");
+      addText(String(evaluateArithmetic(chars.slice(i + 3, close).join(''))));
+      return close + 1;
     }
     const end = closingParen(chars, i + 2, depth + 1);
     if (end === -1) {
@@ -339,4 +342,71 @@ function closingParen(chars: readonly string[], from: number, level = 1): number
     else if (ch === ')' && --depth === 0) return i;
   }
   return -1;
+}
+
+/** The index of the first `)` of the `))` that closes a `$((` whose expression starts at `from`. */
+function closingArithmetic(chars: readonly string[], from: number): number {
+  let depth = 0;
+  for (let i = from; i < chars.length; i++) {
+    if (chars[i] === '(') depth++;
+    else if (chars[i] === ')') {
+      if (depth === 0) return chars[i + 1] === ')' ? i : -1;
+      depth--;
+    }
+  }
+  return -1;
+}
+
+/**
+ * `$((…))` as bash computes it, for what a lesson line needs: integers with + - * / % and
+ * parentheses (64-bit, division truncating toward zero). Variables and other operators are refused.
+ */
+export function evaluateArithmetic(expression: string): bigint {
+  if (!/^[0-9+\-*/%()\s]*$/.test(expression)) {
+    throw new LineSyntaxError(
+      `arithmetic expansion \`$((${expression}))\` is not supported here: only numbers, + - * / % and parentheses`,
+    );
+  }
+  const tokens = expression.match(/\d+|[+\-*/%()]/g) ?? [];
+  let at = 0;
+  const wrap = (n: bigint) => BigInt.asIntN(64, n);
+  const fail = (): never => {
+    throw new LineSyntaxError(`$((${expression})): syntax error in expression`);
+  };
+  const primary = (): bigint => {
+    const t = tokens[at++];
+    if (t === undefined) return fail();
+    if (t === '(') {
+      const v = sum();
+      if (tokens[at++] !== ')') fail();
+      return v;
+    }
+    if (t === '-') return wrap(-primary());
+    if (t === '+') return primary();
+    if (/^\d+$/.test(t)) return wrap(BigInt(t));
+    return fail();
+  };
+  const product = (): bigint => {
+    let v = primary();
+    while (tokens[at] === '*' || tokens[at] === '/' || tokens[at] === '%') {
+      const op = tokens[at++];
+      const r = primary();
+      if (op !== '*' && r === 0n) throw new LineSyntaxError(`$((${expression})): division by 0`);
+      v = wrap(op === '*' ? v * r : op === '/' ? v / r : v % r);
+    }
+    return v;
+  };
+  const sum = (): bigint => {
+    let v = product();
+    while (tokens[at] === '+' || tokens[at] === '-') {
+      const op = tokens[at++];
+      const r = product();
+      v = wrap(op === '+' ? v + r : v - r);
+    }
+    return v;
+  };
+  if (tokens.length === 0) return 0n;
+  const value = sum();
+  if (at !== tokens.length) fail();
+  return value;
 }

@@ -69,6 +69,13 @@ describe('parseLine with $(…)', () => {
     expect(parsed('docker run busybox echo "\\$(x)"').substitutions).toBe(0);
   });
 
+  it('computes $((…)) as bash does, inside and outside quotes', async () => {
+    expect((await expand('docker run busybox echo $((40+2)) "x-$(( (7 - 10) * 3 / 2 ))"', {})).words).toEqual(
+      ['docker', 'run', 'busybox', 'echo', '42', 'x--4'],
+    );
+    expect((await expand('echo $((17 % 5)) $((-2))', {})).words).toEqual(['echo', '2', '-2']);
+  });
+
   it('refuses what it cannot run, in a shell’s words', () => {
     const error = (line: string) => {
       const result = parseLine(line);
@@ -77,7 +84,8 @@ describe('parseLine with $(…)', () => {
     expect(error('docker rm $(docker ps -aq')).toBe("unexpected EOF while looking for matching `)'");
     expect(error('docker rm $(docker ps -aq | head -1)')).toContain('`|` is not supported here');
     expect(error('docker rm `docker ps -aq`')).toContain('write $(…) instead');
-    expect(error('docker run busybox echo $((1+2))')).toContain('arithmetic expansion');
+    expect(error('docker run busybox echo $((x+2))')).toContain('arithmetic expansion');
+    expect(error('docker run busybox echo $((1/0))')).toContain('division by 0');
     const deep = `docker rm ${'$(docker ps '.repeat(MAX_SUBSTITUTION_DEPTH + 1)}${')'.repeat(MAX_SUBSTITUTION_DEPTH + 1)}`;
     expect(error(deep)).toContain(`nested too deeply (at most ${MAX_SUBSTITUTION_DEPTH} levels`);
     const many = `docker rm ${'$(docker ps -q) '.repeat(MAX_SUBSTITUTIONS + 1)}`;
