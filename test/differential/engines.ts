@@ -4,9 +4,8 @@
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
-import { main } from '../../engine/cli/main.ts';
 import type { EngineContext } from '../../engine/context.ts';
+import { runCli } from '../support/cli.ts';
 import type { Dockerd } from '../support/dockerd.ts';
 import { type Comparable, type DiffCase, prepareContext, removeContext } from './cases.ts';
 import { type ImageSnapshot, snapshotArchive } from './snapshot.ts';
@@ -35,25 +34,8 @@ export interface Outcome {
 export function layerlabEngine(ctx: EngineContext): Engine {
   return {
     name: 'layerlab',
-    async run(args) {
-      const stdout = new PassThrough();
-      const stderr = new PassThrough();
-      let out = '';
-      let err = '';
-      stdout.on('data', (d: Buffer) => (out += d.toString()));
-      stderr.on('data', (d: Buffer) => (err += d.toString()));
-      const status = await main(
-        args,
-        {
-          stdin: new PassThrough() as unknown as NodeJS.ReadStream,
-          stdout: stdout as unknown as NodeJS.WriteStream,
-          stderr: stderr as unknown as NodeJS.WriteStream,
-        },
-        new AbortController().signal,
-        { context: () => ctx, env: {} },
-      );
-      return { status, stdout: out, stderr: err };
-    },
+    // An empty caller environment: no DOCKER_BUILDKIT, no SOURCE_DATE_EPOCH from this process.
+    run: (args) => runCli(args, ctx, { env: {} }),
   };
 }
 

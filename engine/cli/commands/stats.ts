@@ -2,6 +2,7 @@
 // `docker stats` shows them. The CPU share is measured over one second between two readings;
 // streaming repeats that until Ctrl-C (on a terminal) unless `--no-stream`.
 
+import { setTimeout as sleep } from 'node:timers/promises';
 import { resolveContainer } from '../../container/lifecycle.ts';
 import { type ContainerRow, listContainers } from '../../container/views.ts';
 import { humanSize } from '../../format/text.ts';
@@ -69,17 +70,7 @@ export const command: Command = {
       // A terminal is cleared between readings, as Docker redraws its table.
       cli.stdout.write(stream ? `\x1b[2J\x1b[H${text}` : text);
       if (!stream || cli.signal.aborted) return 0;
-      await new Promise((resolve) => {
-        const timer = setTimeout(resolve, SAMPLE_MS);
-        cli.signal.addEventListener(
-          'abort',
-          () => {
-            clearTimeout(timer);
-            resolve(undefined);
-          },
-          { once: true },
-        );
-      });
+      await pause(cli.signal);
       if (cli.signal.aborted) return 0;
     }
   },
@@ -94,17 +85,7 @@ async function sample(
   const first = new Map(rows.map((r) => [r.id, readCgroupUsage(r.id)]));
   const started = process.hrtime.bigint();
   if (rows.some((r) => r.status === 'running')) {
-    await new Promise((resolve) => {
-      const timer = setTimeout(resolve, SAMPLE_MS);
-      cli.signal.addEventListener(
-        'abort',
-        () => {
-          clearTimeout(timer);
-          resolve(undefined);
-        },
-        { once: true },
-      );
-    });
+    await pause(cli.signal);
   }
   const wallNs = Number(process.hrtime.bigint() - started);
   const limit = cli.context().config.limits.memoryBytes;
@@ -142,4 +123,9 @@ export function binarySize(bytes: number): string {
     unit++;
   }
   return `${Number(value.toPrecision(4))}${units[unit]}`;
+}
+
+/** SAMPLE_MS, or less when the command is interrupted (Ctrl-C ends the wait, not the output). */
+function pause(signal: AbortSignal): Promise<void> {
+  return sleep(SAMPLE_MS, undefined, { signal }).catch(() => {});
 }
