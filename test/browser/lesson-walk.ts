@@ -9,7 +9,7 @@ import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
 import { expect } from 'vitest';
 import type { LessonSource, RunBlock } from '../../site/scripts/lesson-source.ts';
 import type { TestServer } from '../support/server.ts';
-import { screenshot, terminalText } from './support.ts';
+import { recordPageErrors, screenshot, terminalText } from './support.ts';
 
 export const LESSON_MS = 240_000;
 const BLOCK_MS = 90_000;
@@ -245,14 +245,7 @@ async function openIn(
   before: (page: Page) => void,
 ): Promise<{ page: Page; errors: string[] }> {
   const page = await context.newPage();
-  const errors: string[] = [];
-  page.on('console', (m) => {
-    if (m.type() === 'error') errors.push(`${m.text()} (${m.location().url})`);
-  });
-  page.on('pageerror', (e) => errors.push(e.message));
-  page.on('response', (r) => {
-    if (r.status() >= 400 && !r.url().includes('/recordings/')) errors.push(`${r.status()} ${r.url()}`);
-  });
+  const errors = recordPageErrors(page);
   before(page);
   await page.goto(url);
   return { page, errors };

@@ -45,14 +45,7 @@ export async function openPage(
     await context.addInitScript((theme) => localStorage.setItem('starlight-theme', theme), options.theme);
   }
   const page = await context.newPage();
-  const errors: string[] = [];
-  page.on('console', (m) => {
-    if (m.type() === 'error') errors.push(`${m.text()} (${m.location().url})`);
-  });
-  page.on('pageerror', (e) => errors.push(e.message));
-  page.on('response', (r) => {
-    if (r.status() >= 400 && !r.url().includes('/recordings/')) errors.push(`${r.status()} ${r.url()}`);
-  });
+  const errors = recordPageErrors(page);
   options.before?.(page);
   await page.goto(url);
   return { page, context, errors, close: () => context.close() };
@@ -113,4 +106,20 @@ export async function startStaticSite(): Promise<{ url: string; close(): Promise
     url: `http://127.0.0.1:${port}`,
     close: () => new Promise((resolve) => server.close(() => resolve())),
   };
+}
+
+/**
+ * What goes wrong in `page`, as it happens: console errors, uncaught exceptions and failed
+ * responses (a replay's missing recording excepted: a site without an engine may lack one).
+ */
+export function recordPageErrors(page: Page): string[] {
+  const errors: string[] = [];
+  page.on('console', (m) => {
+    if (m.type() === 'error') errors.push(`${m.text()} (${m.location().url})`);
+  });
+  page.on('pageerror', (e) => errors.push(e.message));
+  page.on('response', (r) => {
+    if (r.status() >= 400 && !r.url().includes('/recordings/')) errors.push(`${r.status()} ${r.url()}`);
+  });
+  return errors;
 }
