@@ -4,13 +4,12 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
+import { CONFIG_FILE, DEFAULT_RUNTIME, DEFAULT_USERNS_BASE, RUNTIMES } from './config-defaults.ts';
 import { DEFAULT_ROOT } from './default-root.ts';
 import { InvalidArgumentError } from './errors.ts';
 
-export { DEFAULT_ROOT };
+export { DEFAULT_ROOT, DEFAULT_USERNS_BASE };
 export const DEFAULT_REGISTRY_PORT = 5000;
-/** Container root's host id: above every host user, as in the usual /etc/subuid allocation. */
-export const DEFAULT_USERNS_BASE = 100_000;
 
 const limitsSchema = z.object({
   /** Size of the tmpfs that holds a container's upper and work dirs. */
@@ -80,7 +79,7 @@ export const engineConfigSchema = z.object({
     .positive()
     .default(2 ** 31 - DEFAULT_USERNS_BASE),
   /** Preferred OCI runtime; `auto` picks crun, then runc, whichever works here. */
-  runtime: z.enum(['auto', 'crun', 'runc']).default('auto'),
+  runtime: z.enum(RUNTIMES).default(DEFAULT_RUNTIME),
   /** How long a registry may keep us waiting for response headers, or for the next chunk of a body. */
   registryTimeoutMs: z.number().int().positive().default(30_000),
   limits: limitsSchema.default(limitsSchema.parse({})),
@@ -110,17 +109,17 @@ export function rootFromEnv(): string {
 export function loadConfig(root: string): EngineConfig {
   let raw: unknown = {};
   try {
-    raw = JSON.parse(readFileSync(join(root, 'config.json'), 'utf8'));
+    raw = JSON.parse(readFileSync(join(root, CONFIG_FILE), 'utf8'));
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
-      throw new InvalidArgumentError(`${join(root, 'config.json')}: ${(err as Error).message}`);
+      throw new InvalidArgumentError(`${join(root, CONFIG_FILE)}: ${(err as Error).message}`);
     }
   }
   const parsed = engineConfigSchema.safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     throw new InvalidArgumentError(
-      `${join(root, 'config.json')}: ${issue?.path.join('.') ?? ''}: ${issue?.message ?? 'invalid'}`,
+      `${join(root, CONFIG_FILE)}: ${issue?.path.join('.') ?? ''}: ${issue?.message ?? 'invalid'}`,
     );
   }
   const config = parsed.data;

@@ -14,3 +14,15 @@ export const serverCommands: readonly ExtraCommand[] = [
 export function runLayerlab(): Promise<void> {
   return runProcess(serverCommands);
 }
+
+/**
+ * The resident engine for `root` (engine/daemon/), with the same commands as `layerlab`; server/bin.js
+ * starts it for `--engine-daemon`. Loaded on demand: a CLI command never pays for it.
+ */
+export async function runLayerlabDaemon(
+  root: string,
+  options: { idleMs?: number; current(): boolean; log?: (line: string) => void },
+): Promise<void> {
+  const { runEngineDaemon } = await import('../engine/daemon/daemon.ts');
+  await runEngineDaemon({ root, commands: serverCommands, ...options });
+}

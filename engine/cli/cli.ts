@@ -3,7 +3,9 @@
 // the engine; none of them reads `process.env`, so the CLI embedded in the server (where the caller is
 // a visitor's shell) can never hand the server's own environment to a container.
 
-import { createContext, type EngineContext, withOperation } from '../context.ts';
+// Types only: the context module brings the config schema (zod), which main() loads only for the
+// commands that open a root's context (`open` below); `version` answers without it.
+import type { EngineContext } from '../context.ts';
 import type { EventSink } from '../events.ts';
 import type { CommandSpec, ParsedArgs } from './args.ts';
 
@@ -36,6 +38,8 @@ export interface Cli extends Streams {
   readonly hostFiles: boolean;
   /** Fires on the first Ctrl-C (SIGINT) while a long operation (pull, build, push) runs. */
   readonly signal: AbortSignal;
+  /** True when the caller supplied the engine context (a server session's) instead of `root`'s. */
+  readonly contextSupplied: boolean;
   /** The engine context for this invocation; `events` routes engine events to a renderer. */
   context(events?: EventSink): EngineContext;
   out(text: string): void;
@@ -62,17 +66,22 @@ export function createCli(
     hostFiles?: boolean;
     /** Supplies the engine context instead of one for `root` (the server: a session's context). */
     context?: (events?: EventSink) => EngineContext;
+    /** Opens `root`'s context: context.ts's createContext, loaded by main() for commands that use it. */
+    open?: (root: string, options: { signal: AbortSignal }) => EngineContext;
   } & Streams,
 ): Cli {
   let base: EngineContext | undefined;
-  const { context: supplied, ...rest } = options;
+  const { context: supplied, open, ...rest } = options;
   const cli: Cli = {
     ...rest,
     hostFiles: options.hostFiles ?? !options.hideHostPaths,
+    contextSupplied: supplied !== undefined,
+    // `{ ...ctx, signal }` is context.ts's withOperation, spelled out so this module stays zod-free.
     context(events?: EventSink): EngineContext {
-      if (supplied) return withOperation(supplied(events), { signal: options.signal });
-      base ??= createContext(options.root, { signal: options.signal });
-      return events ? withOperation(base, { events, signal: options.signal }) : base;
+      if (supplied) return { ...supplied(events), signal: options.signal };
+      if (!open) throw new Error(`no engine context for ${options.root}: this command runs without one`);
+      base ??= open(options.root, { signal: options.signal });
+      return events ? { ...base, events, signal: options.signal } : base;
     },
     out(text: string) {
       options.stdout.write(text.endsWith('\n') ? text : `${text}\n`);

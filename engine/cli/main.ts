@@ -213,6 +213,11 @@ export async function main(
     // Loaded only here: cli.ts brings the engine context and its config schema (zod), which help,
     // `--version` and a mistyped command never need.
     const { createCli } = await import('./cli.ts');
+    // `version` reads the root's caches without the context module (zod) or koffi (commands/version.ts).
+    const open =
+      options.context || target.name === 'version'
+        ? undefined
+        : (await import('../context.ts')).createContext;
     const cli = createCli({
       ...streams,
       root: global.root,
@@ -222,6 +227,7 @@ export async function main(
       hideHostPaths: options.hideHostPaths ?? false,
       hostFiles: options.hostFiles ?? !(options.hideHostPaths ?? false),
       ...(options.context ? { context: options.context } : {}),
+      ...(open ? { open } : {}),
     });
     // Recovers what a killed engine process left on the root, and marks this one alive on it.
     if (!options.context && target.name !== 'version') {

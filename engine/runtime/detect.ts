@@ -2,17 +2,8 @@
 // running one tiny sandboxed container. The verdict is cached per runtime binary and version.
 
 import { execFile, spawn } from 'node:child_process';
-import {
-  closeSync,
-  existsSync,
-  mkdirSync,
-  openSync,
-  readdirSync,
-  readFileSync,
-  statfsSync,
-  statSync,
-} from 'node:fs';
-import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, statfsSync } from 'node:fs';
+import { mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { EngineContext } from '../context.ts';
@@ -21,19 +12,25 @@ import { mountMissingV1Hierarchies } from '../host/cgroups.ts';
 import { RUN_BASE } from '../store/paths.ts';
 import { flock, LOCK, MS, mount } from '../sys/libc.ts';
 import { ensureTraversable } from './overlay.ts';
+import {
+  executableIdentity,
+  findExecutable,
+  type RuntimeInfo,
+  type RuntimeName,
+  readCache,
+  VERDICTS_FILE,
+  VERSIONS_FILE,
+  type VerdictCache,
+  type VersionCache,
+  verdictKey,
+  wantedRuntimes,
+} from './runtime-cache.ts';
 import { buildSpec, type HostRlimits, parseProcLimits } from './spec.ts';
+
+export { findExecutable, type RuntimeInfo, type RuntimeName };
 
 const execFileAsync = promisify(execFile);
 
-export type RuntimeName = 'crun' | 'runc';
-
-export interface RuntimeInfo {
-  name: RuntimeName;
-  path: string;
-  version: string;
-}
-
-const SEARCH_DIRS = ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'];
 const HINTS: Record<RuntimeName, string> = {
   crun: 'install it with `apt-get install crun`',
   runc: 'install it with `apt-get install runc`',
@@ -49,15 +46,6 @@ export function runtimeCommand(ctx: EngineContext, runtime: RuntimeInfo): string
 
 export function runtimeStateDir(ctx: EngineContext, runtime: RuntimeInfo): string {
   return join(ctx.paths.run, runtime.name);
-}
-
-export function findExecutable(name: string): string | undefined {
-  const dirs = [...(process.env.PATH ?? '').split(':').filter(Boolean), ...SEARCH_DIRS];
-  for (const dir of dirs) {
-    const candidate = join(dir, name);
-    if (existsSync(candidate)) return candidate;
-  }
-  return undefined;
 }
 
 /**
@@ -173,29 +161,19 @@ async function probe(ctx: EngineContext, runtime: RuntimeInfo): Promise<void> {
  * mtime, ctime): a short command such as `version` or `run` then spawns no `crun --version`.
  */
 async function cachedRuntimeVersion(ctx: EngineContext, path: string): Promise<string> {
-  const st = statSync(path);
-  const identity = `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`;
-  const cachePath = join(ctx.paths.run, 'runtime-versions.json');
-  let known: Record<string, { identity: string; version: string }> = {};
-  try {
-    known = JSON.parse(await readFile(cachePath, 'utf8'));
-  } catch {
-    // no cache yet
-  }
-  const hit = known[path];
+  const identity = executableIdentity(path);
+  const known = readCache<VersionCache>(ctx.paths.run, VERSIONS_FILE);
+  const hit = Object.hasOwn(known, path) ? known[path] : undefined;
   if (hit?.identity === identity && typeof hit.version === 'string') return hit.version;
   const version = await runtimeVersion(path);
   known[path] = { identity, version };
   await mkdir(ctx.paths.run, { recursive: true });
   // A temp file and a rename: another engine process may read it at the same moment.
+  const cachePath = join(ctx.paths.run, VERSIONS_FILE);
   const temp = `${cachePath}.${process.pid}`;
   await writeFile(temp, `${JSON.stringify(known)}\n`);
   await rename(temp, cachePath);
   return version;
-}
-
-interface Verdicts {
-  [key: string]: { ok: true; checkedAt: string };
 }
 
 const memo = new Map<string, Promise<RuntimeInfo>>();
@@ -213,15 +191,10 @@ export function detectRuntime(ctx: EngineContext): Promise<RuntimeInfo> {
 }
 
 async function detect(ctx: EngineContext): Promise<RuntimeInfo> {
-  const wanted: RuntimeName[] = ctx.config.runtime === 'auto' ? ['crun', 'runc'] : [ctx.config.runtime];
+  const wanted = wantedRuntimes(ctx.config.runtime);
   const prepared = [...prepareHost(), ...prepareRunBase(ctx)];
-  const cachePath = join(ctx.paths.run, 'runtime.json');
-  let verdicts: Verdicts = {};
-  try {
-    verdicts = JSON.parse(await readFile(cachePath, 'utf8')) as Verdicts;
-  } catch {
-    // no cache yet
-  }
+  const cachePath = join(ctx.paths.run, VERDICTS_FILE);
+  const verdicts = readCache<VerdictCache>(ctx.paths.run, VERDICTS_FILE);
   const reasons: string[] = [];
   for (const name of wanted) {
     const path = findExecutable(name);
@@ -237,7 +210,7 @@ async function detect(ctx: EngineContext): Promise<RuntimeInfo> {
       continue;
     }
     const info: RuntimeInfo = { name, path, version };
-    const cacheKey = `${path}@${version}`;
+    const cacheKey = verdictKey(path, version);
     if (verdicts[cacheKey]?.ok) return info;
     try {
       await probe(ctx, info);

@@ -118,6 +118,7 @@ interface Bindings {
   flistxattr: (fd: number, list: Buffer | null, size: number) => number;
   mkdirat: (dirfd: number, path: string, mode: number) => number;
   fchownat: (dirfd: number, path: string, uid: number, gid: number, flags: number) => number;
+  getsockopt: (fd: number, level: number, name: number, value: Buffer, size: number[]) => number;
 }
 
 let bindings: Bindings | undefined;
@@ -147,6 +148,9 @@ function libc(): Bindings {
     flistxattr: f('long flistxattr(int fd, _Out_ uint8_t *list, size_t size)'),
     mkdirat: f('int mkdirat(int dirfd, const char *path, uint32_t mode)'),
     fchownat: f('int fchownat(int dirfd, const char *path, uint32_t uid, uint32_t gid, int flags)'),
+    getsockopt: f(
+      'int getsockopt(int fd, int level, int name, _Out_ uint8_t *value, _Inout_ uint32_t *size)',
+    ),
   };
   return bindings;
 }
@@ -311,4 +315,15 @@ export function mkdirat(dirfd: number, name: string, mode: number, what = name):
 /** fchownat(2) of `name` in `dirfd`, never following a symlink there. */
 export function fchownat(dirfd: number, name: string, uid: number, gid: number, what = name): void {
   check(libc().fchownat(dirfd, name, uid, gid, AT_SYMLINK_NOFOLLOW), 'fchownat', what);
+}
+
+const SOL_SOCKET = 1;
+const SO_PEERCRED = 17;
+
+/** The process at the other end of a connected unix socket, as the kernel recorded it at connect(). */
+export function peerCredentials(fd: number): { pid: number; uid: number; gid: number } {
+  const c = libc();
+  const value = Buffer.alloc(12); // struct ucred: pid_t pid, uid_t uid, gid_t gid
+  check(c.getsockopt(fd, SOL_SOCKET, SO_PEERCRED, value, [value.length]), 'getsockopt', `fd ${fd}`);
+  return { pid: value.readInt32LE(0), uid: value.readUInt32LE(4), gid: value.readUInt32LE(8) };
 }

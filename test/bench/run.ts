@@ -3,9 +3,11 @@
 // BENCH_ONLY=run (a comma list of pull, run, cli, diff, commit, server) measures only those sections.
 // When Docker is installed but no daemon answers, a private dockerd (test/support/dockerd.ts) is started.
 
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
 import { commit } from '../../engine/commit.ts';
 import { engineConfigSchema } from '../../engine/config.ts';
@@ -313,7 +315,8 @@ async function main(): Promise<void> {
 
     // 2b. The `layerlab` executable's start-up: `version` beside a bare Node, and `run --rm busybox
     // true` through the CLI beside Docker's, round after round. The bundle is refreshed first, as setup
-    // leaves it; the sources' `version` is timed too, through a launcher that skips the bundle.
+    // leaves it; the sources' `version` is timed too, through a launcher that skips the bundle. Then
+    // the same through the client and the root's resident engine (warm), and the launcher's cost.
     async function cliSection(): Promise<void> {
       const bundle = await bundleCli(repoRoot);
       const choice = cliModule(repoRoot);
@@ -328,6 +331,13 @@ async function main(): Promise<void> {
       );
       const node = process.execPath;
       if (!measured('run') && peers.docker.ok) await run('docker', ['pull', '-q', remote('busybox')]);
+      // The resident engine (engine/daemon/) for the root, as the first `layerlab` call would start
+      // it, and its client (native/client.c); bin/layerlab is the launcher users run.
+      buildNative(repoRoot, { quiet: true });
+      const client = join(repoRoot, 'native', 'build', 'layerlab-client');
+      const launcher = join(repoRoot, 'bin', 'layerlab');
+      const daemon = await startDaemon(choice, ctx.root);
+      console.log(`CLI daemon: ${daemon.ok ? `pid ${daemon.child.pid}` : daemon.why}`);
       const steps: Record<string, () => Promise<void>> = {
         node: async () => {
           await run(node, ['-e', '0']);
@@ -345,12 +355,40 @@ async function main(): Promise<void> {
           await run(node, [bin, '--root', ctx.root, 'run', '--rm', 'busybox', 'true']);
         },
       };
+      if (daemon.ok) {
+        steps.daemonVersion = async () => {
+          await run(client, ['--root', ctx.root, 'version']);
+        };
+        // The launcher's own cost: the same command through bin/layerlab and the client directly.
+        steps.daemonVersionFlag = async () => {
+          await run(client, ['--root', ctx.root, '--version']);
+        };
+        steps.launcherVersionFlag = async () => {
+          await run(launcher, ['--root', ctx.root, '--version']);
+        };
+        steps.daemonRun = async () => {
+          await run(client, ['--root', ctx.root, 'run', '--rm', 'busybox', 'true']);
+        };
+      }
       if (peers.docker.ok) {
         steps.docker = async () => {
           await run('docker', ['run', '--rm', '--network', 'none', remote('busybox'), 'true']);
         };
       }
-      const timed = await sideBySide(Math.max(RUNS, 15), steps);
+      const rounds = Math.max(RUNS, 15);
+      let timed: Record<string, Sample>;
+      try {
+        timed = await sideBySide(rounds, steps);
+      } finally {
+        if (daemon.ok) daemon.child.kill('SIGTERM');
+      }
+      // Every daemon step must have been served by the engine, not handed back to a Node process.
+      const daemonSteps = Object.keys(steps).filter((name) => /^(daemon|launcher)/.test(name));
+      const served = daemon.ok ? daemon.served() : 0;
+      if (daemon.ok && served < daemonSteps.length * (rounds + 1)) {
+        console.log(`CLI daemon: served ${served} of ${daemonSteps.length * (rounds + 1)} commands`);
+        for (const name of daemonSteps) delete timed[name];
+      }
       rows.push({
         operation: `\`layerlab version\` (${choice.bundle ? 'bundle' : 'sources'})`,
         layerlab: timed.version!,
@@ -371,6 +409,23 @@ async function main(): Promise<void> {
         layerlab: timed.cliRun!,
         peers: timed.docker ? { docker: timed.docker } : { docker: peers.docker.why ?? 'not measured' },
       });
+      if (timed.daemonRun) {
+        rows.push({
+          operation: '`layerlab version` (client → resident engine)',
+          layerlab: timed.daemonVersion!,
+          peers: { 'node -e 0': timed.node! },
+        });
+        rows.push({
+          operation: '`bin/layerlab --version` (launcher → client → resident engine)',
+          layerlab: timed.launcherVersionFlag!,
+          peers: { 'client alone': timed.daemonVersionFlag! },
+        });
+        rows.push({
+          operation: 'run --rm busybox true (client → resident engine, warm)',
+          layerlab: timed.daemonRun,
+          peers: timed.docker ? { docker: timed.docker } : { docker: peers.docker.why ?? 'not measured' },
+        });
+      }
     }
 
     // 3. diff of a container with 10 000 changed files.
@@ -460,6 +515,50 @@ async function main(): Promise<void> {
     console.log('\nserver (test/bench/server.ts)\n');
     for (const line of await benchServer()) console.log(line);
   }
+}
+
+/**
+ * Starts the resident engine for `root` on the CLI bundle (what `bin.js --engine-daemon` runs) and
+ * waits for its socket. Its code counts as current throughout: the bench times the engine, and an
+ * edit elsewhere in the tree must not end it mid-run. Its log counts the commands it served.
+ */
+async function startDaemon(
+  choice: { url: string; bundle: boolean },
+  root: string,
+): Promise<{ ok: true; child: ChildProcess; served(): number } | { ok: false; why: string }> {
+  if (!choice.bundle) return { ok: false, why: 'not measured (no fresh bundle)' };
+  const log = join(scratch, 'daemon.log');
+  const script = join(scratch, 'daemon.mjs');
+  writeFileSync(
+    script,
+    [
+      "import { appendFileSync } from 'node:fs';",
+      `const cli = await import(${JSON.stringify(choice.url)});`,
+      `await cli.runLayerlabDaemon(${JSON.stringify(root)}, {`,
+      '  current: () => true,',
+      `  log: (line) => appendFileSync(${JSON.stringify(log)}, line + '\\n'),`,
+      '});',
+      'process.exit(0);',
+    ].join('\n'),
+  );
+  const child = spawn(process.execPath, [script], { stdio: 'ignore' });
+  const exited = new Promise<string>((resolve) =>
+    child.once('exit', (code) => resolve(`not measured (the engine exited: ${code})`)),
+  );
+  const served = () =>
+    existsSync(log)
+      ? readFileSync(log, 'utf8')
+          .split('\n')
+          .filter((l) => l.startsWith('served: ')).length
+      : 0;
+  const socket = join(root, 'engine.sock');
+  for (const deadline = Date.now() + 60_000; Date.now() < deadline; ) {
+    if (existsSync(socket)) return { ok: true, child, served };
+    const why = await Promise.race([exited, sleep(20).then(() => undefined)]);
+    if (why) return { ok: false, why };
+  }
+  child.kill();
+  return { ok: false, why: 'not measured (its socket did not appear within 60 s)' };
 }
 
 // The engine unrefs its exit watchers (a detached `run` must not keep the CLI alive); hold the loop open.

@@ -161,19 +161,23 @@ describe('the bundle loads only what a command needs', () => {
       .filter((path) => readFileSync(path, 'utf8').includes('\n// node_modules/zod/'));
   }
 
-  it('--version and --help never load the config schema (zod)', async () => {
+  it('--version, --help and `version` never load the config schema (zod), nor koffi', async () => {
     const zod = zodFiles();
     expect(zod.length).toBeGreaterThan(0);
-    for (const args of [['--version'], ['--help'], ['image', '--help']]) {
+    const koffi = (f: string) => f.includes('/node_modules/koffi/');
+    // `version` reads the runtime that the commands above proved on this root from its caches.
+    for (const args of [['--version'], ['--help'], ['image', '--help'], ['version']]) {
       const loaded = await loadedFiles(args);
       expect(loaded.length, args.join(' ')).toBeGreaterThan(0);
       expect(
-        loaded.filter((f) => zod.includes(f)),
+        loaded.filter((f) => zod.includes(f) || koffi(f)),
         args.join(' '),
       ).toEqual([]);
     }
-    // The tracer does see zod where a command needs the engine's config.
-    expect((await loadedFiles(['version'])).some((f) => zod.includes(f))).toBe(true);
+    // The tracer does see zod and koffi where a command needs the engine's context.
+    const images = await loadedFiles(['images']);
+    expect(images.some((f) => zod.includes(f))).toBe(true);
+    expect(images.some(koffi)).toBe(true);
   });
 
   it('keeps only the English zod locale, and words a bad config.json as the sources do', async () => {

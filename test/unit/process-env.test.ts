@@ -14,7 +14,9 @@ const ALLOWED: Readonly<Record<string, string>> = {
   'engine/cli/main.ts': 'runProcess(): the real `layerlab` process passes its own caller’s environment',
   'engine/config.ts':
     'configuration defaults (LAYERLAB_ROOT, LAYERLAB_REGISTRY_PORT), read by setup and start-up',
-  'engine/runtime/detect.ts': 'PATH, to find crun or runc on the host',
+  'engine/runtime/runtime-cache.ts': 'PATH, to find crun or runc on the host',
+  'engine/daemon/daemon.ts':
+    'the resident engine compares its own PATH and LAYERLAB_REGISTRY_PORT with each client’s (never passed to a command)',
   'engine/layer/unpack.ts': 'the environment of a host decompressor it spawns, not of a container',
   'server/serve-command.ts': '`layerlab serve` start-up: port, limits file, workshop secrets (then deleted)',
 };

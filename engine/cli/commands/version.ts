@@ -1,9 +1,11 @@
 // `layerlab version`: the CLI, Node and engine versions, laid out like `docker version`; `--format`
 // renders Docker's Client/Server structure. `--version` (main.ts) prints `versionLine`.
 import { release } from 'node:os';
-import { detectRuntime } from '../../runtime/detect.ts';
+import { readQuickConfig } from '../../config-quick.ts';
+import { knownRuntime, type RuntimeInfo } from '../../runtime/runtime-cache.ts';
+import { runRootOf } from '../../store/paths.ts';
 import { str } from '../args.ts';
-import type { Command } from '../cli.ts';
+import type { Cli, Command } from '../cli.ts';
 import { INSPECT_FORMAT_FLAG } from '../format-flags.ts';
 import { parseTemplate } from '../template.ts';
 import { packageVersion } from '../version-line.ts';
@@ -17,6 +19,26 @@ function goArch(): string {
   return process.arch === 'x64' ? 'amd64' : process.arch;
 }
 
+/**
+ * The runtime to report. On the caller's own root, what detection already proved there, read from
+ * its caches with the quick config reader: no zod, no koffi (main() loads neither for `version`).
+ * Otherwise detection itself. A config error throws, as it does for every command; a runtime that
+ * cannot be found is reported by the caller.
+ */
+async function findRuntime(cli: Cli): Promise<{ found: Promise<RuntimeInfo> }> {
+  if (!cli.contextSupplied) {
+    const { runtime } = await readQuickConfig(cli.root);
+    const known = knownRuntime(runRootOf(cli.root), runtime);
+    if (known) return { found: Promise.resolve(known) };
+  }
+  const [{ createContext }, { detectRuntime }] = await Promise.all([
+    import('../../context.ts'),
+    import('../../runtime/detect.ts'),
+  ]);
+  const ctx = cli.contextSupplied ? cli.context() : createContext(cli.root, { signal: cli.signal });
+  return { found: detectRuntime(ctx) };
+}
+
 export const command: Command = {
   spec: {
     name: 'version',
@@ -27,7 +49,7 @@ export const command: Command = {
   },
   async run(cli, parsed) {
     const arch = goArch();
-    const runtime = await detectRuntime(cli.context()).then(
+    const runtime = await (await findRuntime(cli)).found.then(
       (r) => ({ name: r.name, version: r.version, text: `${r.name} ${r.version}` }),
       (err: Error) => ({ name: 'runtime', version: '', text: `unavailable (${err.message})` }),
     );
