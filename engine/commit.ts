@@ -2,8 +2,10 @@
 // image, with the container's config and Dockerfile-style `--change` lines as the new image config.
 
 import { execFile } from 'node:child_process';
+import { rmSync, writeFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { resolveContainer } from './container/lifecycle.ts';
+import { commitFreezeMarker } from './container/pause.ts';
 import { containerDir } from './container/state.ts';
 import type { EngineContext } from './context.ts';
 import { InvalidArgumentError, RuntimeError } from './errors.ts';
@@ -55,7 +57,10 @@ export async function commit(ctx: EngineContext, idOrName: string, opts: CommitO
   // container's processes (the runtime's pause, the freezer cgroup) until the layer is stored.
   // Already paused by `docker pause`: stays frozen, and stays paused afterwards.
   const paused = opts.pause !== false && record.state.status === 'running' && !isFrozen(record.id);
-  if (paused) await runtimeVerb(ctx, 'pause', record.id);
+  if (paused) {
+    writeFileSync(commitFreezeMarker(ctx, record.id), '');
+    await runtimeVerb(ctx, 'pause', record.id);
+  }
   try {
     const layer = tarUpper(ctx, upper, opts.mtime ? { mtime: opts.mtime } : {});
     return await appendLayer(ctx, parent, layer, {
@@ -73,7 +78,10 @@ export async function commit(ctx: EngineContext, idOrName: string, opts: CommitO
       ...(tag ? { tag } : {}),
     });
   } finally {
-    if (paused) await runtimeVerb(ctx, 'resume', record.id);
+    if (paused) {
+      await runtimeVerb(ctx, 'resume', record.id);
+      rmSync(commitFreezeMarker(ctx, record.id), { force: true });
+    }
   }
 }
 

@@ -73,8 +73,10 @@ export async function push(
     const sources = new Map([...compressed.values()].map((gz) => [gz.digest, gz.path]));
 
     // Layers first, then the config, as Docker does; the manifest only once all its blobs are there.
+    // Docker announces the layers top first (it walks from the top layer to its parents).
     const unique = [...new Map(layers.map((d) => [d.digest, d])).values()];
-    for (const d of [...unique, image.manifest.config]) event(ctx, name, d, 'preparing');
+    for (const d of [...unique].reverse()) event(ctx, name, d, 'preparing');
+    event(ctx, name, image.manifest.config, 'preparing');
     await eachLimited(unique, options.concurrency ?? 3, (d) =>
       pushBlob(ctx, client, ref, name, d, sources.get(d.digest)),
     );

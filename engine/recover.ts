@@ -16,6 +16,7 @@ import {
   mkdirSync,
   openSync,
   readdirSync,
+  rmSync,
   statSync,
 } from 'node:fs';
 import { rm } from 'node:fs/promises';
@@ -23,6 +24,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { removeContainer, resolveContainer } from './container/lifecycle.ts';
+import { commitFreezeMarker } from './container/pause.ts';
 import { type ContainerRecord, readRecord } from './container/record.ts';
 import type { EngineContext } from './context.ts';
 import { StoreError } from './errors.ts';
@@ -223,8 +225,11 @@ async function recoverContainers(ctx: EngineContext, report: RecoveryReport): Pr
         continue;
       }
       remaining.add(id);
-      if (record.state.status === 'running' && isFrozen(id)) {
+      // Only a commit's freeze: a container the user paused stays paused until `unpause`.
+      const marker = commitFreezeMarker(ctx, id);
+      if (record.state.status === 'running' && isFrozen(id) && existsSync(marker)) {
         await runtimeVerb(ctx, 'resume', id);
+        rmSync(marker, { force: true });
         report.resumed.push(id);
       } else if (record.state.status === 'created' && (await startedHalfway(ctx, id))) {
         await clearStart(ctx, id);

@@ -231,6 +231,9 @@ export async function load(ctx: EngineContext, input: Readable | string): Promis
     const messages: string[] = [];
     for (const { image, tags } of loaded) {
       for (const layer of imageLayers(image)) await ensureLayer(ctx, layer);
+      // Recorded again now that its layers are unpacked: its size becomes its files' (as Docker's
+      // `images` shows a loaded image), not its compressed blobs'.
+      await recordImage(ctx, { manifestDigest: image.manifestDigest });
       const full = [...new Set(tags.map((t) => formatReference(parseReference(t))))];
       for (const ref of full) {
         await tagImage(ctx, image.id, ref);

@@ -80,6 +80,11 @@ export interface BuildOptions {
    * what `DOCKER_BUILDKIT=0` chooses). Default `buildkit`.
    */
   builder?: HistoryStyle;
+  /**
+   * `--force-rm`: the classic builder removes a failed RUN step's container too (without it the
+   * container stays, exited, as Docker's does). BuildKit leaves none either way.
+   */
+  forceRm?: boolean;
 }
 
 export type BuildResult = Image & { readonly log: string[] };
@@ -672,6 +677,8 @@ class Builder {
         env,
         user: config.User ?? '',
         workingDir: config.WorkingDir ?? '',
+        listed: this.style === 'classic',
+        keepOnFailure: this.style === 'classic' && this.opts.forceRm !== true,
         ...(this.epoch === undefined ? {} : { mtime: this.epoch }),
         onStart: (id) => {
           this.step.container = id;

@@ -1,7 +1,8 @@
 // A build's transcript from its `build.*` events, in the two forms Docker prints: BuildKit's plain
 // progress (`#5 [2/3] RUN …`, `#5 CACHED`, `#5 DONE 0.3s`; Docker's default builder) and the classic
 // builder's (`Step 2/3 : RUN …`, ` ---> Running in …`, `Successfully built …`; `DOCKER_BUILDKIT=0`).
-// Both show the working container each RUN step runs in, which lesson 12 catches with `ps --external`.
+// Both name the working container each RUN step runs in: the classic builder's is an ordinary one,
+// which lesson 12 catches in `ps -a`; BuildKit's is hidden (`ps --external` shows it).
 
 import type { BuildVertex, EngineEvent } from '../events.ts';
 import { shortId } from '../oci/digest.ts';

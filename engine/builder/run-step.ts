@@ -1,5 +1,7 @@
-// One RUN step: a working container (marked external, as Docker's build containers are) runs the
-// command with its output streamed; on success its upper dir becomes the step's layer.
+// One RUN step: a working container runs the command with its output streamed; on success its upper
+// dir becomes the step's layer. Every one is made as a build's (external: no volumes of its own).
+// The classic builder's are listed by `ps`, as Docker's are, and a failed step's stays unless
+// `--force-rm`; BuildKit's stay hidden, since Docker's BuildKit makes none that Docker lists.
 
 import type { Readable } from 'node:stream';
 import { createContainer, removeContainer, startContainer, waitContainer } from '../container/lifecycle.ts';
@@ -14,6 +16,10 @@ export interface RunStepOptions {
   env: string[];
   user: string;
   workingDir: string;
+  /** Listed by `ps` (the classic builder's containers); BuildKit's are hidden. */
+  listed: boolean;
+  /** A command that fails leaves its container behind (the classic builder without `--force-rm`). */
+  keepOnFailure?: boolean;
   /** Cap for every mtime in the layer (reproducible builds); none keeps the real times. */
   mtime?: Date;
   onStart(containerId: string): void;
@@ -37,7 +43,9 @@ export async function runStep(
     ...(opts.user ? { user: opts.user } : {}),
     ...(opts.workingDir ? { workingDir: opts.workingDir } : {}),
     external: true,
+    listed: opts.listed,
   });
+  let keep = false;
   try {
     opts.onStart(record.id);
     const { connection } = await startContainer(ctx, record.id, { attach: true });
@@ -49,13 +57,16 @@ export async function runStep(
     } else {
       exitCode = await waitContainer(ctx, record.id);
     }
-    if (exitCode !== 0) return { exitCode };
+    if (exitCode !== 0) {
+      keep = opts.keepOnFailure === true;
+      return { exitCode };
+    }
     const upper = rootfsPaths(containerDir(ctx, record.id)).upper;
     const image = await opts.build(
       tarUpper(ctx, upper, opts.mtime === undefined ? {} : { mtime: opts.mtime }),
     );
     return { exitCode, image };
   } finally {
-    await removeContainer(ctx, record.id, { force: true });
+    if (!keep) await removeContainer(ctx, record.id, { force: true });
   }
 }

@@ -41,6 +41,11 @@ export const CREATE_FLAGS: readonly FlagSpec[] = [
   { name: 'env-file', type: 'list', description: 'Read in a file of environment variables' },
   { name: 'hostname', short: 'h', type: 'string', description: 'Container host name' },
   {
+    name: 'init',
+    type: 'bool',
+    description: 'Run an init inside the container that forwards signals and reaps processes',
+  },
+  {
     name: 'memory',
     short: 'm',
     type: 'string',
@@ -96,6 +101,8 @@ export function createOptions(parsed: ParsedArgs, env: Environment): CreateOptio
     ...(workingDir !== undefined ? { workingDir } : {}),
     ...(user !== undefined ? { user } : {}),
     ...(hostname !== undefined ? { hostname } : {}),
+    // Absent stays absent (inspect shows null, as Docker's HostConfig.Init); `--init=false` is false.
+    ...(typeof parsed.flags.init === 'boolean' ? { init: parsed.flags.init } : {}),
   };
 }
 
@@ -116,7 +123,16 @@ export async function containerOptions(
   if (files.length > 0) {
     if (!cli.hostFiles) throw refuse(command, NO_ENV_FILE);
     const fromFiles: string[] = [];
-    for (const file of files) fromFiles.push(...parseEnvFile(await readEnvFile(file), cli.env));
+    for (const file of files) {
+      const text = await readEnvFile(file);
+      try {
+        fromFiles.push(...parseEnvFile(text, cli.env));
+      } catch (err) {
+        // As `docker run` reports it: `docker: poorly formatted environment: ….`, status 125.
+        if (err instanceof InvalidArgumentError) throw refuse(command, `${err.message}.`);
+        throw err;
+      }
+    }
     // Docker: the files first, then `-e`, so a flag overrides a file.
     opts.env = [...fromFiles, ...(opts.env ?? [])];
   }
@@ -194,8 +210,15 @@ export function parseEnvFile(text: string, env: Environment): string[] {
     if (line === '' || line.startsWith('#')) continue;
     const eq = line.indexOf('=');
     const name = eq === -1 ? line : line.slice(0, eq);
-    if (name === '' || /\s/.test(name)) {
-      throw new InvalidArgumentError(`variable '${name}' contains whitespaces`, raw);
+    // docker/cli opts/file.go, its ErrBadKey's wording.
+    if (/\s/.test(name)) {
+      throw new InvalidArgumentError(
+        `poorly formatted environment: variable '${name}' contains whitespaces`,
+        raw,
+      );
+    }
+    if (name === '') {
+      throw new InvalidArgumentError(`poorly formatted environment: no variable name on line '${line}'`, raw);
     }
     if (eq !== -1) out.push(line);
     else if (Object.hasOwn(env, name) && env[name] !== undefined) out.push(`${name}=${env[name]}`);

@@ -4,7 +4,7 @@
 // formatter, the literal two-character escapes `\t` and `\n` in the format become a tab and a newline.
 
 import { formatTable } from '../format/text.ts';
-import { HEADER_FUNCTIONS, parseTemplate, type TemplateFunction } from './template.ts';
+import { HEADER_FUNCTIONS, MARSHALLED_AS_MAP, parseTemplate, type TemplateFunction } from './template.ts';
 
 /** One row as a template sees it: Docker's field names; a function is a method with arguments. */
 export type RowContext = Readonly<Record<string, string | TemplateFunction>>;
@@ -37,7 +37,7 @@ export function formatList(
 ): string {
   const { table, template } = prepare(format ? format : list.defaultTable, list);
   const tmpl = parseTemplate(template);
-  const rendered = rows.map((row) => tmpl.execute(row));
+  const rendered = rows.map((row) => tmpl.execute({ ...row, [MARSHALLED_AS_MAP]: true }));
   if (!table) return rendered.map((r) => `${r}\n`).join('');
   const header: Record<string, string | TemplateFunction> = {};
   for (const [field, name] of Object.entries(list.headers)) header[field] = name;

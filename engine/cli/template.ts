@@ -771,9 +771,28 @@ export function sprintf(format: string, args: readonly unknown[]): string {
   );
 }
 
-/** Docker's json: compact, HTML characters left as they are. */
+/**
+ * Marks a list command's row: docker/cli marshals such a context itself (formatter.MarshalJSON: a
+ * map of its fields through json.Marshal), so `{{json .}}` has its keys sorted and `<`, `>`, `&`
+ * escaped (`"Digest":"\u003cnone\u003e"`), unlike any other value.
+ */
+export const MARSHALLED_AS_MAP: unique symbol = Symbol('marshalled as a Go map');
+
+/** Docker's json: compact, HTML characters left as they are (but see MARSHALLED_AS_MAP). */
 function json(value: unknown): string {
-  return value === undefined ? 'null' : JSON.stringify(value);
+  if (value === undefined) return 'null';
+  if (value === null || typeof value !== 'object' || !(MARSHALLED_AS_MAP in value))
+    return JSON.stringify(value);
+  const row = value as Record<string, unknown>;
+  const sorted: Record<string, unknown> = {};
+  for (const key of Object.keys(row).sort()) sorted[key] = row[key];
+  // Outside strings JSON has none of these characters: replacing them all escapes only string contents.
+  return JSON.stringify(sorted)
+    .replaceAll('<', '\\u003c')
+    .replaceAll('>', '\\u003e')
+    .replaceAll('&', '\\u0026')
+    .replaceAll('\u2028', '\\u2028')
+    .replaceAll('\u2029', '\\u2029');
 }
 
 function length(value: unknown): number {

@@ -28,6 +28,13 @@ import { loadImage } from '../store/images.ts';
 import { ensureLayer } from '../store/layers.ts';
 import { withLock } from '../store/lock.ts';
 import type { MountSpec } from '../volume/mount-spec.ts';
+import {
+  ensureInitBuilt,
+  IN_CONTAINER_INIT_PATH,
+  initArgs,
+  makeInitMountPoint,
+  resolveInLayers,
+} from './docker-init.ts';
 import { writeEtcFiles } from './etc-files.ts';
 import { imageVolumes, prepareVolumes } from './image-volumes.ts';
 import { containerLimitMessage } from './limit-message.ts';
@@ -64,12 +71,16 @@ export interface CreateOptions extends ProcessOverrides {
   autoRemove?: boolean;
   /** A build's working container: hidden from `ps -a` unless `--external`. */
   external?: boolean;
+  /** A working container `ps` lists all the same: the classic builder's, as Docker's are. */
+  listed?: boolean;
   hostname?: string;
   /** `-v`/`--mount`: named volumes, anonymous ones, host paths (where the engine allows them). */
   mounts?: MountSpec[];
   /** `--memory`/`--cpus`: lower than the engine's limits (the CLI refuses higher ones). */
   memoryBytes?: number;
   cpus?: number;
+  /** `--init`: docker-init as PID 1, the command its child; `false` as `--init=false` records it. */
+  init?: boolean;
 }
 
 const NAMES_LOCK = 'containers';
@@ -104,6 +115,24 @@ function makeInitLayer(ctx: EngineContext, id: string): void {
 
 function rootOwner(ctx: EngineContext): number {
   return ctx.config.usernsBase;
+}
+
+/**
+ * With `--init`, the mount point of /sbin/docker-init goes in the init layer, resolved through the
+ * image's layers (the lowers below the init layer), so that no diff or commit lists it.
+ */
+function initMountPoint(
+  ctx: EngineContext,
+  record: ContainerRecord,
+): { prepareInit?: (dir: string) => void } {
+  if (record.config.init !== true) return {};
+  const layers = record.lowerDirs.slice(1);
+  return {
+    prepareInit: (dir) => {
+      const point = resolveInLayers(layers, IN_CONTAINER_INIT_PATH);
+      if (point) makeInitMountPoint(dir, layers, point, rootOwner(ctx));
+    },
+  };
 }
 
 /**
@@ -160,6 +189,7 @@ export async function createContainer(ctx: EngineContext, opts: CreateOptions): 
         mounts: mounts.mounts,
         ...(opts.memoryBytes !== undefined ? { memoryBytes: opts.memoryBytes } : {}),
         ...(opts.cpus !== undefined ? { cpus: opts.cpus } : {}),
+        ...(opts.init !== undefined ? { init: opts.init } : {}),
       },
       state: {
         status: 'created',
@@ -173,6 +203,7 @@ export async function createContainer(ctx: EngineContext, opts: CreateOptions): 
       lowerDirs,
       autoRemove: opts.autoRemove ?? false,
       external: opts.external ?? false,
+      ...(opts.listed ? { listed: true } : {}),
     };
     // The record goes in last: a directory without one (a create that crashed) is invisible to ps.
     const dir = containerDir(ctx, id);
@@ -188,6 +219,7 @@ export async function createContainer(ctx: EngineContext, opts: CreateOptions): 
       sizeBytes: ctx.config.limits.containerDiskBytes,
       rootUid: rootOwner(ctx),
       etcFiles: !record.external,
+      ...initMountPoint(ctx, record),
     });
   } catch (err) {
     await destroy(ctx, id);
@@ -274,6 +306,7 @@ export async function startContainer(
       sizeBytes: ctx.config.limits.containerDiskBytes,
       rootUid: rootOwner(ctx),
       etcFiles: !record.external,
+      ...initMountPoint(ctx, record),
     };
     // The tmpfs with the changes is gone only after a reboot; then the container starts afresh.
     const paths =
@@ -287,8 +320,9 @@ export async function startContainer(
       await runtimeDelete(ctx, record.id);
     }
 
+    const argv = [record.path, ...record.args];
     const input = processInput(record, paths.merged, {
-      args: [record.path, ...record.args],
+      args: record.config.init === true ? initArgs(argv) : argv,
       tty: record.config.tty,
       ...(opts.rows !== undefined ? { rows: opts.rows } : {}),
       ...(opts.cols !== undefined ? { cols: opts.cols } : {}),
@@ -303,6 +337,10 @@ export async function startContainer(
     const volumes = [
       ...(await prepareVolumes(paths.volumes, paths.merged, record.config.volumes, rootOwner(ctx))),
       ...(await mountBinds(ctx, record.id, record.config.mounts, paths.merged)),
+      // Read-only, as Docker mounts tini: the container cannot change the host's binary.
+      ...(record.config.init === true
+        ? [{ source: ensureInitBuilt(), destination: IN_CONTAINER_INIT_PATH, readonly: true }]
+        : []),
     ].sort((a, b) => a.destination.split('/').length - b.destination.split('/').length); // parents first
     const spec = buildSpec({
       id: record.id,

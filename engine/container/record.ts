@@ -58,6 +58,8 @@ export const containerConfigRecordSchema = z.object({
   /** `--memory` and `--cpus`, below the engine's limits; absent: the engine's limits apply. */
   memoryBytes: z.number().int().positive().optional(),
   cpus: z.number().positive().optional(),
+  /** `--init` (or `--init=false`): PID 1 is docker-init with the command as its child (docker-init.ts). */
+  init: z.boolean().optional(),
 });
 export type ContainerConfigRecord = z.infer<typeof containerConfigRecordSchema>;
 
@@ -80,6 +82,8 @@ export const containerRecordSchema = z.object({
   autoRemove: z.boolean().default(false),
   /** A build's working container: shown only by `ps -a --external`. */
   external: z.boolean().default(false),
+  /** A working container that `ps` lists like any other (the classic builder's, as in Docker). */
+  listed: z.boolean().optional(),
 });
 export type ContainerRecord = z.infer<typeof containerRecordSchema>;
 

@@ -66,7 +66,7 @@ export async function listContainers(ctx: EngineContext, opts: ListOptions = {})
       continue;
     }
     if (!opts.all && record.state.status !== 'running') continue;
-    if (record.external && !opts.external) continue;
+    if (record.external && !record.listed && !opts.external) continue;
     if (opts.owner !== undefined && record.config.labels[OWNER_LABEL] !== opts.owner) continue;
     const row: ContainerRow = {
       id: record.id,
@@ -235,15 +235,17 @@ export async function inspectContainer(
       AutoRemove: record.autoRemove,
       Memory: record.config.memoryBytes ?? 0,
       NanoCpus: Math.round((record.config.cpus ?? 0) * 1e9),
+      Init: record.config.init ?? null,
     },
+    // Docker's order: a Go struct's fields as declared (Data, Name), a map's keys sorted.
     GraphDriver: {
-      Name: 'overlay2',
       Data: {
         LowerDir: record.lowerDirs.join(':'),
+        MergedDir: paths.merged,
         UpperDir: paths.upper,
         WorkDir: paths.work,
-        MergedDir: paths.merged,
       },
+      Name: 'overlay2',
     },
     RootFS: { Type: 'layers', Layers: diffIds },
     // Docker's list: named volumes and host paths (the anonymous VOLUMEs live on the container's tmpfs).

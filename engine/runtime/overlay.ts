@@ -48,6 +48,8 @@ export interface MountRootfsOptions {
    * in /etc copies up, and the layer would then carry that directory's time instead of the image's.
    */
   etcFiles?: boolean;
+  /** Makes further mount points in the init layer (its host path given) before the overlay is mounted. */
+  prepareInit?: (initDir: string) => void;
 }
 
 /** The mount points the runtime mounts proc, sysfs and the /dev tmpfs on. */
@@ -110,6 +112,7 @@ export async function mountRootfs(options: MountRootfsOptions): Promise<RootfsPa
     closeSync(openSync(file, 'a', 0o644));
     chownSync(file, options.rootUid, options.rootUid);
   }
+  options.prepareInit?.(paths.init);
   await remountRootfs(options);
   return paths;
 }

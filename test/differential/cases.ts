@@ -1,6 +1,6 @@
 // The differential corpus: each directory under cases/ is one case — a Dockerfile with its build
 // context (built by each engine), or a container change (`kind: commit`: a script run in a container,
-// then committed) — with case.json saying how to run it and what to check, and expect.json, what
+// then committed; `kind: run`: a container's output and exit status) — with case.json saying how to run it and what to check, and expect.json, what
 // Docker produced when `npm run diff:record` last ran it.
 
 import {
@@ -28,12 +28,19 @@ export const caseSchema = z
   .object({
     /** What the case is about, one line. */
     about: z.string(),
-    kind: z.enum(['build', 'commit']).default('build'),
+    kind: z.enum(['build', 'commit', 'run']).default('build'),
+    /** For `commit` and `run`: flags of `docker run` before the image (`--init`). */
+    runFlags: z.array(z.string()).default([]),
+    /**
+     * For `run`: start detached, `docker stop` it, and take the exit status `docker wait` prints (the
+     * container's output is then not compared).
+     */
+    stop: z.boolean().optional(),
     buildArgs: z.record(z.string(), z.string()).default({}),
     target: z.string().optional(),
     /** Modes (octal strings) given to context files before the build: git keeps only the x bit. */
     modes: z.record(z.string(), z.string().regex(/^[0-7]{3,4}$/)).default({}),
-    /** For `commit`: the `sh -c` script run in a container of the built image (busybox without a Dockerfile). */
+    /** For `commit` and `run`: the `sh -c` script run in a container of the built image (busybox without a Dockerfile). */
     script: z.string().optional(),
     /**
      * Times to check, per path in the layers above the base (`source`: the context file's mtime kept;
@@ -60,6 +67,7 @@ export const caseSchema = z
           .object({
             status: z.number().int(),
             error: z.string().nullable(),
+            output: z.string().nullable(),
             layers: z.array(z.array(z.string())).nullable(),
             config: z.record(z.string(), z.unknown()).nullable(),
             history: z.array(z.object({ created_by: z.string(), empty_layer: z.boolean() })).nullable(),
@@ -79,6 +87,8 @@ export interface Comparable {
   status: number;
   /** The last line of the error output, for a failing case. */
   error?: string;
+  /** For `run`: what the container printed on stdout. */
+  output?: string;
   layers?: string[][];
   config?: Record<string, unknown>;
   history?: { created_by: string; empty_layer: boolean }[];

@@ -61,6 +61,46 @@ export interface Base {
 
 const now = () => Date.now() / 1000;
 
+/**
+ * The last error line of a container's run: an init's complaint carries the pid it had in the
+ * container (`[FATAL tini (7)]`), which depends on how many processes the runtime started first.
+ */
+function runErrorLine(stderr: string): string {
+  return errorLine(stderr).replace(/^\[FATAL tini \(\d+\)\]/, '[FATAL tini (PID)]');
+}
+
+/**
+ * A `run` case: the container's stdout and exit status; with `stop`, started detached, stopped, and
+ * the status `wait` prints.
+ */
+async function runContainerCase(
+  step: (args: string[]) => Promise<Answer>,
+  c: DiffCase,
+  image: string,
+  name: string,
+  noNetwork: string[],
+): Promise<Comparable> {
+  const args = ['--name', name, ...noNetwork, ...c.spec.runFlags, image, 'sh', '-c', c.spec.script ?? 'true'];
+  try {
+    if (!c.spec.stop) {
+      const ran = await step(['run', ...args]);
+      return {
+        status: ran.status,
+        output: ran.stdout,
+        ...(ran.status !== 0 ? { error: runErrorLine(ran.stderr) } : {}),
+      };
+    }
+    const started = await step(['run', '-d', ...args]);
+    if (started.status !== 0) return { status: started.status, error: errorLine(started.stderr) };
+    const stopped = await step(['stop', name]);
+    if (stopped.status !== 0) return { status: stopped.status, error: errorLine(stopped.stderr) };
+    const waited = await step(['wait', name]);
+    return { status: Number.parseInt(waited.stdout.trim(), 10) };
+  } finally {
+    await step(['rm', '-f', name]);
+  }
+}
+
 /** Runs the case on `engine`: build (or run and commit), save, snapshot. Tags are per engine and case. */
 export async function runCase(engine: Engine, c: DiffCase, base: Base): Promise<Outcome> {
   const tag = `difftest-${c.name}`;
@@ -78,22 +118,33 @@ export async function runCase(engine: Engine, c: DiffCase, base: Base): Promise<
     let image = 'busybox';
     let result: Answer | undefined;
     if (c.spec.kind === 'build' || hasDockerfile(c)) {
-      const args = [
-        'build',
-        '--no-cache',
-        ...noNetwork,
-        '-t',
-        c.spec.kind === 'commit' ? `${tag}-base` : tag,
-      ];
+      const args = ['build', '--no-cache', ...noNetwork, '-t', c.spec.kind === 'build' ? tag : `${tag}-base`];
       for (const [name, value] of Object.entries(c.spec.buildArgs))
         args.push('--build-arg', `${name}=${value}`);
       if (c.spec.target) args.push('--target', c.spec.target);
       result = await step([...args, context]);
-      image = c.spec.kind === 'commit' ? `${tag}-base` : tag;
+      image = c.spec.kind === 'build' ? tag : `${tag}-base`;
+    }
+    if (c.spec.kind === 'run') {
+      const comparable =
+        result && result.status !== 0
+          ? { status: result.status, error: errorLine(result.stderr) }
+          : await runContainerCase(step, c, image, `difftest-${c.name}-${engine.name}`, noNetwork);
+      return { comparable, window: { start, end: now() }, log: log.join('\n') };
     }
     if (c.spec.kind === 'commit' && (!result || result.status === 0)) {
       const name = `difftest-${c.name}-${engine.name}`;
-      result = await step(['run', '--name', name, ...noNetwork, image, 'sh', '-c', c.spec.script ?? 'true']);
+      result = await step([
+        'run',
+        '--name',
+        name,
+        ...noNetwork,
+        ...c.spec.runFlags,
+        image,
+        'sh',
+        '-c',
+        c.spec.script ?? 'true',
+      ]);
       if (result.status === 0) {
         const committed = await step(['commit', name, tag]);
         if (committed.status !== 0) result = committed;
@@ -133,9 +184,9 @@ export async function runCase(engine: Engine, c: DiffCase, base: Base): Promise<
   }
 }
 
-/** A commit case may build its starting image first (a Dockerfile beside case.json). */
+/** A commit or run case may build its starting image first (a Dockerfile beside case.json). */
 function hasDockerfile(c: DiffCase): boolean {
-  return c.spec.kind === 'commit' && existsSync(join(c.dir, 'Dockerfile'));
+  return c.spec.kind !== 'build' && existsSync(join(c.dir, 'Dockerfile'));
 }
 
 /** What the busybox image holds, read through the same snapshot reader. */

@@ -44,7 +44,7 @@ try {
     writeFileSync(file, `${JSON.stringify(recorded, null, 2)}\n`);
     written.push(file);
     console.log(
-      `${c.name}: ${outcome.comparable.status === 0 ? `${outcome.comparable.layers?.length} layer(s)` : `exit ${outcome.comparable.status}: ${outcome.comparable.error}`}`,
+      `${c.name}: ${outcome.comparable.status === 0 ? `${outcome.comparable.layers?.length ?? 0} layer(s)` : `exit ${outcome.comparable.status}: ${outcome.comparable.error ?? ''}`}`,
     );
   }
   // As the repository formats JSON, so `biome check .` stays clean.

@@ -170,7 +170,8 @@ describe('--format for list commands', () => {
       'a87ecb4f327c: busybox\n01946d9d34d8: layerlab/webapp\n',
     );
     expect(formatList('json', rows.slice(0, 1), list)).toBe(
-      '{"ID":"a87ecb4f327c","Image":"busybox","Names":"web","Labels":"com.example=1"}\n',
+      // docker/cli marshals a row context as a map: keys sorted.
+      '{"ID":"a87ecb4f327c","Image":"busybox","Labels":"com.example=1","Names":"web"}\n',
     );
   });
 

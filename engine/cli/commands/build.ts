@@ -33,6 +33,7 @@ export const command: Command = {
       },
       { name: 'build-arg', type: 'list', description: 'Set build-time variables' },
       { name: 'no-cache', type: 'bool', description: 'Do not use cache when building the image' },
+      { name: 'force-rm', type: 'bool', description: 'Always remove intermediate containers' },
       { name: 'target', type: 'string', description: 'Set the target build stage to build' },
       {
         name: 'quiet',
@@ -86,6 +87,7 @@ export const command: Command = {
         tags,
         buildArgs,
         noCache: bool(parsed, 'no-cache'),
+        forceRm: bool(parsed, 'force-rm'),
         ...(str(parsed, 'target') !== undefined ? { target: str(parsed, 'target')! } : {}),
         ...sourceDateEpoch(cli.env),
         builder: classic ? 'classic' : 'buildkit',

@@ -84,7 +84,8 @@ export const command: Command = {
         CreatedAt: goTime(r.created),
         Size: humanSize(r.size, 3),
         Containers: 'N/A',
-        VirtualSize: humanSize(r.size, 3),
+        // docker/cli's imageContext: Size to 3 digits, VirtualSize with go-units' default 4 (`1.985MB`).
+        VirtualSize: humanSize(r.size),
         SharedSize: 'N/A',
         UniqueSize: 'N/A',
       }),

@@ -93,7 +93,14 @@ export const command: Command = {
         throw new InvalidArgumentError(`invalid filter 'status=${status}'`, status);
     }
     const last = bool(parsed, 'latest') ? 1 : (int(parsed, 'last') ?? -1);
-    const size = bool(parsed, 'size') || /\.Size\b/.test(str(parsed, 'format') ?? '');
+    // A template that reads .Size, or marshals the whole row (`json`, `{{json .}}`: Docker 20.10 prints
+    // its Size as `0B (virtual 1.98MB)` then), asks for the sizes, as Docker's ps does.
+    const formatText = str(parsed, 'format') ?? '';
+    const size =
+      bool(parsed, 'size') ||
+      /\.Size\b/.test(formatText) ||
+      formatText.trim() === 'json' ||
+      /\{\{-?\s*json\s+\.\s*-?\}\}/.test(formatText);
     const noTrunc = bool(parsed, 'no-trunc');
     // Docker: -n, -l and the exited and status filters (other than running) look at every container.
     const all =
@@ -102,10 +109,13 @@ export const command: Command = {
       filters.has('exited') ||
       (filters.get('status') ?? []).some((s) => s !== 'running');
     const listed = await listContainers(ctx, { all, size, external: bool(parsed, 'external') });
-    let rows: PsRow[] = listed.map((row) => ({
-      ...row,
-      paused: row.status === 'running' && isFrozen(row.id),
-    }));
+    let rows: PsRow[] = await shownImages(
+      ctx,
+      listed.map((row) => ({
+        ...row,
+        paused: row.status === 'running' && isFrozen(row.id),
+      })),
+    );
     rows = await applyFilters(ctx, rows, filters, listed);
     if (last > 0) rows = rows.slice(0, last);
     if (bool(parsed, 'quiet')) {
@@ -126,6 +136,25 @@ export const command: Command = {
   },
 };
 
+/**
+ * The image as Docker's ps names it (moby daemon/list.go, refreshImage): the name the container was
+ * made from while it still means the container's image; once that tag moved or went (`rmi -f`,
+ * `tag` over it), the image's id.
+ */
+async function shownImages(ctx: EngineContext, rows: PsRow[]): Promise<PsRow[]> {
+  const current = new Map<string, Promise<Digest | undefined>>();
+  const out: PsRow[] = [];
+  for (const row of rows) {
+    let resolved = current.get(row.image);
+    if (!resolved) {
+      resolved = resolveImageId(ctx, row.image).catch(() => undefined);
+      current.set(row.image, resolved);
+    }
+    out.push((await resolved) === row.imageId ? row : { ...row, image: row.imageId });
+  }
+  return out;
+}
+
 /** Docker's STATUS for a row, "(Paused)" added to a frozen one. */
 function status(row: PsRow, now: number): string {
   const text = statusText(row, now);
@@ -140,7 +169,8 @@ export function psContext(row: PsRow, opts: { noTrunc: boolean; size: boolean; n
     .join(',');
   return {
     ID: opts.noTrunc ? row.id : row.id.slice(0, 12),
-    Image: row.image,
+    // An image shown by its id is cut as IDs are (docker/cli ContainerContext.Image).
+    Image: !opts.noTrunc && /^sha256:[a-f0-9]{64}$/.test(row.image) ? row.image.slice(7, 19) : row.image,
     Command: goQuote(opts.noTrunc ? row.command : ellipsis(row.command, 20)),
     CreatedAt: goTime(row.created),
     RunningFor: ago(row.created, opts.now),

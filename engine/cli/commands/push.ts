@@ -25,12 +25,12 @@ export const command: Command = {
     if (!quiet) board.line(`The push refers to repository [${repositoryName(ref)}]`);
     // Docker lists every layer by its diff id (the uncompressed digest), never the config blob. A
     // built layer is compressed on its way out, so its events carry a digest the store does not
-    // know: the engine announces the layers (`preparing`) in manifest order, which maps them back.
+    // know: the engine announces the layers (`preparing`) top first, which maps them back.
     const image = await loadImage(cli.context(), input);
     const diffIds = image.config.rootfs.diff_ids;
     const ordered = [
       ...new Map(image.manifest.layers.map((l, i) => [l.digest, diffIds[i] ?? l.digest])).values(),
-    ];
+    ].reverse();
     const shown = new Map<Digest, Digest>();
     const progress = pushProgress(cli.stdout);
     const sink: EventSink = (event) => {
