@@ -47,6 +47,8 @@ const REPO_ROOT = join(import.meta.dirname, '..');
 /** What a plugin (the workshop) can reach to add routes, gate sessions and end them. */
 export interface ServerInternals {
   readonly root: string;
+  /** The operator's `--public-url`s (the workshop's join link is built from the first). */
+  readonly publicUrls: readonly string[];
   readonly router: Router;
   readonly sessions: SessionManager;
   readonly metrics: Metrics;
@@ -200,6 +202,7 @@ export function createServer(options: ServerOptions): LayerlabServer {
 
   const internals: ServerInternals = {
     root,
+    publicUrls: options.publicUrls ?? [],
     router,
     get sessions() {
       return manager();

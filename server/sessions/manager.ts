@@ -91,6 +91,7 @@ export class ServerSession implements Session {
   readonly commands: RanCommand[] = [];
   readonly terminalHub: TerminalHub = { pending: new Map(), attached: new Map(), pauses: new Map() };
   watcher: SessionWatcher | undefined;
+  held: string | undefined;
   readonly createdAt = Date.now();
   lastActive = Date.now();
   sockets = 0;

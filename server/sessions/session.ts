@@ -75,6 +75,8 @@ export interface Session {
   readonly terminalHub: TerminalHub;
   /** The upper-dir watcher behind `fs.change` events, once started. */
   watcher: SessionWatcher | undefined;
+  /** Set while a teacher has paused the class: the reason. Its terminals then take no input and run no Run block. */
+  held?: string | undefined;
   readonly createdAt: number;
   /** Last time a socket or request used the session (ms since epoch). */
   readonly lastActive: number;

@@ -2,11 +2,14 @@
 // in course order, with its title and each check's goal and hint as the lesson's MDX writes them
 // (`<Check id="…" hint="…">goal</Check>`), so the dashboard says "Make two containers from the same
 // busybox image" rather than `two-containers`. Read once per process; a lesson file that cannot be
-// read falls back to the ids.
+// read falls back to the ids. Also every numbered lesson with the state it starts from
+// (`courseLessons`), which a teacher's reset and "everyone to lesson N" name.
 
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { load } from 'js-yaml';
 import { lessonChecks } from '../../content/lesson-checks.ts';
+import { type ResetTarget, resetTargetSchema } from '../reset/target.ts';
 
 export interface CatalogCheck {
   id: string;
@@ -63,6 +66,64 @@ export function lessonCatalog(dir = LESSONS_DIR): CatalogLesson[] {
   const out = lessons.map((l) => l.lesson);
   if (dir === LESSONS_DIR) cached = out;
   return out;
+}
+
+/** A numbered lesson of the course: its page id, number, title and the state it starts from. */
+export interface CourseLesson {
+  id: string;
+  order: number;
+  title: string;
+  /** `lesson.reset`, else `lesson.images`, else nothing (as the page's own Reset does). */
+  start: ResetTarget;
+}
+
+let course: CourseLesson[] | undefined;
+
+/**
+ * Every lesson page with a `lesson.order`, in course order. The frontmatter is YAML, read with
+ * js-yaml and checked by the reset target's own schema; a start that does not parse is empty, and
+ * logged by the caller's test of the lessons (test/unit/lessons.test.ts checks every page's).
+ */
+export function courseLessons(dir = LESSONS_DIR): CourseLesson[] {
+  if (dir === LESSONS_DIR && course) return course;
+  const out: CourseLesson[] = [];
+  let files: string[] = [];
+  try {
+    files = readdirSync(dir).filter((f) => f.endsWith('.mdx'));
+  } catch {
+    // No lessons directory (a trimmed install): no course.
+  }
+  for (const file of files) {
+    const id = file.slice(0, -4);
+    let data: unknown;
+    try {
+      data = load(frontmatter(readFileSync(join(dir, file), 'utf8')));
+    } catch {
+      continue;
+    }
+    const lesson = field(data, 'lesson');
+    const order = field(lesson, 'order');
+    if (typeof order !== 'number') continue;
+    const reset = field(lesson, 'reset');
+    const images = field(lesson, 'images');
+    const parsed = resetTargetSchema.safeParse(
+      reset !== undefined ? reset : images !== undefined ? { images } : {},
+    );
+    const title = field(data, 'title');
+    out.push({
+      id,
+      order,
+      title: typeof title === 'string' ? title : readable(id),
+      start: parsed.success ? parsed.data : {},
+    });
+  }
+  out.sort((a, b) => a.order - b.order || a.id.localeCompare(b.id));
+  if (dir === LESSONS_DIR) course = out;
+  return out;
+}
+
+function field(value: unknown, name: string): unknown {
+  return typeof value === 'object' && value !== null ? Reflect.get(value, name) : undefined;
 }
 
 /** A check's title and page hint by lesson and id, when the catalog has it. */

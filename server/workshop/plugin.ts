@@ -72,6 +72,7 @@ export function workshopPlugin(options: WorkshopPluginOptions = {}): ServerPlugi
           options.store ?? new SqliteWorkshopStore(workshopDbPath(internals.root), { log: internals.log }),
         ...(options.leaveGraceMs !== undefined ? { leaveGraceMs: options.leaveGraceMs } : {}),
         ...(options.stuck ? { stuck: options.stuck } : {}),
+        ...(internals.publicUrls[0] ? { publicUrl: internals.publicUrls[0] } : {}),
         log: internals.log,
       },
     );

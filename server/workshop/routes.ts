@@ -1,12 +1,21 @@
 // Classroom mode's HTTP routes on the server's router: the student join flow (and rejoining one's own
 // seat by name), teacher sign-in, the dashboard and its JSON state (the lesson × step grid, who needs
-// help), seat management (remove a student, free a seat, add seats), reset-student, end-workshop,
-// the progress export, the read-only watch page, and starting a workshop with the admin password.
+// help, raised hands), seat management (remove a student, free a seat, add seats), running the room
+// (a message to everyone, "everyone to lesson N", pause and resume, lowering hands), resetting a
+// student or the class to a lesson's start, end-workshop, the progress export, the read-only watch
+// page and the wall of terminals, and starting a workshop with the admin password. A student's page
+// reads its view of the room (`/api/workshop/me`), raises its hand and dismisses banners.
 // Pages are HTML; /api/workshop/* is JSON (the export also CSV).
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import QRCode from 'qrcode';
+import { readAllRecords } from '../../engine/container/record.ts';
+import type { EngineContext } from '../../engine/context.ts';
+import { familiarName, parseReference } from '../../engine/reference/reference.ts';
+import { listImages } from '../../engine/store/images.ts';
 import { requestInfo } from '../http/request-info.ts';
 import { HttpError, type Router, sendJson, sessionCookie } from '../http/router.ts';
+import type { ResetTarget } from '../reset/target.ts';
 import type { CreateSessionOptions } from '../sessions/manager.ts';
 import type { Session } from '../sessions/session.ts';
 import {
@@ -15,10 +24,19 @@ import {
   decideAdmission,
   type MachineLoad,
 } from './admission.ts';
+import { type Classroom, classroomView } from './classroom.ts';
 import { validateDisplayName } from './display-name.ts';
 import { progressCsv, progressJson } from './export.ts';
-import { lessonCatalog } from './lesson-catalog.ts';
-import { dashboardPage, joinPage, messagePage, sendPage, teacherLoginPage, watchPage } from './pages.ts';
+import { type CourseLesson, courseLessons, lessonCatalog } from './lesson-catalog.ts';
+import {
+  dashboardPage,
+  joinPage,
+  messagePage,
+  sendPage,
+  teacherLoginPage,
+  wallPage,
+  watchPage,
+} from './pages.ts';
 import { generatePassword, type PasswordHash, verifyNothing, verifyPassword } from './password.ts';
 import { workshopScripts } from './scripts.ts';
 import { needsHelp, type StuckThresholds, stepStatuses } from './stuck.ts';
@@ -42,7 +60,11 @@ export interface WorkshopDeps {
     dispose(id: string, reason?: string): Promise<unknown>;
   };
   /** Puts a student's session back to a starting state (the session API's `reset`). */
-  resetSession(session: Session, to?: string): Promise<unknown>;
+  resetSession(session: Session, to?: ResetTarget): Promise<unknown>;
+  /** Pushes the room's state to students' pages and holds their input while paused. */
+  classroom: Classroom;
+  /** The first `--public-url`: the join link the dashboard shows and encodes as a QR code. */
+  publicUrl?: string;
   capacity: CapacityLimits;
   load(): Promise<MachineLoad>;
   /** When the dashboard flags a student as needing help. */
@@ -113,10 +135,11 @@ export function registerWorkshopRoutes(router: Router, deps: WorkshopDeps): void
   router.get(
     '/workshop/:script',
     async (_req, res, { params }) => {
-      const body = (await workshopScripts()).get(params.script ?? '');
+      const name = params.script ?? '';
+      const body = (await workshopScripts()).get(name);
       if (!body) throw new HttpError(404, 'not_found', 'no such script');
       res.writeHead(200, {
-        'content-type': 'text/javascript; charset=utf-8',
+        'content-type': name.endsWith('.css') ? 'text/css; charset=utf-8' : 'text/javascript; charset=utf-8',
         'content-length': Buffer.byteLength(body),
         'cache-control': 'no-cache',
         'x-content-type-options': 'nosniff',
@@ -229,14 +252,39 @@ export function registerWorkshopRoutes(router: Router, deps: WorkshopDeps): void
     none,
   );
 
-  /** The lesson page reports a visit (the student's session cookie says who). */
-  router.post('/api/workshop/visit', (_req, res, { body, session }) => {
-    const lesson = (body as { lesson?: unknown } | undefined)?.lesson;
-    if (typeof lesson !== 'string' || !/^[A-Za-z0-9_./-]{1,200}$/.test(lesson)) {
-      throw new HttpError(400, 'invalid', 'lesson: a lesson id of letters, digits, "-", "_", "." and "/"');
-    }
-    const workshop = session ? workshops.bySession(session.id) : undefined;
-    sendJson(res, 200, { recorded: workshop ? workshop.recordProgress(session!.id, { lesson }) : false });
+  /** The seat this request's session holds (the student's own cookie), or a 404. */
+  const me = (session: Session | undefined): { workshop: Workshop; student: Student } => {
+    const workshop = session ? workshops.holding(session.id) : undefined;
+    const student = session && workshop?.bySession(session.id);
+    if (!workshop || !student)
+      throw new HttpError(404, 'not_joined', 'This page is not a student of a workshop.');
+    return { workshop, student };
+  };
+
+  /** The student's view of the room: names, the teacher's banners, a reset notice, pause, hand. */
+  router.get('/api/workshop/me', (_req, res, { session }) => {
+    const { workshop, student } = me(session);
+    sendJson(res, 200, classroomView(workshop, student));
+  });
+
+  router.post('/api/workshop/me/hand', (_req, res, { body, session }) => {
+    const { workshop, student } = me(session);
+    const raised = (body as { raised?: unknown } | undefined)?.raised;
+    if (typeof raised !== 'boolean') throw new HttpError(400, 'invalid', 'raised: true or false');
+    if (!workshop.active) throw new HttpError(409, 'ended', 'This workshop has ended.');
+    workshop.setHand(student.id, raised);
+    deps.classroom.sync(workshop, [student]);
+    sendJson(res, 200, classroomView(workshop, student));
+  });
+
+  router.post('/api/workshop/me/dismiss', (_req, res, { body, session }) => {
+    const { workshop, student } = me(session);
+    const id = (body as { id?: unknown } | undefined)?.id;
+    if (typeof id !== 'string' || id.length > 100)
+      throw new HttpError(400, 'invalid', 'id: the banner to dismiss');
+    workshop.dismiss(student.id, id);
+    deps.classroom.sync(workshop, [student]);
+    sendJson(res, 200, classroomView(workshop, student));
   });
 
   // ---- teacher -------------------------------------------------------------------------------
@@ -287,10 +335,21 @@ export function registerWorkshopRoutes(router: Router, deps: WorkshopDeps): void
 
   router.get(
     '/teacher/dashboard',
+    async (req, res) => {
+      const workshop = teacherWorkshop(req);
+      if (!workshop) return redirect(res, '/teacher');
+      const url = joinUrl(req, workshop, deps.publicUrl);
+      sendPage(res, 200, dashboardPage(workshop, url, await qrSvg(url), courseLessons()));
+    },
+    none,
+  );
+
+  router.get(
+    '/teacher/wall',
     (req, res) => {
       const workshop = teacherWorkshop(req);
       if (!workshop) return redirect(res, '/teacher');
-      sendPage(res, 200, dashboardPage(workshop, joinUrl(req, workshop)));
+      sendPage(res, 200, wallPage(workshop));
     },
     none,
   );
@@ -385,18 +444,138 @@ export function registerWorkshopRoutes(router: Router, deps: WorkshopDeps): void
     none,
   );
 
+  /** The course lesson a reset goes back to the start of: the one named, else the student's own. */
+  const lessonFor = (body: unknown, student?: Student): CourseLesson => {
+    const named = (body as { lesson?: unknown } | undefined)?.lesson;
+    if (named !== undefined && typeof named !== 'string')
+      throw new HttpError(400, 'invalid', 'lesson: a lesson id');
+    const id = named ?? student?.currentLesson;
+    const lesson = courseLessons().find((l) => l.id === id);
+    if (!lesson) {
+      throw new HttpError(
+        400,
+        'invalid',
+        id === undefined
+          ? 'Say which lesson to reset to: this student has not opened one yet.'
+          : `No lesson ${JSON.stringify(id.slice(0, 60))} to reset to.`,
+      );
+    }
+    return lesson;
+  };
+  /** Resets one student's sandbox to `lesson`'s start and leaves them a notice of what went. */
+  const resetStudent = async (
+    workshop: Workshop,
+    student: Student,
+    lesson: CourseLesson,
+    scope: 'student' | 'class',
+  ) => {
+    const session = student.sessionId !== undefined ? deps.sessions.get(student.sessionId) : undefined;
+    if (!session || session.disposed || student.left !== undefined) return undefined;
+    const before = await sandboxContents(session.ctx);
+    await deps.resetSession(session, lesson.start);
+    const after = await sandboxContents(session.ctx);
+    const notice = {
+      scope,
+      lesson: lesson.id,
+      // Every container goes (the lesson's own are made afresh); images not in the start go too.
+      removedContainers: before.containers.slice(0, 200),
+      removedImages: before.images.filter((i) => !after.images.includes(i)).slice(0, 200),
+    };
+    workshop.noteReset(student.id, notice);
+    deps.classroom.sync(workshop, [student]);
+    return { student: student.id, name: student.name, ...notice };
+  };
+
   router.post(
     '/api/workshop/reset-student',
     async (req, res, { body }) => {
       const workshop = requireTeacher(req);
       const student = studentIn(workshop, body);
-      const { to } = (body ?? {}) as { to?: unknown };
-      if (to !== undefined && typeof to !== 'string') throw new HttpError(400, 'invalid', 'to: a string');
-      const session = student.sessionId !== undefined ? deps.sessions.get(student.sessionId) : undefined;
-      if (!session || !workshop.active) throw new HttpError(409, 'gone', "this student's session has ended");
-      await deps.resetSession(session, to);
-      workshop.noteReset(student.id);
-      sendJson(res, 200, { reset: session.id, student: student.id });
+      if (!workshop.active) throw new HttpError(409, 'ended', 'This workshop has ended.');
+      const lesson = lessonFor(body, student);
+      const done = await resetStudent(workshop, student, lesson, 'student');
+      if (!done) throw new HttpError(409, 'gone', "this student's session has ended");
+      sendJson(res, 200, { reset: student.sessionId, ...done });
+    },
+    none,
+  );
+
+  router.post(
+    '/api/workshop/reset-class',
+    async (req, res, { body }) => {
+      const workshop = requireTeacher(req);
+      if (!workshop.active) throw new HttpError(409, 'ended', 'This workshop has ended.');
+      if ((body as { lesson?: unknown } | undefined)?.lesson === undefined)
+        throw new HttpError(400, 'invalid', 'lesson: the lesson whose start the class goes back to');
+      const lesson = lessonFor(body);
+      // One student at a time: a class of resets at once would be a burst of container removals.
+      const students: unknown[] = [];
+      for (const student of [...workshop.students.values()]) {
+        try {
+          const done = await resetStudent(workshop, student, lesson, 'class');
+          if (done) students.push(done);
+        } catch (err) {
+          deps.log?.(`workshop ${workshop.code}: reset of ${student.name}: ${(err as Error).message}`);
+          students.push({ student: student.id, name: student.name, error: (err as Error).message });
+        }
+      }
+      sendJson(res, 200, { lesson: lesson.id, students });
+    },
+    none,
+  );
+
+  router.post(
+    '/api/workshop/broadcast',
+    (req, res, { body }) => {
+      const workshop = requireTeacher(req);
+      const text = (body as { text?: unknown } | undefined)?.text;
+      if (typeof text !== 'string' || text.length > 2000)
+        throw new HttpError(400, 'invalid', 'text: the message, at most 500 characters ("" takes it down)');
+      if (!workshop.active) throw new HttpError(409, 'ended', 'This workshop has ended.');
+      const broadcast = workshop.setBroadcast(text);
+      deps.classroom.sync(workshop);
+      sendJson(res, 200, { broadcast: broadcast ?? null });
+    },
+    none,
+  );
+
+  router.post(
+    '/api/workshop/call',
+    (req, res, { body }) => {
+      const workshop = requireTeacher(req);
+      const lesson = (body as { lesson?: unknown } | undefined)?.lesson;
+      if (!workshop.active) throw new HttpError(409, 'ended', 'This workshop has ended.');
+      if (lesson !== null && !courseLessons().some((l) => l.id === lesson))
+        throw new HttpError(400, 'invalid', 'lesson: a lesson of the course (null takes the banner down)');
+      const call = workshop.callTo(lesson === null ? undefined : String(lesson));
+      deps.classroom.sync(workshop);
+      sendJson(res, 200, { call: call ?? null });
+    },
+    none,
+  );
+
+  router.post(
+    '/api/workshop/pause',
+    (req, res, { body }) => {
+      const workshop = requireTeacher(req);
+      const paused = (body as { paused?: unknown } | undefined)?.paused;
+      if (typeof paused !== 'boolean') throw new HttpError(400, 'invalid', 'paused: true or false');
+      if (!workshop.active) throw new HttpError(409, 'ended', 'This workshop has ended.');
+      workshop.setPaused(paused);
+      deps.classroom.sync(workshop);
+      sendJson(res, 200, { paused: workshop.paused ?? null });
+    },
+    none,
+  );
+
+  router.post(
+    '/api/workshop/lower-hand',
+    (req, res, { body }) => {
+      const workshop = requireTeacher(req);
+      const student = studentIn(workshop, body);
+      workshop.setHand(student.id, false);
+      deps.classroom.sync(workshop, [student]);
+      sendJson(res, 200, { lowered: student.id });
     },
     none,
   );
@@ -456,8 +635,8 @@ export function registerWorkshopRoutes(router: Router, deps: WorkshopDeps): void
         name: workshop.name,
         code: workshop.code,
         seats: workshop.seats,
-        joinUrl: joinUrl(req, workshop),
-        teacherUrl: new URL('/teacher', joinUrl(req, workshop)).href,
+        joinUrl: joinUrl(req, workshop, deps.publicUrl),
+        teacherUrl: new URL('/teacher', joinUrl(req, workshop, deps.publicUrl)).href,
         ...(generated ? { teacherPassword: generated } : {}),
       });
     },
@@ -487,6 +666,7 @@ export function dashboardState(
 ): WorkshopState {
   const state = workshop.state();
   const lessons = lessonCatalog();
+  state.course = courseLessons().map(({ id, order, title }) => ({ id, order, title }));
   state.lessons = lessons.map((l) => ({
     id: l.id,
     title: l.title,
@@ -512,8 +692,50 @@ function tooManyTries(res: ServerResponse, why: 'limited' | 'busy', windowMs: nu
   sendJson(res, 429, { error: { code: 'rate_limited', message } }, { 'retry-after': String(retryAfter) });
 }
 
-/** The join link as the teacher's browser reached us (a trusted proxy's scheme and host included). */
-function joinUrl(req: IncomingMessage, workshop: Workshop): string {
+/**
+ * The join link: under the operator's `--public-url` when there is one (what students' devices can
+ * reach, whatever address the teacher's browser used), else as the teacher's browser reached us (a
+ * trusted proxy's scheme and host included).
+ */
+export function joinUrl(req: IncomingMessage, workshop: Workshop, publicUrl?: string): string {
+  if (publicUrl)
+    return new URL(`join/${workshop.code}`, publicUrl.endsWith('/') ? publicUrl : `${publicUrl}/`).href;
   const { scheme, host } = requestInfo(req);
   return `${scheme}://${host || 'localhost'}/join/${workshop.code}`;
+}
+
+const qrCache = new Map<string, string>();
+
+/** The join link as a QR code, an SVG drawn here (no outside service), kept per link. */
+async function qrSvg(url: string): Promise<string> {
+  let svg = qrCache.get(url);
+  if (!svg) {
+    svg = await QRCode.toString(url, { type: 'svg', errorCorrectionLevel: 'M', margin: 2 });
+    if (qrCache.size > 16) qrCache.clear();
+    qrCache.set(url, svg);
+  }
+  return svg;
+}
+
+/** A sandbox's containers (name and image) and images (by name), as a reset notice lists them. */
+async function sandboxContents(ctx: EngineContext): Promise<{ containers: string[]; images: string[] }> {
+  const records = await readAllRecords(ctx);
+  const images: string[] = [];
+  for (const image of await listImages(ctx)) {
+    if (image.repoTags.length === 0)
+      images.push(`${image.id.replace(/^sha256:/, '').slice(0, 12)} (untagged)`);
+    for (const tag of image.repoTags) images.push(shortName(tag));
+  }
+  return {
+    containers: records.filter((r) => !r.external).map((r) => `${r.name} (${shortName(r.image)})`),
+    images,
+  };
+}
+
+function shortName(ref: string): string {
+  try {
+    return familiarName(parseReference(ref)).replace(/:latest$/, '');
+  } catch {
+    return ref;
+  }
 }

@@ -1,5 +1,6 @@
 // The classroom pages' browser scripts: TypeScript in site/src/workshop/ (type-checked with the site's
-// DOM types), bundled by esbuild once per process, in memory, into what `/workshop/<name>.js` serves.
+// DOM types), bundled by esbuild once per process, in memory, into what `/workshop/<name>.js` serves
+// (and `/workshop/<name>.css` for a script that imports CSS: the wall's xterm.js).
 
 import { basename, join } from 'node:path';
 import { build } from 'esbuild';
@@ -8,12 +9,12 @@ import { build } from 'esbuild';
 export const WORKSHOP_SCRIPTS_DIR = join(import.meta.dirname, '..', '..', 'site', 'src', 'workshop');
 
 /** The scripts the pages load (`/workshop/forms.js`, …): one source file and one bundle each. */
-export const WORKSHOP_SCRIPTS = ['forms', 'dashboard', 'watch'] as const;
+export const WORKSHOP_SCRIPTS = ['theme', 'forms', 'dashboard', 'watch', 'wall'] as const;
 
 let bundles: Promise<ReadonlyMap<string, Buffer>> | undefined;
 
 /**
- * The bundles by served file name (`forms.js`, …). Built on the first call and kept for the process's
+ * The bundles by served file name (`forms.js`, `wall.css`, …). Built on the first call and kept for the process's
  * life (the sources do not change under a running server); a failed build is tried again next call.
  */
 export function workshopScripts(): Promise<ReadonlyMap<string, Buffer>> {

@@ -7,9 +7,11 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { listContainers } from '../../engine/container/views.ts';
 import type { Router } from '../http/router.ts';
+import type { ResetTarget } from '../reset/target.ts';
 import type { CreateSessionOptions } from '../sessions/manager.ts';
 import type { Session } from '../sessions/session.ts';
 import { type CapacityLimits, createLoadProbe, DEFAULT_CAPACITY, type MachineLoad } from './admission.ts';
+import { Classroom } from './classroom.ts';
 import { catalogCheck } from './lesson-catalog.ts';
 import { generatePassword, hashPassword } from './password.ts';
 import { Presence } from './presence.ts';
@@ -36,7 +38,7 @@ export interface WorkshopHost {
     readonly count: number;
     onDisposed(listener: (s: Session) => void): () => void;
   };
-  resetSession(session: Session, to?: string): Promise<unknown>;
+  resetSession(session: Session, to?: ResetTarget): Promise<unknown>;
 }
 
 export interface WorkshopOptions {
@@ -53,6 +55,8 @@ export interface WorkshopOptions {
   leaveGraceMs?: number;
   /** When the dashboard flags a student as needing help. */
   stuck?: Partial<StuckThresholds>;
+  /** The first `--public-url`: the join link the dashboard shows and its QR code encodes. */
+  publicUrl?: string;
 }
 
 export interface WorkshopService {
@@ -95,6 +99,7 @@ export async function attachWorkshop(
     graceMs: options.leaveGraceMs ?? DEFAULT_LEAVE_GRACE_MS,
   });
   const teachers = new TeacherAuth();
+  const classroom = new Classroom({ getSession: (id) => host.sessions.get(id) });
   const capacity: CapacityLimits = { ...DEFAULT_CAPACITY, ...options.capacity };
   const load =
     options.load ??
@@ -117,10 +122,14 @@ export async function attachWorkshop(
     capacity,
     load,
     stuck: { ...DEFAULT_STUCK, ...options.stuck },
+    classroom,
     onJoin(workshop, session) {
       // The shell's `terminal.command` events (with the error text) show the teacher what each does.
       presence.watch(workshop, session);
+      // A student joining a paused class joins it paused.
+      classroom.hold(workshop, session);
     },
+    ...(options.publicUrl ? { publicUrl: options.publicUrl } : {}),
     ...(options.adminPassword ? { adminPassword: await hashPassword(options.adminPassword) } : {}),
     ...(options.log ? { log: options.log } : {}),
   };

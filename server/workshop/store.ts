@@ -16,6 +16,12 @@ export const workshopRecordSchema = z.object({
   ended: isoTime.optional(),
   /** The teacher password's scrypt salt and hash, base64. */
   password: z.object({ salt: z.string().max(200), hash: z.string().max(200) }),
+  /** The teacher's message to every student, shown on their pages until each dismisses it. */
+  broadcast: z.object({ id: z.string().max(100), text: z.string().max(500), at: isoTime }).optional(),
+  /** "Everyone to lesson N": a banner with a link on every student's page. */
+  call: z.object({ id: z.string().max(100), lesson: z.string().max(200), at: isoTime }).optional(),
+  /** Since when the teacher has paused the class (students' terminals take no input). */
+  paused: isoTime.optional(),
 });
 export type WorkshopRecord = z.infer<typeof workshopRecordSchema>;
 
@@ -46,6 +52,20 @@ export const lastCommandSchema = z.object({
 });
 export type LastCommand = z.infer<typeof lastCommandSchema>;
 
+/** What a teacher's reset did to a student's sandbox, as the student's page says it. */
+export const resetNoticeSchema = z.object({
+  id: z.string().max(100),
+  at: isoTime,
+  /** The student alone, or the whole class at once. */
+  scope: z.enum(['student', 'class']),
+  /** The lesson whose start the sandbox was put back to. */
+  lesson: z.string().max(200),
+  /** What went: containers by name (with their image) and images by name. */
+  removedContainers: z.array(z.string().max(400)).max(200),
+  removedImages: z.array(z.string().max(400)).max(200),
+});
+export type ResetNotice = z.infer<typeof resetNoticeSchema>;
+
 export const studentRecordSchema = z.object({
   /** The seat's own id: stays when the student rejoins with another session. */
   id: z.string().min(1).max(100),
@@ -61,6 +81,12 @@ export const studentRecordSchema = z.object({
   /** The lesson the student's page showed last. */
   currentLesson: z.string().max(200).optional(),
   lastCommand: lastCommandSchema.optional(),
+  /** When the student raised their hand (cleared when they or the teacher lower it). */
+  hand: isoTime.optional(),
+  /** The teacher's last reset of this student's sandbox, until the student dismisses it. */
+  resetNotice: resetNoticeSchema.optional(),
+  /** Banners (broadcast, call to a lesson) this student dismissed, by id; the newest few. */
+  dismissed: z.array(z.string().max(100)).max(50).optional(),
   lessons: z.array(z.object({ lesson: z.string().max(200), firstVisit: isoTime, lastVisit: isoTime })),
   checks: z.array(checkProgressSchema),
 });

@@ -1,6 +1,8 @@
 // A teacher's read-only view of a student's terminal: the current screen, then live output, over a
 // WebSocket that can never send input. `watchTerminal` is the socket-free core; `createWatchUpgrade`
 // is the upgrade handler for `/teacher/watch/<session>/<terminal>/ws` (teacher cookie + same origin).
+// `?view=wall` is the raw view coalesced to one frame per terminal every quarter second: the wall of
+// terminals watches many students at once, and a frame per output chunk would cost as many sends.
 //
 // Messages to the watcher (JSON text frames unless noted):
 //   { type: 'watch.opened', session, terminal, replay }   the screen so far (escape sequences)
@@ -33,7 +35,12 @@ export interface WatchOptions {
   view?: 'raw' | 'text';
   /** Asked before each output chunk: true when the socket is too far behind (output is then dropped). */
   congested?: () => boolean;
+  /** Raw view only: output is gathered and sent at most once per this many ms (the wall). */
+  coalesceMs?: number;
 }
+
+/** Output gathered for one coalesced frame at most; past it the frame goes out at once. */
+const COALESCE_MAX_BYTES = 64 * 1024;
 
 const SCREEN_COLS = 160;
 const SCREEN_ROWS = 48;
@@ -79,10 +86,24 @@ export function watchTerminal(
     });
   } else {
     let dropped = false;
+    let gathered: Buffer[] = [];
+    let gatheredBytes = 0;
+    let timer: NodeJS.Timeout | undefined;
+    const flush = () => {
+      if (timer) clearTimeout(timer);
+      timer = undefined;
+      if (gathered.length === 0) return;
+      const data = Buffer.concat(gathered);
+      gathered = [];
+      gatheredBytes = 0;
+      send(encodeTerminalFrame(0, data));
+    };
     disposers.push(
       terminal.onOutput((data) => {
         if (options.congested?.()) {
           dropped = true;
+          gathered = [];
+          gatheredBytes = 0;
           return;
         }
         if (dropped) {
@@ -91,8 +112,15 @@ export function watchTerminal(
           send({ type: 'watch.replay', replay: terminal.replay() });
           return;
         }
-        send(encodeTerminalFrame(0, data));
+        if (!options.coalesceMs) return send(encodeTerminalFrame(0, data));
+        gathered.push(Buffer.from(data));
+        gatheredBytes += data.length;
+        if (gatheredBytes >= COALESCE_MAX_BYTES) flush();
+        else timer ??= setTimeout(flush, options.coalesceMs);
       }),
+      () => {
+        if (timer) clearTimeout(timer);
+      },
     );
   }
   disposers.push(
@@ -121,6 +149,8 @@ const WATCH_PATH = /^\/teacher\/watch\/([0-9a-f]{1,64})\/([A-Za-z0-9_.-]{1,64})\
 /** Watchers send nothing useful; a tiny cap keeps a hostile client from sending much. */
 const WATCH_MAX_PAYLOAD = 1024;
 const WATCH_HIGH_WATER = 1024 * 1024;
+/** The wall's tiles get a terminal's output four times a second at most. */
+const WALL_COALESCE_MS = 250;
 /** Messages a watcher may send (each answered with a read_only error) before it is disconnected. */
 const WATCH_MAX_STRAY = 20;
 
@@ -163,7 +193,8 @@ export function createWatchUpgrade(deps: WatchUpgradeDeps): {
         refuse(socket, 404, 'Not Found');
         return true;
       }
-      const view = url.searchParams.get('view') === 'text' ? 'text' : 'raw';
+      const asked = url.searchParams.get('view');
+      const view = asked === 'text' ? 'text' : 'raw';
       wss.handleUpgrade(req, socket, head, (ws) => {
         const sendTo = (message: WatchMessage | Buffer) => {
           if (ws.readyState !== WebSocket.OPEN) return;
@@ -175,6 +206,7 @@ export function createWatchUpgrade(deps: WatchUpgradeDeps): {
         const stop = watchTerminal(session, terminalName, sendTo, {
           view,
           congested: () => ws.bufferedAmount > WATCH_HIGH_WATER,
+          ...(asked === 'wall' ? { coalesceMs: WALL_COALESCE_MS } : {}),
         });
         if (!stop) {
           sendTo({ type: 'error', code: 'no_such_terminal', message: `no terminal ${terminalName}` });

@@ -11,12 +11,28 @@ import {
   type CheckProgress,
   type LastCommand,
   MemoryWorkshopStore,
+  type ResetNotice,
   type StudentRecord,
   type WorkshopRecord,
   type WorkshopStore,
 } from './store.ts';
 
-export type { CheckProgress, LastCommand } from './store.ts';
+export type { CheckProgress, LastCommand, ResetNotice } from './store.ts';
+
+/** A banner the teacher put on every student's page: a message, or a call to a lesson. */
+export interface Broadcast {
+  id: string;
+  text: string;
+  at: string;
+}
+export interface LessonCall {
+  id: string;
+  lesson: string;
+  at: string;
+}
+
+/** Dismissed banner ids kept per student: enough for every banner still shown, and bounded. */
+const DISMISSED_KEPT = 20;
 
 export class WorkshopError extends Error {
   readonly code: 'ended' | 'full' | 'invalid_name' | 'not_found' | 'invalid';
@@ -48,6 +64,12 @@ export interface Student {
   lastCommand?: LastCommand;
   /** Set when the student left (no socket for the grace period, session ended, seat freed). */
   left?: string;
+  /** When the student raised their hand, until it is lowered. */
+  hand?: string;
+  /** The teacher's last reset of the student's sandbox, until the student dismisses the notice. */
+  resetNotice?: ResetNotice;
+  /** Banner ids the student dismissed (newest last). */
+  dismissed: string[];
 }
 
 export interface WorkshopOptions {
@@ -73,6 +95,12 @@ export class Workshop {
   seats: number;
   readonly created: string;
   ended: string | undefined;
+  /** The teacher's message on every student's page. */
+  broadcast: Broadcast | undefined;
+  /** "Everyone to lesson N". */
+  call: LessonCall | undefined;
+  /** Since when the class is paused (students' terminals take no input), if it is. */
+  paused: string | undefined;
   /** By student (seat) id, in joining order. */
   readonly students = new Map<string, Student>();
   /** Bumped on every change, so a dashboard can tell when nothing moved. */
@@ -102,6 +130,9 @@ export class Workshop {
     this.#password = init.password;
     this.created = init.restore?.record.created ?? this.#now().toISOString();
     this.ended = init.restore?.record.ended;
+    this.broadcast = init.restore?.record.broadcast;
+    this.call = init.restore?.record.call;
+    this.paused = init.restore?.record.paused;
     for (const record of init.restore?.students ?? []) {
       const student = studentFromRecord(record);
       // Sessions do not survive a restart: every student is away until they rejoin by name.
@@ -212,6 +243,7 @@ export class Workshop {
       checks: new Map(),
       resets: 0,
       lastActive: now,
+      dismissed: [],
     };
     this.students.set(student.id, student);
     this.#changed(student);
@@ -331,11 +363,66 @@ export class Workshop {
     return true;
   }
 
-  noteReset(studentId: string): void {
+  /** The teacher reset the student's sandbox: counted, and the notice kept for the student's page. */
+  noteReset(studentId: string, notice?: Omit<ResetNotice, 'id' | 'at'>): void {
     const student = this.students.get(studentId);
     if (!student) return;
+    const at = this.#now().toISOString();
     student.resets++;
-    student.lastResetAt = this.#now().toISOString();
+    student.lastResetAt = at;
+    if (notice) student.resetNotice = { ...notice, id: randomUUID(), at };
+    this.#changed(student);
+  }
+
+  /** The teacher's message to every student; an empty text takes the banner down. */
+  setBroadcast(text: string): Broadcast | undefined {
+    const clean = text
+      .replace(/[^\P{C}\n]/gu, '')
+      .trim()
+      .slice(0, 500);
+    this.broadcast =
+      clean === '' ? undefined : { id: randomUUID(), text: clean, at: this.#now().toISOString() };
+    this.#saveWorkshop();
+    this.#changed();
+    return this.broadcast;
+  }
+
+  /** "Everyone to lesson `lesson`" (undefined takes the banner down). */
+  callTo(lesson: string | undefined): LessonCall | undefined {
+    this.call =
+      lesson === undefined ? undefined : { id: randomUUID(), lesson, at: this.#now().toISOString() };
+    this.#saveWorkshop();
+    this.#changed();
+    return this.call;
+  }
+
+  /** Pauses (true) or resumes (false) the class; returns whether anything changed. */
+  setPaused(paused: boolean): boolean {
+    if (paused === (this.paused !== undefined)) return false;
+    this.paused = paused ? this.#now().toISOString() : undefined;
+    this.#saveWorkshop();
+    this.#changed();
+    return true;
+  }
+
+  /** The student raises (true) or lowers (false) their hand; the teacher may lower it too. */
+  setHand(studentId: string, raised: boolean): void {
+    const student = this.students.get(studentId);
+    if (!student || raised === (student.hand !== undefined)) return;
+    if (raised) student.hand = this.#now().toISOString();
+    else delete student.hand;
+    this.#changed(student);
+  }
+
+  /** The student closed a banner (broadcast, call) or the reset notice, named by its id. */
+  dismiss(studentId: string, id: string): void {
+    const student = this.students.get(studentId);
+    if (!student) return;
+    if (student.resetNotice?.id === id) delete student.resetNotice;
+    else if (id === this.broadcast?.id || id === this.call?.id) {
+      if (student.dismissed.includes(id)) return;
+      student.dismissed = [...student.dismissed, id].slice(-DISMISSED_KEPT);
+    } else return;
     this.#changed(student);
   }
 
@@ -361,6 +448,9 @@ export class Workshop {
       seats: this.seats,
       created: this.created,
       ...(this.ended ? { ended: this.ended } : {}),
+      ...(this.broadcast ? { broadcast: { ...this.broadcast } } : {}),
+      ...(this.call ? { call: { ...this.call } } : {}),
+      ...(this.paused ? { paused: this.paused } : {}),
       password: {
         salt: this.#password.salt.toString('base64'),
         hash: this.#password.hash.toString('base64'),
@@ -388,6 +478,9 @@ export class Workshop {
       seatsTaken: this.seatsTaken,
       created: this.created,
       ...(this.ended ? { ended: this.ended } : {}),
+      ...(this.broadcast ? { broadcast: { ...this.broadcast } } : {}),
+      ...(this.call ? { call: { ...this.call } } : {}),
+      ...(this.paused ? { paused: this.paused } : {}),
       revision: this.revision,
       students: [...this.students.values()].map((s) => {
         const { session, ...record } = studentRecord(s);
@@ -419,6 +512,9 @@ export function studentRecord(s: Student): StudentRecord {
     ...(s.lastResetAt !== undefined ? { lastResetAt: s.lastResetAt } : {}),
     ...(s.currentLesson !== undefined ? { currentLesson: s.currentLesson } : {}),
     ...(s.lastCommand ? { lastCommand: { ...s.lastCommand } } : {}),
+    ...(s.hand !== undefined ? { hand: s.hand } : {}),
+    ...(s.resetNotice ? { resetNotice: structuredClone(s.resetNotice) } : {}),
+    ...(s.dismissed.length > 0 ? { dismissed: [...s.dismissed] } : {}),
     lessons: [...s.lessons].map(([lesson, v]) => ({ lesson, ...v })),
     checks: [...s.checks.values()].map((c) => ({ ...c })),
   };
@@ -436,6 +532,9 @@ function studentFromRecord(r: StudentRecord): Student {
     ...(r.lastResetAt !== undefined ? { lastResetAt: r.lastResetAt } : {}),
     ...(r.currentLesson !== undefined ? { currentLesson: r.currentLesson } : {}),
     ...(r.lastCommand ? { lastCommand: r.lastCommand } : {}),
+    ...(r.hand !== undefined ? { hand: r.hand } : {}),
+    ...(r.resetNotice ? { resetNotice: r.resetNotice } : {}),
+    dismissed: r.dismissed ?? [],
     lessons: new Map(r.lessons.map(({ lesson, ...v }) => [lesson, v])),
     checks: new Map(r.checks.map((c) => [`${c.lesson}/${c.check}`, c])),
   };
@@ -466,10 +565,15 @@ export interface WorkshopState {
   seatsTaken: number;
   created: string;
   ended?: string;
+  broadcast?: Broadcast;
+  call?: LessonCall;
+  paused?: string;
   revision: number;
   students: StudentState[];
   /** The course's lessons and steps by title, the grid's columns (filled in by the routes). */
   lessons?: { id: string; title: string; checks: { id: string; title: string }[] }[];
+  /** Every numbered lesson, for "everyone to lesson N" and the class reset (filled in by the routes). */
+  course?: { id: string; order: number; title: string }[];
 }
 
 export const MAX_SEATS = 1000;

@@ -131,6 +131,8 @@ export class Connection {
         this.error('bad_frame', `binary frame for channel ${frame?.channel ?? '(none)'}, which is not open`);
         return;
       }
+      // A teacher paused the class: keys are dropped, not queued for after (the page says so).
+      if (this.session.held !== undefined) return;
       if (attachment.terminal.input(frame.payload) === false) this.#holdInput(attachment.terminal);
       return;
     }
@@ -210,6 +212,10 @@ export class Connection {
     }
     if (terminal.mode === 'container') {
       ran('refused', 'container');
+      return;
+    }
+    if (this.session.held !== undefined) {
+      ran('refused', 'paused');
       return;
     }
     const result = terminal.run(message.command);

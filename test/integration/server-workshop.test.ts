@@ -252,7 +252,11 @@ describe('teacher', () => {
         ? readdirCount(`${srv.server.sessions.get(id)!.root}/containers`)
         : 0;
     expect(containersOf(a.body.session!)).toBe(1);
-    const res = await teacherPost(teacher.cookie, '/api/workshop/reset-student', { session: a.body.session });
+    // A reset goes back to a lesson's start (here named, as the student has opened none).
+    const res = await teacherPost(teacher.cookie, '/api/workshop/reset-student', {
+      session: a.body.session,
+      lesson: '04-writable-layer',
+    });
     expect(res.status).toBe(200);
     expect(containersOf(a.body.session!)).toBe(0);
     expect(containersOf(b.body.session!)).toBe(1);

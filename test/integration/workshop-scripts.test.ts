@@ -6,7 +6,13 @@ import { join } from 'node:path';
 import { Script } from 'node:vm';
 import ts from 'typescript';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { dashboardPage, joinPage, teacherLoginPage, watchPage } from '../../server/workshop/pages.ts';
+import {
+  dashboardPage,
+  joinPage,
+  teacherLoginPage,
+  wallPage,
+  watchPage,
+} from '../../server/workshop/pages.ts';
 import { workshopPlugin } from '../../server/workshop/plugin.ts';
 import { WORKSHOP_SCRIPTS, WORKSHOP_SCRIPTS_DIR, workshopScripts } from '../../server/workshop/scripts.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
@@ -49,16 +55,26 @@ describe('served workshop scripts', () => {
     const pages = [
       joinPage({ name: 'W', code: 'ABCD' }),
       teacherLoginPage(),
-      dashboardPage({ name: 'W', code: 'ABCD', seats: 2 }, 'http://localhost/join/ABCD'),
+      dashboardPage({ name: 'W', code: 'ABCD', seats: 2 }, 'http://localhost/join/ABCD', '<svg></svg>', []),
       watchPage('Ada', 'session', 'main'),
+      wallPage({ name: 'W' }),
     ];
     const loaded = new Set(
       pages.flatMap((html) => [...html.matchAll(/<script src="([^"]+)"/g)].map((m) => m[1])),
     );
     expect([...loaded].sort()).toEqual(WORKSHOP_SCRIPTS.map((name) => `/workshop/${name}.js`).sort());
-    for (const name of ['page.js', 'forms.ts', 'nope.js']) {
+    for (const name of ['page.js', 'forms.ts', 'nope.js', 'classroom.js']) {
       expect((await fetch(`${srv.url}/workshop/${name}`)).status).toBe(404);
     }
+    // The wall's stylesheet (xterm.js's, imported by wall.ts) is served as CSS, as its page links it.
+    const links = [...wallPage({ name: 'W' }).matchAll(/<link rel="stylesheet" href="([^"]+)"/g)].map(
+      (m) => m[1],
+    );
+    expect(links).toEqual(['/workshop/wall.css']);
+    const css = await fetch(`${srv.url}/workshop/wall.css`);
+    expect(css.status).toBe(200);
+    expect(css.headers.get('content-type')).toBe('text/css; charset=utf-8');
+    expect(await css.text()).toContain('.xterm');
   });
 
   it('runs forms.js against a page without forms (no module or Node globals left in the bundle)', async () => {

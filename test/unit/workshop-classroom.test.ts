@@ -7,8 +7,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { afterEach, describe, expect, it } from 'vitest';
+import { classroomView } from '../../server/workshop/classroom.ts';
 import { csvCell, progressCsv } from '../../server/workshop/export.ts';
-import { lessonCatalog } from '../../server/workshop/lesson-catalog.ts';
+import { courseLessons, lessonCatalog } from '../../server/workshop/lesson-catalog.ts';
 import { errorText } from '../../server/workshop/presence.ts';
 import { SqliteWorkshopStore } from '../../server/workshop/sqlite-store.ts';
 import { needsHelp, stepStatuses } from '../../server/workshop/stuck.ts';
@@ -177,5 +178,68 @@ describe('the course catalog', () => {
       hint: expect.stringMatching(/^Run the two docker run commands/),
     });
     expect(catalog.some((l) => l.id === 'sandbox')).toBe(false);
+  });
+});
+
+describe("the room's state", () => {
+  it('keeps the banners, the pause, hands, a reset notice and dismissals across a restart', async () => {
+    const path = tempDb();
+    const store = new SqliteWorkshopStore(path);
+    const registry = new WorkshopRegistry({ store });
+    const w = await registry.create({ name: 'Room', seats: 4, teacherPassword: 'teacher-pass' });
+    const ana = w.reserveSeat().commit('s1', 'Ana');
+    const bo = w.reserveSeat().commit('s2', 'Bo');
+    // Control characters go; a line break stays.
+    const message = w.setBroadcast('  Look\u001b[2J up\nplease  ');
+    expect(message?.text).toBe('Look[2J up\nplease');
+    const call = w.callTo('04-writable-layer');
+    expect(w.setPaused(true)).toBe(true);
+    expect(w.setPaused(true)).toBe(false);
+    w.setHand(bo.id, true);
+    w.noteReset(ana.id, {
+      scope: 'student',
+      lesson: '04-writable-layer',
+      removedContainers: ['one (busybox)'],
+      removedImages: [],
+    });
+    w.dismiss(ana.id, message!.id);
+    // An id that names nothing shown is not kept.
+    w.dismiss(ana.id, 'not-a-banner');
+    store.close();
+
+    const again = new WorkshopRegistry({ store: new SqliteWorkshopStore(path) });
+    const kept = again.byCode(w.code)!;
+    expect(kept.broadcast).toEqual(message);
+    expect(kept.call).toEqual(call);
+    expect(kept.paused).toBeDefined();
+    const keptAna = kept.students.get(ana.id)!;
+    expect(keptAna.dismissed).toEqual([message!.id]);
+    expect(keptAna.resetNotice).toMatchObject({ scope: 'student', removedContainers: ['one (busybox)'] });
+    expect(kept.students.get(bo.id)?.hand).toBeDefined();
+    const viewOf = (id: string) => classroomView(kept, kept.students.get(id)!);
+    expect(viewOf(ana.id).broadcast).toBeUndefined();
+    expect(viewOf(bo.id)).toMatchObject({ paused: true, broadcast: { text: 'Look[2J up\nplease' } });
+    expect(viewOf(bo.id).call).toMatchObject({ order: 4, href: '/04-writable-layer/' });
+    kept.dismiss(ana.id, keptAna.resetNotice!.id);
+    expect(viewOf(ana.id).reset).toBeUndefined();
+    // An ended workshop is not paused for anyone.
+    kept.end();
+    expect(viewOf(bo.id).paused).toBe(false);
+    again.close();
+  });
+
+  it("reads every numbered lesson's starting state from its frontmatter", () => {
+    const course = courseLessons();
+    expect(course.map((l) => l.order)).toEqual([...course.map((l) => l.order)].sort((a, b) => a - b));
+    expect(course.find((l) => l.id === '04-writable-layer')).toEqual({
+      id: '04-writable-layer',
+      order: 4,
+      title: "The container's writable layer",
+      start: { images: ['busybox'], absent: ['one', 'two'] },
+    });
+    // The short form: `lesson.images` is a start of images only.
+    expect(course.find((l) => l.id === '03-layers')?.start).toEqual({
+      images: ['busybox', 'layerlab/webapp', 'layerlab/motd'],
+    });
   });
 });

@@ -1,7 +1,9 @@
 // The teacher's dashboard: polls the workshop state every 2 s and redraws the class as a lesson ×
 // step grid (text only, never HTML) with where each student is, how long since they acted, their last
-// command and its error, and who needs help; resets a student, frees a seat, removes a student, adds
-// a seat and ends the workshop on the teacher's confirmation.
+// command and its error, who needs help and whose hand is up; runs the room (a message to everyone,
+// "everyone to lesson N", pause and resume, lowering hands); resets a student or the class to a
+// lesson's start, frees a seat, removes a student, adds a seat and ends the workshop, each on the
+// teacher's confirmation that names its scope.
 
 import type { StepStatus, StudentState, WorkshopState } from '../../../server/workshop/workshop.ts';
 import { byId, errorMessage, jsonBody } from './page.ts';
@@ -15,6 +17,20 @@ const rows = byId('students', HTMLTableSectionElement);
 const summary = byId('summary', HTMLElement);
 const endButton = byId('end', HTMLButtonElement);
 const addSeatButton = byId('add-seat', HTMLButtonElement);
+const actionStatus = byId('action', HTMLElement);
+const pauseButton = byId('pause', HTMLButtonElement);
+const hands = byId('hands', HTMLUListElement);
+const noHands = byId('no-hands', HTMLElement);
+const broadcastForm = byId('broadcast-form', HTMLFormElement);
+const broadcastText = byId('broadcast-text', HTMLTextAreaElement);
+const broadcastNow = byId('broadcast-now', HTMLElement);
+const callForm = byId('call-form', HTMLFormElement);
+const callLesson = byId('call-lesson', HTMLSelectElement);
+const callNow = byId('call-now', HTMLElement);
+const resetClassForm = byId('reset-class-form', HTMLFormElement);
+const resetLesson = byId('reset-lesson', HTMLSelectElement);
+/** The last state drawn: the room's controls read it (paused or not, who is present). */
+let current: WorkshopState | undefined;
 /** The revision drawn last; -1 forces the next poll to redraw. */
 let revision = -1;
 /** Idle times move without a revision: the grid is redrawn at least this often. */
@@ -59,18 +75,43 @@ async function poll(): Promise<void> {
   }
 }
 
-async function post(path: string, body: object): Promise<void> {
+/** Posts a teacher action; resolves with the answer's JSON, or undefined after saying why it failed. */
+async function post(path: string, body: object): Promise<unknown> {
   const res = await fetch(path, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify(body),
   });
-  if (!res.ok) alert(errorMessage(await jsonBody(res)) ?? `Failed (${res.status})`);
+  const answer = await jsonBody(res);
+  if (!res.ok) alert(errorMessage(answer) ?? `Failed (${res.status})`);
   revision = -1;
   void poll();
+  return res.ok ? answer : undefined;
+}
+
+/** "lesson 4 “The container's writable layer”", from the course the state lists. */
+function lessonName(id: string | undefined): string {
+  const lesson = current?.course?.find((l) => l.id === id);
+  return lesson ? `lesson ${lesson.order} “${lesson.title}”` : (id ?? 'no lesson');
+}
+
+/** What one reset removed, in words, from the route's answer (its fields are the ResetNotice's). */
+function wentText(answer: unknown): string {
+  const list = (name: string): string[] => {
+    const value = typeof answer === 'object' && answer !== null ? Reflect.get(answer, name) : undefined;
+    return Array.isArray(value) ? value.map(String) : [];
+  };
+  const containers = list('removedContainers');
+  const images = list('removedImages');
+  const parts = [
+    containers.length > 0 ? `containers ${containers.join(', ')}` : 'no containers',
+    images.length > 0 ? `images ${images.join(', ')}` : 'no images',
+  ];
+  return `removed ${parts.join(' and ')}`;
 }
 
 function render(state: WorkshopState): void {
+  current = state;
   const lessons = state.lessons ?? [];
   const helping = state.students.filter((s) => (s.needsHelp ?? []).length > 0).length;
   summary.textContent =
@@ -82,6 +123,53 @@ function render(state: WorkshopState): void {
   );
   endButton.disabled = Boolean(state.ended);
   addSeatButton.disabled = Boolean(state.ended);
+  renderRoom(state);
+}
+
+function renderRoom(state: WorkshopState): void {
+  const ended = Boolean(state.ended);
+  for (const control of document.querySelectorAll<HTMLButtonElement>('.room button'))
+    control.disabled = ended;
+  pauseButton.textContent = state.paused ? 'Resume the class' : 'Pause the class';
+  pauseButton.className = state.paused ? 'danger' : '';
+  if (state.paused) summary.append(' ', pausedFlag());
+  broadcastNow.textContent = state.broadcast
+    ? `Showing: “${state.broadcast.text}” (since ${clock(state.broadcast.at)})`
+    : 'No message is showing.';
+  callNow.textContent = state.call
+    ? `Showing: go to ${lessonName(state.call.lesson)} (since ${clock(state.call.at)})`
+    : 'No lesson banner is showing.';
+  const raised = state.students
+    .filter((s) => s.hand !== undefined && !s.left)
+    .sort((a, b) => (a.hand ?? '').localeCompare(b.hand ?? ''));
+  hands.replaceChildren(
+    ...raised.map((s) => {
+      const li = document.createElement('li');
+      const lower = document.createElement('button');
+      lower.type = 'button';
+      lower.className = 'quiet';
+      lower.textContent = 'Lower';
+      lower.setAttribute('aria-label', `Lower ${s.name}'s hand`);
+      lower.disabled = ended;
+      lower.onclick = () => void post('/api/workshop/lower-hand', { student: s.id });
+      li.append(`✋ ${s.name} — since ${clock(s.hand ?? '')} `, lower);
+      return li;
+    }),
+  );
+  noHands.hidden = raised.length > 0;
+}
+
+function pausedFlag(): HTMLElement {
+  const flag = document.createElement('span');
+  flag.className = 'paused-flag';
+  flag.textContent = 'The class is paused.';
+  return flag;
+}
+
+/** An ISO time as the teacher's clock shows it (hours and minutes). */
+function clock(iso: string): string {
+  const at = new Date(iso);
+  return Number.isNaN(at.getTime()) ? iso : at.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
 }
 
 function headRow(lessons: Lessons): HTMLTableRowElement {
@@ -118,6 +206,13 @@ function studentRow(s: StudentState, lessons: Lessons, ended: boolean): HTMLTabl
     gone.className = 'gone';
     gone.textContent = ' (gone)';
     th.append(gone);
+  }
+  if (s.hand !== undefined && !s.left) {
+    const hand = document.createElement('span');
+    hand.className = 'hand';
+    hand.textContent = `✋ ${clock(s.hand)}`;
+    hand.title = `Hand raised at ${clock(s.hand)}`;
+    th.append(hand);
   }
   for (const reason of s.needsHelp ?? []) {
     const flag = document.createElement('span');
@@ -159,7 +254,7 @@ function studentRow(s: StudentState, lessons: Lessons, ended: boolean): HTMLTabl
       command.append(error);
     }
   } else command.textContent = '—';
-  cell(tr, command);
+  cell(tr, command).className = 'command';
 
   const terms = document.createElement('span');
   for (const t of s.terminals ?? []) {
@@ -171,8 +266,18 @@ function studentRow(s: StudentState, lessons: Lessons, ended: boolean): HTMLTabl
   cell(tr, terms);
 
   const actions = document.createElement('div');
+  const resetTo = s.currentLesson;
+  const reset = action(
+    'Reset',
+    s,
+    ended || Boolean(s.left) || resetTo === undefined,
+    `Reset ${s.name} alone — nobody else — to the start of ${lessonName(resetTo)}?\n\nEvery container of theirs is removed (the lesson's own are made afresh), and images the lesson does not start with are removed. Their page will list what went.`,
+    '/api/workshop/reset-student',
+    (answer) => `${s.name} is back at the start of ${lessonName(resetTo)}: ${wentText(answer)}.`,
+  );
+  if (resetTo === undefined) reset.title = 'This student has not opened a lesson yet.';
   actions.append(
-    action('Reset', s, ended || Boolean(s.left), `Reset ${s.name}'s sandbox?`, '/api/workshop/reset-student'),
+    reset,
     action(
       'Free seat',
       s,
@@ -192,15 +297,24 @@ function studentRow(s: StudentState, lessons: Lessons, ended: boolean): HTMLTabl
   return tr;
 }
 
-function action(label: string, s: StudentState, disabled: boolean, question: string, path: string) {
+function action(
+  label: string,
+  s: StudentState,
+  disabled: boolean,
+  question: string,
+  path: string,
+  said?: (answer: unknown) => string,
+) {
   const button = document.createElement('button');
   button.type = 'button';
   button.className = label === 'Remove' ? 'danger' : 'quiet';
   button.textContent = label;
   button.setAttribute('aria-label', `${label}: ${s.name}`);
   button.disabled = disabled;
-  button.onclick = () => {
-    if (confirm(question)) void post(path, { student: s.id });
+  button.onclick = async () => {
+    if (!confirm(question)) return;
+    const answer = await post(path, { student: s.id });
+    if (answer !== undefined && said) actionStatus.textContent = said(answer);
   };
   return button;
 }
@@ -221,6 +335,33 @@ function cell(tr: HTMLTableRowElement, content: string | Node): HTMLTableCellEle
 }
 
 addSeatButton.onclick = () => void post('/api/workshop/add-seats', { count: 1 });
+pauseButton.onclick = () => void post('/api/workshop/pause', { paused: !current?.paused });
+broadcastForm.onsubmit = async (event) => {
+  event.preventDefault();
+  if ((await post('/api/workshop/broadcast', { text: broadcastText.value })) !== undefined) {
+    actionStatus.textContent = 'Message sent to every student.';
+    broadcastText.value = '';
+  }
+};
+byId('broadcast-clear', HTMLButtonElement).onclick = () => void post('/api/workshop/broadcast', { text: '' });
+callForm.onsubmit = async (event) => {
+  event.preventDefault();
+  if ((await post('/api/workshop/call', { lesson: callLesson.value })) !== undefined)
+    actionStatus.textContent = `Every student's page now links to ${lessonName(callLesson.value)}.`;
+};
+byId('call-clear', HTMLButtonElement).onclick = () => void post('/api/workshop/call', { lesson: null });
+resetClassForm.onsubmit = async (event) => {
+  event.preventDefault();
+  const present = (current?.students ?? []).filter((s) => !s.left).length;
+  const question = `Reset the WHOLE CLASS — all ${present} students present — to the start of ${lessonName(resetLesson.value)}?\n\nEvery student's containers are removed (the lesson's own are made afresh), and images the lesson does not start with are removed. Each student's page will list what went.`;
+  if (!confirm(question)) return;
+  actionStatus.textContent = 'Resetting the class…';
+  const answer = await post('/api/workshop/reset-class', { lesson: resetLesson.value });
+  const students =
+    typeof answer === 'object' && answer !== null ? Reflect.get(answer, 'students') : undefined;
+  if (Array.isArray(students))
+    actionStatus.textContent = `Reset ${students.length} ${students.length === 1 ? 'student' : 'students'} to the start of ${lessonName(resetLesson.value)}.`;
+};
 endButton.onclick = () => {
   if (confirm('End the workshop? Every student sandbox is destroyed.')) void post('/api/workshop/end', {});
 };
