@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import type { EngineEvent } from '../engine/events.ts';
 import { type RequestName, requestSchemas } from './requests.ts';
+import type { ClassroomView } from './workshop/classroom.ts';
 
 /** Largest WebSocket message the server accepts (JSON or binary); bigger closes the socket (1009). */
 export const MAX_MESSAGE_BYTES = 64 * 1024;
@@ -60,10 +61,16 @@ export const clientMessageSchema = z.discriminatedUnion('type', [
   requestMessage('state.get', requestSchemas['state.get']),
   requestMessage('state.which-layer', requestSchemas['state.which-layer']),
   requestMessage('state.file', requestSchemas['state.file']),
+  requestMessage('state.host', requestSchemas['state.host']),
   requestMessage('check', requestSchemas.check),
+  requestMessage('answer', requestSchemas.answer),
   requestMessage('reset', requestSchemas.reset),
   requestMessage('prepare', requestSchemas.prepare),
   requestMessage('visit', requestSchemas.visit),
+  requestMessage('workspace.list', requestSchemas['workspace.list']),
+  requestMessage('workspace.read', requestSchemas['workspace.read']),
+  requestMessage('workspace.write', requestSchemas['workspace.write']),
+  requestMessage('workspace.seed', requestSchemas['workspace.seed']),
   z.object({ type: z.literal('ping') }),
 ]);
 export type ClientMessage = z.infer<typeof clientMessageSchema>;
@@ -106,7 +113,9 @@ export type SessionEvent =
       copyUp?: { from: string };
       whiteout?: boolean;
     }
-  | { type: 'terminal.command'; terminal: string; command: string; exitCode: number; durationMs?: number };
+  | { type: 'terminal.command'; terminal: string; command: string; exitCode: number; durationMs?: number }
+  /** A workshop student's page: what the teacher's room says now (server/workshop/classroom.ts). */
+  | { type: 'workshop.classroom'; view: ClassroomView };
 export const sessionEventSchema = z.looseObject({ type: z.string() });
 
 export const workshopInfoSchema = z.looseObject({ name: z.string() });
@@ -138,7 +147,7 @@ export const serverMessageSchema = z.discriminatedUnion('type', [
     terminal: terminalNameSchema,
     id: requestIdSchema,
     status: z.enum(['started', 'queued', 'refused', 'done']),
-    reason: z.enum(['container', 'busy', 'closed']).optional(),
+    reason: z.enum(['container', 'busy', 'closed', 'paused']).optional(),
   }),
   z.object({ type: z.literal('event'), event: sessionEventSchema }),
   z.object({

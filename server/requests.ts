@@ -5,12 +5,21 @@
 // can import it; result types are type-only imports.
 
 import { z } from 'zod';
+import type { AnswerResult } from './checks/answer-evaluate.ts';
 import type { CheckResult } from './checks/evaluate.ts';
 import type { FileVersions, WhichLayer } from './pictures/files.ts';
+import type { HostView } from './pictures/host-view.ts';
 import type { SessionSnapshot } from './pictures/snapshot.ts';
 import type { PrepareReport } from './reset/prepare.ts';
 import type { ResetReport } from './reset/reset.ts';
 import { containerNameSchema, resetTargetSchema } from './reset/target.ts';
+import type {
+  WorkspaceListing,
+  WorkspaceSeed,
+  WorkspaceText,
+  WorkspaceWrite,
+} from './sessions/workspace-files.ts';
+import { EDIT_FILE_MAX_BYTES, WORKSPACE_PATH_MAX } from './sessions/workspace-limits.ts';
 
 /** A lesson's route or a check's id as the pages spell them. */
 export const lessonIdSchema = z
@@ -24,6 +33,9 @@ const containerPathSchema = z.strictObject({
   path: z.string().min(1).max(4096),
 });
 
+/** A path of the terminal's workspace as the reader types it: `~/app/Dockerfile`, `/lessons/x`. */
+const workspacePathSchema = z.string().min(1).max(WORKSPACE_PATH_MAX);
+
 /** A named starting state (`empty`, `busybox`) or the state itself. */
 export const resetToSchema = z.union([z.string().min(1).max(200), resetTargetSchema]);
 
@@ -34,8 +46,15 @@ export const requestSchemas = {
   'state.which-layer': containerPathSchema,
   /** A file as the container sees it and as each layer holds it. */
   'state.file': containerPathSchema,
+  /** A running container as the host sees it: its overlay mount and its processes (host and container ids). */
+  'state.host': z.strictObject({ container: z.string().min(1).max(256) }),
   /** A lesson's check, named by lesson and id: the server evaluates the lessons' own definition. */
   check: z.strictObject({ lesson: lessonIdSchema, check: lessonIdSchema }),
+  /**
+   * A value the learner typed for a lesson's <Answer> (a diff_id, a size): the server works out the
+   * true value from the session's state with the lessons' own definition, and says right or wrong.
+   */
+  answer: z.strictObject({ lesson: lessonIdSchema, answer: lessonIdSchema, value: z.string().max(200) }),
   /** Back to a starting state: every container goes, images not named go, named ones are pulled. */
   reset: z.strictObject({ to: resetToSchema.optional() }),
   /**
@@ -48,6 +67,22 @@ export const requestSchemas = {
   }),
   /** The page shows this lesson (a workshop's dashboard shows where each student is). */
   visit: z.strictObject({ lesson: lessonIdSchema }),
+  /** The in-page editor: everything under a directory of the workspace (or a lesson context). */
+  'workspace.list': z.strictObject({ path: workspacePathSchema }),
+  /** A text file of the workspace (or a lesson context), size-capped; binaries refused. */
+  'workspace.read': z.strictObject({ path: workspacePathSchema }),
+  /** Creates or replaces a text file of the workspace (its directories made), within its limits. */
+  'workspace.write': z.strictObject({
+    path: workspacePathSchema,
+    // UTF-16 units, at most the bytes: the exact byte cap is the workspace module's.
+    content: z.string().max(EDIT_FILE_MAX_BYTES),
+  }),
+  /** Copies `/lessons/<context>` into a workspace dir that is not there yet (or over it: `overwrite`). */
+  'workspace.seed': z.strictObject({
+    context: lessonIdSchema,
+    dir: workspacePathSchema,
+    overwrite: z.boolean().optional(),
+  }),
 } as const;
 
 export type RequestName = keyof typeof requestSchemas;
@@ -58,10 +93,16 @@ export interface RequestResults {
   'state.get': SessionSnapshot;
   'state.which-layer': WhichLayer;
   'state.file': FileVersions;
+  'state.host': HostView;
   check: CheckResult;
+  answer: AnswerResult;
   reset: ResetReport;
   prepare: PrepareReport;
   visit: { lesson: string };
+  'workspace.list': WorkspaceListing;
+  'workspace.read': WorkspaceText;
+  'workspace.write': WorkspaceWrite;
+  'workspace.seed': WorkspaceSeed;
 }
 export type RequestResult<K extends RequestName> = RequestResults[K];
 
@@ -73,10 +114,16 @@ export const httpRoutes: { readonly [K in RequestName]: { method: 'GET' | 'POST'
   'state.get': { method: 'GET', path: '/api/state' },
   'state.which-layer': { method: 'GET', path: '/api/state/which-layer' },
   'state.file': { method: 'GET', path: '/api/state/file' },
+  'state.host': { method: 'GET', path: '/api/state/host' },
   check: { method: 'POST', path: '/api/check' },
+  answer: { method: 'POST', path: '/api/answer' },
   reset: { method: 'POST', path: '/api/reset' },
   prepare: { method: 'POST', path: '/api/prepare' },
   visit: { method: 'POST', path: '/api/visit' },
+  'workspace.list': { method: 'GET', path: '/api/workspace' },
+  'workspace.read': { method: 'GET', path: '/api/workspace/file' },
+  'workspace.write': { method: 'POST', path: '/api/workspace/file' },
+  'workspace.seed': { method: 'POST', path: '/api/workspace/seed' },
 };
 
 export const requestNames = Object.keys(requestSchemas) as RequestName[];

@@ -216,6 +216,23 @@ export function containerPids(id: string): number[] {
   return [];
 }
 
+/**
+ * Whether `pid` is in container `id`'s cgroup now, by /proc/<pid>/cgroup (`0::/layerlab/<id>` on v2,
+ * a line per hierarchy on v1): read after a process's other /proc files, it tells a reused pid apart.
+ */
+export function processInContainerCgroup(pid: number, id: string): boolean {
+  if (!CONTAINER_ID.test(id) || !Number.isSafeInteger(pid) || pid <= 0) return false;
+  try {
+    const text = readFileSync(`/proc/${pid}/cgroup`, 'utf8');
+    return text.split('\n').some((line) => {
+      const path = line.slice(line.indexOf(':', line.indexOf(':') + 1) + 1);
+      return path === `/${PARENT}/${id}` || path.startsWith(`/${PARENT}/${id}/`);
+    });
+  } catch {
+    return false;
+  }
+}
+
 /** One reading of a container's usage, what `docker stats` shows (bytes, nanoseconds of CPU). */
 export interface CgroupUsage {
   cpuNs: number;

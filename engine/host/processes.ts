@@ -98,3 +98,53 @@ function bootTime(): number {
   const stat = readFileSync('/proc/stat', 'utf8');
   return Number(/^btime (\d+)/m.exec(stat)?.[1] ?? 0);
 }
+
+/** One line of a user namespace's uid_map: `count` ids from `inside` are host ids from `outside`. */
+export interface IdMapping {
+  inside: number;
+  outside: number;
+  count: number;
+}
+
+/** Parses /proc/<pid>/uid_map (`inside outside count` per line). */
+export function parseIdMap(text: string): IdMapping[] {
+  const out: IdMapping[] = [];
+  for (const line of text.split('\n')) {
+    const [inside, outside, count] = line.trim().split(/\s+/).map(Number);
+    if ([inside, outside, count].every((n) => Number.isSafeInteger(n) && n! >= 0)) {
+      out.push({ inside: inside!, outside: outside!, count: count! });
+    }
+  }
+  return out;
+}
+
+/** The id inside the namespace that host id `outside` is, or undefined when the map leaves it out. */
+export function mapInside(map: readonly IdMapping[], outside: number): number | undefined {
+  const line = map.find((m) => outside >= m.outside && outside < m.outside + m.count);
+  return line === undefined ? undefined : outside - line.outside + line.inside;
+}
+
+/** A process's ids in the host's namespaces and in its own. */
+export interface NamespaceIds {
+  /** Its pid in each pid namespace it is in, the host's first and its own last (`NSpid:`). */
+  nsPids: number[];
+  /** Its real uid on the host. */
+  uid: number;
+  /** That uid as its user namespace names it; undefined when the namespace does not map it. */
+  containerUid: number | undefined;
+}
+
+/** Reads `NSpid`, `Uid` and the user namespace's uid_map of `pid`; undefined when it is gone. */
+export function namespaceIds(pid: number): NamespaceIds | undefined {
+  if (!Number.isSafeInteger(pid) || pid <= 0) return undefined;
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const uid = Number(/^Uid:\s+(\d+)/m.exec(status)?.[1]);
+    const nsPids = (/^NSpid:\s+([\d\s]+)$/m.exec(status)?.[1] ?? String(pid)).trim().split(/\s+/).map(Number);
+    if (!Number.isSafeInteger(uid) || !nsPids.every(Number.isSafeInteger)) return undefined;
+    const map = parseIdMap(readFileSync(`/proc/${pid}/uid_map`, 'utf8'));
+    return { nsPids, uid, containerUid: mapInside(map, uid) };
+  } catch {
+    return undefined;
+  }
+}

@@ -36,6 +36,8 @@ function httpErrorOf(err: unknown): unknown {
       return new HttpError(400, 'invalid', err.message);
     case 'CONFLICT':
       return new HttpError(409, 'conflict', err.message);
+    case 'SIZE_EXCEEDED':
+      return new HttpError(413, 'too_large', err.message);
     case 'REGISTRY':
     case 'UNAUTHORIZED':
       return new HttpError(502, 'registry', err.message);

@@ -3,15 +3,25 @@
 // to whoever listens (the teacher's dashboard).
 
 import { InvalidArgumentError } from '../../engine/errors.ts';
+import { evaluateAnswer, GuessLimiter } from '../checks/answer-evaluate.ts';
+import { lessonAnswer } from '../checks/answer-lessons.ts';
 import { type CheckResult, evaluateCondition } from '../checks/evaluate.ts';
 import { lessonCheck } from '../checks/lessons.ts';
 import { withContainerLimitNote } from '../checks/limit-note.ts';
 import { fileVersions, whichLayer } from '../pictures/files.ts';
+import { hostView } from '../pictures/host-view.ts';
 import { snapshotState } from '../pictures/snapshot.ts';
 import { type RequestInput, type RequestName, type RequestResult, requestSchemas } from '../requests.ts';
 import { prepareState } from '../reset/prepare.ts';
 import { resetState, resolveResetTarget } from '../reset/reset.ts';
 import type { Session } from '../sessions/session.ts';
+import { sessionWorkspace } from '../sessions/workspace.ts';
+import {
+  listWorkspaceDir,
+  readWorkspaceText,
+  seedWorkspaceDir,
+  writeWorkspaceText,
+} from '../sessions/workspace-files.ts';
 
 /** A check a session had evaluated, named by its lesson step, with the outcome. */
 export interface CheckReport {
@@ -35,10 +45,13 @@ export type SessionApi = {
 };
 
 export function createSessionApi(hooks: SessionApiHooks = {}): SessionApi {
+  // Guesses at each answer, per session: a value cannot be found by trying digit after digit.
+  const guesses = new WeakMap<Session, GuessLimiter>();
   return {
     'state.get': (session) => snapshotState(session.ctx),
     'state.which-layer': (session, { container, path }) => whichLayer(session.ctx, container, path),
     'state.file': (session, { container, path }) => fileVersions(session.ctx, container, path),
+    'state.host': (session, { container }) => hostView(session.ctx, container),
     async check(session, named): Promise<CheckResult> {
       // The lessons' own definition of the check: a page names it, it never sends one.
       const evaluated = await evaluateCondition(session.ctx, lessonCheck(named), {
@@ -53,6 +66,20 @@ export function createSessionApi(hooks: SessionApiHooks = {}): SessionApi {
       });
       return result;
     },
+    async answer(session, { lesson, answer: id, value }) {
+      // The lessons' own definition (content/lesson-checks.ts): a page names the answer, never its value.
+      const answer = lessonAnswer({ lesson, answer: id });
+      const limiter = guesses.get(session) ?? new GuessLimiter();
+      guesses.set(session, limiter);
+      if (!limiter.take(`${lesson}/${id}`)) {
+        return {
+          right: false,
+          limited: true,
+          detail: 'too many guesses at this one: look again, and try in a few minutes',
+        };
+      }
+      return evaluateAnswer(session.ctx, answer, value);
+    },
     reset: (session, { to }) => resetState(session.ctx, resolveResetTarget(to), { owner: session.id }),
     prepare: (session, { to, remove }) =>
       prepareState(session.ctx, to, { owner: session.id, ...(remove ? { remove } : {}) }),
@@ -60,6 +87,13 @@ export function createSessionApi(hooks: SessionApiHooks = {}): SessionApi {
       hooks.onVisit?.(session.id, lesson);
       return { lesson };
     },
+    // The in-page editor: the same workspace, paths and limits as the session's terminals.
+    'workspace.list': (session, { path }) => listWorkspaceDir(sessionWorkspace(session.ctx), path),
+    'workspace.read': (session, { path }) => readWorkspaceText(sessionWorkspace(session.ctx), path),
+    'workspace.write': (session, { path, content }) =>
+      writeWorkspaceText(sessionWorkspace(session.ctx), path, content),
+    'workspace.seed': (session, { context, dir, overwrite }) =>
+      seedWorkspaceDir(sessionWorkspace(session.ctx), context, dir, overwrite ? { overwrite } : {}),
   };
 }
 

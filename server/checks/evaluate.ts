@@ -2,16 +2,22 @@
 // (the engine's `containerDiff`), files through each container's overlay stack, images and their
 // layers from the store. Answers pass / not yet, with the step's hint and a sentence on what was seen.
 // Container trees and layers are read only through engine/fs/in-root.ts: a check's path, whatever it
-// holds (`..`, symlinks the container swaps in), never names anything outside them.
+// holds (`..`, symlinks the container swaps in), never names anything outside them. A workspace file
+// is opened by its bare name without following a symlink, and an archive is only scanned for names.
 
 import { createHash } from 'node:crypto';
-import { readSync } from 'node:fs';
+import { constants, readSync } from 'node:fs';
+import { type FileHandle, open } from 'node:fs/promises';
+import { join } from 'node:path';
+import tar from 'tar-stream';
+import { BUILDKIT_HISTORY_COMMENT } from '../../engine/builder/history.ts';
 import { type ContainerRecord, readAllRecords } from '../../engine/container/record.ts';
 import { reconcile } from '../../engine/container/state.ts';
 import { containerDiff } from '../../engine/container/views.ts';
 import type { EngineContext } from '../../engine/context.ts';
 import { NotFoundError } from '../../engine/errors.ts';
 import { withTree, withTrees } from '../../engine/fs/in-root.ts';
+import { processInfo } from '../../engine/host/processes.ts';
 import { findPathOriginIn } from '../../engine/inspect/which-layer.ts';
 import { isWhiteout } from '../../engine/layer/diff.ts';
 import type { Digest } from '../../engine/oci/digest.ts';
@@ -19,15 +25,20 @@ import { type Image, imageLayers } from '../../engine/oci/types.ts';
 import { familiarName, parseReference } from '../../engine/reference/reference.ts';
 import { imageFromManifest, listImages, loadImage, resolveImageId } from '../../engine/store/images.ts';
 import { ensureLayer } from '../../engine/store/layers.ts';
+import { inspectVolume, volumeDataDir } from '../../engine/volume/volumes.ts';
 import { type FileContent, readContent } from '../pictures/files.ts';
 import { containerStack } from '../pictures/layers.ts';
+import { sessionWorkspace } from '../sessions/workspace.ts';
 import {
   type Check,
   type CommandRanCheck,
   type ContainerCheck,
   type ContainersDifferCheck,
+  type FileCondition,
   globMatch,
   type ImageCheck,
+  type VolumeCheck,
+  type WorkspaceFileCheck,
 } from './schema.ts';
 
 export interface CheckResult {
@@ -91,6 +102,10 @@ async function evaluate(state: StateCache, check: Check, options: EvaluateOption
       return withHint(await containersDiffer(state, check), check.hint);
     case 'command-ran':
       return withHint(commandRan(check, options.commands ?? []), check.hint);
+    case 'workspace-file':
+      return withHint(await workspaceFile(state, check), check.hint);
+    case 'volume':
+      return withHint(await volumeCheck(state, check), check.hint);
   }
 }
 
@@ -112,7 +127,8 @@ class StateCache {
 
   containers(): Promise<ContainerRecord[]> {
     this.#containers ??= readAllRecords(this.ctx).then((records) =>
-      Promise.all(records.filter((r) => !r.external).map((r) => reconcile(this.ctx, r))),
+      // The reader's containers: what `ps -a` lists (a classic build's working containers too).
+      Promise.all(records.filter((r) => !r.external || r.listed).map((r) => reconcile(this.ctx, r))),
     );
     return this.#containers;
   }
@@ -200,6 +216,14 @@ async function containerMismatch(
     if (record.state.status !== 'exited') return 'it has not exited';
     if (record.state.exitCode !== check.exitCode) return `it exited with ${record.state.exitCode}`;
   }
+  if (check.process) {
+    // The host pid the record holds is the container's only while it runs (reconciled above).
+    const info = record.state.status === 'running' ? processInfo(record.state.pid) : undefined;
+    if (!info) return 'its process is not running on the host';
+    if (check.process.command !== undefined && !info.command.includes(check.process.command)) {
+      return `its process runs ${JSON.stringify(info.command.slice(0, 80))}`;
+    }
+  }
   if (check.diff) {
     const changes = await containerDiff(ctx, record.id);
     for (const want of check.diff.has ?? []) {
@@ -215,21 +239,44 @@ async function containerMismatch(
       if (found) return `its diff has ${found.kind} ${found.path}`;
     }
   }
-  if (check.file) {
-    const { path, exists = true, contains, equals } = check.file;
-    const content = await fileIn(ctx, record, path);
-    if (content === undefined) return exists ? `it has no ${path}` : undefined;
-    if (!exists) return `it still has ${path}`;
-    if (contains !== undefined || equals !== undefined) {
-      if (content.kind !== 'text') return `${path} is not a text file`;
-      if (contains !== undefined && !content.text.includes(contains))
-        return `${path} does not contain ${JSON.stringify(contains)}`;
-      if (equals !== undefined && content.text !== equals && content.text !== `${equals}\n`) {
-        return `${path} is not ${JSON.stringify(equals)}`;
-      }
-    }
+  if (check.file) return fileMismatch(await fileIn(ctx, record, check.file.path), check.file);
+  return undefined;
+}
+
+/** Why a file (undefined when absent) does not meet `condition`, or undefined when it does. */
+function fileMismatch(content: FileContent | undefined, condition: FileCondition): string | undefined {
+  const { path, exists = true, contains, equals, lines } = condition;
+  if (content === undefined) return exists ? `it has no ${path}` : undefined;
+  if (!exists) return `it still has ${path}`;
+  if (contains === undefined && equals === undefined && lines === undefined) return undefined;
+  if (content.kind !== 'text') return `${path} is not a text file`;
+  if (contains !== undefined && !content.text.includes(contains))
+    return `${path} does not contain ${JSON.stringify(contains)}`;
+  if (equals !== undefined && content.text !== equals && content.text !== `${equals}\n`) {
+    return `${path} is not ${JSON.stringify(equals)}`;
+  }
+  if (lines !== undefined) {
+    const n = content.text.split('\n').filter((line, i, all) => line !== '' || i < all.length - 1).length;
+    if (!inRange(n, lines)) return `${path} has ${n} line${n === 1 ? '' : 's'}`;
   }
   return undefined;
+}
+
+async function volumeCheck(state: StateCache, check: VolumeCheck): Promise<CheckResult> {
+  const volume = await inspectVolume(state.ctx, check.name).catch((err) => {
+    if (err instanceof NotFoundError) return undefined;
+    throw err;
+  });
+  if (volume === undefined) return { pass: false, detail: `no volume ${check.name} yet` };
+  if (check.file === undefined) return { pass: true, detail: `volume ${check.name}: ok` };
+  const { path } = check.file;
+  // The volume's files are the containers' to write: read through in-root like a layer.
+  const content = withTree(volumeDataDir(state.ctx, volume.name), (tree) =>
+    tree ? (readContent(tree, path) ?? undefined) : undefined,
+  );
+  const why = fileMismatch(content, check.file);
+  if (why !== undefined) return { pass: false, detail: `volume ${check.name}: ${why}` };
+  return { pass: true, detail: `volume ${check.name}: ok` };
 }
 
 /** A file of the container's merged view, read through its overlay stack (stopped ones too). */
@@ -320,6 +367,15 @@ async function imageMismatch(
     });
     if (why !== undefined) return why;
   }
+  if (check.builtBy !== undefined) {
+    const newest = image.config.history?.at(-1);
+    const by = newest?.comment === BUILDKIT_HISTORY_COMMENT ? 'buildkit' : 'classic';
+    if (newest === undefined || by !== check.builtBy) {
+      return check.builtBy === 'classic'
+        ? 'BuildKit built it, not the classic builder'
+        : 'BuildKit did not build it';
+    }
+  }
   if (base !== undefined) {
     if (image.id === shareWith) return 'it is that same image';
     if (!image.config.rootfs.diff_ids.some((d) => base.has(d))) return 'it shares no layer with it';
@@ -382,4 +438,65 @@ function commandRan(check: CommandRanCheck, commands: readonly RanCommand[]): Ch
   );
   if (found) return { pass: true, detail: `ran: ${found.command}` };
   return { pass: false, detail: `no command matching ${JSON.stringify(pattern)} has run yet` };
+}
+
+/** Entries an archive may have before the scan for a config gives up (a save holds a few dozen). */
+const MAX_ARCHIVE_ENTRIES = 10_000;
+
+async function workspaceFile(state: StateCache, check: WorkspaceFileCheck): Promise<CheckResult> {
+  const file = join(sessionWorkspace(state.ctx).dir, check.path);
+  // The reader's files: the last component is opened without following a symlink planted there.
+  const handle = await open(file, constants.O_RDONLY | constants.O_NOFOLLOW).catch(() => undefined);
+  if (!handle) return { pass: false, detail: `there is no ${check.path} in your workspace yet` };
+  try {
+    const st = await handle.stat();
+    if (!st.isFile()) return { pass: false, detail: `${check.path} is not a file` };
+    if (check.minBytes !== undefined && st.size < check.minBytes) {
+      return { pass: false, detail: `${check.path} holds only ${st.size} bytes` };
+    }
+    if (check.holdsImage !== undefined) {
+      const id = await state.imageId(check.holdsImage);
+      if (id === undefined) return { pass: false, detail: `no image ${normalRef(check.holdsImage)} yet` };
+      const wanted = `blobs/sha256/${id.slice('sha256:'.length)}`;
+      const found = await archiveHasEntry(handle, (name) => name.replace(/^\.\//, '') === wanted);
+      if (!found) {
+        return {
+          pass: false,
+          detail: `${check.path} does not hold the config of ${normalRef(check.holdsImage)} as it is now`,
+        };
+      }
+    }
+    return { pass: true, detail: `${check.path}: ok` };
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Whether the tar in `file` has an entry whose name `match`es; entry bodies are skipped, not kept. */
+function archiveHasEntry(file: FileHandle, match: (name: string) => boolean): Promise<boolean> {
+  return new Promise((resolve) => {
+    // The caller closes the handle: the stream only reads it.
+    const input = file.createReadStream({ autoClose: false, start: 0 });
+    const extract = tar.extract();
+    let entries = 0;
+    let settled = false;
+    const finish = (found: boolean) => {
+      if (settled) return;
+      settled = true;
+      input.unpipe(extract);
+      input.destroy();
+      extract.destroy();
+      resolve(found);
+    };
+    extract.on('entry', (header, body, next) => {
+      if (match(header.name)) return finish(true);
+      if (++entries >= MAX_ARCHIVE_ENTRIES) return finish(false);
+      body.on('end', next);
+      body.resume();
+    });
+    extract.on('finish', () => finish(false));
+    extract.on('error', () => finish(false));
+    input.on('error', () => finish(false));
+    input.pipe(extract);
+  });
 }

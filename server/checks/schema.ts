@@ -37,7 +37,11 @@ export const fileConditionSchema = z.strictObject({
   exists: z.boolean().optional(),
   contains: z.string().max(4096).optional(),
   equals: z.string().max(65536).optional(),
+  /** How many lines the text file holds (`{ min: 2 }`: a log a second run appended to). */
+  lines: countRange.optional(),
 });
+
+export type FileCondition = z.output<typeof fileConditionSchema>;
 
 export const containerCheckSchema = z.strictObject({
   kind: z.literal('container'),
@@ -54,6 +58,11 @@ export const containerCheckSchema = z.strictObject({
     })
     .optional(),
   file: fileConditionSchema.optional(),
+  /**
+   * Its main process is alive on the host, seen in the host's /proc by its host PID (what
+   * `docker inspect -f '{{.State.Pid}}'` prints), its command line holding `command` when given.
+   */
+  process: z.strictObject({ command: text(256).optional() }).optional(),
   /** The container exited with this code. */
   exitCode: z.number().int().optional(),
   hint,
@@ -72,6 +81,8 @@ export const imageCheckSchema = z.strictObject({
   sharesLayersWith: imageRef.optional(),
   /** Untagged and no other image's parent, as `docker image prune` sees it (only without `tag`). */
   dangling: z.boolean().optional(),
+  /** Which builder wrote the image's newest history entry: BuildKit (Docker's default) or the classic one. */
+  builtBy: z.enum(['buildkit', 'classic']).optional(),
   count: countRange.optional(),
   hint,
 });
@@ -82,6 +93,35 @@ export const containersDifferCheckSchema = z.strictObject({
   image: imageRef,
   /** … whose view of this file differs (content, or present in one and absent in the other). */
   path: containerPath,
+  hint,
+});
+
+export const volumeCheckSchema = z.strictObject({
+  kind: z.literal('volume'),
+  /** The named volume (`docker volume create NAME`, or `-v NAME:/path` on first use). */
+  name: text(128),
+  /** A file in the volume, by its path from the volume's root (`/data.txt`). */
+  file: fileConditionSchema.optional(),
+  hint,
+});
+
+/** A file name in the session's workspace (what `save -o` writes), never a path out of it. */
+const workspaceName = z
+  .string()
+  .min(1)
+  .max(128)
+  .regex(/^[A-Za-z0-9_][A-Za-z0-9._-]*$/, 'must be a file name in the workspace such as image.tar');
+
+export const workspaceFileCheckSchema = z.strictObject({
+  kind: z.literal('workspace-file'),
+  /** The file, in the workspace's top directory. */
+  path: workspaceName,
+  minBytes: z.number().int().min(0).optional(),
+  /**
+   * The file is an image archive (`docker save`) holding this image as the session has it now:
+   * the config blob whose digest is the image's ID.
+   */
+  holdsImage: imageRef.optional(),
   hint,
 });
 
@@ -101,12 +141,16 @@ export type ContainerCheck = z.output<typeof containerCheckSchema>;
 export type ImageCheck = z.output<typeof imageCheckSchema>;
 export type ContainersDifferCheck = z.output<typeof containersDifferCheckSchema>;
 export type CommandRanCheck = z.output<typeof commandRanCheckSchema>;
+export type WorkspaceFileCheck = z.output<typeof workspaceFileCheckSchema>;
+export type VolumeCheck = z.output<typeof volumeCheckSchema>;
 
 export type Check =
   | ContainerCheck
   | ImageCheck
   | ContainersDifferCheck
   | CommandRanCheck
+  | WorkspaceFileCheck
+  | VolumeCheck
   | { all: Check[]; hint?: string | undefined }
   | { any: Check[]; hint?: string | undefined }
   | { not: Check; hint?: string | undefined };
@@ -117,6 +161,8 @@ export type CheckInput =
   | z.input<typeof imageCheckSchema>
   | z.input<typeof containersDifferCheckSchema>
   | z.input<typeof commandRanCheckSchema>
+  | z.input<typeof workspaceFileCheckSchema>
+  | z.input<typeof volumeCheckSchema>
   | { all: CheckInput[]; hint?: string }
   | { any: CheckInput[]; hint?: string }
   | { not: CheckInput; hint?: string };
@@ -127,6 +173,8 @@ export const checkSchema: z.ZodType<Check, CheckInput> = z.lazy(() =>
     imageCheckSchema,
     containersDifferCheckSchema,
     commandRanCheckSchema,
+    workspaceFileCheckSchema,
+    volumeCheckSchema,
     z.strictObject({ all: z.array(checkSchema).min(1).max(MAX_LIST), hint }),
     z.strictObject({ any: z.array(checkSchema).min(1).max(MAX_LIST), hint }),
     z.strictObject({ not: checkSchema, hint }),
@@ -166,6 +214,8 @@ function describe(value: unknown, error: z.ZodError): string {
     image: imageCheckSchema,
     'containers-differ': containersDifferCheckSchema,
     'command-ran': commandRanCheckSchema,
+    'workspace-file': workspaceFileCheckSchema,
+    volume: volumeCheckSchema,
   };
   if (typeof kind === 'string') {
     const branch = branches[kind];
@@ -178,7 +228,7 @@ function describe(value: unknown, error: z.ZodError): string {
   const issue = error.issues[0];
   if (value === null || typeof value !== 'object') return 'check must be an object';
   if (!('kind' in value) && !('all' in value) && !('any' in value) && !('not' in value)) {
-    return 'check needs a "kind" (container, image, containers-differ, command-ran) or all/any/not';
+    return 'check needs a "kind" (container, image, containers-differ, command-ran, workspace-file, volume) or all/any/not';
   }
   return `check: ${issue?.path.join('.') || '(check)'}: ${issue?.message ?? 'invalid'}`;
 }

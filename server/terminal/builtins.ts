@@ -47,8 +47,9 @@ contexts, 'rm FILE' removes a file from the workspace.
 
 Variables: 'export NAME=value' sets one for later commands ('docker run -e
 NAME' and 'docker build --build-arg NAME' read it), 'unset NAME' removes it
-and 'env' lists them. '$NAME' is not expanded at this prompt; '$(docker ...)'
-is: 'docker rm $(docker ps -aq)' removes every container.
+and 'env' lists them. '$NAME' and '\${NAME}' expand to a variable's value
+('$REGISTRY' is the registry you may push to), and '$(docker ...)' to a
+command's output: 'docker rm $(docker ps -aq)' removes every container.
 
 Builtins: help, clear, history, ls, rm, export, unset, env, exit.
 `;

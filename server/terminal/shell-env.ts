@@ -24,9 +24,19 @@ export interface BuiltinResult {
 }
 
 export class ShellEnv {
-  readonly #vars = new Map<string, string>(
-    Object.entries(INITIAL_ENV).flatMap(([k, v]) => (v === undefined ? [] : [[k, v]])),
-  );
+  readonly #vars: Map<string, string>;
+
+  /** `extra`: what this session adds to INITIAL_ENV (`REGISTRY`, the registry it may push to). */
+  constructor(extra: Environment = {}) {
+    this.#vars = new Map(
+      Object.entries({ ...INITIAL_ENV, ...extra }).flatMap(([k, v]) => (v === undefined ? [] : [[k, v]])),
+    );
+  }
+
+  /** One variable's value, for `$NAME` at the prompt. */
+  get(name: string): string | undefined {
+    return this.#vars.get(name);
+  }
 
   /** A copy, for one command: later `export`s do not change a command already running. */
   snapshot(): Environment {

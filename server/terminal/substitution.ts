@@ -7,7 +7,7 @@ import { dispatchWords, type ProgramJob, type RunnerSession, runProgram } from '
 import type { ContainerSession } from './container-attach.ts';
 import { MAX_LINE_CHARS } from './line-editor.ts';
 import { type CommandStreams, createCommandStreams, PipeOutput, type TtyHost } from './streams.ts';
-import { expandLine, type ParsedLine } from './words.ts';
+import { expandLine, type ParsedLine, type VariableLookup } from './words.ts';
 
 /** The output one `$(…)` may give, and the line it makes may hold: a prompt line's own limit. */
 export const MAX_SUBSTITUTED_CHARS = MAX_LINE_CHARS;
@@ -28,11 +28,13 @@ export interface SubstitutionHost {
   readonly signal: AbortSignal;
   /** Where an inner command's stderr goes (the terminal), with its size. */
   readonly tty: Pick<TtyHost, 'output' | 'columns' | 'rows'>;
+  /** `$NAME`'s value: the terminal's environment. */
+  readonly lookup?: VariableLookup;
 }
 
 /** The words of `line` with every substitution run, checked against the line limit. */
 export async function expandCommandLine(line: ParsedLine, host: SubstitutionHost): Promise<string[]> {
-  const words = await expandLine(line, (inner, source) => substitute(inner, source, host));
+  const words = await expandLine(line, (inner, source) => substitute(inner, source, host), host.lookup);
   const chars = words.reduce((n, w) => n + w.length + 1, 0);
   if (chars > MAX_SUBSTITUTED_CHARS) {
     throw new SubstitutionError(
@@ -46,7 +48,11 @@ export async function expandCommandLine(line: ParsedLine, host: SubstitutionHost
 /** Runs one `$(source)` and gives its stdout. */
 async function substitute(line: ParsedLine, source: string, host: SubstitutionHost): Promise<string> {
   if (host.signal.aborted) return '';
-  const words = await expandLine(line, (inner, innerSource) => substitute(inner, innerSource, host));
+  const words = await expandLine(
+    line,
+    (inner, innerSource) => substitute(inner, innerSource, host),
+    host.lookup,
+  );
   const command = dispatchWords(words);
   switch (command.kind) {
     case 'empty':

@@ -68,7 +68,9 @@ export function createTerminal(session: TerminalSession, options: TerminalOption
   const decoder = new KeyDecoder();
   const workspace = options.workspace ?? sessionWorkspace(session.ctx);
   /** This terminal's shell environment: the caller's environment for every command it runs. */
-  const shellEnv = new ShellEnv();
+  // `$REGISTRY` names the registry this session may push to, as a lesson spells `$REGISTRY/hello`.
+  const ownRegistry = session.ctx.registry?.policy?.own?.host;
+  const shellEnv = new ShellEnv(ownRegistry ? { REGISTRY: ownRegistry } : {});
   const mode = new ModeSwitch();
   const idleWaiters: (() => void)[] = [];
   /** Click-to-run lines waiting for the prompt. */
@@ -239,7 +241,8 @@ export function createTerminal(session: TerminalSession, options: TerminalOption
       showPrompt();
       return;
     }
-    if (parsed.substitutions === 0) return perform(dispatchWords(literalWords(parsed)), line);
+    if (parsed.substitutions === 0 && !parsed.variables)
+      return perform(dispatchWords(literalWords(parsed)), line);
     // The `$(…)` commands run first, as the foreground: keys wait, and Ctrl-C stops the whole line.
     const job = new ForegroundCommand(foreground);
     running = job;
@@ -248,6 +251,7 @@ export function createTerminal(session: TerminalSession, options: TerminalOption
       words = await expandCommandLine(parsed, {
         runner,
         signal: job.controller.signal,
+        lookup: (name) => shellEnv.get(name),
         tty: {
           output: (data) => (job.attached ? output.emit(data) : true),
           columns: () => cols,

@@ -1,7 +1,7 @@
 // Splits a command line into words as a POSIX shell would for the subset this prompt supports:
-// '…', "…" and backslash quoting, and `$(…)` command substitution of the prompt's own commands
-// (quote-aware, nested a few levels). Operators (pipes, redirection, lists) are refused with a clear
-// message, since only the CLI runs here; `$VAR` stays literal (there are no variables to expand).
+// '…', "…" and backslash quoting, `$NAME` and `${NAME}` from the terminal's own environment, and
+// `$(…)` command substitution of the prompt's own commands (quote-aware, nested a few levels).
+// Operators (pipes, redirection, lists) are refused with a clear message, since only the CLI runs here.
 
 export type SplitResult = { ok: true; words: string[] } | { ok: false; error: string };
 
@@ -26,6 +26,15 @@ export type WordPart =
       line: ParsedLine;
       /** Inside "…": the output is one piece of the word, not split into words. */
       quoted: boolean;
+    }
+  | {
+      kind: 'variable';
+      /** The variable's name (`REGISTRY`); its value comes from the terminal's environment. */
+      name: string;
+      /** As typed: `$REGISTRY` or `${REGISTRY}`. */
+      source: string;
+      /** Inside "…": the value is one piece of the word, not split into words. */
+      quoted: boolean;
     };
 
 /** A word as parsed: its parts in order (a word of only an unquoted, empty substitution vanishes). */
@@ -35,6 +44,8 @@ export interface ParsedLine {
   words: ParsedWord[];
   /** Command substitutions in the line, nested ones included. */
   substitutions: number;
+  /** Whether any word holds a `$NAME` to expand (outside `$(…)`). */
+  variables: boolean;
 }
 
 export type ParseResult = ({ ok: true } & ParsedLine) | { ok: false; error: string };
@@ -51,7 +62,7 @@ export function parseLine(line: string): ParseResult {
       return { ok: false, error: `unexpected EOF while looking for matching \`${close}'` };
     }
     const words = scan.current === undefined ? scan.words : [...scan.words, scan.current];
-    return { ok: true, words, substitutions: scan.substitutions };
+    return { ok: true, words, substitutions: scan.substitutions, variables: hasVariables(words) };
   } catch (err) {
     if (err instanceof LineSyntaxError) return { ok: false, error: err.message };
     throw err;
@@ -73,19 +84,30 @@ export function literalWords(line: ParsedLine): string[] {
   return line.words.map(literalWord);
 }
 
-/** A parsed word with each substitution written back as `$(…)`. */
+/** A parsed word with each substitution written back as `$(…)` and each variable as typed. */
 function literalWord(word: ParsedWord): string {
-  return word.map((p) => (p.kind === 'text' ? p.text : `$(${p.source})`)).join('');
+  return word
+    .map((p) => (p.kind === 'text' ? p.text : p.kind === 'variable' ? p.source : `$(${p.source})`))
+    .join('');
 }
 
+function hasVariables(words: readonly ParsedWord[]): boolean {
+  return words.some((w) => w.some((p) => p.kind === 'variable'));
+}
+
+/** A variable's value: the terminal's environment, or empty when unset (as a shell has it). */
+export type VariableLookup = (name: string) => string | undefined;
+
 /**
- * The words after running each substitution (left to right, inner ones first, by `run`): a quoted
- * one's output is part of its word, an unquoted one's is split into words at blanks and newlines;
- * trailing newlines are dropped, as a shell drops them.
+ * The words after expanding each variable (by `lookup`) and running each substitution (left to
+ * right, inner ones first, by `run`): a quoted one's value is part of its word, an unquoted one's is
+ * split into words at blanks and newlines; a substitution's trailing newlines are dropped, as a
+ * shell drops them.
  */
 export async function expandLine(
   line: ParsedLine,
   run: (inner: ParsedLine, source: string) => Promise<string>,
+  lookup: VariableLookup = () => undefined,
 ): Promise<string[]> {
   const fields: string[] = [];
   for (const word of line.words) {
@@ -97,7 +119,10 @@ export async function expandLine(
         exists = true;
         continue;
       }
-      const output = (await run(part.line, part.source)).replace(/\n+$/, '');
+      const output =
+        part.kind === 'variable'
+          ? (lookup(part.name) ?? '')
+          : (await run(part.line, part.source)).replace(/\n+$/, '');
       if (part.quoted) {
         field += output;
         exists = true;
@@ -162,6 +187,13 @@ export function splitPartial(before: string): PartialLine {
 export function quoteWord(word: string): string {
   if (word !== '' && /^[A-Za-z0-9_@%+=:,./~^-]+$/.test(word)) return word;
   return `'${word.replaceAll("'", `'\\''`)}'`;
+}
+
+const VARIABLE_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** Whether the character after a `$` starts a variable (`$A`, `${A}`); `$1`, `$?`, `$$` stay literal. */
+function startsVariable(next: string | undefined): boolean {
+  return next !== undefined && (next === '{' || /[A-Za-z_]/.test(next));
 }
 
 /** A line this prompt cannot take, with a shell's wording. */
@@ -245,13 +277,38 @@ function scanWords(
       throw new LineSyntaxError(`unexpected EOF while looking for matching \`${inner.openQuote}'`);
     const innerWords = inner.current === undefined ? inner.words : [...inner.words, inner.current];
     substitutions += inner.substitutions;
+    const innerVariables = hasVariables(innerWords);
     current ??= [];
     current.push({
       kind: 'substitution',
       source,
-      line: { words: innerWords, substitutions: inner.substitutions },
+      line: { words: innerWords, substitutions: inner.substitutions, variables: innerVariables },
       quoted,
     });
+    return end;
+  };
+  /** `$NAME` or `${NAME}` at `i`: the variable is added; returns the index of its last character. */
+  const variable = (i: number, quoted: boolean): number => {
+    let name = '';
+    let end: number;
+    if (chars[i + 1] === '{') {
+      const close = chars.indexOf('}', i + 2);
+      name = chars.slice(i + 2, close === -1 ? chars.length : close).join('');
+      if (close === -1) {
+        if (partial) return chars.length - 1;
+        throw new LineSyntaxError("unexpected EOF while looking for matching `}'");
+      }
+      // `${A:-x}` and the other operators are a real shell's; here a name alone.
+      if (!VARIABLE_NAME.test(name)) throw new LineSyntaxError(`\${${name}}: bad substitution`);
+      end = close;
+    } else {
+      let j = i + 1;
+      while (j < chars.length && /[A-Za-z0-9_]/.test(chars[j]!)) j++;
+      name = chars.slice(i + 1, j).join('');
+      end = j - 1;
+    }
+    current ??= [];
+    current.push({ kind: 'variable', name, source: chars.slice(i, end + 1).join(''), quoted });
     return end;
   };
   for (let i = from; i < chars.length; i++) {
@@ -265,6 +322,7 @@ function scanWords(
       if (ch === '"') quote = undefined;
       else if (ch === '\\' && i + 1 < chars.length && '"\\$`'.includes(chars[i + 1]!)) addText(chars[++i]!);
       else if (ch === '$' && chars[i + 1] === '(') i = substitute(i, true);
+      else if (ch === '$' && startsVariable(chars[i + 1])) i = variable(i, true);
       else if (ch === '`') throw new LineSyntaxError(BACKQUOTE_REFUSAL);
       else addText(ch);
       continue;
@@ -288,6 +346,10 @@ function scanWords(
     }
     if (ch === '$' && chars[i + 1] === '(') {
       i = substitute(i, false);
+      continue;
+    }
+    if (ch === '$' && startsVariable(chars[i + 1])) {
+      i = variable(i, false);
       continue;
     }
     if (ch === '`') {

@@ -45,7 +45,9 @@ interface Running {
 async function recordLesson(url: string, lesson: LessonSource): Promise<void> {
   const { id, blocks } = lesson;
   if (blocks.length === 0) return;
-  const session = (await (await fetch(`${url}/api/session`)).json()) as { token: string };
+  const made = await fetch(`${url}/api/session`);
+  if (!made.ok) throw new Error(`${id}: no session: ${made.status} ${await made.text()}`);
+  const session = (await made.json()) as { token: string };
   const q = `token=${encodeURIComponent(session.token)}`;
   const reset = await fetch(`${url}/api/reset?${q}`, {
     method: 'POST',
@@ -224,6 +226,8 @@ async function main(): Promise<void> {
     root,
     config,
     siteDir: join(root, 'no-site'),
+    // One session per lesson from one address, faster than a visitor's per-minute quota allows.
+    limits: { sessionsPerAddress: { max: 1_000, burst: 1_000, perMinute: 1_000 } },
     log: (m) => console.error(`server: ${m}`),
   });
   await server.listen(0, '127.0.0.1');

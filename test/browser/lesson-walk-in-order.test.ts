@@ -1,4 +1,4 @@
-// The course as a reader follows it: lessons 1 to 15 in order, in ONE session (one browser context,
+// The course as a reader follows it: every lesson in order, in ONE session (one browser context,
 // so one session cookie), arriving at each from the previous one without pressing Reset. Each lesson
 // must prepare what it starts from on top of what the earlier ones left, every block must do what
 // the lesson says, and every Check must pass; the lessons' tidy-up blocks keep the session under its
@@ -24,7 +24,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  console.log(`lessons 1–15 in order, one session: ${((Date.now() - started) / 1000).toFixed(0)} s`);
+  console.log(`lessons in order, one session: ${((Date.now() - started) / 1000).toFixed(0)} s`);
   await context?.close();
   await browser?.close();
   await server?.close();
@@ -36,7 +36,7 @@ const lessons = readLessons()
   .filter((l) => l.lesson !== undefined && (!only || only.includes(l.id)))
   .sort((a, b) => a.lesson!.order - b.lesson!.order);
 
-describe('lessons 1 to 15 in order, in one session', () => {
+describe('the lessons in order, in one session', () => {
   for (const lesson of lessons) {
     it(
       lesson.id,

@@ -9,6 +9,7 @@ import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
 import { expect } from 'vitest';
 import type { LessonSource, RunBlock } from '../../site/scripts/lesson-source.ts';
 import type { TestServer } from '../support/server.ts';
+import { commitPrediction, expectVerdict, passAnswer } from './lesson-walk-predict.ts';
 import { recordPageErrors, screenshot, terminalText } from './support.ts';
 
 export const LESSON_MS = 240_000;
@@ -36,7 +37,7 @@ export const EXPECTED_FAILURES: Record<string, { command: string; exitCode: numb
     { command: 'docker run --name note-2 note sh', exitCode: 127 },
     { command: 'docker run --name note-3 note cat /note.txt', exitCode: 127 },
   ],
-  '15-containers-vs-vms': [{ command: 'docker run --rm busybox cat /data.txt', exitCode: 1 }],
+  '15-containers-vs-vms': [{ command: 'docker run --name fresh busybox cat /data.txt', exitCode: 1 }],
 };
 
 type Picture = (page: Page) => Promise<void>;
@@ -169,6 +170,34 @@ const PICTURES: Record<string, Record<number, Picture>> = {
   '14-scratch': {
     1: async (page) => {
       await expect.poll(() => graphLabels(page, 'image'), POLL).toContain('note:latest');
+    },
+  },
+  '20-host-view': {
+    1: async (page) => {
+      // The file written inside is listed under the overlay's upperdir, as the host sees it.
+      const view = page.locator('layerlab-host-view');
+      await expect
+        .poll(() => view.locator('[data-upper] .ll-entry').allInnerTexts(), POLL)
+        .toEqual(expect.arrayContaining([expect.stringContaining('/from-inside.txt')]));
+      expect(await view.locator('.ll-host__lower[data-source="layer"]').count()).toBe(1);
+    },
+    4: async (page) => {
+      // `docker exec -d` added a process under a shim of its own.
+      const procs = page.locator('layerlab-host-view .ll-host__proc');
+      await expect.poll(() => procs.filter({ hasText: 'sleep 600' }).count(), POLL).toBe(1);
+      expect(await procs.and(page.locator('[data-role="shim"]')).count()).toBe(2);
+    },
+  },
+  '17-multi-stage': {
+    4: async (page) => {
+      await expect.poll(() => graphLabels(page, 'image'), POLL).toContain('hello:two-stages');
+    },
+  },
+  '19-volumes': {
+    2: async (page) => {
+      // The file written under the volume's mount point is in no layer: the panel lists only the other.
+      await expect.poll(() => entries(page, 'diff-panel'), POLL).toContain('A /inside.txt');
+      expect(await entries(page, 'diff-panel')).not.toContain('A /data/note.txt');
     },
   },
 };
@@ -361,6 +390,8 @@ export async function walkLesson(
     const expectedFailures = [...(EXPECTED_FAILURES[id] ?? [])];
     const count = (t: string) => ran.filter((r) => r.terminal === t).length;
     const pending: { block: RunBlock; index: number; from: number }[] = [];
+    /** The <Predict> bound to each block that has one: its verdict is awaited once the block is done. */
+    const predicted = new Map<number, string>();
 
     const finish = async (block: RunBlock, index: number, from: number) => {
       await step(id, `${label(block, index)} finishing`, () =>
@@ -386,6 +417,11 @@ export async function walkLesson(
         }
         expectedFailures.splice(i, 1);
       }
+      const prediction = predicted.get(index);
+      if (prediction)
+        await step(id, `the prediction "${prediction}" of ${label(block, index)}`, () =>
+          expectVerdict(page, prediction),
+        );
     };
 
     // A check is the goal of the steps above it: it is tried where it stands, once every Run button
@@ -398,8 +434,25 @@ export async function walkLesson(
           ).length,
       ),
     );
+    // An <Answer> too: answered once the blocks above it are done (it asks about what they made).
+    const answers = page.locator('layerlab-answer');
+    const answerCount = await answers.count();
+    const answerRunsBefore = await answers.evaluateAll((els) =>
+      els.map(
+        (el) =>
+          Array.from(document.querySelectorAll('button.ll-run')).filter(
+            (b) => b.compareDocumentPosition(el) & Node.DOCUMENT_POSITION_FOLLOWING,
+          ).length,
+      ),
+    );
+    let answered = 0;
     let checked = 0;
     const checksUpTo = async (blocksDone: number) => {
+      for (; answered < answerCount && answerRunsBefore[answered]! <= blocksDone; answered++) {
+        const answer = answers.nth(answered);
+        const name = (await answer.getAttribute('data-id')) ?? String(answered + 1);
+        await step(id, `answer "${name}" (after ${blocksDone} blocks)`, () => passAnswer(page, id, answer));
+      }
       for (; checked < checkCount && runsBefore[checked]! <= blocksDone; checked++) {
         const check = checks.nth(checked);
         const name = (await check.getAttribute('data-id')) ?? String(checked + 1);
@@ -419,13 +472,19 @@ export async function walkLesson(
         if (p.block.terminal === block.terminal) await finish(p.block, p.index, p.from);
         else pending.unshift(p);
       }
-      if (checked < checkCount && runsBefore[checked]! <= index) {
+      if (
+        (checked < checkCount && runsBefore[checked]! <= index) ||
+        (answered < answerCount && answerRunsBefore[answered]! <= index)
+      ) {
         for (const p of pending.splice(0)) await finish(p.block, p.index, p.from);
         await checksUpTo(index);
       }
       const from = count(block.terminal);
       const startedBefore = startedRuns.filter((t) => t === block.terminal).length;
       await step(id, `${label(block, index)} pressing Run`, async () => {
+        // A prediction guards the block: the reader commits one before the button runs it.
+        const prediction = await commitPrediction(page, button);
+        if (prediction) predicted.set(index, prediction);
         await button.click();
         // The note beside the button says what the click did; a click must never be refused.
         const note = await button.locator('xpath=..').locator('.ll-run-note').innerText();
@@ -458,6 +517,7 @@ export async function walkLesson(
     }
     for (const p of pending.splice(0)) await finish(p.block, p.index, p.from);
     await checksUpTo(lesson.blocks.length);
+    expect(answered, `${id}: answers walked`).toBe(answerCount);
     expect(expectedFailures, `${id}: commands the lesson shows failing that did not fail`).toEqual([]);
 
     expect(errors, `${id}: console and page errors`).toEqual([]);

@@ -19,7 +19,7 @@ import {
 let server: TestServer;
 let browser: Browser;
 const opened: OpenedPage[] = [];
-/** A lesson whose key output (`docker ps -a --external`) is a wide table. */
+/** A lesson whose key output (`docker ps -a` during a build) is a wide table. */
 const LESSON = '/12-one-word-many-meanings/';
 /** Commands are typed in the sandbox's terminal: a lesson prepares its images when it opens. */
 const SANDBOX = '/sandbox/';

@@ -83,7 +83,7 @@ function startAll(): void {
 }
 
 /** The aspects compared, each its own test, so one difference does not hide the others. */
-const ASPECTS = ['status', 'layers', 'config', 'history'] as const;
+const ASPECTS = ['status', 'output', 'layers', 'config', 'history'] as const;
 type Aspect = (typeof ASPECTS)[number];
 
 function aspectOf(c: Partial<Comparable>, aspect: Aspect): unknown {

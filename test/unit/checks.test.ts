@@ -33,10 +33,10 @@ describe('parseCheck', () => {
       ok: false,
       message: expect.stringMatching(/^check \(image\): .*tagg/),
     });
-    expect(parseCheck({ kind: 'volume' })).toEqual({
+    expect(parseCheck({ kind: 'network' })).toEqual({
       ok: false,
       message:
-        'check: unknown kind "volume" (expected one of: container, image, containers-differ, command-ran, or all/any/not)',
+        'check: unknown kind "network" (expected one of: container, image, containers-differ, command-ran, workspace-file, volume, or all/any/not)',
     });
     expect(parseCheck('busybox')).toEqual({ ok: false, message: 'check must be an object' });
     expect(parseCheck({ image: 'busybox' })).toMatchObject({
@@ -47,6 +47,29 @@ describe('parseCheck', () => {
       ok: false,
       message: expect.stringMatching(/^check \(container\): state: /),
     });
+  });
+
+  it('accepts the state kinds that stand in for typed commands, and bounds what they name', () => {
+    expect(
+      parseCheck({ kind: 'workspace-file', path: 'webapp.tar', minBytes: 1, holdsImage: 'layerlab/webapp' })
+        .ok,
+    ).toBe(true);
+    expect(parseCheck({ kind: 'container', name: 'proc', process: { command: 'sleep' } }).ok).toBe(true);
+    expect(parseCheck({ kind: 'container', file: { path: '/log.txt', lines: { min: 2 } } }).ok).toBe(true);
+    expect(parseCheck({ kind: 'image', tag: 'slow', builtBy: 'classic' }).ok).toBe(true);
+    // A workspace file is named, never reached by a path: no directories, no `..`, no hidden names.
+    for (const path of ['../etc/passwd', 'a/b.tar', '/webapp.tar', '..', '.hidden', '']) {
+      expect(parseCheck({ kind: 'workspace-file', path })).toMatchObject({
+        ok: false,
+        message: expect.stringMatching(/^check \(workspace-file\): path: /),
+      });
+    }
+    expect(parseCheck({ kind: 'volume', name: 'keep', file: { path: '/data.txt', contains: 'x' } }).ok).toBe(
+      true,
+    );
+    expect(parseCheck({ kind: 'volume', name: 'keep', file: { path: 'data.txt' } }).ok).toBe(false);
+    expect(parseCheck({ kind: 'image', builtBy: 'kaniko' }).ok).toBe(false);
+    expect(parseCheck({ kind: 'container', process: { pid: 1 } }).ok).toBe(false);
   });
 
   it('refuses deep nesting and long lists before parsing them', () => {

@@ -1,5 +1,6 @@
 // `$(…)` at the prompt without a server: the parser (quotes, nesting, limits, refusals), the
-// expansion's word splitting, and completion inside an unfinished `$(`.
+// expansion's word splitting, and completion inside an unfinished `$(`; `$NAME` from the environment.
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: shell syntax under test, not templates
 import { describe, expect, it } from 'vitest';
 import {
   expandLine,
@@ -46,6 +47,7 @@ describe('parseLine with $(…)', () => {
             [{ kind: 'text', text: '-aq' }],
           ],
           substitutions: 0,
+          variables: false,
         },
       },
     ]);
@@ -158,5 +160,47 @@ describe('hostile lines', () => {
     if (!result.ok) expect(result.error).toContain('nested too deeply');
     expect(parseLine(`${deep}${')'.repeat(30_000)}`).ok).toBe(false);
     expect(splitPartial(deep)).toEqual({ words: [], current: '' });
+  });
+});
+
+describe('$NAME at the prompt', () => {
+  const env: Record<string, string> = { REGISTRY: '127.0.0.1:5000', TWO: 'a b' };
+  const lookup = (name: string) => env[name];
+  const run = async () => '';
+  const words = (line: string) => expandLine(parsed(line), run, lookup);
+
+  it('expands $NAME and ${NAME} from the environment, as a shell does', async () => {
+    expect(parsed('docker push $REGISTRY/hello:v1').variables).toBe(true);
+    expect(await words('docker push $REGISTRY/hello:v1')).toEqual([
+      'docker',
+      'push',
+      '127.0.0.1:5000/hello:v1',
+    ]);
+    expect(await words('docker tag a ${REGISTRY}x')).toEqual(['docker', 'tag', 'a', '127.0.0.1:5000x']);
+  });
+
+  it("keeps '$NAME' and \\$NAME literal, splits an unquoted value and not a quoted one", async () => {
+    expect(await words(`echo '$REGISTRY' \\$REGISTRY`)).toEqual(['echo', '$REGISTRY', '$REGISTRY']);
+    expect(await words('echo $TWO')).toEqual(['echo', 'a', 'b']);
+    expect(await words('echo "$TWO"')).toEqual(['echo', 'a b']);
+    expect(parsed(`docker run busybox sh -c 'echo $HOME'`).variables).toBe(false);
+  });
+
+  it('gives an unset variable no word when unquoted and an empty one when quoted', async () => {
+    expect(await words('echo $NOPE x')).toEqual(['echo', 'x']);
+    expect(await words('echo "$NOPE" x')).toEqual(['echo', '', 'x']);
+  });
+
+  it('leaves $1, $? and a lone $ literal, and refuses ${A:-x} as a bad substitution', async () => {
+    expect(await words('echo $1 $? $')).toEqual(['echo', '$1', '$?', '$']);
+    expect(parseLine('echo ${A:-x}')).toEqual({ ok: false, error: '${A:-x}: bad substitution' });
+    expect(parseLine('echo ${A')).toMatchObject({ ok: false });
+  });
+
+  it('writes a variable back as typed for checks that run nothing (splitWords)', () => {
+    expect(splitWords('docker push ${REGISTRY}/a')).toEqual({
+      ok: true,
+      words: ['docker', 'push', '${REGISTRY}/a'],
+    });
   });
 });

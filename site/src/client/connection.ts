@@ -246,9 +246,12 @@ export class Connection {
       this.#attempt = 0;
       this.#everLive = true;
       this.#setStatus('live');
-      // In a workshop, the teacher's dashboard shows which lesson each student has open.
-      if (message.workshop)
+      // In a workshop, the teacher's dashboard shows which lesson each student has open, and the page
+      // shows the room the teacher runs (its DOM lives in the classroom module, loaded only here).
+      if (message.workshop) {
         void this.request('visit', { lesson: lessonIdOf(location.pathname) }).catch(() => {});
+        void import('../workshop/classroom.ts').then((m) => m.mountClassroom(this)).catch(() => {});
+      }
     }
     if (message.type === 'result' || (message.type === 'error' && message.id)) {
       const id = message.id!;

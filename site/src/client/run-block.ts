@@ -33,6 +33,7 @@ const NOTES = {
     `Not sent: the terminal is inside the shell of container ${id.slice(0, 12)}, where this line would run in the container. Type \`exit\` there (or press Ctrl-P then Ctrl-Q to leave it running), then press Run again.`,
   busy: 'Not sent: the terminal already has many commands waiting. Press Run again when they are done.',
   closed: 'Not sent: the terminal is not connected yet. Press Run again in a moment.',
+  paused: 'Not sent: your teacher has paused the class. Press Run again once it resumes.',
   dropped:
     'The connection dropped before the command finished: look at the terminal, then press Run again if needed.',
   replay: 'Replaying the recorded run in the terminal.',
@@ -98,6 +99,7 @@ function listen(): void {
     else if (m.status === 'done')
       finish(m.id, run.failed ? NOTES.failed(run.failed.command, run.failed.exitCode) : NOTES.done, 'done');
     else if (m.reason === 'container') finish(m.id, NOTES.container(containerOf(m.terminal)), 'refused');
+    else if (m.reason === 'paused') finish(m.id, NOTES.paused, 'refused');
     else finish(m.id, m.reason === 'busy' ? NOTES.busy : NOTES.closed, 'refused');
   });
   stateStore().onEvent((event) => {

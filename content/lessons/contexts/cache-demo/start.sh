@@ -1,0 +1,2 @@
+cat /app/message.txt
+echo "libraries:" $(ls /app/libs)
