@@ -196,6 +196,31 @@ describe('$(…) command substitution', () => {
   });
 });
 
+describe('$NAME at the prompt', () => {
+  it('expands an exported variable, and $REGISTRY names the registry the session may push to', async () => {
+    const { client, channel } = await newShell();
+    try {
+      client.sendInput(channel, 'export GREETING="hello there"\r');
+      await commandEvent(client, /^export GREETING/);
+      client.sendInput(channel, 'docker run --rm busybox echo "[$GREETING]" \'$GREETING\'\r');
+      await commandEvent(client, /echo "\[\$GREETING\]"/);
+      await waitPlain(client, channel, /^\[hello there\] \$GREETING$/m);
+      client.sendInput(channel, 'docker tag busybox $REGISTRY/mine:v1\r');
+      expect(await commandEvent(client, /^docker tag busybox \$REGISTRY/)).toBe(0);
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: the shell's ${NAME}, typed at the prompt
+      client.sendInput(channel, 'docker push ${REGISTRY}/mine:v1\r');
+      expect(await commandEvent(client, /^docker push \$\{REGISTRY\}/)).toBe(0);
+      await waitPlain(
+        client,
+        channel,
+        /The push refers to repository \[127\.0\.0\.1:\d+\/mine\][\s\S]*v1: digest: sha256:/,
+      );
+    } finally {
+      client.close();
+    }
+  });
+});
+
 describe('width', () => {
   it('gives a container’s terminal the size the page reports, and a resize reaches it', async () => {
     const { client, channel } = await newShell();
