@@ -193,11 +193,13 @@ export const lessonChecks: Readonly<Record<string, Readonly<Record<string, Check
     },
   },
   '18-push': {
-    // The registry's host is `$REGISTRY` at the prompt; the pattern matches the line as typed.
+    // State: the session's own registry (`$REGISTRY`, whose host:port differs between servers, so a
+    // `pushed` check names only the repository in it) serves hello:v1 and hello:v2, each the image
+    // the session holds under that name; and v2 is edit's commit, the file it added.
     'pushed-twice': {
       all: [
-        { kind: 'command-ran', pattern: '*push *hello:v1', exitCode: 0 },
-        { kind: 'command-ran', pattern: '*push *hello:v2', exitCode: 0 },
+        { kind: 'pushed', repository: 'hello', tag: 'v1' },
+        { kind: 'pushed', repository: 'hello', tag: 'v2' },
         { kind: 'container', name: 'edit', diff: { has: [{ path: '/app/version.txt', kind: 'A' }] } },
       ],
     },
@@ -231,6 +233,17 @@ export const lessonChecks: Readonly<Record<string, Readonly<Record<string, Check
   '21-engines-and-tools': {
     'asked-both-sides': {
       all: [
+        // State: kept's sleep is alive in the host's process table, long after the `run -d` that
+        // started it returned: the engine keeps it, not the terminal (what `docker info` counts).
+        {
+          kind: 'container',
+          name: 'kept',
+          image: 'busybox',
+          state: 'running',
+          process: { command: 'sleep' },
+        },
+        // Reading the version and the runtime leaves nothing behind: those two commands are the
+        // secondary condition.
         { kind: 'command-ran', pattern: '* version', exitCode: 0 },
         { kind: 'command-ran', pattern: '* info', exitCode: 0 },
       ],

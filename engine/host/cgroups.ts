@@ -186,7 +186,8 @@ export async function setFrozen(id: string, frozen: boolean): Promise<boolean> {
   if (!file) return false;
   // The cgroup can go at any moment: the container's last process exits and the runtime removes it
   // (a `kill` freezes it briefly, so a signalled container can look frozen just before it goes).
-  const gone = (err: unknown) => (err as NodeJS.ErrnoException).code === 'ENOENT';
+  // A cgroup being destroyed answers ENODEV to a write before its files disappear (ENOENT).
+  const gone = (err: unknown) => ['ENOENT', 'ENODEV'].includes((err as NodeJS.ErrnoException).code ?? '');
   try {
     writeFileSync(file.path, frozen ? file.frozen : file.thawed);
     // v1 passes through FREEZING while tasks stop; poll briefly for the settled state.

@@ -4,6 +4,7 @@
 // Container trees and layers are read only through engine/fs/in-root.ts: a check's path, whatever it
 // holds (`..`, symlinks the container swaps in), never names anything outside them. A workspace file
 // is opened by its bare name without following a symlink, and an archive is only scanned for names.
+// A push is confirmed by the session's own registry itself, through the session's registry client.
 
 import { createHash } from 'node:crypto';
 import { constants, readSync } from 'node:fs';
@@ -15,15 +16,22 @@ import { type ContainerRecord, readAllRecords } from '../../engine/container/rec
 import { reconcile } from '../../engine/container/state.ts';
 import { containerDiff } from '../../engine/container/views.ts';
 import type { EngineContext } from '../../engine/context.ts';
-import { NotFoundError } from '../../engine/errors.ts';
+import { LayerlabError, NotFoundError, RegistryError } from '../../engine/errors.ts';
 import { withTree, withTrees } from '../../engine/fs/in-root.ts';
 import { processInfo } from '../../engine/host/processes.ts';
 import { findPathOriginIn } from '../../engine/inspect/which-layer.ts';
 import { isWhiteout } from '../../engine/layer/diff.ts';
 import type { Digest } from '../../engine/oci/digest.ts';
 import { type Image, imageLayers } from '../../engine/oci/types.ts';
-import { familiarName, parseReference } from '../../engine/reference/reference.ts';
-import { imageFromManifest, listImages, loadImage, resolveImageId } from '../../engine/store/images.ts';
+import { familiarName, parseReference, repositoryName } from '../../engine/reference/reference.ts';
+import { RegistryClient } from '../../engine/registry/client.ts';
+import {
+  getImageRecord,
+  imageFromManifest,
+  listImages,
+  loadImage,
+  resolveImageId,
+} from '../../engine/store/images.ts';
 import { ensureLayer } from '../../engine/store/layers.ts';
 import { inspectVolume, volumeDataDir } from '../../engine/volume/volumes.ts';
 import { type FileContent, readContent } from '../pictures/files.ts';
@@ -37,6 +45,7 @@ import {
   type FileCondition,
   globMatch,
   type ImageCheck,
+  type PushedCheck,
   type VolumeCheck,
   type WorkspaceFileCheck,
 } from './schema.ts';
@@ -106,6 +115,8 @@ async function evaluate(state: StateCache, check: Check, options: EvaluateOption
       return withHint(await workspaceFile(state, check), check.hint);
     case 'volume':
       return withHint(await volumeCheck(state, check), check.hint);
+    case 'pushed':
+      return withHint(await pushedCheck(state, check), check.hint);
   }
 }
 
@@ -438,6 +449,45 @@ function commandRan(check: CommandRanCheck, commands: readonly RanCommand[]): Ch
   );
   if (found) return { pass: true, detail: `ran: ${found.command}` };
   return { pass: false, detail: `no command matching ${JSON.stringify(pattern)} has run yet` };
+}
+
+/**
+ * `<own registry>/<repository>:<tag>` was pushed by this session and is what the session holds under
+ * that name: the image the name points to has a repo digest in that repository (recorded only once
+ * the registry took the manifest, so a tag without a push or a failed push has none), and the
+ * registry itself serves that digest under the tag now. The registry is the session's own namespace
+ * (the client addresses it through the session's policy), so another session's push is never seen.
+ */
+async function pushedCheck(state: StateCache, check: PushedCheck): Promise<CheckResult> {
+  const { ctx } = state;
+  const own = ctx.registry?.policy?.own;
+  if (!own) return { pass: false, detail: 'this session has no registry of its own to push to' };
+  const ref = parseReference(`${own.host}/${check.repository}:${check.tag ?? 'latest'}`);
+  const name = familiarName(ref);
+  const id = await state.imageId(name);
+  if (id === undefined) return { pass: false, detail: `no image tagged ${name} yet` };
+  const prefix = `${repositoryName(ref)}@`;
+  const recorded = (await getImageRecord(ctx, id)).repoDigests
+    .filter((d) => d.startsWith(prefix))
+    .map((d) => d.slice(prefix.length));
+  if (recorded.length === 0) return { pass: false, detail: `${name} has not been pushed yet` };
+  let served: Digest;
+  try {
+    // A GET by tag: the digest is checked against the bytes, and a tag never pushed is a 404.
+    served = (await new RegistryClient(ctx).getManifest(ref)).digest;
+  } catch (err) {
+    if (err instanceof RegistryError && err.status === 404) {
+      return { pass: false, detail: `your registry has no ${name} yet` };
+    }
+    if (err instanceof LayerlabError) {
+      return { pass: false, detail: `the registry did not confirm ${name}: ${err.message}` };
+    }
+    throw err;
+  }
+  if (!recorded.includes(served)) {
+    return { pass: false, detail: `your registry's ${name} is not the image you have under that name` };
+  }
+  return { pass: true, detail: `${name}: pushed` };
 }
 
 /** Entries an archive may have before the scan for a config gives up (a save holds a few dozen). */

@@ -125,6 +125,31 @@ export const workspaceFileCheckSchema = z.strictObject({
   hint,
 });
 
+/** A repository path as Docker's reference grammar spells one: `hello`, `team/app`. */
+const repositoryPath = z
+  .string()
+  .min(1)
+  .max(200)
+  .regex(
+    /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/,
+    'must be a repository name such as hello (lowercase, no registry host)',
+  );
+
+export const pushedCheckSchema = z.strictObject({
+  kind: z.literal('pushed'),
+  /**
+   * The repository in the session's own registry, without its host (`hello` is `$REGISTRY/hello`):
+   * the host:port differs between servers, so a lesson cannot spell it.
+   */
+  repository: repositoryPath,
+  /** The tag pushed (default `latest`). */
+  tag: z
+    .string()
+    .regex(/^\w[\w.-]{0,127}$/, 'must be a tag such as v1')
+    .optional(),
+  hint,
+});
+
 export const commandRanCheckSchema = z.strictObject({
   kind: z.literal('command-ran'),
   /**
@@ -143,6 +168,7 @@ export type ContainersDifferCheck = z.output<typeof containersDifferCheckSchema>
 export type CommandRanCheck = z.output<typeof commandRanCheckSchema>;
 export type WorkspaceFileCheck = z.output<typeof workspaceFileCheckSchema>;
 export type VolumeCheck = z.output<typeof volumeCheckSchema>;
+export type PushedCheck = z.output<typeof pushedCheckSchema>;
 
 export type Check =
   | ContainerCheck
@@ -151,6 +177,7 @@ export type Check =
   | CommandRanCheck
   | WorkspaceFileCheck
   | VolumeCheck
+  | PushedCheck
   | { all: Check[]; hint?: string | undefined }
   | { any: Check[]; hint?: string | undefined }
   | { not: Check; hint?: string | undefined };
@@ -163,6 +190,7 @@ export type CheckInput =
   | z.input<typeof commandRanCheckSchema>
   | z.input<typeof workspaceFileCheckSchema>
   | z.input<typeof volumeCheckSchema>
+  | z.input<typeof pushedCheckSchema>
   | { all: CheckInput[]; hint?: string }
   | { any: CheckInput[]; hint?: string }
   | { not: CheckInput; hint?: string };
@@ -175,6 +203,7 @@ export const checkSchema: z.ZodType<Check, CheckInput> = z.lazy(() =>
     commandRanCheckSchema,
     workspaceFileCheckSchema,
     volumeCheckSchema,
+    pushedCheckSchema,
     z.strictObject({ all: z.array(checkSchema).min(1).max(MAX_LIST), hint }),
     z.strictObject({ any: z.array(checkSchema).min(1).max(MAX_LIST), hint }),
     z.strictObject({ not: checkSchema, hint }),
@@ -216,6 +245,7 @@ function describe(value: unknown, error: z.ZodError): string {
     'command-ran': commandRanCheckSchema,
     'workspace-file': workspaceFileCheckSchema,
     volume: volumeCheckSchema,
+    pushed: pushedCheckSchema,
   };
   if (typeof kind === 'string') {
     const branch = branches[kind];
@@ -228,7 +258,7 @@ function describe(value: unknown, error: z.ZodError): string {
   const issue = error.issues[0];
   if (value === null || typeof value !== 'object') return 'check must be an object';
   if (!('kind' in value) && !('all' in value) && !('any' in value) && !('not' in value)) {
-    return 'check needs a "kind" (container, image, containers-differ, command-ran, workspace-file, volume) or all/any/not';
+    return 'check needs a "kind" (container, image, containers-differ, command-ran, workspace-file, volume, pushed) or all/any/not';
   }
   return `check: ${issue?.path.join('.') || '(check)'}: ${issue?.message ?? 'invalid'}`;
 }

@@ -2,8 +2,10 @@
 // in the host's /proc, a file's line count, the builder an image came from, a saved archive in the
 // workspace, a file in a named volume. Each fails before the step and passes after it, and none
 // can be fooled by what a container or a visitor plants (symlinks, other files, other images).
-// Also the classic builder's working containers, which `ps` lists as Docker's does.
+// Also the classic builder's working containers, which `ps` lists as Docker's does; and a push to
+// the session's own registry, confirmed by that registry and by no other session's push.
 
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,13 +20,18 @@ import {
   stopContainer,
   waitContainer,
 } from '../../engine/container/index.ts';
+import { createContext, type EngineContext } from '../../engine/context.ts';
 import { tag } from '../../engine/image/tag.ts';
+import { push } from '../../engine/push.ts';
+import { RegistryClient } from '../../engine/registry/client.ts';
+import { sessionPolicy } from '../../engine/registry/session-access.ts';
+import { loadImage, recordImage } from '../../engine/store/images.ts';
 import { createVolume } from '../../engine/volume/volumes.ts';
 import { evaluateCondition } from '../../server/checks/evaluate.ts';
 import { type CheckInput, parseCheck } from '../../server/checks/schema.ts';
 import { sessionWorkspace } from '../../server/sessions/workspace.ts';
 import { busyboxContext, disposeContainers } from '../support/containers.ts';
-import type { TestContext } from '../support/context.ts';
+import { type TestContext, testRegistryCredentials, testRegistryHost } from '../support/context.ts';
 
 let t: TestContext;
 const dirs: string[] = [];
@@ -38,10 +45,10 @@ afterAll(async () => {
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
 });
 
-async function check(input: CheckInput) {
+async function check(input: CheckInput, ctx: EngineContext = t.ctx) {
   const parsed = parseCheck(input);
   if (!parsed.ok) throw new Error(parsed.message);
-  return evaluateCondition(t.ctx, parsed.check);
+  return evaluateCondition(ctx, parsed.check);
 }
 
 function context(dockerfile: string): string {
@@ -199,5 +206,80 @@ describe('a file in a named volume', () => {
       file: { path: '/passwd.txt', contains: 'root' },
     });
     expect(planted).toMatchObject({ pass: false, detail: 'volume keep: /passwd.txt is not a text file' });
+  });
+});
+
+describe("a push to the session's own registry", () => {
+  /** A root as a server session has it: the local registry's credential, and a namespace of its own. */
+  function sessionContext(root: TestContext, credentials = testRegistryCredentials()): EngineContext {
+    const policy = sessionPolicy(root.ctx.config, randomBytes(16).toString('hex'));
+    return createContext(root.root, { config: root.ctx.config, registry: { credentials, policy } });
+  }
+
+  it('passes only once this session pushed the tag, and the registry serves what it holds', async () => {
+    const host = testRegistryHost();
+    if (!host) throw new Error('LAYERLAB_TEST_REGISTRY is not set: run through the integration project');
+    const other = await busyboxContext();
+    const a = sessionContext(t);
+    const b = sessionContext(other);
+    // The registry is named by the session's policy (the test registry's random port), never a literal.
+    expect(a.registry?.policy?.own?.host).toBe(host);
+    const v1: CheckInput = { kind: 'pushed', repository: 'hello', tag: 'v1' };
+    const v2: CheckInput = { kind: 'pushed', repository: 'hello', tag: 'v2' };
+    try {
+      expect(await check(v1, a)).toEqual({ pass: false, detail: `no image tagged ${host}/hello:v1 yet` });
+
+      // Tagged, not pushed.
+      await tag(a, 'busybox', `${host}/hello:v1`);
+      expect(await check(v1, a)).toEqual({ pass: false, detail: `${host}/hello:v1 has not been pushed yet` });
+
+      // A push that fails (the registry refuses a session without its credential) records nothing.
+      await expect(push(sessionContext(t, {}), `${host}/hello:v1`)).rejects.toThrow(/denied/);
+      expect(await check(v1, a)).toEqual({ pass: false, detail: `${host}/hello:v1 has not been pushed yet` });
+
+      // Another session pushes the same image under the same name: its own namespace, not A's.
+      await tag(b, 'busybox', `${host}/hello:v1`);
+      const theirs = await push(b, `${host}/hello:v1`);
+      expect(await check(v1, b)).toEqual({ pass: true, detail: `${host}/hello:v1: pushed` });
+      expect((await check(v1, a)).pass).toBe(false);
+      // Even a record claiming that push's digest (as a load or a forged record could) is not a push
+      // of A's: A's registry has no such tag.
+      await recordImage(a, {
+        manifestDigest: (await loadImage(a, 'busybox')).manifestDigest,
+        repoDigest: `${host}/hello@${theirs.digest}`,
+      });
+      expect(await check(v1, a)).toEqual({
+        pass: false,
+        detail: `your registry has no ${host}/hello:v1 yet`,
+      });
+
+      await push(a, `${host}/hello:v1`);
+      expect(await check(v1, a)).toEqual({ pass: true, detail: `${host}/hello:v1: pushed` });
+
+      // v2, another image: tagged only, then pushed.
+      const dir = context('FROM busybox\nCOPY version.txt /app/version.txt\n');
+      writeFileSync(join(dir, 'version.txt'), 'version 2\n');
+      await build(a, { contextDir: dir, tags: [`${host}/hello:v2`] });
+      expect(await check(v2, a)).toEqual({ pass: false, detail: `${host}/hello:v2 has not been pushed yet` });
+      await push(a, `${host}/hello:v2`);
+      expect(await check({ all: [v1, v2] }, a)).toEqual({ pass: true });
+
+      // The name moved to an image pushed under another tag only: the registry's v2 is not it.
+      await tag(a, `${host}/hello:v1`, `${host}/hello:v2`);
+      expect(await check(v2, a)).toEqual({
+        pass: false,
+        detail: `your registry's ${host}/hello:v2 is not the image you have under that name`,
+      });
+      // And a tag never pushed at all, on an image that was pushed as v1.
+      await tag(a, `${host}/hello:v1`, `${host}/hello:v3`);
+      expect(await check({ kind: 'pushed', repository: 'hello', tag: 'v3' }, a)).toEqual({
+        pass: false,
+        detail: `your registry has no ${host}/hello:v3 yet`,
+      });
+    } finally {
+      await new RegistryClient(a).deleteOwnNamespace();
+      await new RegistryClient(b).deleteOwnNamespace();
+      await disposeContainers(other);
+    }
   });
 });

@@ -1,7 +1,14 @@
 // The lesson check language: what it accepts, how it explains a mistake (naming the field), the
 // bounds that keep a browser-sent check cheap, and the glob used by `command-ran`.
 
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { engineConfigSchema } from '../../engine/config.ts';
+import { createContext } from '../../engine/context.ts';
+import type { RegistryAccess } from '../../engine/registry/policy.ts';
+import { evaluateCondition } from '../../server/checks/evaluate.ts';
 import { checkDepth, globMatch, MAX_CHECK_DEPTH, parseCheck } from '../../server/checks/schema.ts';
 
 describe('parseCheck', () => {
@@ -36,7 +43,7 @@ describe('parseCheck', () => {
     expect(parseCheck({ kind: 'network' })).toEqual({
       ok: false,
       message:
-        'check: unknown kind "network" (expected one of: container, image, containers-differ, command-ran, workspace-file, volume, or all/any/not)',
+        'check: unknown kind "network" (expected one of: container, image, containers-differ, command-ran, workspace-file, volume, pushed, or all/any/not)',
     });
     expect(parseCheck('busybox')).toEqual({ ok: false, message: 'check must be an object' });
     expect(parseCheck({ image: 'busybox' })).toMatchObject({
@@ -72,6 +79,27 @@ describe('parseCheck', () => {
     expect(parseCheck({ kind: 'container', process: { pid: 1 } }).ok).toBe(false);
   });
 
+  it('names a pushed repository without its registry host, which differs between servers', () => {
+    expect(parseCheck({ kind: 'pushed', repository: 'hello', tag: 'v2' })).toEqual({
+      ok: true,
+      check: { kind: 'pushed', repository: 'hello', tag: 'v2' },
+    });
+    expect(parseCheck({ kind: 'pushed', repository: 'team/my-app' }).ok).toBe(true);
+    for (const repository of ['127.0.0.1:5000/hello', 'Hello', '/hello', 'hello/', 'a//b', 'hello:v1', '']) {
+      expect(parseCheck({ kind: 'pushed', repository }), repository).toMatchObject({
+        ok: false,
+        message: expect.stringMatching(/^check \(pushed\): repository: /),
+      });
+    }
+    for (const tag of ['-v1', 'v1@sha256', '', 'x'.repeat(129)]) {
+      expect(parseCheck({ kind: 'pushed', repository: 'hello', tag }), tag).toMatchObject({
+        ok: false,
+        message: expect.stringMatching(/^check \(pushed\): tag: /),
+      });
+    }
+    expect(parseCheck({ kind: 'pushed', repository: 'hello', registry: 'docker.io' }).ok).toBe(false);
+  });
+
   it('refuses deep nesting and long lists before parsing them', () => {
     let deep: unknown = { kind: 'container' };
     for (let i = 0; i < 50; i++) deep = { not: deep };
@@ -102,5 +130,43 @@ describe('globMatch', () => {
     expect(globMatch(`${'*a'.repeat(200)}b`, 'a'.repeat(5000))).toBe(false);
     // Not a speed assertion: a backtracking matcher would not finish at all.
     expect(performance.now() - started).toBeLessThan(10_000);
+  });
+});
+
+describe('the pushed check without a push', () => {
+  async function evaluatePushed(registry: RegistryAccess | undefined) {
+    const root = await mkdtemp(join(tmpdir(), 'layerlab-checks-'));
+    try {
+      const ctx = createContext(root, {
+        config: engineConfigSchema.parse({}),
+        ...(registry ? { registry } : {}),
+      });
+      const parsed = parseCheck({ kind: 'pushed', repository: 'hello', tag: 'v2' });
+      if (!parsed.ok) throw new Error(parsed.message);
+      return await evaluateCondition(ctx, parsed.check);
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
+  }
+
+  it('fails for a context with no registry of its own (the operator CLI), asking no registry', async () => {
+    expect(await evaluatePushed(undefined)).toEqual({
+      pass: false,
+      detail: 'this session has no registry of its own to push to',
+    });
+    expect(await evaluatePushed({ policy: { allowed: ['127.0.0.1:1'], description: 'none' } })).toMatchObject(
+      {
+        pass: false,
+      },
+    );
+  });
+
+  it("names the session's own registry, whatever its port, before any request", async () => {
+    // Port 1 answers nothing: the check must decide from the store first (no image, no request).
+    const own = { host: '127.0.0.1:1', namespace: 'sessions/abc' };
+    expect(await evaluatePushed({ policy: { allowed: [own.host], description: 'test', own } })).toEqual({
+      pass: false,
+      detail: 'no image tagged 127.0.0.1:1/hello:v2 yet',
+    });
   });
 });

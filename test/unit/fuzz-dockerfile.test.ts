@@ -106,7 +106,8 @@ function expectBuildable(text: string): void {
     switch (step.kind) {
       case 'COPY':
       case 'ADD':
-        expect(step.sources.length).toBeGreaterThan(0);
+        // A heredoc (`COPY <<EOF /x`) is an inline source, not a path of the context.
+        expect(step.sources.length + ('inline' in step ? (step.inline?.length ?? 0) : 0)).toBeGreaterThan(0);
         expect(typeof step.dest).toBe('string');
         break;
       case 'RUN':

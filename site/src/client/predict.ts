@@ -25,6 +25,8 @@ interface Saved {
 
 /** Output kept per run at most: a matcher looks at what the block printed, not a flood. */
 const MAX_OUTPUT_CHARS = 256 * 1024;
+/** After its block is done, how long a prediction waits for output the server has not flushed yet. */
+const LATE_OUTPUT_MS = 3000;
 const DEFAULT_TOLERANCE = 0.15;
 
 /** Each terminal's channel on the page's socket, from `terminal.opened` (the output of a run). */
@@ -162,12 +164,29 @@ export class LayerlabPredict extends HTMLElement {
     const decoder = new TextDecoder();
     let output = '';
     let lastExit: number | undefined;
+    /** Set once the block is done: output may still be on its way (the server batches it). */
+    let finished = false;
+    let lateTimer: ReturnType<typeof setTimeout> | undefined;
+    const stop = () => {
+      clearTimeout(lateTimer);
+      offOutput();
+      offEvents();
+    };
+    // Decides once the output holds one of the answers, or when the late output has had its time.
+    const tryDecide = (last: boolean): void => {
+      const { choices } = this.#spec;
+      if (!last && choices && choices[decideChoice(choices, output, lastExit)] === undefined) return;
+      finished = false;
+      stop();
+      void this.#decide(output, lastExit);
+    };
     const channel = channels.get(terminal);
     const offOutput =
       channel === undefined
         ? () => {}
         : conn.onChannel(channel, (bytes) => {
             if (output.length < MAX_OUTPUT_CHARS) output += decoder.decode(bytes, { stream: true });
+            if (finished) tryDecide(false);
           });
     const offEvents = stateStore().onEvent((event) => {
       if (event.type === 'terminal.command' && event.terminal === terminal) lastExit = event.exitCode;
@@ -176,10 +195,11 @@ export class LayerlabPredict extends HTMLElement {
       const state = button.dataset.state;
       if (state !== 'done' && state !== 'refused') return;
       watch.disconnect();
-      offOutput();
-      offEvents();
       // A refused run (the terminal was inside a container) decided nothing: the prediction stands.
-      if (state === 'done') void this.#decide(output, lastExit);
+      if (state !== 'done') return stop();
+      finished = true;
+      lateTimer = setTimeout(() => tryDecide(true), LATE_OUTPUT_MS);
+      tryDecide(false);
     });
     watch.observe(button, { attributes: true, attributeFilter: ['data-state'] });
   }
