@@ -106,7 +106,6 @@ describe('the editor on the lesson page', () => {
   it('builds in the paired terminal, and the image holds the edit', async () => {
     const build = page.locator(`${EDITOR} button[data-build]`);
     await build.click();
-    await waitForTerminalText(page, 'main', /docker build -t cache-demo ~\/cache-demo/, 30_000);
     // Busy until the terminal is idle again, as a Run block's button is.
     await page.waitForFunction(
       (sel) => {
@@ -123,6 +122,10 @@ describe('the editor on the lesson page', () => {
       .poll(() => page.locator('layerlab-image-graph').innerText(), { timeout: 30_000 })
       .toContain('cache-demo');
     await focusTerminal(page, 'main');
+    // The line Build typed, read from the shell's history: the build's own output scrolls it off the
+    // screen, which is all of the terminal the page renders.
+    await typeLine(page, 'history');
+    await waitForTerminalText(page, 'main', /\d+ {2}docker build -t cache-demo ~\/cache-demo\n/, 30_000);
     await typeLine(page, 'docker run --rm cache-demo cat /app/message.txt');
     await waitForTerminalText(page, 'main', new RegExp(`\\n${marker}`), 90_000);
   }, 300_000);
