@@ -22,6 +22,7 @@ import { registerRequestRoutes } from './api/http-routes.ts';
 import { type CheckReport, createSessionApi, type SessionApi } from './api/session-api.ts';
 import { recordCommands } from './checks/command-log.ts';
 import { cleanupPreviousRun } from './cleanup.ts';
+import { nodeCookie } from './cluster/cookies.ts';
 import { capConnectionsPerAddress } from './http/connections.ts';
 import { createEdgeGuard } from './http/edge-guard.ts';
 import { crossSiteRequest } from './http/origin.ts';
@@ -55,8 +56,23 @@ export interface ServerInternals {
   readonly limits: ServerLimits;
   /** Called before `GET /api/session` creates a session; throw HttpError to refuse (e.g. workshop full). */
   readonly sessionGates: ((req: IncomingMessage) => void | Promise<void>)[];
+  /**
+   * Tried before the gates when `GET /api/session` finds no session: one may hand the browser a
+   * session of its own (a cluster re-seating a student whose node is gone).
+   */
+  readonly sessionAdopters: ((
+    req: IncomingMessage,
+    client: string | undefined,
+  ) => Promise<Session | undefined>)[];
+  /**
+   * In a cluster: this node's id (the node cookie set with every session cookie names it) and
+   * whether it is draining (readiness fails, no one new is let in).
+   */
+  cluster?: { node: string; readonly draining: boolean };
   /** Extra fields for the `welcome` message's `workshop`. */
   workshopInfo: { name: string } & Record<string, unknown>;
+  /** The workshop a session is a student of, for its `welcome` (a cluster node runs any workshop). */
+  workshopOf?: (sessionId: string) => { name: string; code: string } | undefined;
   /** Upgrade handlers tried before `/ws` (the teacher's watch sockets); one returning true took the socket. */
   readonly upgradeHandlers: ((req: IncomingMessage, socket: Duplex, head: Buffer) => boolean)[];
   /** The session API both transports serve (the workshop resets a student through it). */
@@ -210,6 +226,7 @@ export function createServer(options: ServerOptions): LayerlabServer {
     metrics,
     limits,
     sessionGates: [],
+    sessionAdopters: [],
     upgradeHandlers: [],
     api,
     checkListeners,
@@ -237,9 +254,15 @@ export function createServer(options: ServerOptions): LayerlabServer {
         if (crossSiteRequest(req, guard.origins)) {
           throw new HttpError(403, 'cross_origin', 'sessions are created only for pages of this server');
         }
-        for (const gate of internals.sessionGates) await gate(req);
+        const client = requestInfo(req).client;
+        for (const adopt of internals.sessionAdopters) {
+          const adopted = await adopt(req, client);
+          current = adopted ? manager().get(adopted.id) : undefined;
+          if (current) break;
+        }
+        if (!current) for (const gate of internals.sessionGates) await gate(req);
         try {
-          current = await manager().create({ client: requestInfo(req).client });
+          current ??= await manager().create({ client });
         } catch (err) {
           if (err instanceof SessionLimitError) throw new HttpError(503, 'full', err.message);
           if (err instanceof SessionQuotaError) {
@@ -257,7 +280,11 @@ export function createServer(options: ServerOptions): LayerlabServer {
         res,
         200,
         { session: current.id, token: current.token },
-        { 'set-cookie': sessionCookie(req, current.token) },
+        {
+          'set-cookie': internals.cluster
+            ? [sessionCookie(req, current.token), nodeCookie(req, internals.cluster.node)]
+            : sessionCookie(req, current.token),
+        },
       );
     },
     { auth: 'none' },
@@ -272,6 +299,27 @@ export function createServer(options: ServerOptions): LayerlabServer {
         runtime: runtime ? `${runtime.name} ${runtime.version}` : (runtimeError ?? 'not detected yet'),
         registry,
         sessions: manager().count,
+        ...(internals.cluster ? { node: internals.cluster.node } : {}),
+      });
+    },
+    { auth: 'none' },
+  );
+
+  // Readiness: whether this node takes new visitors. A draining or full node answers 503 (its own
+  // sessions are still served), so Kubernetes and the router send newcomers elsewhere.
+  router.get(
+    '/readyz',
+    (_req, res) => {
+      const sessions = manager().count;
+      const draining = internals.cluster?.draining === true;
+      const free = Math.max(0, limits.maxSessions - sessions);
+      const ready = !draining && free > 0;
+      sendJson(res, ready ? 200 : 503, {
+        ready,
+        ...(draining ? { draining } : {}),
+        sessions,
+        free,
+        ...(internals.cluster ? { node: internals.cluster.node } : {}),
       });
     },
     { auth: 'none' },
@@ -357,7 +405,9 @@ export function createServer(options: ServerOptions): LayerlabServer {
           metrics,
           api,
           log,
-          workshop: () => (internals.workshopInfo.name !== '' ? internals.workshopInfo : undefined),
+          workshop: (sessionId) =>
+            internals.workshopOf?.(sessionId) ??
+            (internals.workshopInfo.name !== '' ? internals.workshopInfo : undefined),
         },
       });
       const { http: edgeLimits } = limits;

@@ -2,9 +2,13 @@
 // added to the engine's CLI by server/cli.ts, so the engine never imports the server. Start-up is
 // the only time the server reads its environment: the workshop passwords are taken out of it here.
 
+import { hostname } from 'node:os';
 import { bool, int, list, str } from '../engine/cli/args.ts';
 import type { Command } from '../engine/cli/cli.ts';
+import { CommandFailure } from '../engine/cli/failure.ts';
 import { InvalidArgumentError } from '../engine/errors.ts';
+import { HostRequirementsError, requireHost } from '../engine/host/requirements.ts';
+import { ClusterError, checkNodeId, parseClusterUrl } from './cluster/redis-cluster.ts';
 import { loadLimitsFile } from './limits-file.ts';
 import { takeSecret } from './secrets.ts';
 import { serve } from './serve.ts';
@@ -74,6 +78,29 @@ export const command: Command = {
           'File holding the password that lets a teacher start a workshop over HTTP (default $LAYERLAB_ADMIN_PASSWORD_FILE, or $LAYERLAB_ADMIN_PASSWORD)',
       },
       {
+        name: 'require-host',
+        type: 'bool',
+        description:
+          'Exit at once, naming each missing host requirement (root, CAP_SYS_ADMIN, user namespaces, writable cgroups, overlayfs, crun or runc), instead of serving without a runtime (the container image sets it)',
+      },
+      {
+        name: 'cluster',
+        type: 'string',
+        description:
+          'Join a cluster whose shared state is in this Redis, e.g. redis://redis:6379 (default $LAYERLAB_CLUSTER; see docs/DEPLOY.md)',
+      },
+      {
+        name: 'node-id',
+        type: 'string',
+        description:
+          "This node's name in the cluster, unique per node (default $LAYERLAB_NODE_ID, else the host name)",
+      },
+      {
+        name: 'drain-seconds',
+        type: 'int',
+        description: 'In a cluster, how long a stopping node drains before its students move (default 10)',
+      },
+      {
         name: 'limits',
         type: 'string',
         description:
@@ -82,6 +109,16 @@ export const command: Command = {
     ],
   },
   async run(cli, parsed) {
+    // Before anything else: in a container started without --privileged, the one useful output is
+    // what to add, not a server whose every `docker run` fails.
+    if (bool(parsed, 'require-host')) {
+      try {
+        requireHost();
+      } catch (err) {
+        if (err instanceof HostRequirementsError) throw new CommandFailure(err.message, 1);
+        throw err;
+      }
+    }
     const port = int(parsed, 'port') ?? portFromEnv() ?? DEFAULT_PORT;
     if (port < 0 || port > 65535) throw new InvalidArgumentError(`invalid port ${port}`, String(port));
     const workshop = str(parsed, 'workshop');
@@ -104,6 +141,23 @@ export const command: Command = {
     const metricsToken = takeSecret(process.env, 'LAYERLAB_METRICS_TOKEN');
     const publicUrls = flagOrEnvList(list(parsed, 'public-url'), 'LAYERLAB_PUBLIC_URL');
     const trustedProxies = flagOrEnvList(list(parsed, 'trusted-proxy'), 'LAYERLAB_TRUSTED_PROXIES');
+    const clusterUrl = str(parsed, 'cluster') ?? (process.env.LAYERLAB_CLUSTER || undefined);
+    const nodeId = str(parsed, 'node-id') ?? (process.env.LAYERLAB_NODE_ID || hostname().toLowerCase());
+    const drainSeconds = int(parsed, 'drain-seconds');
+    if (drainSeconds !== undefined && (drainSeconds < 0 || drainSeconds > 3600))
+      throw new InvalidArgumentError(`--drain-seconds: ${drainSeconds} is not 0-3600`, String(drainSeconds));
+    if (clusterUrl === undefined && str(parsed, 'node-id') !== undefined)
+      throw new InvalidArgumentError('--node-id needs --cluster redis://HOST:PORT', nodeId);
+    let cluster: { url: string; node: string } | undefined;
+    if (clusterUrl !== undefined) {
+      try {
+        parseClusterUrl(clusterUrl);
+        cluster = { url: clusterUrl, node: checkNodeId(nodeId) };
+      } catch (err) {
+        if (err instanceof ClusterError) throw new InvalidArgumentError(err.message, err.input);
+        throw err;
+      }
+    }
     await serve({
       root: cli.root,
       publicUrls,
@@ -118,6 +172,8 @@ export const command: Command = {
       ...(adminPassword !== undefined ? { adminPassword } : {}),
       ...(seats !== undefined ? { seats } : {}),
       ...(metricsToken !== undefined ? { metricsToken } : {}),
+      ...(cluster ? { cluster } : {}),
+      ...(drainSeconds !== undefined ? { drainSeconds } : {}),
     });
     return 0;
   },

@@ -1,8 +1,10 @@
 // `layerlab serve` (and `npm start`): cleans what a previous run left, serves the site, API and
 // WebSocket on one port, and on SIGINT/SIGTERM (or the caller's signal) disposes every session.
 
-import { createServer, type ServerPlugin } from './app.ts';
+import { createServer, type LayerlabServer, type ServerPlugin } from './app.ts';
+import { RedisCluster } from './cluster/redis-cluster.ts';
 import type { LimitsOverride } from './limits.ts';
+import type { WorkshopService } from './workshop/service.ts';
 
 export interface ServeOptions {
   root: string;
@@ -28,16 +30,33 @@ export interface ServeOptions {
   metricsToken?: string;
   /** Where to print the address line (default stdout). */
   out?: (line: string) => void;
+  /** `--cluster redis://HOST:PORT --node-id NAME`: one node of a cluster sharing its classrooms. */
+  cluster?: { url: string; node: string };
+  /** In a cluster, how long a node asked to stop keeps serving while it drains (default 10 s). */
+  drainSeconds?: number;
 }
 
-/** Loads classroom mode only when asked for, so a reader's server does not carry it. */
-async function workshopPlugins(options: ServeOptions): Promise<ServerPlugin[]> {
+/** What a draining node's students read until they are moved. */
+const DRAIN_NOTICE =
+  'This machine is being taken down for maintenance: in a few seconds you will be moved to another one. Your progress comes along; your containers do not.';
+
+/**
+ * Loads classroom mode only when asked for, so a reader's server does not carry it. A cluster node
+ * always has it: a teacher may start a workshop on any node, and students are re-seated on any node.
+ */
+async function workshopPlugins(
+  options: ServeOptions,
+  cluster: RedisCluster | undefined,
+  onReady: (service: WorkshopService) => void,
+): Promise<ServerPlugin[]> {
   const { workshop: name, teacherPassword, adminPassword, seats } = options;
-  if (name === undefined) return [];
+  if (name === undefined && cluster === undefined) return [];
   const { workshopPlugin } = await import('./workshop/plugin.ts');
   return [
     workshopPlugin({
-      name,
+      ...(name !== undefined ? { name } : {}),
+      ...(cluster ? { cluster, store: cluster.store } : {}),
+      onReady,
       ...(teacherPassword !== undefined ? { teacherPassword } : {}),
       ...(adminPassword !== undefined ? { adminPassword } : {}),
       ...(seats !== undefined ? { seats } : {}),
@@ -50,14 +69,34 @@ async function workshopPlugins(options: ServeOptions): Promise<ServerPlugin[]> {
 export async function serve(options: ServeOptions): Promise<void> {
   const host = options.host ?? '127.0.0.1';
   const out = options.out ?? ((line: string) => process.stdout.write(`${line}\n`));
-  const server = createServer({
+  let server: LayerlabServer | undefined;
+  let service: WorkshopService | undefined;
+  const cluster = options.cluster
+    ? await RedisCluster.join({
+        url: options.cluster.url,
+        node: options.cluster.node,
+        capacity: () => {
+          const sessions = server?.sessions.count ?? 0;
+          const maxSessions = server?.internals.limits.maxSessions ?? 0;
+          return { sessions, maxSessions, free: server ? Math.max(0, maxSessions - sessions) : 0 };
+        },
+        log: (message) => process.stderr.write(`layerlab: ${message}\n`),
+      })
+    : undefined;
+  if (cluster)
+    out(
+      `Layerlab node ${cluster.node} joined the cluster at ${options.cluster?.url.replace(/\/\/[^@/]*@/, '//')}`,
+    );
+  server = createServer({
     root: options.root,
     ...(options.workshop !== undefined ? { workshop: options.workshop } : {}),
     ...(options.limits !== undefined ? { limits: options.limits } : {}),
     publicUrls: options.publicUrls ?? [],
     trustedProxies: options.trustedProxies ?? [],
     ...(options.metricsToken !== undefined ? { metricsToken: options.metricsToken } : {}),
-    plugins: await workshopPlugins(options),
+    plugins: await workshopPlugins(options, cluster, (s) => {
+      service = s;
+    }),
   });
   await server.listen(options.port, host);
   out(`Layerlab is serving ${server.url}/`);
@@ -72,6 +111,16 @@ export async function serve(options: ServeOptions): Promise<void> {
     await new Promise<void>((resolve) =>
       stop.signal.addEventListener('abort', () => resolve(), { once: true }),
     );
+    if (cluster) {
+      // Draining: no one new comes here, the students here are told, and after a moment the node
+      // leaves the cluster and closes their sockets; their pages reconnect and are re-seated elsewhere.
+      const seconds = options.drainSeconds ?? 10;
+      out(`Layerlab node ${cluster.node} is draining for ${seconds} s before it stops…`);
+      cluster.drain();
+      service?.setNotice(DRAIN_NOTICE);
+      await drained(server, seconds * 1000);
+      await cluster.close();
+    }
     out('Layerlab is shutting down: ending sessions…');
     await server.close();
   } finally {
@@ -79,4 +128,23 @@ export async function serve(options: ServeOptions): Promise<void> {
     process.off('SIGTERM', onSignal);
     options.signal?.removeEventListener('abort', onSignal);
   }
+}
+
+/** Resolves once the node has no session left, or after `ms` (a second signal stops waiting). */
+function drained(server: LayerlabServer, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearInterval(poll);
+      clearTimeout(timer);
+      process.off('SIGINT', done);
+      process.off('SIGTERM', done);
+      resolve();
+    };
+    const poll = setInterval(() => {
+      if (server.sessions.count === 0) done();
+    }, 250);
+    const timer = setTimeout(done, ms);
+    process.once('SIGINT', done);
+    process.once('SIGTERM', done);
+  });
 }

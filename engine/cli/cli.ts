@@ -40,6 +40,13 @@ export interface Cli extends Streams {
   readonly signal: AbortSignal;
   /** True when the caller supplied the engine context (a server session's) instead of `root`'s. */
   readonly contextSupplied: boolean;
+  /**
+   * Takes work a command may leave running after it has reported its status (the last of an `--rm`
+   * container's removal, once it is out of every listing): the resident engine, which outlives its
+   * commands, passes this and finishes the work before it exits. Absent elsewhere: the command waits
+   * for the work itself, as a process that exits right after its command would cut it short.
+   */
+  readonly afterStatus?: (work: Promise<void>) => void;
   /** The engine context for this invocation; `events` routes engine events to a renderer. */
   context(events?: EventSink): EngineContext;
   out(text: string): void;
@@ -68,6 +75,7 @@ export function createCli(
     context?: (events?: EventSink) => EngineContext;
     /** Opens `root`'s context: context.ts's createContext, loaded by main() for commands that use it. */
     open?: (root: string, options: { signal: AbortSignal }) => EngineContext;
+    afterStatus?: (work: Promise<void>) => void;
   } & Streams,
 ): Cli {
   let base: EngineContext | undefined;

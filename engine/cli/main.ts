@@ -142,6 +142,8 @@ export interface MainOptions {
    * process, passes it.
    */
   env?: Environment;
+  /** See `Cli.afterStatus`: the resident engine's, for work a command leaves after its status. */
+  afterStatus?: (work: Promise<void>) => void;
   /** Show neutral values where the output would name host paths (the browser terminal). */
   hideHostPaths?: boolean;
   /**
@@ -228,6 +230,7 @@ export async function main(
       hostFiles: options.hostFiles ?? !(options.hideHostPaths ?? false),
       ...(options.context ? { context: options.context } : {}),
       ...(open ? { open } : {}),
+      ...(options.afterStatus ? { afterStatus: options.afterStatus } : {}),
     });
     // Recovers what a killed engine process left on the root, and marks this one alive on it.
     if (!options.context && target.name !== 'version') {

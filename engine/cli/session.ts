@@ -58,8 +58,18 @@ export async function runSession(
       local.detached.then((): SessionEnd => ({ kind: 'detached' })),
     ]);
     if (end.kind === 'exited') {
-      // Output written just before the exit may still be in flight: wait for the shim to hang up.
-      await Promise.race([connection.closed, new Promise((resolve) => setTimeout(resolve, 2000).unref())]);
+      // Output written just before the exit may still be in flight. The shim sends the exit frame
+      // after the last output on the same socket, so once that frame is here everything is; it
+      // hangs up only later, after the runtime has deleted the container (native/shim.c).
+      let stopWaiting = () => {};
+      await Promise.race([
+        new Promise<void>((resolve) => {
+          stopWaiting = connection.onExit(() => resolve());
+        }),
+        connection.closed,
+        new Promise((resolve) => setTimeout(resolve, 2000).unref()),
+      ]);
+      stopWaiting();
     }
     return end;
   } finally {

@@ -222,7 +222,7 @@ export async function createContainer(ctx: EngineContext, opts: CreateOptions): 
       ...initMountPoint(ctx, record),
     });
   } catch (err) {
-    await destroy(ctx, id);
+    await (await destroy(ctx, id)).released;
     throw err;
   }
   ctx.events({ type: 'container.created', id, name: record.name, imageId: image.id });
@@ -397,6 +397,13 @@ export async function startContainer(
 export interface RunOptions extends CreateOptions, StartOptions {
   /** `-d`: start and return; otherwise attach (the result carries the connection). */
   detach?: boolean;
+  /**
+   * With `--rm`: resolve `exited` once the container is out of every listing (its record and name
+   * gone, its filesystem unmounted), while the shim is still having the runtime delete it; `released`
+   * says when that is done too. For a caller that outlives the command and waits for `released`
+   * anyway (the resident engine): its client learns the status without waiting for `crun delete`.
+   */
+  reportBeforeReleased?: boolean;
 }
 
 export interface RunResult {
@@ -407,6 +414,11 @@ export interface RunResult {
    * wait does not keep the process alive: `run -d` returns at once.
    */
   exited: Promise<number>;
+  /**
+   * Once nothing of an `--rm` container is left (no shim, runtime state, cgroup or run dir); with
+   * `reportBeforeReleased` this may be after `exited`, otherwise it is with it. Never rejects.
+   */
+  released: Promise<void>;
 }
 
 /** `docker run`: create, start (attached unless detached) and, with `--rm`, remove after the exit. */
@@ -423,9 +435,16 @@ export async function runContainer(ctx: EngineContext, opts: RunOptions): Promis
     if (opts.autoRemove) await removeContainer(ctx, created.id, { force: true });
     throw err;
   }
+  let release: Promise<void> = Promise.resolve();
   const exited = (async () => {
     const code = (await waitForExit(ctx, created.id, { unref: opts.detach ?? false })) ?? 137;
-    if (opts.autoRemove) await removeContainer(ctx, created.id, { force: true });
+    if (opts.autoRemove) {
+      const removal = await removeContainer(ctx, created.id, {
+        force: true,
+        untilUnlisted: opts.reportBeforeReleased ?? false,
+      });
+      release = removal.released;
+    }
     return code;
   })();
   // A detached run's exit may never be awaited: keep its rejection from being unhandled.
@@ -434,6 +453,10 @@ export async function runContainer(ctx: EngineContext, opts: RunOptions): Promis
     record: started.record,
     ...(started.connection ? { connection: started.connection } : {}),
     exited,
+    released: exited.then(
+      () => release,
+      () => {},
+    ),
   };
 }
 
@@ -571,13 +594,22 @@ export async function restartContainer(
 
 /**
  * `docker rm`: refuses a running container unless forced (then kills it first); unmounts the
- * overlay and tmpfs, deletes the runtime state, the run dir and the container dir.
+ * overlay and tmpfs, deletes the runtime state, the run dir and the container dir. Resolves once all
+ * of that is done, or with `untilUnlisted` once the container is out of every listing (`released`
+ * then says when the rest is done).
  */
 export async function removeContainer(
   ctx: EngineContext,
   idOrName: string,
-  opts: { force?: boolean } = {},
-): Promise<void> {
+  opts: {
+    force?: boolean;
+    /**
+     * Return once the container is out of every listing with its filesystem gone, and leave the
+     * rest (the shim's runtime delete, the cgroup and run dir) to `released`.
+     */
+    untilUnlisted?: boolean;
+  } = {},
+): Promise<{ released: Promise<void> }> {
   const record = await resolveContainer(ctx, idOrName);
   if (record.state.status === 'running') {
     if (!opts.force) {
@@ -590,33 +622,42 @@ export async function removeContainer(
     await thawAfterSignal(record.id);
     await waitForExit(ctx, record.id, { timeoutMs: 30_000 });
   }
-  await withLock(ctx, containerLock(record.id), () => destroy(ctx, record.id));
+  const { released } = await withLock(ctx, containerLock(record.id), () => destroy(ctx, record.id));
+  if (!opts.untilUnlisted) await released;
   ctx.events({ type: 'container.removed', id: record.id });
+  // Whoever leaves it for later may never wait for it: nothing there may go unhandled.
+  return { released: released.catch(() => {}) };
 }
 
 /**
  * Tears down everything a container has on the host; safe on a half-created container. Once the
  * container's init has exited its filesystem is no one's: the overlay and tmpfs come off, and the
- * container's directory goes, while the shim is still having the runtime delete the container; the
- * removal returns once that is done too, so no mount, cgroup, runtime state or shim is left.
+ * container's directory goes, while the shim is still having the runtime delete the container.
+ * Resolves then, out of every listing, with `released` for the rest: once that settles no mount,
+ * cgroup, runtime state or shim is left.
  */
-async function destroy(ctx: EngineContext, id: string): Promise<void> {
+async function destroy(ctx: EngineContext, id: string): Promise<{ released: Promise<void> }> {
   const run = runDir(ctx, id);
   // Not known to have exited (never started, or a kill that did not land): the runtime kills it first.
   if ((await readExitStatus(run).catch(() => undefined)) === undefined) {
     await runtimeDelete(ctx, id).catch(() => {});
   }
-  const released = waitShimGone(run).then(() => runtimeDelete(ctx, id).catch(() => {}));
+  const released = waitShimGone(run)
+    .then(() => runtimeDelete(ctx, id).catch(() => {}))
+    .then(() => {
+      // The run dir is on tmpfs (see runRootOf in engine/store/paths.ts): its few files go in place.
+      rmSync(run, { recursive: true, force: true });
+      removeContainerCgroups(id);
+    });
   try {
     const dir = containerDir(ctx, id);
     await unmountRootfs(dir, { keepDirs: true });
     discard(ctx, dir);
-  } finally {
+  } catch (err) {
     await released;
+    throw err;
   }
-  // The run dir is on tmpfs (see runRootOf in engine/store/paths.ts): its few files go in place.
-  rmSync(run, { recursive: true, force: true });
-  removeContainerCgroups(id);
+  return { released };
 }
 
 /**

@@ -94,6 +94,8 @@ export async function runEngineDaemon(options: DaemonOptions): Promise<void> {
   // This process's own values, inherited from the client that started it; compared, never passed on.
   const engineEnv = Object.fromEntries(ENGINE_ENV.map((name) => [name, process.env[name] ?? '']));
   let inFlight = 0;
+  // Work commands left after their status (see Cli.afterStatus): the engine stays until it is done.
+  let lingering = 0;
   let lane: { cwd: string; umask: number } | undefined;
   let stopping = false;
   let idle: NodeJS.Timeout | undefined;
@@ -131,7 +133,23 @@ export async function runEngineDaemon(options: DaemonOptions): Promise<void> {
 
   function armIdle(): void {
     clearTimeout(idle);
-    if (inFlight === 0 && !stopping) idle = setTimeout(() => stop('idle'), idleMs);
+    if (inFlight === 0 && lingering === 0 && !stopping) idle = setTimeout(() => stop('idle'), idleMs);
+  }
+
+  /** Once stopping, the engine exits when no command runs and no work a command left is pending. */
+  function doneIfQuiet(): void {
+    if (stopping && inFlight === 0 && lingering === 0) done();
+  }
+
+  function linger(work: Promise<void>): void {
+    lingering++;
+    void work
+      .catch(() => {})
+      .finally(() => {
+        lingering--;
+        doneIfQuiet();
+        armIdle();
+      });
   }
 
   /** Stops taking commands and removes the socket; exits once the commands in flight are done. */
@@ -149,7 +167,7 @@ export async function runEngineDaemon(options: DaemonOptions): Promise<void> {
       // already gone
     }
     closeSync(lockFd);
-    if (inFlight === 0) done();
+    doneIfQuiet();
   }
 
   function serveConnection(socket: Socket): void {
@@ -250,7 +268,11 @@ export async function runEngineDaemon(options: DaemonOptions): Promise<void> {
       stderr: stderr as unknown as NodeJS.WriteStream,
     };
     let over = false;
-    void main(hello.argv, streams, controller.signal, { commands: options.commands, env: hello.env })
+    void main(hello.argv, streams, controller.signal, {
+      commands: options.commands,
+      env: hello.env,
+      afterStatus: linger,
+    })
       .catch((err: unknown) => {
         stderr.write(`layerlab: ${err instanceof Error ? err.message : String(err)}\n`);
         return 1;
@@ -264,7 +286,7 @@ export async function runEngineDaemon(options: DaemonOptions): Promise<void> {
         over = true;
         stdin.destroy();
         inFlight--;
-        if (stopping && inFlight === 0) done();
+        doneIfQuiet();
         armIdle();
       });
     return {

@@ -15,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import type { EngineContext } from '../context.ts';
 import { NotFoundError, RuntimeError } from '../errors.ts';
+import { warmCgroupMigration } from '../host/cgroup-warmup.ts';
 import { processExited, shimProcess } from '../host/processes.ts';
 import { detectRuntime, runtimeCommand, runtimeStateDir } from './detect.ts';
 import type { OciProcess } from './spec.ts';
@@ -156,6 +157,8 @@ export function ensureShimBuilt(): string {
  * with the runtime's own message (a `RuntimeError`) when it cannot start.
  */
 export async function startShim(ctx: EngineContext, options: StartShimOptions): Promise<ShimStarted> {
+  // The runtime moves the container into its cgroups ~10 ms from now: have the kernel's wait begin.
+  warmCgroupMigration();
   const runtime = await detectRuntime(ctx);
   // The last run's shim reports the exit before the runtime has deleted the container: the run dir
   // and the container's name in the runtime are free for a new start only once that shim is gone.
@@ -176,6 +179,8 @@ export async function startShim(ctx: EngineContext, options: StartShimOptions): 
  * parent that waits for it); the connection is made before the process starts.
  */
 export async function execShim(ctx: EngineContext, options: ExecShimOptions): Promise<ExecShim> {
+  // The exec'd process joins the container's cgroups too (see startShim).
+  warmCgroupMigration();
   const runtime = await detectRuntime(ctx);
   const execDir = join(options.runDir, `x${randomBytes(4).toString('hex')}`);
   await mkdir(execDir, { recursive: true });

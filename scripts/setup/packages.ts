@@ -19,10 +19,37 @@ export const REQUIRED_PACKAGES = [
 /**
  * Only the integration tests use these: the interoperability tests push to and pull from podman and
  * skopeo, and the terminal tests drive `run -it` through tmux; the unpack tests read xattrs with getfattr (attr);
- * the differential suite compares builds with Docker's (docker.io: a private dockerd the test starts).
+ * the differential suite compares builds with Docker's (docker.io: a private dockerd the test starts);
+ * the cluster test runs Redis, HAProxy and renders the Kubernetes manifests (kubectl), and the deploy
+ * image test builds its offline base with mmdebstrap.
  * Setup for `npm start` never installs them.
  */
-export const TEST_PACKAGES = ['podman', 'skopeo', 'tmux', 'chromium', 'attr', 'docker.io'] as const;
+export const TEST_PACKAGES = [
+  'podman',
+  'skopeo',
+  'tmux',
+  'chromium',
+  'attr',
+  'docker.io',
+  'redis-server',
+  'haproxy',
+  'mmdebstrap',
+] as const;
+
+/**
+ * Test commands that another package may already provide (kubectl often comes from Kubernetes' own
+ * apt repository, whose `kubectl` package conflicts with Debian's): installed from Debian only when
+ * the command is missing.
+ */
+export const TEST_COMMANDS: Readonly<Record<string, string>> = { kubectl: 'kubernetes-client' };
+
+/** Installs the package of each command in `commands` that is not on the PATH. */
+export function ensureCommands(commands: Readonly<Record<string, string>> = TEST_COMMANDS): string[] {
+  const missing = Object.entries(commands)
+    .filter(([command]) => !hasCommand(command))
+    .map(([, pkg]) => pkg);
+  return missing.length === 0 ? [] : ensurePackages(missing);
+}
 
 /** True when dpkg reports `pkg` as installed. */
 export function isInstalled(pkg: string): boolean {

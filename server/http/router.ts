@@ -68,7 +68,7 @@ export function sendJson(
   res: ServerResponse,
   status: number,
   data: unknown,
-  headers: Record<string, string> = {},
+  headers: Record<string, string | string[]> = {},
 ) {
   const body = JSON.stringify(data);
   res.writeHead(status, {

@@ -24,6 +24,8 @@ export interface ClassroomView {
   call?: { id: string; lesson: string; order?: number; title: string; href: string; at: string };
   /** The teacher's last reset of this student's sandbox, until dismissed. */
   reset?: ResetNotice & { title: string; order?: number };
+  /** The server's own word to every student (a cluster node being taken down: they will be moved). */
+  notice?: string;
 }
 
 /** The lesson's number and title as the course names it (the id when it is not a numbered lesson). */
@@ -32,7 +34,7 @@ export function lessonLabel(lesson: string): { order?: number; title: string } {
   return found ? { order: found.order, title: found.title } : { title: lesson };
 }
 
-export function classroomView(workshop: Workshop, student: Student): ClassroomView {
+export function classroomView(workshop: Workshop, student: Student, notice?: string): ClassroomView {
   const dismissed = new Set(student.dismissed);
   const view: ClassroomView = {
     workshop: { name: workshop.name, ended: !workshop.active },
@@ -47,11 +49,13 @@ export function classroomView(workshop: Workshop, student: Student): ClassroomVi
   }
   if (student.resetNotice)
     view.reset = { ...student.resetNotice, ...lessonLabel(student.resetNotice.lesson) };
+  if (notice !== undefined) view.notice = notice;
   return view;
 }
 
 export class Classroom {
   readonly #getSession: (id: string) => Session | undefined;
+  #notice: string | undefined;
 
   constructor(options: { getSession(id: string): Session | undefined }) {
     this.#getSession = options.getSession;
@@ -66,8 +70,18 @@ export class Classroom {
       const session = student.sessionId !== undefined ? this.#getSession(student.sessionId) : undefined;
       if (!session || session.disposed) continue;
       this.hold(workshop, session);
-      session.events.emit({ type: 'workshop.classroom', view: classroomView(workshop, student) });
+      session.events.emit({ type: 'workshop.classroom', view: this.view(workshop, student) });
     }
+  }
+
+  /** What `student`'s page shows now. */
+  view(workshop: Workshop, student: Student): ClassroomView {
+    return classroomView(workshop, student, this.#notice);
+  }
+
+  /** The server's word to every student here (undefined takes it down); the caller syncs. */
+  setNotice(notice: string | undefined): void {
+    this.#notice = notice;
   }
 
   /** Holds a student's terminal input while the class is paused (a join or rejoin mid-pause too). */

@@ -7,6 +7,7 @@
 import type { ServerInternals, ServerPlugin } from '../app.ts';
 import { HttpError } from '../http/router.ts';
 import { type CapacityLimits, decideAdmission, type MachineLoad } from './admission.ts';
+import type { ClusterLink } from './cluster-link.ts';
 import { attachWorkshop, type WorkshopService } from './service.ts';
 import { SqliteWorkshopStore, workshopDbPath } from './sqlite-store.ts';
 import type { WorkshopStore } from './store.ts';
@@ -42,10 +43,16 @@ export interface WorkshopPluginOptions {
   leaveGraceMs?: number;
   /** When the dashboard flags a student as needing help (default idle 5 min, 3 failures in a row). */
   stuck?: Partial<StuckThresholds>;
+  /** `--cluster`: workshops shared with the other nodes (`store` must then be the cluster's). */
+  cluster?: ClusterLink;
 }
+
+/** How long a node starting with `--workshop` waits for another node that is creating it. */
+const START_WAIT_MS = 15_000;
 
 export function workshopPlugin(options: WorkshopPluginOptions = {}): ServerPlugin {
   return async (internals: ServerInternals) => {
+    const cluster = options.cluster;
     const out = options.out ?? ((line: string) => process.stdout.write(`${line}\n`));
     const service = await attachWorkshop(
       {
@@ -73,9 +80,18 @@ export function workshopPlugin(options: WorkshopPluginOptions = {}): ServerPlugi
         ...(options.leaveGraceMs !== undefined ? { leaveGraceMs: options.leaveGraceMs } : {}),
         ...(options.stuck ? { stuck: options.stuck } : {}),
         ...(internals.publicUrls[0] ? { publicUrl: internals.publicUrls[0] } : {}),
+        ...(cluster ? { cluster } : {}),
         log: internals.log,
       },
     );
+    internals.workshopOf = (sessionId) => {
+      const workshop = service.workshopOf(sessionId);
+      return workshop ? { name: workshop.name, code: workshop.code } : undefined;
+    };
+    if (cluster) {
+      internals.cluster = cluster;
+      internals.sessionAdopters.push((req, client) => service.reseat(req, client));
+    }
 
     // A page without a student's session asks here for one (a lesson URL opened directly, a reload
     // after the end): no sandbox outside the class unless the operator lets readers in.
@@ -106,6 +122,14 @@ export function workshopPlugin(options: WorkshopPluginOptions = {}): ServerPlugi
 
     if (options.name !== undefined) {
       const seats = options.seats ?? 30;
+      // Every node of a cluster may be started with the same --workshop: one creates it, the others
+      // wait until it reaches them and resume it.
+      if (cluster && !(await cluster.claim(`start:${options.name}`, START_WAIT_MS))) {
+        const wanted = options.name.replace(/\s+/gu, ' ').trim();
+        const deadline = Date.now() + START_WAIT_MS;
+        while (!service.workshops.active().some((w) => w.name === wanted) && Date.now() < deadline)
+          await new Promise((resolve) => setTimeout(resolve, 100));
+      }
       const teacherPassword = options.teacherPassword || undefined;
       const started = await service.start({
         name: options.name,

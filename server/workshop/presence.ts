@@ -16,6 +16,11 @@ export interface PresenceOptions {
   getSession(id: string): Session | undefined;
   /** No socket for this long: gone. */
   graceMs: number;
+  /**
+   * In a cluster, this node's id: only the students it holds are looked at here (another node's
+   * students are that node's to watch).
+   */
+  node?: string;
   /** How often sessions are looked at (default a quarter of the grace, between 100 ms and 1 s). */
   intervalMs?: number;
   now?: () => number;
@@ -55,6 +60,7 @@ export class Presence {
       for (const student of workshop.students.values()) {
         const id = student.sessionId;
         if (id === undefined) continue;
+        if (this.#options.node !== undefined && student.node !== this.#options.node) continue;
         const session = this.#options.getSession(id);
         if (!session || session.disposed) {
           workshop.studentLeft(id, { sessionEnded: true });

@@ -7,24 +7,28 @@
 // reads its view of the room (`/api/workshop/me`), raises its hand and dismisses banners.
 // Pages are HTML; /api/workshop/* is JSON (the export also CSV).
 
+import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import QRCode from 'qrcode';
 import { readAllRecords } from '../../engine/container/record.ts';
 import type { EngineContext } from '../../engine/context.ts';
 import { familiarName, parseReference } from '../../engine/reference/reference.ts';
 import { listImages } from '../../engine/store/images.ts';
+import { nodeCookie } from '../cluster/cookies.ts';
 import { requestInfo } from '../http/request-info.ts';
 import { HttpError, type Router, sendJson, sessionCookie } from '../http/router.ts';
 import type { ResetTarget } from '../reset/target.ts';
 import type { CreateSessionOptions } from '../sessions/manager.ts';
 import type { Session } from '../sessions/session.ts';
 import {
+  type Admission,
   type AdmissionRefusal,
   type CapacityLimits,
   decideAdmission,
   type MachineLoad,
 } from './admission.ts';
-import { type Classroom, classroomView } from './classroom.ts';
+import type { Classroom } from './classroom.ts';
+import type { ClusterLink, RemoteResetResult } from './cluster-link.ts';
 import { validateDisplayName } from './display-name.ts';
 import { progressCsv, progressJson } from './export.ts';
 import { type CourseLesson, courseLessons, lessonCatalog } from './lesson-catalog.ts';
@@ -73,7 +77,17 @@ export interface WorkshopDeps {
   onJoin(workshop: Workshop, session: Session): void;
   /** scrypt hash of `--admin-password`; without it, workshops cannot be started over HTTP. */
   adminPassword?: PasswordHash;
+  /** In a cluster: the other nodes, seats counted across them, and actions on their students. */
+  cluster?: ClusterLink;
   log?(message: string): void;
+}
+
+/** A join redirected to a node with room carries its hop count, so a full cluster cannot loop. */
+const MAX_JOIN_HOPS = 3;
+
+/** sha256 of a session token (hex): what a cluster keeps to recognise the student's browser. */
+export function tokenHash(token: string): string {
+  return createHash('sha256').update(token).digest('hex');
 }
 
 export function registerWorkshopRoutes(router: Router, deps: WorkshopDeps): void {
@@ -111,7 +125,39 @@ export function registerWorkshopRoutes(router: Router, deps: WorkshopDeps): void
       sendPage(res, status, messagePage(title, refusal.message), headers);
     }
   };
-  const admission = async (workshop: Workshop) => decideAdmission(workshop, deps.capacity, await deps.load());
+  const admission = async (workshop: Workshop): Promise<Admission> => {
+    const decision = decideAdmission(workshop, deps.capacity, await deps.load());
+    if (decision.ok && deps.cluster?.draining) {
+      return {
+        ok: false,
+        reason: 'sessions',
+        message: 'This server is being taken down for maintenance: try again in a moment.',
+        retryAfterSeconds: 5,
+      };
+    }
+    return decision;
+  };
+  /**
+   * In a cluster, a join this node has no room for goes to the node with the most room: the answer
+   * pins the browser to it (the node cookie) and sends it back to the same address, which the router
+   * now routes there. Undefined when no other node has room (or the join has hopped enough).
+   */
+  const moveJoin = (req: IncomingMessage, res: ServerResponse, refusal: AdmissionRefusal): boolean => {
+    if (!deps.cluster || refusal.reason === 'ended' || refusal.reason === 'seats') return false;
+    const url = new URL(req.url ?? '/', 'http://node');
+    const hops = Number(url.searchParams.get('hop') ?? '0') || 0;
+    const target = hops < MAX_JOIN_HOPS ? deps.cluster.nodeWithRoom() : undefined;
+    if (target === undefined) return false;
+    url.searchParams.set('hop', String(hops + 1));
+    // 307 keeps the method and body, so the join form's POST is made again on the other node.
+    res.writeHead(307, {
+      location: `${url.pathname}${url.search}`,
+      'set-cookie': nodeCookie(req, target),
+      'cache-control': 'no-store',
+    });
+    res.end();
+    return true;
+  };
   /** The session, when it holds a seat of this workshop (present, or away and coming back). */
   const studentOf = (workshop: Workshop, session: Session | undefined) =>
     session && workshop.bySession(session.id) ? session : undefined;
@@ -153,7 +199,7 @@ export function registerWorkshopRoutes(router: Router, deps: WorkshopDeps): void
 
   router.get(
     '/join/:code',
-    async (_req, res, { params, session }) => {
+    async (req, res, { params, session }) => {
       const workshop = workshops.byCode(params.code ?? '');
       if (!workshop) {
         sendPage(res, 404, messagePage('No such workshop', 'Check the join code with your teacher.'));
@@ -161,7 +207,10 @@ export function registerWorkshopRoutes(router: Router, deps: WorkshopDeps): void
       }
       if (workshop.active && studentOf(workshop, session)) return redirect(res, '/');
       const decision = await admission(workshop);
-      if (!decision.ok) return refuseJoin(res, decision, false);
+      if (!decision.ok) {
+        if (moveJoin(req, res, decision)) return;
+        return refuseJoin(res, decision, false);
+      }
       sendPage(res, 200, joinPage(workshop));
     },
     none,
@@ -181,12 +230,35 @@ export function registerWorkshopRoutes(router: Router, deps: WorkshopDeps): void
       const valid = validateDisplayName(name);
       if (!valid.ok && workshop.active) throw new HttpError(400, 'invalid_name', valid.reason);
       const decision = await admission(workshop);
-      if (!decision.ok) return refuseJoin(res, decision, true);
+      if (!decision.ok) {
+        if (moveJoin(req, res, decision)) return;
+        return refuseJoin(res, decision, true);
+      }
       // A student who left takes their own seat back by joining with their name again.
       const rejoin = workshop.rejoinCandidate(name);
       let seat: ReturnType<Workshop['reserveSeat']>;
       try {
         seat = workshop.reserveSeat();
+        // In a cluster the seat is held in Redis too: two nodes cannot give away the same last seat.
+        const held = deps.cluster ? await deps.cluster.reserveSeat(workshop) : undefined;
+        if (deps.cluster && !held) {
+          seat.release();
+          throw new WorkshopError('full', 'This workshop is full.');
+        }
+        if (held) {
+          const local = seat;
+          seat = {
+            commit: (...args) => {
+              const student = local.commit(...args);
+              held.commit();
+              return student;
+            },
+            release: () => {
+              local.release();
+              held.release();
+            },
+          };
+        }
       } catch (err) {
         if (err instanceof WorkshopError && (err.code === 'full' || err.code === 'ended')) {
           return refuseJoin(
@@ -227,7 +299,12 @@ export function registerWorkshopRoutes(router: Router, deps: WorkshopDeps): void
       }
       let student: ReturnType<typeof seat.commit>;
       try {
-        student = seat.commit(created.id, typeof name === 'string' ? name : '', rejoin);
+        student = seat.commit(
+          created.id,
+          typeof name === 'string' ? name : '',
+          rejoin,
+          deps.cluster ? tokenHash(created.token) : undefined,
+        );
       } catch (err) {
         if (created.id !== rejoin?.sessionId) await deps.sessions.dispose(created.id);
         if (err instanceof WorkshopError)
@@ -246,7 +323,11 @@ export function registerWorkshopRoutes(router: Router, deps: WorkshopDeps): void
           rejoined: rejoin !== undefined,
           workshop: { name: workshop.name },
         },
-        { 'set-cookie': sessionCookie(req, created.token) },
+        {
+          'set-cookie': deps.cluster
+            ? [sessionCookie(req, created.token), nodeCookie(req, deps.cluster.node)]
+            : sessionCookie(req, created.token),
+        },
       );
     },
     none,
@@ -264,7 +345,7 @@ export function registerWorkshopRoutes(router: Router, deps: WorkshopDeps): void
   /** The student's view of the room: names, the teacher's banners, a reset notice, pause, hand. */
   router.get('/api/workshop/me', (_req, res, { session }) => {
     const { workshop, student } = me(session);
-    sendJson(res, 200, classroomView(workshop, student));
+    sendJson(res, 200, deps.classroom.view(workshop, student));
   });
 
   router.post('/api/workshop/me/hand', (_req, res, { body, session }) => {
@@ -274,7 +355,7 @@ export function registerWorkshopRoutes(router: Router, deps: WorkshopDeps): void
     if (!workshop.active) throw new HttpError(409, 'ended', 'This workshop has ended.');
     workshop.setHand(student.id, raised);
     deps.classroom.sync(workshop, [student]);
-    sendJson(res, 200, classroomView(workshop, student));
+    sendJson(res, 200, deps.classroom.view(workshop, student));
   });
 
   router.post('/api/workshop/me/dismiss', (_req, res, { body, session }) => {
@@ -284,7 +365,7 @@ export function registerWorkshopRoutes(router: Router, deps: WorkshopDeps): void
       throw new HttpError(400, 'invalid', 'id: the banner to dismiss');
     workshop.dismiss(student.id, id);
     deps.classroom.sync(workshop, [student]);
-    sendJson(res, 200, classroomView(workshop, student));
+    sendJson(res, 200, deps.classroom.view(workshop, student));
   });
 
   // ---- teacher -------------------------------------------------------------------------------
@@ -406,9 +487,9 @@ export function registerWorkshopRoutes(router: Router, deps: WorkshopDeps): void
     async (req, res, { body }) => {
       const workshop = requireTeacher(req);
       const student = studentIn(workshop, body);
+      const holder = student.node;
       const session = workshop.removeStudent(student.id);
-      if (session && deps.sessions.get(session))
-        await deps.sessions.dispose(session, 'the teacher removed you from the workshop');
+      if (session) await endStudentSession(session, holder, 'the teacher removed you from the workshop');
       sendJson(res, 200, { removed: student.id, seatsTaken: workshop.seatsTaken });
     },
     none,
@@ -420,8 +501,12 @@ export function registerWorkshopRoutes(router: Router, deps: WorkshopDeps): void
       const workshop = requireTeacher(req);
       const student = studentIn(workshop, body);
       const session = workshop.freeSeat(student.id);
-      if (session && deps.sessions.get(session))
-        await deps.sessions.dispose(session, 'the teacher freed your seat; join again to come back');
+      if (session)
+        await endStudentSession(
+          session,
+          student.node,
+          'the teacher freed your seat; join again to come back',
+        );
       sendJson(res, 200, { freed: student.id, seatsTaken: workshop.seatsTaken });
     },
     none,
@@ -444,6 +529,15 @@ export function registerWorkshopRoutes(router: Router, deps: WorkshopDeps): void
     none,
   );
 
+  /** Ends a student's session here, or on the cluster node holding it. */
+  const endStudentSession = async (session: string, holder: string | undefined, reason: string) => {
+    if (deps.sessions.get(session)) await deps.sessions.dispose(session, reason);
+    else if (deps.cluster && holder !== undefined && holder !== deps.cluster.node)
+      await deps.cluster
+        .send(holder, { action: 'dispose', sessionId: session, reason })
+        .catch((err: Error) => deps.log?.(`workshop: ending a session on ${holder}: ${err.message}`));
+  };
+
   /** The course lesson a reset goes back to the start of: the one named, else the student's own. */
   const lessonFor = (body: unknown, student?: Student): CourseLesson => {
     const named = (body as { lesson?: unknown } | undefined)?.lesson;
@@ -462,28 +556,25 @@ export function registerWorkshopRoutes(router: Router, deps: WorkshopDeps): void
     }
     return lesson;
   };
-  /** Resets one student's sandbox to `lesson`'s start and leaves them a notice of what went. */
+  /** Resets one student's sandbox (here, or on the cluster node holding it). */
   const resetStudent = async (
     workshop: Workshop,
     student: Student,
     lesson: CourseLesson,
     scope: 'student' | 'class',
   ) => {
-    const session = student.sessionId !== undefined ? deps.sessions.get(student.sessionId) : undefined;
-    if (!session || session.disposed || student.left !== undefined) return undefined;
-    const before = await sandboxContents(session.ctx);
-    await deps.resetSession(session, lesson.start);
-    const after = await sandboxContents(session.ctx);
-    const notice = {
-      scope,
-      lesson: lesson.id,
-      // Every container goes (the lesson's own are made afresh); images not in the start go too.
-      removedContainers: before.containers.slice(0, 200),
-      removedImages: before.images.filter((i) => !after.images.includes(i)).slice(0, 200),
-    };
-    workshop.noteReset(student.id, notice);
-    deps.classroom.sync(workshop, [student]);
-    return { student: student.id, name: student.name, ...notice };
+    const local = student.sessionId !== undefined && deps.sessions.get(student.sessionId);
+    if (!local && deps.cluster && student.node !== undefined && student.node !== deps.cluster.node) {
+      if (student.left !== undefined) return undefined;
+      return deps.cluster.send(student.node, {
+        action: 'reset',
+        workshopId: workshop.id,
+        studentId: student.id,
+        lesson: lesson.id,
+        scope,
+      });
+    }
+    return resetStudentHere(deps, workshop, student, lesson, scope);
   };
 
   router.post(
@@ -738,4 +829,29 @@ function shortName(ref: string): string {
   } catch {
     return ref;
   }
+}
+
+/** Resets one student's sandbox on this node to `lesson`'s start and leaves them a notice of what went. */
+export async function resetStudentHere(
+  deps: Pick<WorkshopDeps, 'sessions' | 'resetSession' | 'classroom'>,
+  workshop: Workshop,
+  student: Student,
+  lesson: CourseLesson,
+  scope: 'student' | 'class',
+): Promise<RemoteResetResult | undefined> {
+  const session = student.sessionId !== undefined ? deps.sessions.get(student.sessionId) : undefined;
+  if (!session || session.disposed || student.left !== undefined) return undefined;
+  const before = await sandboxContents(session.ctx);
+  await deps.resetSession(session, lesson.start);
+  const after = await sandboxContents(session.ctx);
+  const notice = {
+    scope,
+    lesson: lesson.id,
+    // Every container goes (the lesson's own are made afresh); images not in the start go too.
+    removedContainers: before.containers.slice(0, 200),
+    removedImages: before.images.filter((i) => !after.images.includes(i)).slice(0, 200),
+  };
+  workshop.noteReset(student.id, notice);
+  deps.classroom.sync(workshop, [student]);
+  return { student: student.id, name: student.name, ...notice };
 }

@@ -6,16 +6,23 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { listContainers } from '../../engine/container/views.ts';
-import type { Router } from '../http/router.ts';
+import { HttpError, parseCookies, type Router, SESSION_COOKIE } from '../http/router.ts';
 import type { ResetTarget } from '../reset/target.ts';
 import type { CreateSessionOptions } from '../sessions/manager.ts';
 import type { Session } from '../sessions/session.ts';
 import { type CapacityLimits, createLoadProbe, DEFAULT_CAPACITY, type MachineLoad } from './admission.ts';
 import { Classroom } from './classroom.ts';
-import { catalogCheck } from './lesson-catalog.ts';
+import type { ClusterLink } from './cluster-link.ts';
+import { catalogCheck, courseLessons } from './lesson-catalog.ts';
 import { generatePassword, hashPassword } from './password.ts';
 import { Presence } from './presence.ts';
-import { endWorkshop, registerWorkshopRoutes, type WorkshopDeps } from './routes.ts';
+import {
+  endWorkshop,
+  registerWorkshopRoutes,
+  resetStudentHere,
+  tokenHash,
+  type WorkshopDeps,
+} from './routes.ts';
 import type { WorkshopStore } from './store.ts';
 import { DEFAULT_STUCK, type StuckThresholds } from './stuck.ts';
 import { createWatchUpgrade } from './student-view.ts';
@@ -57,6 +64,11 @@ export interface WorkshopOptions {
   stuck?: Partial<StuckThresholds>;
   /** The first `--public-url`: the join link the dashboard shows and its QR code encodes. */
   publicUrl?: string;
+  /**
+   * `layerlab serve --cluster`: the workshops are shared with the other nodes (the store must be the
+   * cluster's), seats are counted across them, and a student whose node died is re-seated here.
+   */
+  cluster?: ClusterLink;
 }
 
 export interface WorkshopService {
@@ -84,6 +96,14 @@ export interface WorkshopService {
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean;
   /** The workshop a session is a student of (for `welcome { workshop }`). */
   workshopOf(sessionId: string): Workshop | undefined;
+  /**
+   * In a cluster: a browser whose session was on a node that is gone (its cookie's token names a
+   * seat) gets a new session here, keeping the seat and progress. Undefined when the request is not
+   * such a student's.
+   */
+  reseat(req: IncomingMessage, client: string | undefined): Promise<Session | undefined>;
+  /** A cluster node being taken down: students here are told they will be moved (undefined: none). */
+  setNotice(notice: string | undefined): void;
   end(workshop: Workshop): Promise<number>;
   close(): void;
 }
@@ -92,13 +112,20 @@ export async function attachWorkshop(
   host: WorkshopHost,
   options: WorkshopOptions = {},
 ): Promise<WorkshopService> {
-  const workshops = new WorkshopRegistry(options.store ? { store: options.store } : {});
+  const cluster = options.cluster;
+  const workshops = new WorkshopRegistry({
+    ...(options.store ? { store: options.store } : {}),
+    ...(cluster ? { node: cluster.node } : {}),
+  });
+  const graceMs = options.leaveGraceMs ?? DEFAULT_LEAVE_GRACE_MS;
   const presence = new Presence({
     workshops,
     getSession: (id) => host.sessions.get(id),
-    graceMs: options.leaveGraceMs ?? DEFAULT_LEAVE_GRACE_MS,
+    graceMs,
+    ...(cluster ? { node: cluster.node } : {}),
   });
-  const teachers = new TeacherAuth();
+  const teachers = new TeacherAuth(cluster ? { share: (key, grant) => cluster.shareGrant(key, grant) } : {});
+  if (cluster) for (const [key, grant] of await cluster.grants()) teachers.accept(key, grant);
   const classroom = new Classroom({ getSession: (id) => host.sessions.get(id) });
   const capacity: CapacityLimits = { ...DEFAULT_CAPACITY, ...options.capacity };
   const load =
@@ -132,10 +159,13 @@ export async function attachWorkshop(
     ...(options.publicUrl ? { publicUrl: options.publicUrl } : {}),
     ...(options.adminPassword ? { adminPassword: await hashPassword(options.adminPassword) } : {}),
     ...(options.log ? { log: options.log } : {}),
+    ...(cluster ? { cluster } : {}),
   };
   registerWorkshopRoutes(host.router, deps);
   const stopListening = host.sessions.onDisposed((session) => {
     presence.unwatch(session.id);
+    // A cluster node going down keeps its students' seats: their pages are re-seated on another node.
+    if (cluster?.draining) return;
     workshops.holding(session.id)?.studentLeft(session.id, { sessionEnded: true });
   });
   // Readers without a seat may not take the sessions this node keeps for students still to join.
@@ -155,6 +185,7 @@ export async function attachWorkshop(
     return workshop.recordProgress(sessionId, { ...report, ...(hint ? { hint } : {}) });
   };
   const watch = createWatchUpgrade({ workshops, teachers, getSession: (id) => host.sessions.get(id) });
+  const stopCluster = cluster ? joinCluster(cluster, host, deps, graceMs) : () => {};
 
   return {
     workshops,
@@ -181,8 +212,15 @@ export async function attachWorkshop(
     recordVisit: (sessionId, lesson) => record(sessionId, { lesson }),
     handleUpgrade: watch.handleUpgrade,
     workshopOf: (sessionId) => workshops.bySession(sessionId),
+    reseat: (req, client) =>
+      cluster ? reseat(cluster, host, deps, req, client) : Promise.resolve(undefined),
+    setNotice(notice) {
+      classroom.setNotice(notice);
+      for (const workshop of workshops.active()) classroom.sync(workshop);
+    },
     end: (workshop) => endWorkshop(workshop, deps),
     close() {
+      stopCluster();
       stopListening();
       stopReserving();
       presence.close();
@@ -190,4 +228,159 @@ export async function attachWorkshop(
       workshops.close();
     },
   };
+}
+
+/**
+ * Keeps this node's copy of the shared workshops in step with the other nodes' changes, runs the
+ * teacher actions they send for students held here, and marks gone the students of nodes that died
+ * and did not come back for them. Returns the stop.
+ */
+function joinCluster(
+  cluster: ClusterLink,
+  host: WorkshopHost,
+  deps: WorkshopDeps,
+  graceMs: number,
+): () => void {
+  const { workshops, teachers, classroom } = deps;
+  /** A session here whose seat another node now holds (re-seated, or rejoined there) is let go. */
+  const letGo = (sessionId: string | undefined, reason: string) => {
+    if (sessionId !== undefined && host.sessions.get(sessionId))
+      void host.sessions.dispose(sessionId, reason);
+  };
+  const stopChanges = cluster.onChange((change) => {
+    switch (change.kind) {
+      case 'teacher-grant':
+        teachers.accept(change.key, change.grant);
+        return;
+      case 'workshop': {
+        const known = workshops.byId(change.record.id);
+        if (!known) {
+          workshops.adopt({ workshop: change.record, students: [] });
+          return;
+        }
+        const wasActive = known.active;
+        known.applyRecord(change.record);
+        classroom.sync(known);
+        if (wasActive && !known.active) {
+          teachers.revokeWorkshop(known.id);
+          for (const student of known.students.values())
+            if (student.node === cluster.node) letGo(student.sessionId, 'the workshop ended');
+        }
+        return;
+      }
+      case 'student': {
+        const workshop = workshops.byId(change.workshopId);
+        if (!workshop) return;
+        const before = workshop.students.get(change.record.id);
+        const student = workshop.applyStudent(change.record);
+        if (before?.sessionId !== undefined && before.sessionId !== student.sessionId)
+          letGo(before.sessionId, 'your seat moved to another machine of this workshop');
+        classroom.sync(workshop, [student]);
+        return;
+      }
+      case 'student-removed': {
+        const workshop = workshops.byId(change.workshopId);
+        const before = workshop?.students.get(change.studentId);
+        workshop?.applyRemoval(change.studentId);
+        letGo(before?.sessionId, 'the teacher removed you from the workshop');
+        return;
+      }
+    }
+  });
+  cluster.handleCommands({
+    async dispose(sessionId, reason) {
+      if (host.sessions.get(sessionId)) await host.sessions.dispose(sessionId, reason);
+    },
+    async reset(command) {
+      const workshop = workshops.byId(command.workshopId);
+      const student = workshop?.students.get(command.studentId);
+      const lesson = courseLessons().find((l) => l.id === command.lesson);
+      if (!workshop || !student || !lesson) return undefined;
+      return resetStudentHere(deps, workshop, student, lesson, command.scope);
+    },
+  });
+  // A node that died holds its students' seats until they are re-seated (their pages reconnect
+  // within seconds); one whose student never comes back is marked gone after the grace period.
+  const deadSince = new Map<string, number>();
+  const sweep = setInterval(() => {
+    const now = Date.now();
+    for (const workshop of workshops.active()) {
+      for (const student of workshop.students.values()) {
+        const node = student.node;
+        if (student.left !== undefined || node === undefined || cluster.aliveNow(node)) {
+          deadSince.delete(student.id);
+          continue;
+        }
+        const since = deadSince.get(student.id) ?? now;
+        deadSince.set(student.id, since);
+        if (now - since >= graceMs && student.sessionId !== undefined) {
+          workshop.studentLeft(student.sessionId);
+          deadSince.delete(student.id);
+        }
+      }
+    }
+  }, 1000);
+  sweep.unref();
+  return () => {
+    stopChanges();
+    clearInterval(sweep);
+  };
+}
+
+/** How long one node holds a student's re-seat, so two nodes do not both make them a session. */
+const RESEAT_CLAIM_MS = 10_000;
+
+async function reseat(
+  cluster: ClusterLink,
+  host: WorkshopHost,
+  deps: WorkshopDeps,
+  req: IncomingMessage,
+  client: string | undefined,
+): Promise<Session | undefined> {
+  const token = parseCookies(req.headers.cookie).get(SESSION_COOKIE);
+  if (token === undefined || token.length > 200) return undefined;
+  const found = deps.workshops.byTokenHash(tokenHash(token));
+  if (!found) return undefined;
+  const { workshop, student } = found;
+  if (!workshop.active) return undefined;
+  // A seat whose session ended (the teacher freed it, the student left for good) is joined again.
+  if (student.sessionId === undefined) return undefined;
+  // The router sent this page here although its node is alive (a health check flapped): it goes
+  // back there on its next try, which the node cookie it still holds asks for.
+  if (student.node !== undefined && student.node !== cluster.node && (await cluster.isAlive(student.node))) {
+    throw new HttpError(503, 'moved', 'Your sandbox is on another machine of this workshop: reconnecting…');
+  }
+  if (!(await cluster.claim(`reseat:${student.id}`, RESEAT_CLAIM_MS))) {
+    throw new HttpError(503, 'moved', 'Your seat is being moved to another machine: reconnecting…');
+  }
+  // Marked gone while no page came back for it: the seat is free again, so it is taken anew.
+  const seat = student.left !== undefined ? await cluster.reserveSeat(workshop) : undefined;
+  if (student.left !== undefined && !seat) {
+    throw new HttpError(
+      503,
+      'full',
+      'This workshop is full: all its seats are taken. Ask your teacher for a seat.',
+    );
+  }
+  const gone = student.node ?? '?';
+  let session: Session;
+  try {
+    session = await host.sessions.create({ ...(client ? { client } : {}), workshopSeat: true });
+  } catch (err) {
+    seat?.release();
+    throw err;
+  }
+  workshop.reseat(student.id, session.id, tokenHash(session.token), {
+    scope: 'node',
+    lesson: student.currentLesson ?? '',
+    removedContainers: [],
+    removedImages: [],
+  });
+  seat?.commit();
+  deps.onJoin(workshop, session);
+  deps.classroom.sync(workshop, [student]);
+  deps.log?.(`workshop ${workshop.code}: ${student.name} re-seated here (their node ${gone} is gone)`);
+  // The page prepares its lesson's starting state in the new sandbox itself (lesson-start.ts), as
+  // it does whenever it gets a session it has not prepared.
+  return session;
 }

@@ -56,8 +56,11 @@ export type LastCommand = z.infer<typeof lastCommandSchema>;
 export const resetNoticeSchema = z.object({
   id: z.string().max(100),
   at: isoTime,
-  /** The student alone, or the whole class at once. */
-  scope: z.enum(['student', 'class']),
+  /**
+   * The student alone, the whole class at once, or no teacher at all: the cluster node holding the
+   * sandbox stopped and the student was seated on another one, with a fresh sandbox.
+   */
+  scope: z.enum(['student', 'class', 'node']),
   /** The lesson whose start the sandbox was put back to. */
   lesson: z.string().max(200),
   /** What went: containers by name (with their image) and images by name. */
@@ -74,6 +77,13 @@ export const studentRecordSchema = z.object({
   lastActive: isoTime,
   /** The session holding the seat now; none after a restart until the student rejoins. */
   session: z.string().max(200).optional(),
+  /** In a cluster: the node holding that session. */
+  node: z.string().max(100).optional(),
+  /**
+   * In a cluster: sha256 of the session's token (hex), so another node can recognise the student's
+   * browser when the node holding the session is gone. The token itself is never stored.
+   */
+  tokenHash: z.string().max(100).optional(),
   /** When the student was last seen leaving (no socket for the grace period, or the session ended). */
   left: isoTime.optional(),
   resets: z.number().int().min(0),

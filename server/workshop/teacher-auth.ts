@@ -17,7 +17,7 @@ export type TryResult = 'ok' | 'wrong' | 'limited' | 'busy';
 /** Addresses remembered at most; past it expired windows are forgotten first. */
 const MAX_TRACKED = 10_000;
 
-interface Grant {
+export interface Grant {
   workshopId: string;
   expires: number;
 }
@@ -34,8 +34,19 @@ export class TeacherAuth {
   readonly maxTries: number;
   readonly windowMs: number;
 
-  constructor(options: { now?: () => number; maxTries?: number; windowMs?: number } = {}) {
+  /** In a cluster, every grant (and sign-out: undefined) is shared so a cookie works on any node. */
+  readonly #share: ((key: string, grant: Grant | undefined) => void) | undefined;
+
+  constructor(
+    options: {
+      now?: () => number;
+      maxTries?: number;
+      windowMs?: number;
+      share?: (key: string, grant: Grant | undefined) => void;
+    } = {},
+  ) {
     this.#now = options.now ?? Date.now;
+    this.#share = options.share;
     this.maxTries = options.maxTries ?? 10;
     this.windowMs = options.windowMs ?? 60_000;
   }
@@ -43,8 +54,16 @@ export class TeacherAuth {
   /** Issues a token for the workshop; the caller sets it with `cookie()`. */
   grant(workshopId: string): string {
     const token = randomBytes(32).toString('base64url');
-    this.#grants.set(digest(token), { workshopId, expires: this.#now() + TEACHER_TTL_MS });
+    const grant = { workshopId, expires: this.#now() + TEACHER_TTL_MS };
+    this.#grants.set(digest(token), grant);
+    this.#share?.(digest(token), grant);
     return token;
+  }
+
+  /** A grant another cluster node issued or revoked (keyed by the token's sha256, as kept here). */
+  accept(key: string, grant: Grant | undefined): void {
+    if (grant === undefined) this.#grants.delete(key);
+    else if (grant.expires > this.#now()) this.#grants.set(key, grant);
   }
 
   /** The workshop id the request's teacher cookie grants, if any. */
@@ -63,7 +82,9 @@ export class TeacherAuth {
 
   revoke(req: IncomingMessage): void {
     const token = parseCookies(req.headers.cookie).get(TEACHER_COOKIE);
-    if (token) this.#grants.delete(digest(token));
+    if (!token) return;
+    this.#grants.delete(digest(token));
+    this.#share?.(digest(token), undefined);
   }
 
   revokeWorkshop(workshopId: string): void {

@@ -12,6 +12,7 @@ import {
   type LastCommand,
   MemoryWorkshopStore,
   type ResetNotice,
+  type StoredWorkshop,
   type StudentRecord,
   type WorkshopRecord,
   type WorkshopStore,
@@ -48,6 +49,9 @@ export interface Student {
   readonly id: string;
   /** The session holding the seat now (kept while gone, so the same browser can come back). */
   sessionId: string | undefined;
+  /** In a cluster: the node holding that session, and sha256 of its token (see StudentRecord). */
+  node?: string;
+  tokenHash?: string;
   name: string;
   joinedAt: string;
   /** Lesson id → first and last visit (ISO). */
@@ -110,6 +114,8 @@ export class Workshop {
   #now: () => Date;
   #store: WorkshopStore;
   #listeners = new Set<() => void>();
+  /** In a cluster, this node's id: the students it seats are marked as held here. */
+  readonly #node: string | undefined;
 
   constructor(init: {
     name: string;
@@ -120,8 +126,14 @@ export class Workshop {
     store?: WorkshopStore;
     /** A workshop read back from the store (its id, times and students). */
     restore?: { record: WorkshopRecord; students: StudentRecord[] };
+    /**
+     * This node's id in a cluster. Students held by other nodes are live elsewhere, so a node
+     * starting up does not mark them gone; a student whose node died is re-seated (`reseat`).
+     */
+    node?: string;
   }) {
     this.#now = init.now ?? (() => new Date());
+    this.#node = init.node;
     this.#store = init.store ?? new MemoryWorkshopStore();
     this.id = init.restore?.record.id ?? randomUUID();
     this.name = init.name;
@@ -135,8 +147,10 @@ export class Workshop {
     this.paused = init.restore?.record.paused;
     for (const record of init.restore?.students ?? []) {
       const student = studentFromRecord(record);
-      // Sessions do not survive a restart: every student is away until they rejoin by name.
-      if (student.sessionId !== undefined) {
+      // Sessions do not survive a restart: every student is away until they rejoin by name. (In a
+      // cluster, the node that held the session may still be alive, and one that is not is noticed
+      // by the others, which re-seat its students.)
+      if (student.sessionId !== undefined && this.#node === undefined) {
         student.sessionId = undefined;
         student.left ??= this.created > student.lastActive ? this.created : student.lastActive;
       }
@@ -194,9 +208,11 @@ export class Workshop {
       return true;
     };
     return {
-      commit: (sessionId, requestedName, rejoin) => {
+      commit: (sessionId, requestedName, rejoin, tokenHash) => {
         if (!close()) throw new WorkshopError('invalid', 'seat reservation already used');
-        return rejoin ? this.#rebind(rejoin, sessionId) : this.#addStudent(sessionId, requestedName);
+        return rejoin
+          ? this.#rebind(rejoin, sessionId, tokenHash)
+          : this.#addStudent(sessionId, requestedName, tokenHash);
       },
       release: () => {
         close();
@@ -218,17 +234,26 @@ export class Workshop {
     return undefined;
   }
 
-  #rebind(student: Student, sessionId: string): Student {
+  #rebind(student: Student, sessionId: string, tokenHash?: string): Student {
     if (!this.active) throw new WorkshopError('ended', 'This workshop has ended.');
     const now = this.#now().toISOString();
     student.sessionId = sessionId;
+    this.#hold(student, tokenHash);
     delete student.left;
     student.lastActive = now;
     this.#changed(student);
     return student;
   }
 
-  #addStudent(sessionId: string, requestedName: string): Student {
+  /** In a cluster, marks the student as held by this node, with their session token's hash. */
+  #hold(student: Student, tokenHash: string | undefined): void {
+    if (this.#node === undefined) return;
+    student.node = this.#node;
+    if (tokenHash !== undefined) student.tokenHash = tokenHash;
+    else delete student.tokenHash;
+  }
+
+  #addStudent(sessionId: string, requestedName: string, tokenHash?: string): Student {
     if (!this.active) throw new WorkshopError('ended', 'This workshop has ended.');
     const valid = validateDisplayName(requestedName);
     if (!valid.ok) throw new WorkshopError('invalid_name', valid.reason);
@@ -245,9 +270,60 @@ export class Workshop {
       lastActive: now,
       dismissed: [],
     };
+    this.#hold(student, tokenHash);
     this.students.set(student.id, student);
     this.#changed(student);
     return student;
+  }
+
+  /**
+   * The cluster node holding this student's sandbox is gone: the student takes their seat on this
+   * node with a fresh session. Progress stays; the notice tells their page what was lost.
+   */
+  reseat(
+    studentId: string,
+    sessionId: string,
+    tokenHash: string,
+    notice: Omit<ResetNotice, 'id' | 'at'>,
+  ): Student {
+    const student = this.students.get(studentId);
+    if (!student) throw new WorkshopError('not_found', 'This seat is no longer in the workshop.');
+    if (!this.active) throw new WorkshopError('ended', 'This workshop has ended.');
+    const at = this.#now().toISOString();
+    student.sessionId = sessionId;
+    this.#hold(student, tokenHash);
+    delete student.left;
+    student.lastActive = at;
+    student.resetNotice = { ...notice, id: randomUUID(), at };
+    this.#changed(student);
+    return student;
+  }
+
+  /** Another cluster node changed the workshop's record: take it as it is (not written back). */
+  applyRecord(record: WorkshopRecord): void {
+    this.seats = record.seats;
+    this.ended = record.ended;
+    this.broadcast = record.broadcast;
+    this.call = record.call;
+    this.paused = record.paused;
+    this.#password = {
+      salt: Buffer.from(record.password.salt, 'base64'),
+      hash: Buffer.from(record.password.hash, 'base64'),
+    };
+    this.#notify();
+  }
+
+  /** Another cluster node wrote a student's record (a join, progress, a reset): take it. */
+  applyStudent(record: StudentRecord): Student {
+    const student = studentFromRecord(record);
+    this.students.set(student.id, student);
+    this.#notify();
+    return student;
+  }
+
+  /** Another cluster node removed a student. */
+  applyRemoval(studentId: string): void {
+    if (this.students.delete(studentId)) this.#notify();
   }
 
   /** The name a join would get now (for the form's echo); does not reserve it. */
@@ -277,6 +353,8 @@ export class Workshop {
     if (!student) return undefined;
     const session = student.sessionId;
     student.sessionId = undefined;
+    // Its browser is not re-seated by another cluster node: the student joins again.
+    delete student.tokenHash;
     student.left ??= this.#now().toISOString();
     this.#changed(student);
     return session;
@@ -464,6 +542,10 @@ export class Workshop {
 
   #changed(student?: Student): void {
     if (student && this.students.has(student.id)) this.#store.saveStudent(this.id, studentRecord(student));
+    this.#notify();
+  }
+
+  #notify(): void {
     this.revision++;
     for (const listener of this.#listeners) listener();
   }
@@ -483,7 +565,8 @@ export class Workshop {
       ...(this.paused ? { paused: this.paused } : {}),
       revision: this.revision,
       students: [...this.students.values()].map((s) => {
-        const { session, ...record } = studentRecord(s);
+        // The token's hash stays between the nodes: a teacher has no use for it.
+        const { session, tokenHash: _tokenHash, ...record } = studentRecord(s);
         return {
           ...record,
           session: session ?? '',
@@ -495,8 +578,11 @@ export class Workshop {
 }
 
 export interface SeatReservation {
-  /** Seats the session: a new student with this name, or the `rejoin` student taking their seat back. */
-  commit(sessionId: string, requestedName: string, rejoin?: Student): Student;
+  /**
+   * Seats the session: a new student with this name, or the `rejoin` student taking their seat back.
+   * In a cluster, `tokenHash` (sha256 of the session's token) lets another node recognise the student.
+   */
+  commit(sessionId: string, requestedName: string, rejoin?: Student, tokenHash?: string): Student;
   release(): void;
 }
 
@@ -507,6 +593,8 @@ export function studentRecord(s: Student): StudentRecord {
     joinedAt: s.joinedAt,
     lastActive: s.lastActive,
     ...(s.sessionId !== undefined ? { session: s.sessionId } : {}),
+    ...(s.node !== undefined ? { node: s.node } : {}),
+    ...(s.tokenHash !== undefined ? { tokenHash: s.tokenHash } : {}),
     ...(s.left !== undefined ? { left: s.left } : {}),
     resets: s.resets,
     ...(s.lastResetAt !== undefined ? { lastResetAt: s.lastResetAt } : {}),
@@ -524,6 +612,8 @@ function studentFromRecord(r: StudentRecord): Student {
   return {
     id: r.id,
     sessionId: r.session,
+    ...(r.node !== undefined ? { node: r.node } : {}),
+    ...(r.tokenHash !== undefined ? { tokenHash: r.tokenHash } : {}),
     name: r.name,
     joinedAt: r.joinedAt,
     lastActive: r.lastActive,
@@ -583,10 +673,22 @@ export class WorkshopRegistry {
   readonly #byId = new Map<string, Workshop>();
   readonly #byCode = new Map<string, Workshop>();
   readonly #store: WorkshopStore;
+  readonly #node: string | undefined;
 
-  constructor(options: { store?: WorkshopStore } = {}) {
+  constructor(options: { store?: WorkshopStore; node?: string } = {}) {
     this.#store = options.store ?? new MemoryWorkshopStore();
-    for (const kept of this.#store.load()) {
+    this.#node = options.node;
+    for (const kept of this.#store.load()) this.adopt(kept);
+  }
+
+  /**
+   * Takes a workshop as stored: at start, and in a cluster when another node starts one. Returns the
+   * workshop (the one already known, when it is).
+   */
+  adopt(kept: StoredWorkshop): Workshop {
+    const known = this.#byId.get(kept.workshop.id);
+    if (known) return known;
+    {
       const workshop = new Workshop({
         name: kept.workshop.name,
         code: kept.workshop.code,
@@ -597,12 +699,15 @@ export class WorkshopRegistry {
         },
         store: this.#store,
         restore: { record: kept.workshop, students: kept.students },
+        ...(this.#node !== undefined ? { node: this.#node } : {}),
       });
       // A restart hands every student's session back as gone: keep that on disk too.
-      for (const student of workshop.students.values())
-        this.#store.saveStudent(workshop.id, studentRecord(student));
+      if (this.#node === undefined)
+        for (const student of workshop.students.values())
+          this.#store.saveStudent(workshop.id, studentRecord(student));
       this.#byId.set(workshop.id, workshop);
       this.#byCode.set(workshop.code, workshop);
+      return workshop;
     }
   }
 
@@ -624,6 +729,7 @@ export class WorkshopRegistry {
       password: await hashPassword(options.teacherPassword),
       store: this.#store,
       ...(options.now ? { now: options.now } : {}),
+      ...(this.#node !== undefined ? { node: this.#node } : {}),
     });
     this.#byId.set(workshop.id, workshop);
     this.#byCode.set(workshop.code, workshop);
@@ -654,6 +760,14 @@ export class WorkshopRegistry {
 
   list(): Workshop[] {
     return [...this.#byId.values()];
+  }
+
+  /** In a cluster: the seat whose session token hashes to `tokenHash` (sha256, hex). */
+  byTokenHash(tokenHash: string): { workshop: Workshop; student: Student } | undefined {
+    for (const workshop of this.#byId.values())
+      for (const student of workshop.students.values())
+        if (student.tokenHash === tokenHash) return { workshop, student };
+    return undefined;
   }
 
   active(): Workshop[] {

@@ -39,7 +39,8 @@ export interface ConnectionDeps {
   /** The session API the requests run against (shared with the HTTP routes). */
   api: SessionApi;
   /** The workshop shown in `welcome`, read when a socket opens (the plugin sets it after start). */
-  workshop: () => ({ name: string } & Record<string, unknown>) | undefined;
+  /** The workshop the session's page belongs to, for `welcome` (undefined: none). */
+  workshop: (sessionId: string) => ({ name: string } & Record<string, unknown>) | undefined;
   log: (message: string) => void;
 }
 
@@ -87,7 +88,7 @@ export class Connection {
       deps.metrics.error();
       deps.log(`session ${session.id}: socket error: ${err.message}`);
     });
-    const workshop = deps.workshop();
+    const workshop = deps.workshop(session.id);
     this.send({ type: 'welcome', session: session.id, ...(workshop ? { workshop } : {}) });
   }
 

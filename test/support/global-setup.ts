@@ -10,7 +10,12 @@ import { seedRegistry } from '../../engine/image/seed.ts';
 import { bundleCli } from '../../scripts/setup/bundle.ts';
 import { checkHost } from '../../scripts/setup/host.ts';
 import { buildNative } from '../../scripts/setup/native.ts';
-import { ensurePackages, REQUIRED_PACKAGES, TEST_PACKAGES } from '../../scripts/setup/packages.ts';
+import {
+  ensureCommands,
+  ensurePackages,
+  REQUIRED_PACKAGES,
+  TEST_PACKAGES,
+} from '../../scripts/setup/packages.ts';
 import { startTestRegistry } from './registry.ts';
 
 const repoRoot = join(import.meta.dirname, '..', '..');
@@ -18,6 +23,7 @@ const repoRoot = join(import.meta.dirname, '..', '..');
 export default async function globalSetup(): Promise<() => Promise<void>> {
   checkHost();
   ensurePackages([...REQUIRED_PACKAGES, ...TEST_PACKAGES]);
+  ensureCommands();
   buildNative(repoRoot, { quiet: true });
   // As setup does: `npm test` leaves the `layerlab` executable its fresh bundle (dist/cli/).
   await bundleCli(repoRoot);

@@ -39,7 +39,14 @@ export const command: Command = {
     try {
       await ensureImage(cli, opts.image);
       const size = opts.tty && cli.stdout.isTTY ? { rows: cli.stdout.rows, cols: cli.stdout.columns } : {};
-      result = await runContainer(ctx, { ...opts, ...size, detach });
+      result = await runContainer(ctx, {
+        ...opts,
+        ...size,
+        detach,
+        // Through the resident engine the status goes out as soon as `--rm` has taken the container
+        // out of every listing; the engine finishes the removal (the runtime's delete) meanwhile.
+        reportBeforeReleased: cli.afterStatus !== undefined,
+      });
     } catch (err) {
       throw await runFailure(cli, err);
     }
@@ -54,7 +61,10 @@ export const command: Command = {
       exited: result.exited,
       onSignal: (signal) => void killContainer(ctx, id, signal).catch(() => {}),
     });
-    return end.kind === 'exited' ? end.code : 0;
+    if (end.kind !== 'exited') return 0; // detached: the container runs on
+    if (cli.afterStatus) cli.afterStatus(result.released);
+    else await result.released;
+    return end.code;
   },
 };
 

@@ -20,6 +20,8 @@ type Unsubscribe = () => void;
 const SESSION_ENDED = 4000;
 const BACKOFF_MIN_MS = 500;
 const BACKOFF_MAX_MS = 10_000;
+/** A seat being moved between cluster nodes is asked about again this soon. */
+const MOVED_RETRY_MS = 700;
 const REQUEST_TIMEOUT_MS = 60_000;
 /** Where the page remembers the session it had, to tell a kept session from a new one. */
 const LAST_SESSION_KEY = 'layerlab:session';
@@ -43,6 +45,8 @@ export class Connection {
   #everLive = false;
   #stopped = false;
   #timer: ReturnType<typeof setTimeout> | undefined;
+  /** The next try comes soon: the server said the seat is being moved (cluster). */
+  #soon = false;
   #nextId = 1;
   readonly #statusHandlers = new Set<Handler<ConnectionStatus>>();
   readonly #typeHandlers = new Map<string, Set<Handler<ServerMessage>>>();
@@ -192,6 +196,8 @@ export class Connection {
         // A static copy of the site (404 or an HTML page): there is no engine to talk to. A full
         // server (503) or too many sessions from this address (429) is worth trying again.
         if (!this.#everLive && res.status !== 503 && res.status !== 429) return this.#setStatus('replay');
+        // A cluster moving this student's seat to another node: worth asking again soon, not later.
+        if (res.status === 503 && (await errorCode(res)) === 'moved') this.#soon = true;
         throw new Error(`GET /api/session: ${res.status}`);
       }
       const body = (await res.json()) as { session: string; token: string };
@@ -222,6 +228,11 @@ export class Connection {
   #retry(): void {
     if (this.#stopped) return;
     this.#setStatus(this.#everLive ? 'reconnecting' : 'connecting');
+    if (this.#soon) {
+      this.#soon = false;
+      this.#timer = setTimeout(() => void this.#connect(), MOVED_RETRY_MS);
+      return;
+    }
     const base = Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** this.#attempt);
     this.#attempt++;
     const delay = base * (0.8 + Math.random() * 0.4);
@@ -263,6 +274,16 @@ export class Connection {
       }
     }
     for (const fn of [...(this.#typeHandlers.get(message.type) ?? [])]) fn(message);
+  }
+}
+
+/** The `error.code` of a JSON error answer, if it is one. */
+async function errorCode(res: Response): Promise<string | undefined> {
+  try {
+    const body = (await res.clone().json()) as { error?: { code?: unknown } };
+    return typeof body.error?.code === 'string' ? body.error.code : undefined;
+  } catch {
+    return undefined;
   }
 }
 

@@ -24,7 +24,8 @@ function arrivedAfresh(): boolean {
 
 export class LayerlabLessonStart extends HTMLElement {
   #off: (() => void)[] = [];
-  #prepared = false;
+  /** The session the lesson's start was prepared in (a cluster may move the reader to a new one). */
+  #preparedIn: string | undefined;
 
   connectedCallback(): void {
     const t = strings(this);
@@ -90,9 +91,14 @@ export class LayerlabLessonStart extends HTMLElement {
 
     this.#off.push(
       conn.onStatus((status) => {
-        if (status !== 'live' || this.#prepared) return;
-        this.#prepared = true;
-        if (conn.kept && arrivedAfresh()) {
+        if (status !== 'live' || this.#preparedIn === conn.session) return;
+        const moved = this.#preparedIn !== undefined;
+        this.#preparedIn = conn.session;
+        if (moved) {
+          // A new sandbox (the cluster node holding the old one stopped): nothing of before is here.
+          keptLine.hidden = true;
+          delete this.dataset.kept;
+        } else if (conn.kept && arrivedAfresh()) {
           line(keptLine, t('ll.start.kept'), {
             label: t('ll.start.fresh'),
             onClick: () => void freshStart(),

@@ -155,7 +155,21 @@ function render(ui: Bar, view: ClassroomView): void {
       banner('call', view.call.id, `Your teacher asks everyone to go to ${lessonWords(view.call)}. `, link),
     );
   }
-  if (view.reset) {
+  // Not dismissible: it holds until the server takes it down.
+  if (view.notice) list.push(banner('notice', undefined, el('strong', '', view.notice)));
+  if (view.reset?.scope === 'node') {
+    // The cluster node holding the sandbox stopped; another one seated the student afresh.
+    const r = view.reset;
+    list.push(
+      banner(
+        'reset',
+        r.id,
+        el('strong', '', 'The machine running your sandbox stopped'),
+        ` at ${clock(r.at)}, and you were moved to another one. Your progress and passed checks are kept; your containers and images were on that machine and are lost. `,
+        'This page prepares its starting state again in your new sandbox.',
+      ),
+    );
+  } else if (view.reset) {
     const r = view.reset;
     const went = [
       r.removedContainers.length > 0 ? `containers ${r.removedContainers.join(', ')}` : undefined,
