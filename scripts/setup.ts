@@ -3,16 +3,15 @@
 
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { engineConfigSchema, registryPortFromEnv, rootFromEnv } from '../engine/config.ts';
+import { registryPortFromEnv, rootFromEnv } from '../engine/config.ts';
 import { createContext } from '../engine/context.ts';
-import { seedRegistry } from '../engine/image/seed.ts';
 import { detectRuntime } from '../engine/runtime/detect.ts';
 import { bundleCli } from './setup/bundle.ts';
 import { checkHost } from './setup/host.ts';
 import { detail, SetupError, step } from './setup/log.ts';
 import { buildNative } from './setup/native.ts';
 import { ensurePackages } from './setup/packages.ts';
-import { ensureRegistry } from './setup/registry.ts';
+import { ensureRegistry, seedLessonImages } from './setup/registry.ts';
 import { ensureSiteBuilt } from './setup/site.ts';
 
 const repoRoot = join(import.meta.dirname, '..');
@@ -45,20 +44,7 @@ async function setup(): Promise<void> {
   const registry = await ensureRegistry(port, join(root, 'registry'));
 
   step('Seeding the registry with the lesson images');
-  // The lesson images are built in a store of their own, so the learner's store starts empty and
-  // their first `pull` really pulls; that store keeps the build cache, so a second setup is quick.
-  const seedCtx = createContext(join(root, 'seed'), {
-    config: engineConfigSchema.parse({ mirrors: {} }),
-    registry: { credentials: { [registry.host]: registry.credentials } },
-  });
-  const seeded = await seedRegistry(seedCtx, {
-    registry: `127.0.0.1:${port}`,
-    onProgress: (p) => {
-      if (p.state === 'exists' || p.state === 'pushed')
-        detail(`${p.repository}: ${p.state === 'exists' ? 'up to date' : 'pushed'}`);
-    },
-  });
-  detail(`${seeded.length} image(s) in the registry`);
+  detail(`${await seedLessonImages(root, registry)} image(s) in the registry`);
 
   step('Site (astro build, when its sources changed)');
   detail(ensureSiteBuilt(repoRoot, { quiet: true }) ? 'built into site/dist' : 'up to date');

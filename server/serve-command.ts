@@ -8,7 +8,7 @@ import type { Command } from '../engine/cli/cli.ts';
 import { CommandFailure } from '../engine/cli/failure.ts';
 import { InvalidArgumentError } from '../engine/errors.ts';
 import { HostRequirementsError, requireHost } from '../engine/host/requirements.ts';
-import { ClusterError, checkNodeId, parseClusterUrl } from './cluster/redis-cluster.ts';
+import { ClusterError, checkNodeId, parseClusterUrl } from './cluster/address.ts';
 import { loadLimitsFile } from './limits-file.ts';
 import { takeSecret } from './secrets.ts';
 import { serve } from './serve.ts';

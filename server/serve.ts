@@ -2,7 +2,7 @@
 // WebSocket on one port, and on SIGINT/SIGTERM (or the caller's signal) disposes every session.
 
 import { createServer, type LayerlabServer, type ServerPlugin } from './app.ts';
-import { RedisCluster } from './cluster/redis-cluster.ts';
+import type { RedisCluster } from './cluster/redis-cluster.ts';
 import type { LimitsOverride } from './limits.ts';
 import type { WorkshopService } from './workshop/service.ts';
 
@@ -71,8 +71,9 @@ export async function serve(options: ServeOptions): Promise<void> {
   const out = options.out ?? ((line: string) => process.stdout.write(`${line}\n`));
   let server: LayerlabServer | undefined;
   let service: WorkshopService | undefined;
+  // Loaded only for a cluster: the Redis client is not part of every server's start-up.
   const cluster = options.cluster
-    ? await RedisCluster.join({
+    ? await (await import('./cluster/redis-cluster.ts')).RedisCluster.join({
         url: options.cluster.url,
         node: options.cluster.node,
         capacity: () => {

@@ -8,7 +8,18 @@
 
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, closeSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  closeSync,
+  lchownSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { RegistryError } from '../errors.ts';
 import {
@@ -33,6 +44,12 @@ export interface LocalRegistryOptions {
    * against a bare registry turn it off; the shared mirror never runs without it.
    */
   auth?: boolean;
+  /**
+   * The account the registry runs as (the container image's `docker-registry` system user), rather
+   * than as its root starter: it then owns its `data/`, its `config.yml` and the `htpasswd` hash,
+   * the storage dir is made traversable (0711) for it, and `credentials.json` stays root's.
+   */
+  user?: { uid: number; gid: number };
 }
 
 export interface LocalRegistry {
@@ -53,7 +70,9 @@ const USERNAME = 'layerlab';
  */
 export function ensureRegistryCredentials(storageDir: string, port: number): Credentials {
   mkdirSync(storageDir, { recursive: true, mode: 0o700 });
-  chmodSync(storageDir, 0o700);
+  // Tightened, never loosened: 0711 (traverse, no listing) is what a registry running as its own
+  // user needs while it runs, and credentials.json is 0600 root's either way.
+  if ((statSync(storageDir).mode & 0o777 & ~0o711) !== 0) chmodSync(storageDir, 0o700);
   const file = localRegistryCredentialsFile(storageDir);
   const host = `127.0.0.1:${port}`;
   const known = Object.values(readCredentialsFile(file))[0];
@@ -158,6 +177,22 @@ export async function isRegistryUp(url: string, timeoutMs = 1000): Promise<boole
 }
 
 /**
+ * Gives the registry's own account what it reads and writes: its config, the password hash and every
+ * blob under data/ (a storage an earlier root-run registry wrote too); the storage dir becomes
+ * traversable for it, while credentials.json (the plain password) stays root-only.
+ */
+function handOver(storageDir: string, user: { uid: number; gid: number }, auth: boolean): void {
+  chmodSync(storageDir, 0o711);
+  const data = join(storageDir, 'data');
+  for (const entry of readdirSync(data, { recursive: true, withFileTypes: true })) {
+    lchownSync(join(entry.parentPath, entry.name), user.uid, user.gid);
+  }
+  chownSync(data, user.uid, user.gid);
+  chownSync(join(storageDir, 'config.yml'), user.uid, user.gid);
+  if (auth) chownSync(join(storageDir, 'htpasswd'), user.uid, user.gid);
+}
+
+/**
  * Starts the registry detached (it outlives this process, so setup can leave it running) and waits
  * until it answers. `stop()` ends it.
  */
@@ -173,11 +208,15 @@ export async function startLocalRegistry(options: LocalRegistryOptions): Promise
   mkdirSync(join(storageDir, 'data'), { recursive: true });
   const configFile = join(storageDir, 'config.yml');
   writeFileSync(configFile, registryConfig(port, storageDir, auth), { mode: 0o600 });
+  if (options.user) handOver(storageDir, options.user, auth);
 
   const log = openSync(logFile, 'a');
   const child = spawn(REGISTRY_BINARY, ['serve', configFile], {
     detached: true,
     stdio: ['ignore', log, log],
+    // Only a PATH: the starter's environment may hold the server's secrets (a teacher password).
+    env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin' },
+    ...(options.user ? { uid: options.user.uid, gid: options.user.gid } : {}),
   });
   closeSync(log);
   const exited = new Promise<number | null>((resolve) => {

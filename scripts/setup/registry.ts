@@ -5,9 +5,13 @@
 
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { engineConfigSchema } from '../../engine/config.ts';
+import { createContext } from '../../engine/context.ts';
+import { seedRegistry } from '../../engine/image/seed.ts';
 import type { Credentials } from '../../engine/registry/credentials.ts';
 import {
   ensureRegistryCredentials,
+  type LocalRegistryOptions,
   REGISTRY_BINARY,
   registryAccess,
   startLocalRegistry,
@@ -24,8 +28,15 @@ export interface RegistryStatus {
   startedPid?: number;
 }
 
-/** Makes sure our registry, with auth, answers on 127.0.0.1:`port`, starting one with storage in `storageDir`. */
-export async function ensureRegistry(port: number, storageDir: string): Promise<RegistryStatus> {
+/**
+ * Makes sure our registry, with auth, answers on 127.0.0.1:`port`, starting one with storage in
+ * `storageDir` (as `options.user` when given: the container image runs it as its own account).
+ */
+export async function ensureRegistry(
+  port: number,
+  storageDir: string,
+  options: Pick<LocalRegistryOptions, 'user'> = {},
+): Promise<RegistryStatus> {
   const url = `http://127.0.0.1:${port}`;
   const host = `127.0.0.1:${port}`;
   const credentials = ensureRegistryCredentials(storageDir, port);
@@ -46,9 +57,34 @@ export async function ensureRegistry(port: number, storageDir: string): Promise<
     );
     await stopProcesses(pids);
   }
-  const registry = await startLocalRegistry({ port, storageDir, logFile: join(storageDir, 'registry.log') });
+  const registry = await startLocalRegistry({
+    port,
+    storageDir,
+    logFile: join(storageDir, 'registry.log'),
+    ...options,
+  });
   detail(`started at ${url} (pid ${registry.pid}, storage ${storageDir})`);
   return { url, host, credentials, startedPid: registry.pid };
+}
+
+/**
+ * Builds the lesson images and pushes what the registry lacks; returns how many it holds. They are
+ * built in a store of their own (`<root>/seed`), so the learner's store starts empty and their first
+ * `pull` really pulls; that store keeps the build cache, so a second seeding is quick.
+ */
+export async function seedLessonImages(root: string, registry: RegistryStatus): Promise<number> {
+  const seedCtx = createContext(join(root, 'seed'), {
+    config: engineConfigSchema.parse({ mirrors: {} }),
+    registry: { credentials: { [registry.host]: registry.credentials } },
+  });
+  const seeded = await seedRegistry(seedCtx, {
+    registry: registry.host,
+    onProgress: (p) => {
+      if (p.state === 'exists' || p.state === 'pushed')
+        detail(`${p.repository}: ${p.state === 'exists' ? 'up to date' : 'pushed'}`);
+    },
+  });
+  return seeded.length;
 }
 
 /** `docker-registry serve <storageDir>/config.yml` processes: the ones a setup started for this storage. */

@@ -14,6 +14,7 @@ import type {
   RemoteResetResult,
 } from '../workshop/cluster-link.ts';
 import type { Grant } from '../workshop/teacher-auth.ts';
+import { ClusterError, checkNodeId, parseClusterUrl, shownUrl } from './address.ts';
 import { keys } from './keys.ts';
 import {
   changeMessageSchema,
@@ -34,55 +35,11 @@ const COMMAND_TIMEOUT_MS = 30_000;
 /** A join holds its seat this long at most if its node dies half-way. */
 const SEAT_HOLD_MS = 30_000;
 
-/** The cluster's address or node id is unusable, or Redis cannot be reached. */
-export class ClusterError extends Error {
-  readonly input: string;
-  constructor(message: string, input: string) {
-    super(message);
-    this.name = 'ClusterError';
-    this.input = input;
-  }
-}
-
 const RESERVE_SEAT = `
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[2])
 if redis.call('SCARD', KEYS[1]) + redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[1]) then return 0 end
 redis.call('ZADD', KEYS[2], ARGV[4], ARGV[3])
 return 1`;
-
-/** Checks `--cluster`: a redis:// or rediss:// URL. Errors never repeat a password it may hold. */
-export function parseClusterUrl(raw: string): URL {
-  let url: URL;
-  try {
-    url = new URL(raw);
-  } catch {
-    throw new ClusterError(`--cluster: not a URL; expected redis://HOST:PORT`, '');
-  }
-  if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') {
-    throw new ClusterError(
-      `--cluster: unsupported scheme "${url.protocol}"; expected redis://HOST:PORT or rediss://HOST:PORT`,
-      url.protocol,
-    );
-  }
-  if (url.hostname === '') throw new ClusterError('--cluster: the URL names no host', '');
-  return url;
-}
-
-/** Checks `--node-id`: what HAProxy and Kubernetes accept as a server or pod name. */
-export function checkNodeId(id: string): string {
-  if (!/^[a-z0-9]([a-z0-9.-]{0,61}[a-z0-9])?$/.test(id)) {
-    throw new ClusterError(
-      `--node-id: invalid node id "${id.slice(0, 80)}": use 1-63 lowercase letters, digits, dots and dashes (a pod name)`,
-      id,
-    );
-  }
-  return id;
-}
-
-/** The URL with its password hidden, for messages. */
-function shown(url: URL): string {
-  return `${url.protocol}//${url.hostname}${url.port ? `:${url.port}` : ''}`;
-}
 
 export interface ClusterOptions {
   url: string;
@@ -133,7 +90,10 @@ export class RedisCluster implements ClusterLink {
         await client.connect();
       } catch (err) {
         client.disconnect();
-        throw new ClusterError(`cannot reach Redis at ${shown(url)}: ${(err as Error).message}`, shown(url));
+        throw new ClusterError(
+          `cannot reach Redis at ${shownUrl(url)}: ${(err as Error).message}`,
+          shownUrl(url),
+        );
       }
       return client;
     };

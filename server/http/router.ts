@@ -39,11 +39,19 @@ export interface RouteOptions {
 export class HttpError extends Error {
   readonly status: number;
   readonly code: string;
-  constructor(status: number, code: string, message: string) {
+  /** Headers the answer carries too (a `Retry-After`, a cookie that sends the retry elsewhere). */
+  readonly headers: Record<string, string | string[]>;
+  constructor(
+    status: number,
+    code: string,
+    message: string,
+    headers: Record<string, string | string[]> = {},
+  ) {
     super(message);
     this.name = 'HttpError';
     this.status = status;
     this.code = code;
+    this.headers = headers;
   }
 }
 
@@ -80,12 +88,18 @@ export function sendJson(
   res.end(body);
 }
 
-export function sendError(res: ServerResponse, status: number, code: string, message: string): void {
+export function sendError(
+  res: ServerResponse,
+  status: number,
+  code: string,
+  message: string,
+  headers: Record<string, string | string[]> = {},
+): void {
   if (res.headersSent) {
     res.destroy();
     return;
   }
-  sendJson(res, status, { error: { code, message } });
+  sendJson(res, status, { error: { code, message } }, headers);
 }
 
 /** Reads the cookie header into a map (first value wins, as browsers send the most specific first). */
@@ -186,7 +200,7 @@ export function createRouter(options: {
           res.end();
         }
       } catch (err) {
-        if (err instanceof HttpError) sendError(res, err.status, err.code, err.message);
+        if (err instanceof HttpError) sendError(res, err.status, err.code, err.message, err.headers);
         else {
           options.onError?.(err, req);
           sendError(res, 500, 'internal', 'internal server error');

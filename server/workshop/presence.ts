@@ -62,6 +62,16 @@ export class Presence {
         if (id === undefined) continue;
         if (this.#options.node !== undefined && student.node !== this.#options.node) continue;
         const session = this.#options.getSession(id);
+        // In a cluster, a session this node does not have is one it lost (restarted after a crash):
+        // the student's page is re-seated on its next request, so the seat waits out the grace period
+        // as a quiet one does, keeping the session id the re-seat recognises.
+        if (!session && this.#options.node !== undefined) {
+          if (student.left !== undefined) continue;
+          const since = this.#quietSince.get(id) ?? now;
+          this.#quietSince.set(id, since);
+          if (now - since >= this.#options.graceMs) workshop.studentLeft(id);
+          continue;
+        }
         if (!session || session.disposed) {
           workshop.studentLeft(id, { sessionEnded: true });
           this.unwatch(id);

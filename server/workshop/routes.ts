@@ -266,7 +266,11 @@ export function registerWorkshopRoutes(router: Router, deps: WorkshopDeps): void
             {
               ok: false,
               reason: err.code === 'ended' ? 'ended' : 'seats',
-              message: err.message,
+              // The last seat taken meanwhile (on this node or another) reads as admission's own refusal.
+              message:
+                err.code === 'full'
+                  ? `This workshop is full: all ${workshop.seats} seats are taken. Ask your teacher for a seat.`
+                  : err.message,
               retryAfterSeconds: err.code === 'ended' ? 0 : 60,
             },
             true,
@@ -395,11 +399,14 @@ export function registerWorkshopRoutes(router: Router, deps: WorkshopDeps): void
         throw new HttpError(401, 'wrong_password', 'Wrong workshop code or password.');
       }
       const token = teachers.grant(workshop.id);
+      const cookie = teachers.cookie(token, requestInfo(req).scheme === 'https');
+      // In a cluster the teacher's pages stay on one node (any node can serve them; one keeps the
+      // live views of its students' terminals steady), and move on if it goes.
       sendJson(
         res,
         200,
         { redirect: '/teacher/dashboard' },
-        { 'set-cookie': teachers.cookie(token, requestInfo(req).scheme === 'https') },
+        { 'set-cookie': deps.cluster ? [cookie, nodeCookie(req, deps.cluster.node)] : cookie },
       );
     },
     none,

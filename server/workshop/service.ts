@@ -6,9 +6,10 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { listContainers } from '../../engine/container/views.ts';
+import { nodeCookie } from '../cluster/cookies.ts';
 import { HttpError, parseCookies, type Router, SESSION_COOKIE } from '../http/router.ts';
 import type { ResetTarget } from '../reset/target.ts';
-import type { CreateSessionOptions } from '../sessions/manager.ts';
+import { type CreateSessionOptions, SessionLimitError } from '../sessions/manager.ts';
 import type { Session } from '../sessions/session.ts';
 import { type CapacityLimits, createLoadProbe, DEFAULT_CAPACITY, type MachineLoad } from './admission.ts';
 import { Classroom } from './classroom.ts';
@@ -368,7 +369,13 @@ async function reseat(
     session = await host.sessions.create({ ...(client ? { client } : {}), workshopSeat: true });
   } catch (err) {
     seat?.release();
-    throw err;
+    // This node is full: the page's next try goes to the node with the most room.
+    if (!(err instanceof SessionLimitError)) throw err;
+    const elsewhere = cluster.nodeWithRoom();
+    if (elsewhere === undefined) throw new HttpError(503, 'full', err.message);
+    throw new HttpError(503, 'moved', 'Your seat is being moved to another machine: reconnecting…', {
+      'set-cookie': nodeCookie(req, elsewhere),
+    });
   }
   workshop.reseat(student.id, session.id, tokenHash(session.token), {
     scope: 'node',

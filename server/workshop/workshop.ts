@@ -316,8 +316,14 @@ export class Workshop {
   /** Another cluster node wrote a student's record (a join, progress, a reset): take it. */
   applyStudent(record: StudentRecord): Student {
     const student = studentFromRecord(record);
+    const known = this.students.get(student.id);
+    // Two nodes may write the same seat at once (the teacher's lowers a hand while the student's
+    // records a check): the last record wins for everything but progress, which only grows, so a
+    // check passed here is never undone by a record written from an older copy.
+    const grew = known !== undefined && mergeProgress(student, known);
     this.students.set(student.id, student);
-    this.#notify();
+    if (grew && this.#node !== undefined && student.node === this.#node) this.#changed(student);
+    else this.#notify();
     return student;
   }
 
@@ -782,4 +788,56 @@ export class WorkshopRegistry {
 /** Feeds a check result or a lesson visit into the dashboard. */
 export function recordProgress(workshop: Workshop, sessionId: string, report: ProgressReport): boolean {
   return workshop.recordProgress(sessionId, report);
+}
+
+/**
+ * Folds into `into` the progress `from` has and `into` lacks: checks (attempts and failures only
+ * grow, a pass stays), lesson visits, the later command and activity. True when `into` changed.
+ */
+export function mergeProgress(into: Student, from: Student): boolean {
+  let changed = false;
+  for (const [key, theirs] of from.checks) {
+    const ours = into.checks.get(key);
+    if (!ours) {
+      into.checks.set(key, { ...theirs });
+      changed = true;
+      continue;
+    }
+    if (theirs.attempts > ours.attempts) {
+      into.checks.set(key, { ...theirs, passedAt: earliest(ours.passedAt, theirs.passedAt) });
+      changed = true;
+    } else if (
+      theirs.passedAt !== undefined &&
+      (ours.passedAt === undefined || theirs.passedAt < ours.passedAt)
+    ) {
+      ours.passedAt = theirs.passedAt;
+      changed = true;
+    }
+  }
+  for (const [lesson, theirs] of from.lessons) {
+    const ours = into.lessons.get(lesson);
+    if (!ours) {
+      into.lessons.set(lesson, { ...theirs });
+      changed = true;
+    } else if (theirs.lastVisit > ours.lastVisit) {
+      ours.lastVisit = theirs.lastVisit;
+      changed = true;
+    }
+  }
+  if (from.lastCommand && (!into.lastCommand || from.lastCommand.at > into.lastCommand.at)) {
+    into.lastCommand = { ...from.lastCommand };
+    changed = true;
+  }
+  if (from.lastActive > into.lastActive) {
+    into.lastActive = from.lastActive;
+    if (from.currentLesson !== undefined) into.currentLesson = from.currentLesson;
+    changed = true;
+  }
+  return changed;
+}
+
+function earliest(a: string | undefined, b: string | undefined): string | undefined {
+  if (a === undefined) return b;
+  if (b === undefined) return a;
+  return a < b ? a : b;
 }

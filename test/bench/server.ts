@@ -7,7 +7,6 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import WebSocket from 'ws';
 import { engineConfigSchema } from '../../engine/config.ts';
@@ -17,6 +16,7 @@ import { buildNative } from '../../scripts/setup/native.ts';
 import { createServer } from '../../server/app.ts';
 import { decodeTerminalFrame, encodeTerminalFrame, type ServerMessage } from '../../server/protocol.ts';
 import { startTestRegistry } from '../support/registry.ts';
+import { keystroke, percentile, sleep } from './keystroke.ts';
 
 const repoRoot = join(import.meta.dirname, '..', '..');
 const SESSIONS = Number(process.env.BENCH_SESSIONS ?? 40);
@@ -102,24 +102,6 @@ async function openSession(url: string): Promise<LiveSession> {
   return live;
 }
 
-/** Sends one byte and resolves with the time until the first output frame (its echo), in ms. */
-function keystroke(session: LiveSession, byte: string): Promise<number | undefined> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => {
-      session.onOutput = undefined;
-      resolve(undefined);
-    }, ECHO_TIMEOUT_MS);
-    const start = performance.now();
-    session.onOutput = () => {
-      const elapsed = performance.now() - start;
-      clearTimeout(timer);
-      session.onOutput = undefined;
-      resolve(elapsed);
-    };
-    session.ws.send(encodeTerminalFrame(session.channel, Buffer.from(byte)));
-  });
-}
-
 /** Each session types KEYSTROKES keys (a letter, then its deletion, …) at jittered intervals. */
 async function typeAll(sessions: LiveSession[]): Promise<{ samples: number[]; lost: number }> {
   const samples: number[] = [];
@@ -128,7 +110,7 @@ async function typeAll(sessions: LiveSession[]): Promise<{ samples: number[]; lo
     sessions.map(async (session, i) => {
       await sleep((GAP_MS * i) / sessions.length); // spread the sessions' phases
       for (let k = -WARMUP; k < KEYSTROKES; k++) {
-        const ms = await keystroke(session, k % 2 === 0 ? 'x' : '\x7f');
+        const ms = await keystroke(session, k % 2 === 0 ? 'x' : '\x7f', ECHO_TIMEOUT_MS);
         if (k < 0) {
           // warm-up keys (JIT, first allocations) are typed but not counted
         } else if (ms === undefined) lost++;
@@ -141,19 +123,10 @@ async function typeAll(sessions: LiveSession[]): Promise<{ samples: number[]; lo
   return { samples, lost };
 }
 
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
-}
-
 function rssBytes(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
   return kb * 1024;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }
 
 function summary(label: string, r: { samples: number[]; lost: number }): string {

@@ -1,8 +1,9 @@
 // deploy/Dockerfile, built and run for real by a private dockerd: with no Docker Hub here, the test
 // makes its own bases (Debian bookworm by mmdebstrap, plus this machine's Node 24 and npm for the
-// build stage), passes them as the build arguments, runs the image privileged with the integration
-// registry as its mirror (/healthz names the runtime; a container runs inside it), and checks that
-// without privileges it exits at once with the host-requirements message.
+// build stage), passes them as the build arguments, runs the image privileged with its own local
+// registry as its only mirror, as a cluster node's config has it first (/healthz names the runtime;
+// lesson images are pulled from that registry, a container runs, a session pushes as lesson 18
+// does), and checks that without privileges it exits at once with the host-requirements message.
 
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -25,10 +26,11 @@ import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { mountsUnder, unmountIfMounted } from '../../engine/host/mounts.ts';
+import { basicAuthorization, readCredentialsFile } from '../../engine/registry/credentials.ts';
+import { sessionNamespace } from '../../engine/registry/session-access.ts';
 import { findExecutable } from '../../engine/runtime/detect.ts';
-import { testRegistryHost, writeServerRegistryCredentials } from '../support/context.ts';
 import { type Dockerd, startDockerd } from '../support/dockerd.ts';
+import { openClient, openShell, runInShell } from '../support/server.ts';
 
 const repoRoot = join(import.meta.dirname, '..', '..');
 /** Survives the run (node_modules/.cache, beside the compile cache): the bases take a minute each. */
@@ -37,7 +39,7 @@ const MIRROR = 'http://deb.debian.org/debian';
 /** The build stage's toolchain (the Dockerfile installs it only when missing, so here it is not). */
 const BUILD_PACKAGES = ['gcc', 'make', 'libc6-dev'];
 /** The runtime stage's packages, for the same reason. */
-const RUNTIME_PACKAGES = ['crun', 'runc', 'busybox-static'];
+const RUNTIME_PACKAGES = ['crun', 'runc', 'busybox-static', 'docker-registry'];
 const BUILD_MINUTES = 20;
 /** Where the build base keeps this machine's extra CA certificates, when it has any. */
 const BASE_CA = '/usr/local/share/ca-certificates/layerlab-test-extra.crt';
@@ -267,15 +269,7 @@ afterAll(async () => {
     const images = await dockerd.docker(['images', '-q', '--filter', 'reference=layerlab-test/*']);
     const ids = [...new Set(images.stdout.split('\n').filter(Boolean))];
     if (ids.length > 0) await dockerd.docker(['rmi', '-f', ...ids]);
-    const execRoot = dirname(dockerd.host.replace(/^unix:\/\//, ''));
-    try {
-      await dockerd.stop();
-    } catch {
-      // A dockerd that ran a --network host container leaves its default netns mounted in its
-      // exec root, and stop() cannot remove the dir: unmount what is left, then remove it.
-      for (const point of mountsUnder(execRoot)) unmountIfMounted(point);
-      rmSync(execRoot, { recursive: true, force: true });
-    }
+    await dockerd.stop();
   }
   if (dockerDir) rmSync(dockerDir, { recursive: true, force: true });
   process.stdout.write(`deploy-image timings (s): ${JSON.stringify(timings)}\n`);
@@ -352,17 +346,17 @@ describe('deploy/Dockerfile', () => {
       // Privileged, on the host's network (no bridge here) at a free port: /healthz answers 200 with
       // the runtime the engine detected.
       const port = await freePort();
-      // The state root from this side: the global setup's seeded registry as its docker.io mirror
-      // (reachable on the host's network), with its credential where setup keeps a local registry's.
-      const registry = testRegistryHost();
-      if (!registry) throw new Error('the integration global setup started no test registry');
+      // The image's own registry, on a free port too (the host's network is this machine's, where
+      // `npm start`'s may hold 5000), and the state root's config naming it as the docker.io mirror,
+      // as the cluster's engine config does first. It holds everything this test pulls: no other.
+      const registryPort = await freePort();
+      const registry = `127.0.0.1:${registryPort}`;
       const state = join(dockerDir, 'state');
       mkdirSync(state, { recursive: true, mode: 0o711 });
       writeFileSync(
         join(state, 'config.json'),
         JSON.stringify({ mirrors: { 'docker.io': [`http://${registry}`] } }),
       );
-      writeServerRegistryCredentials(state);
       const id = await docker([
         'run',
         '-d',
@@ -371,12 +365,16 @@ describe('deploy/Dockerfile', () => {
         'host',
         '-e',
         `LAYERLAB_PORT=${port}`,
+        '-e',
+        `LAYERLAB_REGISTRY_PORT=${registryPort}`,
         '--volume',
         `${state}:/var/lib/layerlab`,
         IMAGE,
-        // Classroom mode, so the workshop pages' scripts are bundled (esbuild and xterm.js at run time).
+        // Classroom mode, so the workshop pages' scripts are bundled (esbuild and xterm.js at run time);
+        // readers get a sandbox too, so this test's session can push.
         '--workshop',
         'deploy-check',
+        '--workshop-readers',
       ]);
       const health = await timed('healthy', async () => {
         const deadline = Date.now() + 120_000;
@@ -405,6 +403,22 @@ describe('deploy/Dockerfile', () => {
       expect(health.runtime).toMatch(/^crun \d/);
       expect(health.sessions).toBe(0);
       expect(health.registry).toEqual({ url: `http://${registry}`, ok: true });
+      // The registry runs as the image's docker-registry account, not root.
+      const registryUid = await docker([
+        'exec',
+        id,
+        'sh',
+        '-c',
+        'stat -c %u /proc/$(cat /var/lib/layerlab/registry/registry.pid)',
+      ]);
+      expect(registryUid).toBe(await docker(['exec', id, 'id', '-u', 'docker-registry']));
+      expect(registryUid).not.toBe('0');
+      // A lesson image, which exists nowhere but in the registry the image seeded at start.
+      const pulled = await timed('pull', () =>
+        dockerd.docker(['exec', id, 'layerlab', 'pull', 'layerlab/webapp']),
+      );
+      expect(pulled.status, pulled.stderr).toBe(0);
+      expect(pulled.stdout).toContain('Downloaded newer image for layerlab/webapp:latest');
       // A real container inside the image's engine: pulled through the mirror, its layers mounted
       // with overlayfs under a tmpfs upper, run by crun in its namespaces and cgroups.
       const ran = await dockerd.docker([
@@ -420,6 +434,59 @@ describe('deploy/Dockerfile', () => {
       ]);
       expect(ran.status, ran.stderr).toBe(0);
       expect(ran.stdout).toMatch(/^hello from [0-9a-f]{12} as 0$/m);
+      // The registry listens on the node's loopback, which a container's network namespace is not.
+      const probe = await dockerd.docker([
+        'exec',
+        id,
+        'layerlab',
+        'run',
+        '--rm',
+        'busybox',
+        'wget',
+        '-q',
+        '-T',
+        '2',
+        '-O-',
+        `http://${registry}/v2/`,
+      ]);
+      expect(probe.status, probe.stdout).not.toBe(0);
+      // Lesson 18 in a reader's session: `docker push $REGISTRY/hello:v1` lands in the session's own
+      // namespace of the image's registry.
+      await timed('session-push', async () => {
+        const created = await fetch(`http://127.0.0.1:${port}/api/session`);
+        expect(created.status).toBe(200);
+        const { session, token } = z
+          .object({ session: z.string(), token: z.string() })
+          .parse(await created.json());
+        const client = openClient(`http://127.0.0.1:${port}`, token);
+        try {
+          await client.next('welcome');
+          const channel = await openShell(client);
+          await runInShell(
+            client,
+            channel,
+            'docker pull layerlab/motd && docker tag layerlab/motd $REGISTRY/hello:v1 && docker push $REGISTRY/hello:v1',
+            /v1: digest: sha256:[0-9a-f]{64}/,
+            120_000,
+          );
+          const credentials = readCredentialsFile(join(state, 'registry', 'credentials.json'))[registry];
+          if (!credentials) throw new Error(`no credential for ${registry} in the state root`);
+          const manifest = await fetch(
+            `http://${registry}/v2/${sessionNamespace(session)}/hello/manifests/v1`,
+            {
+              method: 'HEAD',
+              headers: {
+                authorization: basicAuthorization(credentials),
+                accept:
+                  'application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json',
+              },
+            },
+          );
+          expect(manifest.status).toBe(200);
+        } finally {
+          await client.close();
+        }
+      });
       // The image's own HEALTHCHECK agrees (run now rather than after its 30 s interval).
       const test = z
         .array(z.string())

@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, openSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { mountsUnder, unmountIfMounted } from '../../engine/host/mounts.ts';
 import { findExecutable } from '../../engine/runtime/detect.ts';
 
 export interface Dockerd {
@@ -140,6 +141,10 @@ export async function startDockerd(dir: string, timeoutMs = 120_000): Promise<Do
       const timer = setTimeout(() => daemon.kill('SIGKILL'), 30_000);
       await gone;
       clearTimeout(timer);
+      // dockerd leaves mounts behind when it exits: after a --network host container, the host's
+      // netns bind-mounted at exec/netns/default (rmSync then fails EBUSY), and whatever a killed
+      // container kept under the data root. Deepest first, then the dirs can go.
+      for (const point of [...mountsUnder(exec), ...mountsUnder(dir)]) unmountIfMounted(point);
       rmSync(exec, { recursive: true, force: true });
     },
   };
