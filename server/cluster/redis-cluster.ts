@@ -65,6 +65,7 @@ export class RedisCluster implements ClusterLink {
   #draining = false;
   #timer: NodeJS.Timeout | undefined;
   #closed = false;
+  #beatSoon = false;
 
   private constructor(redis: Redis, sub: Redis, store: RedisWorkshopStore, options: ClusterOptions) {
     this.#redis = redis;
@@ -84,14 +85,18 @@ export class RedisCluster implements ClusterLink {
         maxRetriesPerRequest: 2,
         connectTimeout: 5000,
       });
-      // Reconnection errors are reported once each, not as unhandled events.
-      client.on('error', () => {});
+      // Reconnection errors are reported once each, not as unhandled events. The first one says why
+      // the connection failed ("connect ECONNREFUSED …"); connect() itself only says it closed.
+      let cause: Error | undefined;
+      client.on('error', (err: Error) => {
+        cause ??= err;
+      });
       try {
         await client.connect();
       } catch (err) {
         client.disconnect();
         throw new ClusterError(
-          `cannot reach Redis at ${shownUrl(url)}: ${(err as Error).message}`,
+          `cannot reach Redis at ${shownUrl(url)}: ${(cause ?? (err as Error)).message}`,
           shownUrl(url),
         );
       }
@@ -151,17 +156,35 @@ export class RedisCluster implements ClusterLink {
         .set(keys.node(this.node), JSON.stringify(status), 'PX', HEARTBEAT_TTL_MS)
         .sadd(keys.nodes, this.node)
         .exec();
-      const ids = await this.#redis.smembers(keys.nodes);
-      const texts = ids.length > 0 ? await this.#redis.mget(...ids.map(keys.node)) : [];
-      const directory = new Map<string, NodeStatus>();
-      texts.forEach((text) => {
-        const node = parseJson(nodeStatusSchema, text);
-        if (node) directory.set(node.id, node);
-      });
-      this.#directory = directory;
+      await this.#readDirectory();
     } catch (err) {
       this.#options.log(`cluster: heartbeat: ${(err as Error).message}`);
     }
+  }
+
+  /** Reads every node's status as it last said it. */
+  async #readDirectory(): Promise<void> {
+    const ids = await this.#redis.smembers(keys.nodes);
+    const texts = ids.length > 0 ? await this.#redis.mget(...ids.map(keys.node)) : [];
+    const directory = new Map<string, NodeStatus>();
+    texts.forEach((text) => {
+      const node = parseJson(nodeStatusSchema, text);
+      if (node) directory.set(node.id, node);
+    });
+    this.#directory = directory;
+  }
+
+  /**
+   * This node's sessions changed: say so now rather than at the next heartbeat, so the other nodes
+   * send joins by its room as it is (a class joining at once, or freed, within the second).
+   */
+  capacityChanged(): void {
+    if (this.#beatSoon || this.#closed) return;
+    this.#beatSoon = true;
+    setImmediate(() => {
+      this.#beatSoon = false;
+      void this.#beat();
+    });
   }
 
   /** The nodes heard from at the last heartbeat. */
@@ -186,7 +209,12 @@ export class RedisCluster implements ClusterLink {
     return node === this.node || this.#directory.has(node);
   }
 
-  nodeWithRoom(): string | undefined {
+  async nodeWithRoom(): Promise<string | undefined> {
+    // Read now: the directory of the last heartbeat may be a second old, and a join sent by it to a
+    // node that filled meanwhile (or refused while one freed) goes to the wrong place.
+    await this.#readDirectory().catch((err: Error) =>
+      this.#options.log(`cluster: reading the nodes: ${err.message}`),
+    );
     let best: NodeStatus | undefined;
     for (const node of this.#directory.values()) {
       if (node.id === this.node || node.draining || node.free <= 0) continue;

@@ -50,8 +50,10 @@ export interface ClusterLink {
   isAlive(node: string): Promise<boolean>;
   /** The last reading of `isAlive`, without asking (for sweeps). */
   aliveNow(node: string): boolean;
-  /** The live, not draining node with the most free room besides this one, if any has room. */
-  nodeWithRoom(): string | undefined;
+  /** The live, not draining node with the most free room besides this one, if any has room (read fresh). */
+  nodeWithRoom(): Promise<string | undefined>;
+  /** This node's sessions were made or ended: its room is told to the others now, not at the next beat. */
+  capacityChanged(): void;
   /** Holds one of the workshop's seats across the cluster; undefined when every seat is taken. */
   reserveSeat(workshop: { id: string; seats: number }): Promise<ClusterSeat | undefined>;
   /** Takes `key` for `ms` unless another node holds it (one node re-seats a student, not two). */

@@ -142,11 +142,15 @@ export function registerWorkshopRoutes(router: Router, deps: WorkshopDeps): void
    * pins the browser to it (the node cookie) and sends it back to the same address, which the router
    * now routes there. Undefined when no other node has room (or the join has hopped enough).
    */
-  const moveJoin = (req: IncomingMessage, res: ServerResponse, refusal: AdmissionRefusal): boolean => {
+  const moveJoin = async (
+    req: IncomingMessage,
+    res: ServerResponse,
+    refusal: AdmissionRefusal,
+  ): Promise<boolean> => {
     if (!deps.cluster || refusal.reason === 'ended' || refusal.reason === 'seats') return false;
     const url = new URL(req.url ?? '/', 'http://node');
     const hops = Number(url.searchParams.get('hop') ?? '0') || 0;
-    const target = hops < MAX_JOIN_HOPS ? deps.cluster.nodeWithRoom() : undefined;
+    const target = hops < MAX_JOIN_HOPS ? await deps.cluster.nodeWithRoom() : undefined;
     if (target === undefined) return false;
     url.searchParams.set('hop', String(hops + 1));
     // 307 keeps the method and body, so the join form's POST is made again on the other node.
@@ -208,7 +212,7 @@ export function registerWorkshopRoutes(router: Router, deps: WorkshopDeps): void
       if (workshop.active && studentOf(workshop, session)) return redirect(res, '/');
       const decision = await admission(workshop);
       if (!decision.ok) {
-        if (moveJoin(req, res, decision)) return;
+        if (await moveJoin(req, res, decision)) return;
         return refuseJoin(res, decision, false);
       }
       sendPage(res, 200, joinPage(workshop));
@@ -231,7 +235,7 @@ export function registerWorkshopRoutes(router: Router, deps: WorkshopDeps): void
       if (!valid.ok && workshop.active) throw new HttpError(400, 'invalid_name', valid.reason);
       const decision = await admission(workshop);
       if (!decision.ok) {
-        if (moveJoin(req, res, decision)) return;
+        if (await moveJoin(req, res, decision)) return;
         return refuseJoin(res, decision, true);
       }
       // A student who left takes their own seat back by joining with their name again.
@@ -240,7 +244,18 @@ export function registerWorkshopRoutes(router: Router, deps: WorkshopDeps): void
       try {
         seat = workshop.reserveSeat();
         // In a cluster the seat is held in Redis too: two nodes cannot give away the same last seat.
-        const held = deps.cluster ? await deps.cluster.reserveSeat(workshop) : undefined;
+        const held = deps.cluster
+          ? await deps.cluster.reserveSeat(workshop).catch((err: Error) => {
+              seat.release();
+              deps.log?.(`workshop ${workshop.code}: seat reservation: ${err.message}`);
+              throw new HttpError(
+                503,
+                'unavailable',
+                "The workshop's shared store is not answering: try again in a moment.",
+                { 'retry-after': '5' },
+              );
+            })
+          : undefined;
         if (deps.cluster && !held) {
           seat.release();
           throw new WorkshopError('full', 'This workshop is full.');
@@ -290,16 +305,15 @@ export function registerWorkshopRoutes(router: Router, deps: WorkshopDeps): void
       } catch (err) {
         seat.release();
         deps.log?.(`workshop ${workshop.code}: session for a student: ${(err as Error).message}`);
-        return refuseJoin(
-          res,
-          {
-            ok: false,
-            reason: 'sessions',
-            message: 'This workshop is full: the server has no room for another student right now.',
-            retryAfterSeconds: 30,
-          },
-          true,
-        );
+        const refusal: AdmissionRefusal = {
+          ok: false,
+          reason: 'sessions',
+          message: 'This workshop is full: the server has no room for another student right now.',
+          retryAfterSeconds: 30,
+        };
+        // Joins racing for this node's last room: the one that lost goes to a node with room.
+        if (await moveJoin(req, res, refusal)) return;
+        return refuseJoin(res, refusal, true);
       }
       let student: ReturnType<typeof seat.commit>;
       try {
@@ -573,13 +587,30 @@ export function registerWorkshopRoutes(router: Router, deps: WorkshopDeps): void
     const local = student.sessionId !== undefined && deps.sessions.get(student.sessionId);
     if (!local && deps.cluster && student.node !== undefined && student.node !== deps.cluster.node) {
       if (student.left !== undefined) return undefined;
-      return deps.cluster.send(student.node, {
-        action: 'reset',
-        workshopId: workshop.id,
-        studentId: student.id,
-        lesson: lesson.id,
-        scope,
-      });
+      const holder = student.node;
+      // A dead node cannot reset anything: the student's page gets a fresh sandbox elsewhere anyway.
+      if (!(await deps.cluster.isAlive(holder))) {
+        throw new HttpError(
+          409,
+          'gone',
+          `${student.name}'s sandbox was on ${holder}, which is down: they get a fresh one on another machine when their page reconnects.`,
+        );
+      }
+      return deps.cluster
+        .send(holder, {
+          action: 'reset',
+          workshopId: workshop.id,
+          studentId: student.id,
+          lesson: lesson.id,
+          scope,
+        })
+        .catch((err: Error) => {
+          throw new HttpError(
+            503,
+            'unavailable',
+            `${holder} could not reset ${student.name}: ${err.message}`,
+          );
+        });
     }
     return resetStudentHere(deps, workshop, student, lesson, scope);
   };

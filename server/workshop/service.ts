@@ -152,6 +152,7 @@ export async function attachWorkshop(
     stuck: { ...DEFAULT_STUCK, ...options.stuck },
     classroom,
     onJoin(workshop, session) {
+      cluster?.capacityChanged();
       // The shell's `terminal.command` events (with the error text) show the teacher what each does.
       presence.watch(workshop, session);
       // A student joining a paused class joins it paused.
@@ -165,6 +166,7 @@ export async function attachWorkshop(
   registerWorkshopRoutes(host.router, deps);
   const stopListening = host.sessions.onDisposed((session) => {
     presence.unwatch(session.id);
+    cluster?.capacityChanged();
     // A cluster node going down keeps its students' seats: their pages are re-seated on another node.
     if (cluster?.draining) return;
     workshops.holding(session.id)?.studentLeft(session.id, { sessionEnded: true });
@@ -328,6 +330,15 @@ function joinCluster(
   };
 }
 
+/** A question to the cluster's store; when it does not answer, the page is told to try again soon. */
+function shared<T>(question: Promise<T>): Promise<T> {
+  return question.catch(() => {
+    throw new HttpError(503, 'unavailable', "The workshop's shared store is not answering: reconnecting…", {
+      'retry-after': '5',
+    });
+  });
+}
+
 /** How long one node holds a student's re-seat, so two nodes do not both make them a session. */
 const RESEAT_CLAIM_MS = 10_000;
 
@@ -348,14 +359,18 @@ async function reseat(
   if (student.sessionId === undefined) return undefined;
   // The router sent this page here although its node is alive (a health check flapped): it goes
   // back there on its next try, which the node cookie it still holds asks for.
-  if (student.node !== undefined && student.node !== cluster.node && (await cluster.isAlive(student.node))) {
+  if (
+    student.node !== undefined &&
+    student.node !== cluster.node &&
+    (await shared(cluster.isAlive(student.node)))
+  ) {
     throw new HttpError(503, 'moved', 'Your sandbox is on another machine of this workshop: reconnecting…');
   }
-  if (!(await cluster.claim(`reseat:${student.id}`, RESEAT_CLAIM_MS))) {
+  if (!(await shared(cluster.claim(`reseat:${student.id}`, RESEAT_CLAIM_MS)))) {
     throw new HttpError(503, 'moved', 'Your seat is being moved to another machine: reconnecting…');
   }
   // Marked gone while no page came back for it: the seat is free again, so it is taken anew.
-  const seat = student.left !== undefined ? await cluster.reserveSeat(workshop) : undefined;
+  const seat = student.left !== undefined ? await shared(cluster.reserveSeat(workshop)) : undefined;
   if (student.left !== undefined && !seat) {
     throw new HttpError(
       503,
@@ -371,7 +386,7 @@ async function reseat(
     seat?.release();
     // This node is full: the page's next try goes to the node with the most room.
     if (!(err instanceof SessionLimitError)) throw err;
-    const elsewhere = cluster.nodeWithRoom();
+    const elsewhere = await cluster.nodeWithRoom();
     if (elsewhere === undefined) throw new HttpError(503, 'full', err.message);
     throw new HttpError(503, 'moved', 'Your seat is being moved to another machine: reconnecting…', {
       'set-cookie': nodeCookie(req, elsewhere),

@@ -3,7 +3,7 @@
 // through the router) and keystroke→echo latency while every student types shell lines at human pace.
 // Env: BENCH_CLUSTER_SECONDS (measured typing, 60), BENCH_CLUSTER_STUDENTS (200), BENCH_CLUSTER_NODES (3).
 
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -11,7 +11,7 @@ import WebSocket from 'ws';
 import { z } from 'zod';
 import { NODE_COOKIE, SESSION_COOKIE } from '../../deploy/cluster.ts';
 import { decodeTerminalFrame, encodeTerminalFrame, serverMessageSchema } from '../../server/protocol.ts';
-import { type LoopbackCluster, startLoopbackCluster } from '../support/cluster.ts';
+import { type LoopbackCluster, startLoopbackCluster, waitUntil } from '../support/cluster.ts';
 import globalSetup from '../support/global-setup.ts';
 import { type Distribution, distribution, type EchoTarget, keystroke, sleep } from './keystroke.ts';
 
@@ -50,6 +50,29 @@ function positive(name: string, fallback: number): number {
   const value = Number(raw);
   if (!Number.isInteger(value) || value < 1) throw new Error(`${name}: not a positive integer: ${raw}`);
   return value;
+}
+
+/** CPU seconds (user + system) a process has used, from /proc/PID/stat (clock ticks of 1/100 s on Linux). */
+function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command name (which may hold spaces): state is the 3rd field, utime the 14th, stime the 15th.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/** Share of one core each of the nodes' server processes and this client used since `cpuAt` was called. */
+function cpuAt(cluster: LoopbackCluster): () => Record<string, number> {
+  const started = performance.now();
+  const nodes = cluster.nodes.map((n) => ({ id: n.id, pid: n.process.pid!, at: cpuSeconds(n.process.pid!) }));
+  const client = process.cpuUsage();
+  return () => {
+    const seconds = (performance.now() - started) / 1000;
+    const used: Record<string, number> = {};
+    for (const n of nodes) used[n.id] = (cpuSeconds(n.pid) - n.at) / seconds;
+    const own = process.cpuUsage(client);
+    used.client = (own.user + own.system) / 1e6 / seconds;
+    return used;
+  };
 }
 
 const workshopCreated = z.object({ code: z.string() });
@@ -350,6 +373,15 @@ async function bench(cluster: LoopbackCluster): Promise<Record<string, unknown>>
   if (created.status !== 201)
     throw new Error(`POST /api/workshop: ${created.status} ${await created.text()}`);
   const { code } = workshopCreated.parse(await created.json());
+  // The node that started it tells the others through Redis; the teacher signs in once all know it.
+  await waitUntil(async () => {
+    for (const node of cluster.nodes) {
+      const res = await fetch(`${node.url}/join/${code}`, { signal: AbortSignal.timeout(5000) });
+      await res.body?.cancel();
+      if (res.status !== 200) return false;
+    }
+    return true;
+  }, `every node to know workshop ${code}`);
   const login = await post(url, '/teacher/login', { code, password: cluster.teacherPassword });
   await login.body?.cancel();
   if (login.status !== 200) throw new Error(`POST /teacher/login: ${login.status}`);
@@ -378,11 +410,13 @@ async function bench(cluster: LoopbackCluster): Promise<Record<string, unknown>>
   period.start = performance.now();
   period.end = period.start + MEASURED_MS;
   console.log(`measuring ${MEASURED_MS / 1000} s of typing…`);
+  const cpuSince = cpuAt(cluster);
   const loadSamples: number[] = [];
   const sampler = setInterval(() => loadSamples.push(loadavg()[0]!), 5000);
   await Promise.all(typing);
   clearInterval(sampler);
   const loadAtEnd = loadavg();
+  const cpu = cpuSince();
 
   // Every student who got in is on the dashboard, whichever node answers it.
   const stateRes = await fetch(`${url}/api/workshop/state`, {
@@ -410,11 +444,15 @@ async function bench(cluster: LoopbackCluster): Promise<Record<string, unknown>>
       `Enter, waits for the prompt, reads ${THINK_MS.min / 1000}–${THINK_MS.max / 1000} s; 1 in ${CONTAINER_EVERY} students runs \`docker run --rm busybox echo …\` once. ` +
       `Measured: ${MEASURED_MS / 1000} s after the whole class is in.\n`,
   );
-  lines.push(row(['keystroke → echo', 'students', 'keystrokes', 'p50', 'p95', 'p99', 'max']));
-  lines.push(row(['---', '---', '---', '---', '---', '---', '---']));
-  for (const node of nodes)
-    lines.push(distRow(node, distribution(measured.keystrokes.get(node) ?? []), [perNode.get(node) ?? 0]));
-  lines.push(distRow('all nodes', all, [students.length]));
+  const share = (v: number | undefined) => (v === undefined ? '—' : `${(v * 100).toFixed(0)} %`);
+  lines.push(row(['keystroke → echo', 'students', 'server CPU', 'keystrokes', 'p50', 'p95', 'p99', 'max']));
+  lines.push(row(['---', '---', '---', '---', '---', '---', '---', '---']));
+  for (const node of nodes) {
+    const d = distribution(measured.keystrokes.get(node) ?? []);
+    lines.push(distRow(node, d, [perNode.get(node) ?? 0, share(cpu[node])]));
+  }
+  const serverCpu = nodes.reduce((sum, n) => sum + (cpu[n] ?? 0), 0);
+  lines.push(distRow('all nodes', all, [students.length, share(serverCpu)]));
   lines.push('');
   const joinDist = distribution(measured.joinMs);
   const welcomeDist = distribution(measured.welcomeMs);
@@ -436,7 +474,8 @@ async function bench(cluster: LoopbackCluster): Promise<Record<string, unknown>>
   lines.push('');
   lines.push(
     `machine: ${cpus().length} cores; load average ${loadAtStart.map((l) => l.toFixed(2)).join(' ')} when measuring began, ` +
-      `${loadAtEnd.map((l) => l.toFixed(2)).join(' ')} at its end (1/5/15 min); dashboard: ${present.length} present`,
+      `${loadAtEnd.map((l) => l.toFixed(2)).join(' ')} at its end (1/5/15 min); this client used ${share(cpu.client)} of a core ` +
+      `(server CPU: each node's server process, in % of one core); dashboard: ${present.length} present`,
   );
   lines.push(
     `errors: ${measured.errors.length}${measured.errors.length ? ` (${summariseErrors(measured.errors)})` : ''}`,
@@ -457,7 +496,7 @@ async function bench(cluster: LoopbackCluster): Promise<Record<string, unknown>>
       containerEvery: CONTAINER_EVERY,
       echoTimeoutMs: ECHO_TIMEOUT_MS,
     },
-    machine: { cores: cpus().length, loadAtStart, loadAtEnd, loadSamples },
+    machine: { cores: cpus().length, loadAtStart, loadAtEnd, loadSamples, cpuShareOfOneCore: cpu },
     studentsJoined: students.length,
     studentsPerNode: Object.fromEntries(perNode),
     dashboardPresent: present.length,

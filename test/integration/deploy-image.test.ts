@@ -30,7 +30,7 @@ import { basicAuthorization, readCredentialsFile } from '../../engine/registry/c
 import { sessionNamespace } from '../../engine/registry/session-access.ts';
 import { findExecutable } from '../../engine/runtime/detect.ts';
 import { type Dockerd, startDockerd } from '../support/dockerd.ts';
-import { openClient, openShell, runInShell } from '../support/server.ts';
+import { openClient, openShell } from '../support/server.ts';
 
 const repoRoot = join(import.meta.dirname, '..', '..');
 /** Survives the run (node_modules/.cache, beside the compile cache): the bases take a minute each. */
@@ -403,6 +403,13 @@ describe('deploy/Dockerfile', () => {
       expect(health.runtime).toMatch(/^crun \d/);
       expect(health.sessions).toBe(0);
       expect(health.registry).toEqual({ url: `http://${registry}`, ok: true });
+      // The entrypoint started and seeded the image's own registry before the server served.
+      const entry = (await dockerd.docker(['logs', id])).stdout;
+      expect(entry).toContain(`started at http://${registry}`);
+      expect(entry).toContain('layerlab/webapp: pushed');
+      const seeded = entry.indexOf('image(s) in the registry');
+      expect(seeded, entry).toBeGreaterThan(-1);
+      expect(entry.indexOf('Layerlab is serving'), entry).toBeGreaterThan(seeded);
       // The registry runs as the image's docker-registry account, not root.
       const registryUid = await docker([
         'exec',
@@ -462,13 +469,19 @@ describe('deploy/Dockerfile', () => {
         try {
           await client.next('welcome');
           const channel = await openShell(client);
-          await runInShell(
-            client,
-            channel,
-            'docker pull layerlab/motd && docker tag layerlab/motd $REGISTRY/hello:v1 && docker push $REGISTRY/hello:v1',
-            /v1: digest: sha256:[0-9a-f]{64}/,
-            120_000,
-          );
+          // One line each (the shell has no `&&`); a run sent while one is in progress queues.
+          for (const command of [
+            'docker pull layerlab/motd',
+            'docker tag layerlab/motd $REGISTRY/hello:v1',
+            'docker push $REGISTRY/hello:v1',
+          ]) {
+            client.send({ type: 'terminal.run', terminal: 'main', command });
+          }
+          await client
+            .waitForOutput(channel, /v1: digest: sha256:[0-9a-f]{64}/, 60_000)
+            .catch((err: Error) => {
+              throw new Error(`${err.message}; the terminal showed:\n${client.output(channel)}`);
+            });
           const credentials = readCredentialsFile(join(state, 'registry', 'credentials.json'))[registry];
           if (!credentials) throw new Error(`no credential for ${registry} in the state root`);
           const manifest = await fetch(
