@@ -264,8 +264,9 @@ function joinCluster(
         const wasActive = known.active;
         known.applyRecord(change.record);
         classroom.sync(known);
+        // The teacher stays signed in, as on the node that ended it: the dashboard and the export
+        // still show what the class did, whichever node the router sends them to.
         if (wasActive && !known.active) {
-          teachers.revokeWorkshop(known.id);
           for (const student of known.students.values())
             if (student.node === cluster.node) letGo(student.sessionId, 'the workshop ended');
         }
@@ -375,7 +376,7 @@ async function reseat(
     throw new HttpError(
       503,
       'full',
-      'This workshop is full: all its seats are taken. Ask your teacher for a seat.',
+      `This workshop is full: all ${workshop.seats} seats are taken. Ask your teacher for a seat.`,
     );
   }
   const gone = student.node ?? '?';

@@ -81,6 +81,14 @@ async function stateOn(nodeUrl: string, teacherCookie: string) {
   };
 }
 
+/** The students present on one node's dashboard who passed the check. */
+async function passedOn(nodeUrl: string, teacherCookie: string) {
+  const state = await stateOn(nodeUrl, teacherCookie);
+  return state.students.filter(
+    (s) => s.left === undefined && s.checks.some((c) => `${c.lesson}/${c.check}` === CHECK && c.pass),
+  );
+}
+
 describe('a workshop on a three-node cluster behind the router', () => {
   it('admits six students on several nodes, shows them on every node, and re-seats a killed node’s students with their progress', async () => {
     // The teacher starts the workshop from the browser (the admin password), then signs in.
@@ -156,16 +164,7 @@ describe('a workshop on a three-node cluster behind the router', () => {
     expect(teacherCookie).not.toBe('');
     for (const node of cluster.nodes) {
       await expect
-        .poll(async () => {
-          const state = await stateOn(node.url, teacherCookie);
-          return state.students
-            .filter(
-              (s) =>
-                s.left === undefined && s.checks.some((c) => `${c.lesson}/${c.check}` === CHECK && c.pass),
-            )
-            .map((s) => s.name)
-            .sort();
-        }, POLL)
+        .poll(async () => (await passedOn(node.url, teacherCookie)).map((s) => s.name).sort(), POLL)
         .toEqual([...NAMES].sort());
     }
     await screenshot(teacher.page, 'cluster-dashboard');
@@ -227,18 +226,10 @@ describe('a workshop on a three-node cluster behind the router', () => {
     const living = cluster.nodes.filter((n) => n.id !== victim);
     for (const node of living) {
       await expect
-        .poll(async () => {
-          const state = await stateOn(node.url, teacherCookie);
-          return state.students
-            .filter(
-              (s) =>
-                s.left === undefined &&
-                s.node !== victim &&
-                s.checks.some((c) => `${c.lesson}/${c.check}` === CHECK && c.pass),
-            )
-            .map((s) => `${s.name}@${s.node}`)
-            .sort();
-        }, POLL)
+        .poll(
+          async () => (await passedOn(node.url, teacherCookie)).map((s) => `${s.name}@${s.node}`).sort(),
+          POLL,
+        )
         .toEqual(NAMES.map((n) => `${n}@${nodeByStudent.get(n)}`).sort());
     }
     const state = await stateOn(living[0]!.url, teacherCookie);

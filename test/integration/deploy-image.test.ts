@@ -20,7 +20,6 @@ import {
   rmSync,
   writeFileSync,
 } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -30,6 +29,7 @@ import { basicAuthorization, readCredentialsFile } from '../../engine/registry/c
 import { sessionNamespace } from '../../engine/registry/session-access.ts';
 import { findExecutable } from '../../engine/runtime/detect.ts';
 import { type Dockerd, startDockerd } from '../support/dockerd.ts';
+import { freePort } from '../support/registry.ts';
 import { openClient, openShell } from '../support/server.ts';
 
 const repoRoot = join(import.meta.dirname, '..', '..');
@@ -154,17 +154,6 @@ async function importBase(tarball: string, image: string, changes: string[] = []
 
 function sha256(data: Buffer): string {
   return createHash('sha256').update(data).digest('hex');
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject()));
-    });
-  });
 }
 
 /** Capability names by number (linux/capability.h), for the ones this machine may lack. */

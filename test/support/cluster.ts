@@ -5,7 +5,6 @@
 
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { renderHaproxyConfig } from '../../deploy/cluster.ts';
@@ -14,6 +13,7 @@ import { createContext } from '../../engine/context.ts';
 import { closeRoot } from '../../engine/recover.ts';
 import { cleanupPreviousRun } from '../../server/cleanup.ts';
 import { testRegistryHost, writeServerRegistryCredentials } from './context.ts';
+import { freePort } from './registry.ts';
 
 const REPO = join(import.meta.dirname, '..', '..');
 
@@ -51,18 +51,6 @@ export interface LoopbackClusterOptions {
   maxSessions?: number;
   /** Seconds a node drains when stopped with SIGTERM. */
   drainSeconds?: number;
-}
-
-/** A free TCP port on loopback (closed again at once; the caller binds it next). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 /** Polls `check` until it is true or the deadline passes (then throws `what`). */
