@@ -4,10 +4,10 @@
 
 import { InvalidArgumentError } from '../engine/errors.ts';
 import { LESSON_IMAGES } from '../engine/seed.ts';
-import { NODE_COOKIE } from '../server/cluster/cookies.ts';
+import { NODE_COOKIE, NODE_PARAM } from '../server/cluster/cookies.ts';
 import { SESSION_COOKIE } from '../server/http/router.ts';
 
-export { NODE_COOKIE, SESSION_COOKIE };
+export { NODE_COOKIE, NODE_PARAM, SESSION_COOKIE };
 
 /** Kubernetes names the manifests in deploy/kubernetes/ use; the test checks they agree. */
 export const CLUSTER = {
@@ -181,7 +181,9 @@ function serverLine(node: NodeAddress, resolvers: RouterOptions['resolvers']): s
  * The router's haproxy.cfg. A page that carries the node cookie goes to that node (`use-server`);
  * when that node is down, the session cookie's consistent hash picks another one, the same on every
  * router replica, where the session is re-seated. A new visitor goes to the least busy node that
- * says it is ready; when none is, to any live node, which answers "full" itself.
+ * says it is ready; when none is, to any live node, which answers "full" itself. A teacher's view
+ * of a student's terminal names the student's node in its query (`?node=`), which wins over the
+ * teacher's own node cookie.
  */
 export function renderHaproxyConfig(options: RouterOptions): string {
   const { bind, nodes, resolvers, monitor } = options;
@@ -197,6 +199,7 @@ export function renderHaproxyConfig(options: RouterOptions): string {
     'frontend site',
     `  bind ${address(bind, 'bind')}`,
     '  option forwardfor',
+    `  use_backend pinned if { urlp(${NODE_PARAM}) -m found }`,
     `  use_backend pinned if { req.cook(${NODE_COOKIE}) -m found }`,
     '  use_backend pinned if { nbsrv(admit) eq 0 }',
     '  default_backend admit',
@@ -205,6 +208,7 @@ export function renderHaproxyConfig(options: RouterOptions): string {
     `  balance hash req.cook(${SESSION_COOKIE})`,
     '  hash-type consistent',
     ...healthCheck(PROBE_PATHS.health),
+    ...nodes.map((n) => `  use-server ${n.id} if { urlp(${NODE_PARAM}) -m str ${n.id} }`),
     ...nodes.map((n) => `  use-server ${n.id} if { req.cook(${NODE_COOKIE}) -m str ${n.id} }`),
     ...nodes.map((n) => serverLine(n, resolvers)),
     '',

@@ -7,6 +7,12 @@ import { requestInfo } from '../http/request-info.ts';
 
 export const NODE_COOKIE = 'layerlab_node';
 
+/**
+ * The query parameter naming a node, for a request that must reach a node other than the browser's
+ * own: a teacher's view of a terminal on the node holding that student (site/src/workshop/).
+ */
+export const NODE_PARAM = 'node';
+
 /** `Set-Cookie` pinning this browser to `node`, set next to the session cookie. */
 export function nodeCookie(req: IncomingMessage, node: string): string {
   const secure = requestInfo(req).scheme === 'https' ? '; Secure' : '';

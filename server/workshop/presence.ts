@@ -78,6 +78,8 @@ export class Presence {
           continue;
         }
         this.#watched.get(id)?.follow();
+        // In a cluster, the teacher's views on other nodes learn this student's terminals from here.
+        if (this.#options.node !== undefined) workshop.noteTerminals(id, [...session.terminals.keys()]);
         if (session.sockets > 0) {
           this.#quietSince.delete(id);
           if (student.left !== undefined && workshop.seatsTaken < workshop.seats) workshop.studentBack(id);

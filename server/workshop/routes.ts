@@ -475,7 +475,11 @@ export function registerWorkshopRoutes(router: Router, deps: WorkshopDeps): void
     '/api/workshop/state',
     (req, res) => {
       const workshop = requireTeacher(req);
-      sendJson(res, 200, dashboardState(workshop, deps.sessions.get, deps.stuck));
+      sendJson(
+        res,
+        200,
+        dashboardState(workshop, deps.sessions.get, deps.stuck, Date.now(), deps.cluster?.node),
+      );
     },
     none,
   );
@@ -792,6 +796,8 @@ export function dashboardState(
   getSession: (id: string) => Session | undefined,
   stuck: StuckThresholds,
   now = Date.now(),
+  /** In a cluster, this node's id: other nodes' students show the terminals their node published. */
+  node?: string,
 ): WorkshopState {
   const state = workshop.state();
   const lessons = lessonCatalog();
@@ -803,7 +809,16 @@ export function dashboardState(
   }));
   for (const student of state.students) {
     const session = student.session ? getSession(student.session) : undefined;
-    student.terminals = session && student.left === undefined ? [...session.terminals.keys()] : [];
+    // A student held by another cluster node: the terminals that node last published.
+    const remote = !session && student.node !== undefined && student.node !== node;
+    student.terminals =
+      student.left !== undefined
+        ? []
+        : session
+          ? [...session.terminals.keys()]
+          : remote
+            ? (student.terminals ?? [])
+            : [];
     student.idleSeconds = Math.max(0, Math.floor((now - Date.parse(student.lastActive)) / 1000));
     student.steps = stepStatuses(student, lessons);
     student.needsHelp = workshop.active ? needsHelp(student, lessons, now, stuck) : [];

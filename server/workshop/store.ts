@@ -80,6 +80,11 @@ export const studentRecordSchema = z.object({
   /** In a cluster: the node holding that session. */
   node: z.string().max(100).optional(),
   /**
+   * In a cluster: the names of the session's open terminals, as its node last saw them, so the
+   * teacher's views on any node can ask that node for them.
+   */
+  terminals: z.array(z.string().max(100)).max(20).optional(),
+  /**
    * In a cluster: sha256 of the session's token (hex), so another node can recognise the student's
    * browser when the node holding the session is gone. The token itself is never stored.
    */

@@ -52,6 +52,8 @@ export interface Student {
   /** In a cluster: the node holding that session, and sha256 of its token (see StudentRecord). */
   node?: string;
   tokenHash?: string;
+  /** In a cluster: the session's open terminals, as its node last saw them. */
+  terminals?: string[];
   name: string;
   joinedAt: string;
   /** Lesson id → first and last visit (ISO). */
@@ -447,6 +449,21 @@ export class Workshop {
     return true;
   }
 
+  /** In a cluster: the student's session has these terminals open now (kept for other nodes). */
+  noteTerminals(sessionId: string, terminals: string[]): void {
+    const student = this.bySession(sessionId);
+    if (!student || this.#node === undefined) return;
+    const now = terminals.slice(0, 20);
+    if (
+      student.terminals &&
+      now.length === student.terminals.length &&
+      now.every((t, i) => t === student.terminals?.[i])
+    )
+      return;
+    student.terminals = now;
+    this.#changed(student);
+  }
+
   /** The teacher reset the student's sandbox: counted, and the notice kept for the student's page. */
   noteReset(studentId: string, notice?: Omit<ResetNotice, 'id' | 'at'>): void {
     const student = this.students.get(studentId);
@@ -601,6 +618,7 @@ export function studentRecord(s: Student): StudentRecord {
     ...(s.sessionId !== undefined ? { session: s.sessionId } : {}),
     ...(s.node !== undefined ? { node: s.node } : {}),
     ...(s.tokenHash !== undefined ? { tokenHash: s.tokenHash } : {}),
+    ...(s.terminals !== undefined ? { terminals: [...s.terminals] } : {}),
     ...(s.left !== undefined ? { left: s.left } : {}),
     resets: s.resets,
     ...(s.lastResetAt !== undefined ? { lastResetAt: s.lastResetAt } : {}),
@@ -620,6 +638,7 @@ function studentFromRecord(r: StudentRecord): Student {
     sessionId: r.session,
     ...(r.node !== undefined ? { node: r.node } : {}),
     ...(r.tokenHash !== undefined ? { tokenHash: r.tokenHash } : {}),
+    ...(r.terminals !== undefined ? { terminals: r.terminals } : {}),
     name: r.name,
     joinedAt: r.joinedAt,
     lastActive: r.lastActive,

@@ -169,6 +169,22 @@ describe('a workshop on a three-node cluster behind the router', () => {
     }
     await screenshot(teacher.page, 'cluster-dashboard');
 
+    // The wall shows every student's terminal, whichever node holds it: a student on another node
+    // than the teacher's types, and the tile shows it.
+    const teacherNode = await nodeOf(teacher);
+    const wall = await teacher.context.newPage();
+    await wall.goto(`${cluster.url}/teacher/wall`);
+    const tileOf = (name: string) => wall.locator('.tile', { has: wall.locator('h2', { hasText: name }) });
+    for (const name of NAMES) await expect.poll(() => tileOf(name).count(), POLL).toBe(1);
+    const elsewhere = NAMES.find((n) => nodeByStudent.get(n) !== teacherNode)!;
+    const far = students.get(elsewhere)!.page;
+    await focusTerminal(far, (await far.locator('layerlab-terminal').first().getAttribute('name'))!);
+    await typeLine(far, `docker images --seen-on-the-wall-${elsewhere}`);
+    await expect
+      .poll(() => tileOf(elsewhere).locator('.xterm-rows').innerText(), POLL)
+      .toMatch(new RegExp(`unknown flag: --seen-on-the-wall-${elsewhere}`));
+    await wall.close();
+
     // The node holding the most students dies with SIGKILL.
     const counts = new Map<string, number>();
     for (const node of nodeByStudent.values()) counts.set(node, (counts.get(node) ?? 0) + 1);

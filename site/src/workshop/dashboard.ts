@@ -259,7 +259,8 @@ function studentRow(s: StudentState, lessons: Lessons, ended: boolean): HTMLTabl
   const terms = document.createElement('span');
   for (const t of s.terminals ?? []) {
     const a = document.createElement('a');
-    a.href = `/teacher/watch/${encodeURIComponent(s.session)}/${encodeURIComponent(t)}`;
+    // In a cluster, `node` sends the view to the node holding the student's session.
+    a.href = `/teacher/watch/${encodeURIComponent(s.session)}/${encodeURIComponent(t)}${s.node ? `?node=${encodeURIComponent(s.node)}` : ''}`;
     a.textContent = t;
     terms.append(a, ' ');
   }

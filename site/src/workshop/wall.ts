@@ -30,8 +30,9 @@ function shownTerminal(s: StudentState): string | undefined {
   return open.includes('main') ? 'main' : open[0];
 }
 
-function open(tile: Tile, session: string, terminal: string): void {
-  const path = `/teacher/watch/${encodeURIComponent(session)}/${encodeURIComponent(terminal)}/ws?view=wall`;
+function open(tile: Tile, session: string, terminal: string, node: string | undefined): void {
+  // In a cluster, `node` sends the socket to the node holding the student's session.
+  const path = `/teacher/watch/${encodeURIComponent(session)}/${encodeURIComponent(terminal)}/ws?view=wall${node ? `&node=${encodeURIComponent(node)}` : ''}`;
   const socket = new WebSocket(
     `${location.protocol === 'https:' ? 'wss://' : 'ws://'}${location.host}${path}`,
   );
@@ -90,7 +91,7 @@ function addTile(s: StudentState, terminal: string): Tile {
   });
   term.open(screen);
   const tile: Tile = { element, state, term, socket: undefined, key: `${s.session}/${terminal}` };
-  open(tile, s.session, terminal);
+  open(tile, s.session, terminal, s.node);
   return tile;
 }
 
@@ -123,7 +124,7 @@ async function poll(): Promise<void> {
     if (tile && tile.key !== `${s.session}/${terminal}`) removeTile(s.id);
     const kept = tiles.get(s.id);
     if (!kept) tiles.set(s.id, addTile(s, terminal));
-    else if (!kept.socket) open(kept, s.session, terminal);
+    else if (!kept.socket) open(kept, s.session, terminal, s.node);
   }
   for (const id of [...tiles.keys()]) if (!shown.has(id)) removeTile(id);
   status.textContent =

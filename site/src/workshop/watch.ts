@@ -7,7 +7,9 @@ import { byId } from './page.ts';
 const screen = byId('screen', HTMLPreElement);
 const status = byId('status', HTMLElement);
 const { session = '', terminal = '' } = screen.dataset;
-const path = `/teacher/watch/${encodeURIComponent(session)}/${encodeURIComponent(terminal)}/ws?view=text`;
+// In a cluster, `node` (kept from this page's own address) routes the socket to the student's node.
+const node = new URLSearchParams(location.search).get('node');
+const path = `/teacher/watch/${encodeURIComponent(session)}/${encodeURIComponent(terminal)}/ws?view=text${node ? `&node=${encodeURIComponent(node)}` : ''}`;
 const ws = new WebSocket(`${location.protocol === 'https:' ? 'wss://' : 'ws://'}${location.host}${path}`);
 
 ws.onopen = () => {
