@@ -3,7 +3,7 @@
 // the only time the server reads its environment: the workshop passwords are taken out of it here.
 
 import { hostname } from 'node:os';
-import { bool, int, list, str } from '../engine/cli/args.ts';
+import { bool, int, list, str, UsageError } from '../engine/cli/args.ts';
 import type { Command } from '../engine/cli/cli.ts';
 import { CommandFailure } from '../engine/cli/failure.ts';
 import { InvalidArgumentError } from '../engine/errors.ts';
@@ -145,16 +145,20 @@ export const command: Command = {
     const nodeId = str(parsed, 'node-id') ?? (process.env.LAYERLAB_NODE_ID || hostname().toLowerCase());
     const drainSeconds = int(parsed, 'drain-seconds');
     if (drainSeconds !== undefined && (drainSeconds < 0 || drainSeconds > 3600))
-      throw new InvalidArgumentError(`--drain-seconds: ${drainSeconds} is not 0-3600`, String(drainSeconds));
+      throw new UsageError(
+        `invalid argument "${drainSeconds}" for "--drain-seconds" flag: not 0-3600`,
+        'serve',
+      );
     if (clusterUrl === undefined && str(parsed, 'node-id') !== undefined)
-      throw new InvalidArgumentError('--node-id needs --cluster redis://HOST:PORT', nodeId);
+      throw new UsageError('--node-id needs --cluster redis://HOST:PORT', 'serve');
     let cluster: { url: string; node: string } | undefined;
     if (clusterUrl !== undefined) {
       try {
         parseClusterUrl(clusterUrl);
         cluster = { url: clusterUrl, node: checkNodeId(nodeId) };
       } catch (err) {
-        if (err instanceof ClusterError) throw new InvalidArgumentError(err.message, err.input);
+        // A flag's mistake, worded as one: the usage hint, not an engine error.
+        if (err instanceof ClusterError) throw new UsageError(err.message, 'serve');
         throw err;
       }
     }
