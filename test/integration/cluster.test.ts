@@ -190,6 +190,18 @@ async function sessionAgain(base: string, jar: Jar): Promise<{ session: string }
   return found!;
 }
 
+/** Waits until every node serves the workshop's join page (its record reached them through Redis). */
+async function everyNodeKnows(cluster: LoopbackCluster, code: string): Promise<void> {
+  await waitUntil(async () => {
+    for (const node of cluster.nodes) {
+      const res = await fetch(`${node.url}/join/${code}`);
+      await res.body?.cancel();
+      if (res.status !== 200) return false;
+    }
+    return true;
+  }, 'every node to know the workshop');
+}
+
 describe('a three-node cluster', () => {
   let cluster: LoopbackCluster;
 
@@ -203,14 +215,7 @@ describe('a three-node cluster', () => {
   it('counts seats cluster-wide: of 8 joins at once on three nodes, exactly 3 get the 3 seats', async () => {
     const code = await startWorkshop(cluster, 'Burst', 3);
     // Every node knows the workshop before the burst (the change reaches them through Redis).
-    await waitUntil(async () => {
-      for (const node of cluster.nodes) {
-        const res = await fetch(`${node.url}/join/${code}`);
-        await res.body?.cancel();
-        if (res.status !== 200) return false;
-      }
-      return true;
-    }, 'every node to know the workshop');
+    await everyNodeKnows(cluster, code);
     const results = await Promise.all(
       Array.from({ length: 8 }, (_, i) => join_(cluster.nodes[i % 3]!.url, code, `Student ${i + 1}`)),
     );
@@ -512,14 +517,7 @@ describe('a cluster of small nodes', () => {
 
   it('admits a burst of joins through the router while the cluster has room, then frees it', async () => {
     const code = await startWorkshop(cluster, 'Small burst', 20);
-    await waitUntil(async () => {
-      for (const node of cluster.nodes) {
-        const res = await fetch(`${node.url}/join/${code}`);
-        await res.body?.cancel();
-        if (res.status !== 200) return false;
-      }
-      return true;
-    }, 'every node to know the workshop');
+    await everyNodeKnows(cluster, code);
     const joined = await Promise.all(
       Array.from({ length: 6 }, (_, i) => join_(cluster.url, code, `Burst ${i + 1}`)),
     );
@@ -549,14 +547,7 @@ describe('a cluster of small nodes', () => {
   it('admits joins through the router on nodes with room, and says full when none has any', async () => {
     const code = await startWorkshop(cluster, 'Small nodes', 20);
     const [first] = cluster.nodes as [(typeof cluster.nodes)[0]];
-    await waitUntil(async () => {
-      for (const node of cluster.nodes) {
-        const res = await fetch(`${node.url}/join/${code}`);
-        await res.body?.cancel();
-        if (res.status !== 200) return false;
-      }
-      return true;
-    }, 'every node to know the workshop');
+    await everyNodeKnows(cluster, code);
     const landed = new Map<string, number>();
     const count = (joined: Joined) => {
       expect(joined.status, `${JSON.stringify(joined.body)} after ${joined.hops} redirects`).toBe(200);

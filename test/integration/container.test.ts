@@ -1,7 +1,7 @@
 // The container lifecycle against the real runtime: create/start/run/exec/stop/rm, diff, commit,
 // ps and inspect, on a busybox image made in a fresh state root.
 
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createGunzip } from 'node:zlib';
 import tar from 'tar-stream';
@@ -31,7 +31,7 @@ import { isTempName } from '../../engine/store/atomic.ts';
 import { openBlob } from '../../engine/store/blobs.ts';
 import { loadImage } from '../../engine/store/images.ts';
 import { containerRunPath } from '../../engine/store/paths.ts';
-import { busyboxContext, disposeContainers, mountsUnder } from '../support/containers.ts';
+import { busyboxContext, disposeContainers, mountsUnder, shimsOf } from '../support/containers.ts';
 import type { TestContext } from '../support/context.ts';
 
 let t: TestContext;
@@ -332,18 +332,3 @@ describe('containers', () => {
     expect(existsSync(containerRunPath(ctx.paths, record.id))).toBe(false);
   });
 });
-
-/** Live layerlab-shim processes whose command line names a run dir under `root`. */
-function shimsOf(root: string): number[] {
-  const pids: number[] = [];
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const cmdline = readFileSync(`/proc/${name}/cmdline`, 'utf8');
-      if (cmdline.includes('layerlab-shim') && cmdline.includes(root)) pids.push(Number(name));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return pids;
-}

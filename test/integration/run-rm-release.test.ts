@@ -3,7 +3,7 @@
 // once nothing of it is left (shim, runtime state, cgroups, run dir). Also the cgroup warm-up that a
 // start begins: it leaves this process in the cgroups it was in.
 
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   createContainer,
@@ -16,7 +16,7 @@ import { warmCgroupMigration } from '../../engine/host/cgroup-warmup.ts';
 import { containerCgroupDirs } from '../../engine/host/cgroups.ts';
 import { detectRuntime, runtimeStateDir } from '../../engine/runtime/detect.ts';
 import { containerRunPath } from '../../engine/store/paths.ts';
-import { busyboxContext, disposeContainers, mountsUnder } from '../support/containers.ts';
+import { busyboxContext, disposeContainers, mountsUnder, shimsOf } from '../support/containers.ts';
 import type { TestContext } from '../support/context.ts';
 
 let t: TestContext;
@@ -26,21 +26,6 @@ beforeAll(async () => {
 });
 
 afterAll(() => disposeContainers(t));
-
-/** Shim processes of this root. */
-function shimsOf(root: string): number[] {
-  const pids: number[] = [];
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const cmdline = readFileSync(`/proc/${name}/cmdline`, 'utf8');
-      if (cmdline.includes('layerlab-shim') && cmdline.includes(root)) pids.push(Number(name));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return pids;
-}
 
 describe('run --rm reported before the runtime has deleted the container', () => {
   it('is unlisted, its name free and its filesystem gone at the status; nothing is left once released', {

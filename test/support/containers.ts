@@ -4,7 +4,7 @@
 
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chownSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chownSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { listContainers, removeContainer } from '../../engine/container/index.ts';
 import type { EngineContext } from '../../engine/context.ts';
@@ -145,4 +145,19 @@ export async function mountBundle(
 export async function removeBundle(ctx: EngineContext, id: string): Promise<void> {
   await runtimeDelete(ctx, id).catch(() => {});
   await unmountRootfs(containerPath(ctx.paths, id));
+}
+
+/** Live layerlab-shim processes whose command line names a run dir under `root`. */
+export function shimsOf(root: string): number[] {
+  const pids: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const cmdline = readFileSync(`/proc/${name}/cmdline`, 'utf8');
+      if (cmdline.includes('layerlab-shim') && cmdline.includes(root)) pids.push(Number(name));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return pids;
 }
