@@ -214,8 +214,9 @@ export async function startLocalRegistry(options: LocalRegistryOptions): Promise
   const child = spawn(REGISTRY_BINARY, ['serve', configFile], {
     detached: true,
     stdio: ['ignore', log, log],
-    // Only a PATH: the starter's environment may hold the server's secrets (a teacher password).
-    env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin' },
+    // Nothing of the starter's environment, which may hold the server's secrets (a teacher password):
+    // the binary is named by its full path, and the system's PATH is all it gets.
+    env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' },
     ...(options.user ? { uid: options.user.uid, gid: options.user.gid } : {}),
   });
   closeSync(log);
