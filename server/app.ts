@@ -124,6 +124,8 @@ export interface LayerlabServer {
   readonly metrics: Metrics;
   readonly router: Router;
   readonly internals: ServerInternals;
+  /** Sessions alive, the most this node holds, and how many more it takes (readiness, a cluster's heartbeat). */
+  room(): { sessions: number; maxSessions: number; free: number };
 }
 
 export function createServer(options: ServerOptions): LayerlabServer {
@@ -310,9 +312,8 @@ export function createServer(options: ServerOptions): LayerlabServer {
   router.get(
     '/readyz',
     (_req, res) => {
-      const sessions = manager().count;
+      const { sessions, free } = room();
       const draining = internals.cluster?.draining === true;
-      const free = Math.max(0, limits.maxSessions - sessions);
       const ready = !draining && free > 0;
       sendJson(res, ready ? 200 : 503, {
         ready,
@@ -361,7 +362,13 @@ export function createServer(options: ServerOptions): LayerlabServer {
     }
   }
 
+  function room() {
+    const sessions = manager().count;
+    return { sessions, maxSessions: limits.maxSessions, free: Math.max(0, limits.maxSessions - sessions) };
+  }
+
   const server: LayerlabServer = {
+    room,
     get url() {
       return url;
     },

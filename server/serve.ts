@@ -2,6 +2,7 @@
 // WebSocket on one port, and on SIGINT/SIGTERM (or the caller's signal) disposes every session.
 
 import { createServer, type LayerlabServer, type ServerPlugin } from './app.ts';
+import { parseClusterUrl, shownUrl } from './cluster/address.ts';
 import type { RedisCluster } from './cluster/redis-cluster.ts';
 import type { LimitsOverride } from './limits.ts';
 import type { WorkshopService } from './workshop/service.ts';
@@ -76,17 +77,14 @@ export async function serve(options: ServeOptions): Promise<void> {
     ? await (await import('./cluster/redis-cluster.ts')).RedisCluster.join({
         url: options.cluster.url,
         node: options.cluster.node,
-        capacity: () => {
-          const sessions = server?.sessions.count ?? 0;
-          const maxSessions = server?.internals.limits.maxSessions ?? 0;
-          return { sessions, maxSessions, free: server ? Math.max(0, maxSessions - sessions) : 0 };
-        },
+        // Before the server exists the node says it has no room.
+        capacity: () => server?.room() ?? { sessions: 0, maxSessions: 0, free: 0 },
         log: (message) => process.stderr.write(`layerlab: ${message}\n`),
       })
     : undefined;
-  if (cluster)
+  if (cluster && options.cluster)
     out(
-      `Layerlab node ${cluster.node} joined the cluster at ${options.cluster?.url.replace(/\/\/[^@/]*@/, '//')}`,
+      `Layerlab node ${cluster.node} joined the cluster at ${shownUrl(parseClusterUrl(options.cluster.url))}`,
     );
   server = createServer({
     root: options.root,

@@ -35,6 +35,11 @@ export type AdmissionRefusal = {
 };
 export type Admission = { ok: true } | AdmissionRefusal;
 
+/** What a student reads when every seat is taken (here, or on another node of a cluster). */
+export function seatsTakenMessage(seats: number): string {
+  return `This workshop is full: all ${seats} seats are taken. Ask your teacher for a seat.`;
+}
+
 /** Pure: decides from the workshop's seats and a load reading. */
 export function decideAdmission(
   workshop: { active: boolean; seats: number; seatsTaken: number },
@@ -48,7 +53,7 @@ export function decideAdmission(
     return {
       ok: false,
       reason: 'seats',
-      message: `This workshop is full: all ${workshop.seats} seats are taken. Ask your teacher for a seat.`,
+      message: seatsTakenMessage(workshop.seats),
       retryAfterSeconds: 60,
     };
   }

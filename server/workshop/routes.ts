@@ -26,6 +26,7 @@ import {
   type CapacityLimits,
   decideAdmission,
   type MachineLoad,
+  seatsTakenMessage,
 } from './admission.ts';
 import type { Classroom } from './classroom.ts';
 import type { ClusterLink, RemoteResetResult } from './cluster-link.ts';
@@ -84,6 +85,23 @@ export interface WorkshopDeps {
 
 /** A join redirected to a node with room carries its hop count, so a full cluster cannot loop. */
 const MAX_JOIN_HOPS = 3;
+
+/**
+ * A question to a cluster's shared store; when the store does not answer, a 503 the page may retry
+ * (`then` ends the sentence; `failed` hears the cause first).
+ */
+export function fromSharedStore<T>(
+  question: Promise<T>,
+  then: string,
+  failed?: (err: Error) => void,
+): Promise<T> {
+  return question.catch((err: Error) => {
+    failed?.(err);
+    throw new HttpError(503, 'unavailable', `The workshop's shared store is not answering: ${then}`, {
+      'retry-after': '5',
+    });
+  });
+}
 
 /** sha256 of a session token (hex): what a cluster keeps to recognise the student's browser. */
 export function tokenHash(token: string): string {
@@ -244,16 +262,11 @@ export function registerWorkshopRoutes(router: Router, deps: WorkshopDeps): void
       try {
         seat = workshop.reserveSeat();
         // In a cluster the seat is held in Redis too: two nodes cannot give away the same last seat.
+        const local = seat;
         const held = deps.cluster
-          ? await deps.cluster.reserveSeat(workshop).catch((err: Error) => {
-              seat.release();
+          ? await fromSharedStore(deps.cluster.reserveSeat(workshop), 'try again in a moment.', (err) => {
+              local.release();
               deps.log?.(`workshop ${workshop.code}: seat reservation: ${err.message}`);
-              throw new HttpError(
-                503,
-                'unavailable',
-                "The workshop's shared store is not answering: try again in a moment.",
-                { 'retry-after': '5' },
-              );
             })
           : undefined;
         if (deps.cluster && !held) {
@@ -261,7 +274,6 @@ export function registerWorkshopRoutes(router: Router, deps: WorkshopDeps): void
           throw new WorkshopError('full', 'This workshop is full.');
         }
         if (held) {
-          const local = seat;
           seat = {
             commit: (...args) => {
               const student = local.commit(...args);
@@ -282,10 +294,7 @@ export function registerWorkshopRoutes(router: Router, deps: WorkshopDeps): void
               ok: false,
               reason: err.code === 'ended' ? 'ended' : 'seats',
               // The last seat taken meanwhile (on this node or another) reads as admission's own refusal.
-              message:
-                err.code === 'full'
-                  ? `This workshop is full: all ${workshop.seats} seats are taken. Ask your teacher for a seat.`
-                  : err.message,
+              message: err.code === 'full' ? seatsTakenMessage(workshop.seats) : err.message,
               retryAfterSeconds: err.code === 'ended' ? 0 : 60,
             },
             true,

@@ -11,7 +11,13 @@ import { HttpError, parseCookies, type Router, SESSION_COOKIE } from '../http/ro
 import type { ResetTarget } from '../reset/target.ts';
 import { type CreateSessionOptions, SessionLimitError } from '../sessions/manager.ts';
 import type { Session } from '../sessions/session.ts';
-import { type CapacityLimits, createLoadProbe, DEFAULT_CAPACITY, type MachineLoad } from './admission.ts';
+import {
+  type CapacityLimits,
+  createLoadProbe,
+  DEFAULT_CAPACITY,
+  type MachineLoad,
+  seatsTakenMessage,
+} from './admission.ts';
 import { Classroom } from './classroom.ts';
 import type { ClusterLink } from './cluster-link.ts';
 import { catalogCheck, courseLessons } from './lesson-catalog.ts';
@@ -19,6 +25,7 @@ import { generatePassword, hashPassword } from './password.ts';
 import { Presence } from './presence.ts';
 import {
   endWorkshop,
+  fromSharedStore,
   registerWorkshopRoutes,
   resetStudentHere,
   tokenHash,
@@ -331,15 +338,6 @@ function joinCluster(
   };
 }
 
-/** A question to the cluster's store; when it does not answer, the page is told to try again soon. */
-function shared<T>(question: Promise<T>): Promise<T> {
-  return question.catch(() => {
-    throw new HttpError(503, 'unavailable', "The workshop's shared store is not answering: reconnecting…", {
-      'retry-after': '5',
-    });
-  });
-}
-
 /** How long one node holds a student's re-seat, so two nodes do not both make them a session. */
 const RESEAT_CLAIM_MS = 10_000;
 
@@ -363,21 +361,20 @@ async function reseat(
   if (
     student.node !== undefined &&
     student.node !== cluster.node &&
-    (await shared(cluster.isAlive(student.node)))
+    (await fromSharedStore(cluster.isAlive(student.node), 'reconnecting…'))
   ) {
     throw new HttpError(503, 'moved', 'Your sandbox is on another machine of this workshop: reconnecting…');
   }
-  if (!(await shared(cluster.claim(`reseat:${student.id}`, RESEAT_CLAIM_MS)))) {
+  if (!(await fromSharedStore(cluster.claim(`reseat:${student.id}`, RESEAT_CLAIM_MS), 'reconnecting…'))) {
     throw new HttpError(503, 'moved', 'Your seat is being moved to another machine: reconnecting…');
   }
   // Marked gone while no page came back for it: the seat is free again, so it is taken anew.
-  const seat = student.left !== undefined ? await shared(cluster.reserveSeat(workshop)) : undefined;
+  const seat =
+    student.left !== undefined
+      ? await fromSharedStore(cluster.reserveSeat(workshop), 'reconnecting…')
+      : undefined;
   if (student.left !== undefined && !seat) {
-    throw new HttpError(
-      503,
-      'full',
-      `This workshop is full: all ${workshop.seats} seats are taken. Ask your teacher for a seat.`,
-    );
+    throw new HttpError(503, 'full', seatsTakenMessage(workshop.seats));
   }
   const gone = student.node ?? '?';
   let session: Session;
