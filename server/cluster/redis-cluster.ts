@@ -41,6 +41,11 @@ if redis.call('SCARD', KEYS[1]) + redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[
 redis.call('ZADD', KEYS[2], ARGV[4], ARGV[3])
 return 1`;
 
+/** Deletes a claim only while this node still holds it (it may have lapsed and gone to another). */
+const UNCLAIM = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+return 0`;
+
 export interface ClusterOptions {
   url: string;
   node: string;
@@ -247,6 +252,10 @@ export class RedisCluster implements ClusterLink {
 
   async claim(key: string, ms: number): Promise<boolean> {
     return (await this.#redis.set(keys.claim(key), this.node, 'PX', ms, 'NX')) === 'OK';
+  }
+
+  async unclaim(key: string): Promise<void> {
+    await this.#redis.eval(UNCLAIM, 1, keys.claim(key), this.node);
   }
 
   send(node: string, command: ClusterCommand): Promise<RemoteResetResult | undefined> {

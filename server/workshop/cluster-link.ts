@@ -58,6 +58,8 @@ export interface ClusterLink {
   reserveSeat(workshop: { id: string; seats: number }): Promise<ClusterSeat | undefined>;
   /** Takes `key` for `ms` unless another node holds it (one node re-seats a student, not two). */
   claim(key: string, ms: number): Promise<boolean>;
+  /** Gives back a claim this node holds (one that failed half-way, so another node may try at once). */
+  unclaim(key: string): Promise<void>;
   /** Runs `command` on `node` and waits for its answer (rejects after a few seconds). */
   send(node: string, command: ClusterCommand): Promise<RemoteResetResult | undefined>;
   /** Where this node runs the commands other nodes send it. */

@@ -35,7 +35,7 @@ import type { WorkshopStore } from './store.ts';
 import { DEFAULT_STUCK, type StuckThresholds } from './stuck.ts';
 import { createWatchUpgrade } from './student-view.ts';
 import { TeacherAuth } from './teacher-auth.ts';
-import { type ProgressReport, type Workshop, WorkshopRegistry } from './workshop.ts';
+import { type ProgressReport, type Student, type Workshop, WorkshopRegistry } from './workshop.ts';
 
 /** A student with no open socket this long is marked gone and their seat frees. */
 export const DEFAULT_LEAVE_GRACE_MS = 60_000;
@@ -365,9 +365,29 @@ async function reseat(
   ) {
     throw new HttpError(503, 'moved', 'Your sandbox is on another machine of this workshop: reconnecting…');
   }
-  if (!(await fromSharedStore(cluster.claim(`reseat:${student.id}`, RESEAT_CLAIM_MS), 'reconnecting…'))) {
+  const claim = `reseat:${student.id}`;
+  if (!(await fromSharedStore(cluster.claim(claim, RESEAT_CLAIM_MS), 'reconnecting…'))) {
     throw new HttpError(503, 'moved', 'Your seat is being moved to another machine: reconnecting…');
   }
+  try {
+    return await reseatHere(cluster, host, deps, req, client, workshop, student);
+  } catch (err) {
+    // Not seated here (no seat, no room): the node the page tries next must not wait for the claim.
+    await cluster.unclaim(claim).catch(() => {});
+    throw err;
+  }
+}
+
+/** The re-seat itself, once this node holds the student's claim. */
+async function reseatHere(
+  cluster: ClusterLink,
+  host: WorkshopHost,
+  deps: WorkshopDeps,
+  req: IncomingMessage,
+  client: string | undefined,
+  workshop: Workshop,
+  student: Student,
+): Promise<Session> {
   // Marked gone while no page came back for it: the seat is free again, so it is taken anew.
   const seat =
     student.left !== undefined

@@ -591,3 +591,43 @@ describe('a cluster of small nodes', () => {
     expect(full.body.error?.code).toBe('full');
   });
 });
+
+describe('a cluster of one-session nodes', () => {
+  let cluster: LoopbackCluster;
+
+  beforeAll(async () => {
+    cluster = await startLoopbackCluster({ nodes: 3, maxSessions: 1 });
+  }, 180_000);
+  afterAll(async () => {
+    await cluster?.stop();
+  }, 120_000);
+
+  it('sends a student whose node died from a full node to one with room, which seats them at once', async () => {
+    const code = await startWorkshop(cluster, 'One each', 5);
+    await everyNodeKnows(cluster, code);
+    const [first, second, third] = cluster.nodes as [
+      (typeof cluster.nodes)[0],
+      (typeof cluster.nodes)[0],
+      (typeof cluster.nodes)[0],
+    ];
+    const ada = await join_(first.url, code, 'Ada');
+    expect(ada.status).toBe(200);
+    expect((await join_(second.url, code, 'Brian')).status).toBe(200);
+    await cluster.kill(first.id);
+    // The full node answers Ada's page with the node that has room, once the dead one has lapsed.
+    let answer = '';
+    await waitUntil(async () => {
+      const res = await get(second.url, '/api/session', ada.jar);
+      answer = `${res.status} ${res.headers.getSetCookie().join()} ${await res.text()}`;
+      return res.headers.getSetCookie().some((c) => c.startsWith(`layerlab_node=${third.id};`));
+    }, `${second.id} to send Ada on`).catch((err: Error) => {
+      throw new Error(`${err.message}; last answer: ${answer}`);
+    });
+    expect(answer).toMatch(/^503 .*"code":"moved"/);
+    // The node with room seats her on her page's very next try: the full node let go of the re-seat.
+    const res = await get(third.url, '/api/session', ada.jar);
+    expect(res.status, await res.clone().text()).toBe(200);
+    const view = await me(third.url, ada.jar);
+    expect(view).toMatchObject({ you: { name: 'Ada' }, reset: { scope: 'node' } });
+  });
+});
