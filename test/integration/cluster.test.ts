@@ -613,6 +613,7 @@ describe('a cluster of one-session nodes', () => {
     const ada = await join_(first.url, code, 'Ada');
     expect(ada.status).toBe(200);
     expect((await join_(second.url, code, 'Brian')).status).toBe(200);
+    const before = ada.jar.header();
     await cluster.kill(first.id);
     // The full node answers Ada's page with the node that has room, once the dead one has lapsed.
     let answer = '';
@@ -629,5 +630,14 @@ describe('a cluster of one-session nodes', () => {
     expect(res.status, await res.clone().text()).toBe(200);
     const view = await me(third.url, ada.jar);
     expect(view).toMatchObject({ you: { name: 'Ada' }, reset: { scope: 'node' } });
+    // Her old token, replayed (a copied cookie), and a made-up one take no seat, here or elsewhere.
+    const forged = `layerlab_session=${'A'.repeat(43)}; layerlab_node=${first.id}`;
+    for (const cookie of [before, forged]) {
+      for (const node of [second, third]) {
+        const replay = await fetch(`${node.url}/api/session`, { headers: { cookie } });
+        expect(replay.status, `${node.id}: ${cookie.slice(0, 30)}`).toBe(403);
+        expect(((await replay.json()) as { error: { code: string } }).error.code).toBe('not_joined');
+      }
+    }
   });
 });
