@@ -227,7 +227,16 @@ describe('a workshop on a three-node cluster behind the router', () => {
       await expect.poll(() => start.getAttribute('data-state'), POLL).toBe('ready');
       expect(await start.getAttribute('data-kept')).toBeNull();
     }
-    await screenshot(students.get(moved[0]!)!.page, 'cluster-reseated');
+    const movedPage = students.get(moved[0]!)!.page;
+    await screenshot(movedPage, 'cluster-reseated');
+    // The same notice in the dark theme (Starlight's `data-theme`), then back.
+    await movedPage.evaluate(() => {
+      document.documentElement.dataset.theme = 'dark';
+    });
+    await screenshot(movedPage, 'cluster-reseated-dark');
+    await movedPage.evaluate(() => {
+      document.documentElement.dataset.theme = 'light';
+    });
 
     // No one is mixed up: every page's seat is its own, sessions are all different, the moved ones'
     // checks are kept, and the students who stayed were not touched.
